@@ -1,0 +1,12 @@
+/* The Authorization request header as Clerk reads it (reference §1.1). */
+#ifndef CLERK_AUTHORIZATION_H
+#define CLERK_AUTHORIZATION_H
+
+#include <apr_pools.h>
+
+/* The token in an Authorization value: the second space-separated piece when the scheme is
+ * exactly "Bearer", the whole value when it has no space, NULL for any other scheme or a NULL
+ * header. The result is a pool copy (may be empty). */
+const char *clerk_authorization_token(apr_pool_t *p, const char *header);
+
+#endif

@@ -1,0 +1,17 @@
+/* Bounded JSON parsing for untrusted input: objects only, duplicate keys refused, depth capped. */
+#ifndef CLERK_JSON_STRICT_H
+#define CLERK_JSON_STRICT_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+/* Deepest nesting of arrays/objects accepted in a token header or payload. */
+#define CLERK_JSON_MAX_DEPTH 16
+
+/* Parses buf[0..len) as one JSON object (not array, not scalar) with jansson, refusing duplicate
+ * keys, NUL bytes, nesting deeper than max_depth and non-finite numbers. Returns a new
+ * reference the caller json_decref()s, or NULL with a short reason in err (may be NULL). */
+json_t *clerk_json_parse_object(const char *buf, size_t len, int max_depth, char *err,
+                                size_t errlen);
+
+#endif

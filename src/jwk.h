@@ -1,0 +1,54 @@
+/* Verification keys: PEM SubjectPublicKeyInfo, JWK and JWKS, collected in a key set. */
+#ifndef CLERK_JWK_H
+#define CLERK_JWK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/evp.h>
+#include <jansson.h>
+
+typedef enum clerk_kty { CLERK_KTY_RSA = 1, CLERK_KTY_EC = 2, CLERK_KTY_OKP = 3 } clerk_kty;
+
+/* One public key. Immutable once in a set. */
+typedef struct clerk_key {
+    EVP_PKEY *pkey;
+    char *kid;      /* NULL for a PEM key: it matches any kid, as Clerk's jwtKey does */
+    clerk_kty kty;
+    int bits;       /* RSA modulus bits, EC field bits */
+    int curve_nid;  /* EC: NID_X9_62_prime256v1 or NID_secp384r1; OKP: NID_ED25519; else 0 */
+    uint64_t fp;    /* first 8 bytes of SHA-256 of the DER SubjectPublicKeyInfo: key identity */
+} clerk_key;
+
+/* A reference-counted, append-then-freeze collection of keys. */
+typedef struct clerk_keyset clerk_keyset;
+
+/* A new empty set with one reference; NULL on allocation failure. */
+clerk_keyset *clerk_keyset_new(void);
+
+/* Adds one PEM public key (RSA >= 2048 bits, EC P-256/P-384, Ed25519). Returns 0, or -1 with a
+ * message in err naming what is wrong (never the key text). */
+int clerk_keyset_add_pem(clerk_keyset *ks, const char *pem, size_t len, char *err, size_t errlen);
+
+/* Adds one JWK object (RSA n/e, EC crv/x/y, OKP Ed25519 x). Returns 0, or -1 with err. */
+int clerk_keyset_add_jwk(clerk_keyset *ks, const json_t *jwk, char *err, size_t errlen);
+
+/* Adds every usable key of a JWKS document {"keys":[...]}; entries of other key types or with
+ * "use" other than "sig" are skipped. Returns the number of keys added (>= 1), or -1 with err
+ * when the document does not parse, is not bounded, or has no usable key. */
+int clerk_keyset_add_jwks(clerk_keyset *ks, const char *json, size_t len, char *err,
+                          size_t errlen);
+
+/* The key for kid: an exact kid match first, else a kid-less (PEM) key; NULL when none. kid
+ * may be NULL. The pointer lives as long as the set. */
+const clerk_key *clerk_keyset_find(const clerk_keyset *ks, const char *kid);
+
+/* Number of keys in the set. */
+size_t clerk_keyset_count(const clerk_keyset *ks);
+
+/* Takes another reference; returns ks. Thread-safe. */
+clerk_keyset *clerk_keyset_ref(clerk_keyset *ks);
+
+/* Drops a reference; the last one frees the set and its keys. NULL is ignored. Thread-safe. */
+void clerk_keyset_unref(clerk_keyset *ks);
+
+#endif

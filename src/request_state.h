@@ -1,0 +1,78 @@
+/* Clerk's authenticateRequest: a request's facts in, signed-in / signed-out / handshake out
+ * (reference §1-§2, spec §1-§2). Satellite domains and session refresh are not supported:
+ * expired tokens report the "non-eligible" refresh reasons, as Clerk's SDK does without a
+ * refresh cookie. */
+#ifndef CLERK_REQUEST_STATE_H
+#define CLERK_REQUEST_STATE_H
+
+#include <stdint.h>
+#include <apr_pools.h>
+#include "claims.h"
+#include "publishable_key.h"
+#include "reason.h"
+#include "token.h"
+#include "token_cache.h"
+#include "url.h"
+
+typedef enum clerk_status { CLERK_SIGNED_IN = 0, CLERK_SIGNED_OUT, CLERK_HANDSHAKE } clerk_status;
+
+typedef enum clerk_token_source {
+    CLERK_SRC_NONE = 0,
+    CLERK_SRC_HEADER,
+    CLERK_SRC_COOKIE
+} clerk_token_source;
+
+/* Log levels for the core's log callback (glue maps them onto httpd's). */
+enum { CLERK_LOG_ERR = 3, CLERK_LOG_WARN = 4, CLERK_LOG_INFO = 6, CLERK_LOG_DEBUG = 7 };
+typedef void (*clerk_log_fn)(void *ctx, int level, const char *msg);
+
+/* What one location decides with; built once at configuration time, read-only after. */
+typedef struct clerk_config {
+    const clerk_publishable_key *pk; /* NULL: no instance known (PEM-only set-up): production
+                                        rules, unsuffixed cookies, no handshake */
+    clerk_verify_opts verify;        /* now_ms is ignored here: the request's now is used */
+    int accept_pending;              /* ClerkAcceptPending */
+    clerk_key_source keys;
+    clerk_token_cache *cache;        /* NULL: no verified-token cache */
+    clerk_log_fn log;                /* may be NULL */
+    void *log_ctx;
+} clerk_config;
+
+/* The facts of one request the decision reads. Header values are NULL when absent. */
+typedef struct clerk_request {
+    const char *method;
+    clerk_url_in url;
+    const char *authorization;
+    const char *cookie;
+    const char *sec_fetch_dest;
+    const char *accept;
+    const char *referer;
+    int64_t now_ms;
+} clerk_request;
+
+typedef struct clerk_state {
+    clerk_status status;
+    clerk_reason reason;       /* CLERK_R_NONE when signed in */
+    const char *message;       /* Clerk's message; "" when none; never NULL */
+    clerk_token_source source; /* where a token was found (NONE: none presented) */
+    const char *kid;           /* kid of the presented token if it decoded, else NULL */
+    clerk_token *token;        /* signed in: the verified token; released by a pool cleanup */
+    /* Inputs of the handshake redirect (reference §5.1), set for every decision. */
+    int eligible_for_handshake; /* GET document request */
+    int suffixed_cookies;
+    const char *session_token;  /* raw token string (cookie preferred, else header), or NULL */
+    const char *dev_browser;    /* __clerk_db_jwt (query, then cookie), or NULL */
+    int redirect_count;         /* __clerk_redirect_count cookie, 0 when absent/invalid */
+    const char *public_url;     /* clerk_public_url() of the request */
+} clerk_state;
+
+/* 1 when the request is a GET document navigation (Sec-Fetch-Dest document|iframe, or none and
+ * Accept starting with text/html), as ref §2.4. */
+int clerk_is_document_request(const clerk_request *req);
+
+/* Decides the request's state. Everything is allocated from p (the request pool); never fails:
+ * any internal error is signed-out unexpected-error. */
+void clerk_request_state(apr_pool_t *p, const clerk_request *req, const clerk_config *cfg,
+                         clerk_state *out);
+
+#endif

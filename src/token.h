@@ -1,0 +1,49 @@
+/* A session token: decoded once, verified (Clerk's verifyToken), shared by reference. */
+#ifndef CLERK_TOKEN_H
+#define CLERK_TOKEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "claims.h"
+#include "jwk.h"
+#include "jwt.h"
+#include "reason.h"
+
+/* Where verification finds keys. lookup returns the key for kid (kid may be NULL) or NULL with
+ * err set (jwk-kid-mismatch, jwk-remote-failed-to-load, ...). The key must stay valid until
+ * the request that asked for it ends (the caller keeps its key set referenced). */
+typedef struct clerk_key_source {
+    const clerk_key *(*lookup)(void *ctx, const char *kid, clerk_error *err);
+    void *ctx;
+} clerk_key_source;
+
+/* A decoded token. Once verified and shared (e.g. through the token cache) it is immutable. */
+typedef struct clerk_token {
+    clerk_jwt *jwt;
+    clerk_claims claims;
+    uint64_t verified_fp; /* fp of the key whose signature check passed; 0 = not verified */
+    int refs;             /* atomic */
+} clerk_token;
+
+/* Decodes without verifying (see clerk_jwt_decode); *out has one reference. */
+int clerk_token_decode(const char *tok, size_t len, size_t max_len, clerk_token **out,
+                       clerk_error *err);
+
+/* 1 when the token is a machine token (typ at+jwt / application/at+jwt, or sub "mch_...") or
+ * its cat is present and not a session category (ref §2.1 step 1), else 0. */
+int clerk_token_is_wrong_type(const clerk_token *t);
+
+/* Clerk's verifyToken on a decoded token, in Clerk's order: M2M cat, key lookup, typ, alg
+ * (allowed and fitting the key; crit refused), signature (skipped when t->verified_fp equals
+ * the key's fp), then clerk_claims_check. On a passing signature of an unshared token it sets
+ * verified_fp. Returns 0 or -1 with err. */
+int clerk_token_verify(clerk_token *t, const clerk_verify_opts *o, const clerk_key_source *keys,
+                       clerk_error *err);
+
+/* Takes another reference; returns t. Thread-safe. */
+clerk_token *clerk_token_ref(clerk_token *t);
+
+/* Drops a reference; the last frees the token. NULL is ignored. Thread-safe. */
+void clerk_token_release(clerk_token *t);
+
+#endif

@@ -1,0 +1,30 @@
+/* Per-process cache of verified tokens, keyed by SHA-256 of the token text, bounded. */
+#ifndef CLERK_TOKEN_CACHE_H
+#define CLERK_TOKEN_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "token.h"
+
+typedef struct clerk_token_cache clerk_token_cache;
+
+/* A cache holding at most capacity tokens; NULL on allocation failure. Thread-safe. */
+clerk_token_cache *clerk_token_cache_create(size_t capacity);
+
+/* The cached verified token for tok (a new reference), or NULL. Entries whose exp is more than
+ * max_skew_ms before now_ms are dropped and not returned. */
+clerk_token *clerk_token_cache_get(clerk_token_cache *c, const char *tok, size_t len,
+                                   int64_t now_ms, int64_t max_skew_ms);
+
+/* Stores a verified token (takes its own reference); evicts the oldest entry of its bucket when
+ * full. Unverified tokens are ignored. */
+void clerk_token_cache_put(clerk_token_cache *c, const char *tok, size_t len, clerk_token *t);
+
+/* Counters since creation. */
+void clerk_token_cache_stats(const clerk_token_cache *c, uint64_t *hits, uint64_t *misses,
+                             size_t *entries);
+
+/* Frees the cache and drops its references. NULL is ignored. */
+void clerk_token_cache_destroy(clerk_token_cache *c);
+
+#endif

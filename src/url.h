@@ -1,0 +1,38 @@
+/* Public request URL, query parameters and origins (reference §1.4, spec §1.8). */
+#ifndef CLERK_URL_H
+#define CLERK_URL_H
+
+#include <apr_pools.h>
+
+/* Inputs for the public URL; forwarded headers are used only when trust_forwarded is set. */
+typedef struct clerk_url_in {
+    const char *conn_scheme; /* "http" or "https" of the connection */
+    const char *host;        /* Host header (may include a port) */
+    const char *xf_host;     /* X-Forwarded-Host, or NULL */
+    const char *xf_proto;    /* X-Forwarded-Proto, or NULL */
+    const char *cf_proto;    /* CloudFront-Forwarded-Proto, or NULL */
+    int trust_forwarded;
+    const char *path;        /* raw path as received (percent-encoded) */
+    const char *query;       /* raw query without '?', or NULL */
+} clerk_url_in;
+
+/* "<scheme>://<host>" per spec §1.8 (first comma-separated value of forwarded headers). */
+const char *clerk_public_origin(apr_pool_t *p, const clerk_url_in *in);
+
+/* Origin + path + ("?" query when non-empty). */
+const char *clerk_public_url(apr_pool_t *p, const clerk_url_in *in);
+
+/* The first value of query parameter name (percent- and '+'-decoded), or NULL. */
+const char *clerk_query_get(apr_pool_t *p, const char *query, const char *name);
+
+/* url with every query parameter named in names (NULL-terminated) removed. */
+const char *clerk_url_strip_params(apr_pool_t *p, const char *url, const char *const *names);
+
+/* "<scheme>://<host[:port]>" of an absolute http(s) URL (lower-cased scheme and host), or NULL
+ * when url is not one. */
+const char *clerk_url_origin(apr_pool_t *p, const char *url);
+
+/* Percent-encodes s for use as a query value (RFC 3986 unreserved kept). */
+const char *clerk_url_encode(apr_pool_t *p, const char *s);
+
+#endif

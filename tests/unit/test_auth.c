@@ -1,0 +1,6 @@
+#include "unit.h"
+
+Suite *auth_suite(void)
+{
+    return suite_create("auth");
+}

@@ -1,0 +1,6 @@
+#include "unit.h"
+
+Suite *export_suite(void)
+{
+    return suite_create("export");
+}

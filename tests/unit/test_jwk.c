@@ -1,0 +1,6 @@
+#include "unit.h"
+
+Suite *jwk_suite(void)
+{
+    return suite_create("jwk");
+}

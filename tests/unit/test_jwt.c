@@ -1,0 +1,6 @@
+#include "unit.h"
+
+Suite *jwt_suite(void)
+{
+    return suite_create("jwt");
+}

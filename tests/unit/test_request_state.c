@@ -1,0 +1,6 @@
+#include "unit.h"
+
+Suite *request_state_suite(void)
+{
+    return suite_create("request_state");
+}

@@ -1,0 +1,19 @@
+/* Shared declarations for the core's Check suites: one suite per core unit. */
+#ifndef CLERK_UNIT_H
+#define CLERK_UNIT_H
+
+#include <check.h>
+
+Suite *b64url_suite(void);
+Suite *jwt_suite(void);
+Suite *jwk_suite(void);
+Suite *jws_suite(void);
+Suite *claims_suite(void);
+Suite *token_suite(void);
+Suite *auth_suite(void);
+Suite *publishable_key_suite(void);
+Suite *request_parse_suite(void);
+Suite *request_state_suite(void);
+Suite *export_suite(void);
+
+#endif
