@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The whole test suite, the one command the README gives and CI calls: installs the Debian
+# packages it needs, builds from scratch, runs the unit suite, the same under valgrind, and the
+# end-to-end suite against a real httpd, then prints one line "N passed, N failed".
+#
+#   tests/run.sh               # as root on Debian 12 (or with sudo available)
+#   CLERK_NO_APT=1 tests/run.sh  # skip the package step (packages already there)
+set -u
+cd "$(dirname "$0")/.."
+top=$(pwd)
+
+PACKAGES="apache2 apache2-dev libapr1-dev libaprutil1-dev libssl-dev libjansson-dev
+  libcurl4-openssl-dev check autoconf automake libtool pkg-config curl make gcc
+  python3 python3-pytest valgrind clang-format openssl"
+
+if [ "${CLERK_NO_APT:-0}" != 1 ]; then
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq || { echo "apt-get update failed"; exit 1; }
+    # shellcheck disable=SC2086
+    $SUDO apt-get install -y -qq $PACKAGES >/dev/null || { echo "apt-get install failed"; exit 1; }
+fi
+
+passed=0
+failed=0
+step() { # name, command...: a build step; a failure stops the run
+    local name=$1
+    shift
+    echo "== $name"
+    if ! "$@"; then
+        echo "FAILED: $name"
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+}
+
+step autogen ./autogen.sh
+step configure ./configure --enable-werror
+step build make -j2
+step "build tests" make -j2 tests/unit/check_core tests/tools/clerk-mint
+
+# make check runs the unit suite and the e2e suite (automake TESTS); logs land beside them.
+echo "== make check"
+make -j1 check >/dev/null 2>&1
+for log in tests/unit/check_core.log tests/e2e/run-e2e.sh.log; do
+    [ -f "$log" ] && { echo "---- $log"; tail -n 40 "$log"; }
+done
+
+# Check prints "NN%: Checks: T, Failures: F, Errors: E".
+if line=$(grep -E '^[0-9]+%: Checks: [0-9]+' tests/unit/check_core.log 2>/dev/null | tail -n 1); then
+    t=$(echo "$line" | sed -E 's/.*Checks: ([0-9]+).*/\1/')
+    f=$(echo "$line" | sed -E 's/.*Failures: ([0-9]+).*/\1/')
+    e=$(echo "$line" | sed -E 's/.*Errors: ([0-9]+).*/\1/')
+    passed=$((passed + t - f - e))
+    failed=$((failed + f + e))
+else
+    echo "unit suite produced no Check summary"
+    failed=$((failed + 1))
+fi
+
+# pytest's closing line: "N passed[, N failed][, N error(s)] in Ts".
+if line=$(grep -E '[0-9]+ (passed|failed)' tests/e2e/run-e2e.sh.log 2>/dev/null | tail -n 1); then
+    p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
+    f=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 0)
+    e=$(echo "$line" | grep -oE '[0-9]+ errors?' | grep -oE '[0-9]+' || echo 0)
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-0} + ${e:-0}))
+else
+    echo "e2e suite produced no pytest summary"
+    failed=$((failed + 1))
+fi
+
+# The unit suite once more under valgrind: any invalid access or definite leak fails the run.
+echo "== valgrind (unit suite)"
+if CK_FORK=no valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
+    --error-exitcode=99 ./tests/unit/check_core >tests/unit/valgrind.log 2>&1; then
+    passed=$((passed + 1))
+else
+    echo "valgrind reported errors:"
+    tail -n 40 tests/unit/valgrind.log
+    failed=$((failed + 1))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
