@@ -17,6 +17,8 @@ int main(void)
     srunner_add_suite(sr, request_parse_suite());
     srunner_add_suite(sr, request_state_suite());
     srunner_add_suite(sr, export_suite());
+    srunner_add_suite(sr, has_suite());
+    srunner_add_suite(sr, jwks_remote_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -15,5 +15,7 @@ Suite *publishable_key_suite(void);
 Suite *request_parse_suite(void);
 Suite *request_state_suite(void);
 Suite *export_suite(void);
+Suite *has_suite(void);
+Suite *jwks_remote_suite(void);
 
 #endif
