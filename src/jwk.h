@@ -12,12 +12,21 @@ typedef enum clerk_kty { CLERK_KTY_RSA = 1, CLERK_KTY_EC = 2, CLERK_KTY_OKP = 3 
 /* One public key. Immutable once in a set. */
 typedef struct clerk_key {
     EVP_PKEY *pkey;
-    char *kid;      /* NULL for a PEM key: it matches any kid, as Clerk's jwtKey does */
+    char *kid; /* NULL for a PEM key: it matches any kid, as Clerk's jwtKey does */
     clerk_kty kty;
-    int bits;       /* RSA modulus bits, EC field bits */
-    int curve_nid;  /* EC: NID_X9_62_prime256v1 or NID_secp384r1; OKP: NID_ED25519; else 0 */
-    uint64_t fp;    /* first 8 bytes of SHA-256 of the DER SubjectPublicKeyInfo: key identity */
+    int bits;      /* RSA modulus bits, EC field bits */
+    int curve_nid; /* EC: NID_X9_62_prime256v1 or NID_secp384r1; OKP: NID_ED25519; else 0 */
+    uint64_t fp;   /* first 8 bytes of SHA-256 of the DER SubjectPublicKeyInfo: key identity */
+    int any_kid;   /* 1 for a PEM key (matches any kid); a kid-less JWK matches only kid-less */
+    unsigned alg;  /* CLERK_ALG_* bit named by the JWK's "alg", 0 when unrestricted */
 } clerk_key;
+
+/* Bounds on what a key set accepts from one document. */
+#define CLERK_JWKS_MAX_KEYS  64
+#define CLERK_JWKS_MAX_BYTES (256 * 1024)
+#define CLERK_PEM_MAX_BYTES  (64 * 1024)
+#define CLERK_RSA_MIN_BITS   2048
+#define CLERK_RSA_MAX_BITS   8192
 
 /* A reference-counted, append-then-freeze collection of keys. */
 typedef struct clerk_keyset clerk_keyset;
@@ -25,21 +34,23 @@ typedef struct clerk_keyset clerk_keyset;
 /* A new empty set with one reference; NULL on allocation failure. */
 clerk_keyset *clerk_keyset_new(void);
 
-/* Adds one PEM public key (RSA >= 2048 bits, EC P-256/P-384, Ed25519). Returns 0, or -1 with a
- * message in err naming what is wrong (never the key text). */
+/* Adds one PEM public key (RSA 2048..8192 bits, EC P-256/P-384, Ed25519) as a kid-less key that
+ * matches any kid. Also accepts the base64 body alone, or all on one line, as operators paste it.
+ * Returns 0, or -1 with a message in err naming what is wrong (never the key text). */
 int clerk_keyset_add_pem(clerk_keyset *ks, const char *pem, size_t len, char *err, size_t errlen);
 
-/* Adds one JWK object (RSA n/e, EC crv/x/y, OKP Ed25519 x). Returns 0, or -1 with err. */
+/* Adds one JWK object (RSA n/e, EC crv/x/y on the curve, OKP Ed25519 x; "use" absent or "sig";
+ * "alg", when present, restricts the key to that algorithm). Returns 0, or -1 with err. */
 int clerk_keyset_add_jwk(clerk_keyset *ks, const json_t *jwk, char *err, size_t errlen);
 
-/* Adds every usable key of a JWKS document {"keys":[...]}; entries of other key types or with
- * "use" other than "sig" are skipped. Returns the number of keys added (>= 1), or -1 with err
- * when the document does not parse, is not bounded, or has no usable key. */
-int clerk_keyset_add_jwks(clerk_keyset *ks, const char *json, size_t len, char *err,
-                          size_t errlen);
+/* Adds every usable key of a JWKS document {"keys":[...]} (at most CLERK_JWKS_MAX_KEYS entries,
+ * CLERK_JWKS_MAX_BYTES); entries of other key types, with "use" other than "sig", or that do not
+ * load are skipped. Returns the number of keys added (>= 1), or -1 with err when the document
+ * does not parse, is not bounded, or has no usable key (err then says why the last one failed). */
+int clerk_keyset_add_jwks(clerk_keyset *ks, const char *json, size_t len, char *err, size_t errlen);
 
-/* The key for kid: an exact kid match first, else a kid-less (PEM) key; NULL when none. kid
- * may be NULL. The pointer lives as long as the set. */
+/* The key for kid: an exact kid match first, else a PEM key; for a NULL kid, the first kid-less
+ * key. NULL when none. The pointer lives as long as the set. */
 const clerk_key *clerk_keyset_find(const clerk_keyset *ks, const char *kid);
 
 /* Number of keys in the set. */

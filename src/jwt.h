@@ -6,6 +6,16 @@
 #include <jansson.h>
 #include "reason.h"
 
+/* Messages of decode failures (reason token-invalid). The first is Clerk's, byte for byte.
+ * Clerk's SDK has no message for an undecodable header or payload (JSON.parse throws and the
+ * request ends as unexpected-error); these are ours and stable. */
+#define CLERK_JWT_MSG_FORM          "Invalid JWT form. A JWT consists of three parts separated by dots."
+#define CLERK_JWT_MSG_HEADER        "Invalid JWT form. The header could not be decoded."
+#define CLERK_JWT_MSG_PAYLOAD       "Invalid JWT form. The payload could not be decoded."
+#define CLERK_JWT_MSG_SIGNATURE     "Invalid JWT form. The signature could not be decoded."
+#define CLERK_JWT_MSG_TOO_LARGE_FMT "Invalid JWT form. The token is longer than %zu bytes."
+#define CLERK_JWT_DEFAULT_MAX_LEN   16384
+
 typedef struct clerk_jwt {
     json_t *header;       /* owned */
     json_t *payload;      /* owned */
@@ -18,14 +28,15 @@ typedef struct clerk_jwt {
     int header_types_ok;  /* 0 when alg/kid/typ/cat is present but not a string */
     char *signing_input;  /* owned copy of "<header>.<payload>" */
     size_t signing_len;
-    unsigned char *sig;   /* owned decoded signature */
+    unsigned char *sig; /* owned decoded signature */
     size_t sig_len;
 } clerk_jwt;
 
 /* Decodes tok[0..len) (not NUL-terminated necessarily) without verifying it: exactly three
  * non-empty-header/payload segments, strict base64url, JSON objects per clerk_json_parse_object.
- * Tokens longer than max_len are refused. On success *out owns everything; on failure returns
- * -1 with err->reason CLERK_R_TOKEN_INVALID and Clerk's message. */
+ * Tokens longer than max_len (0: CLERK_JWT_DEFAULT_MAX_LEN) are refused before any work. An empty
+ * signature segment (alg none) decodes to sig NULL, sig_len 0. On success *out owns everything; on
+ * failure returns -1 with err->reason CLERK_R_TOKEN_INVALID and Clerk's message. */
 int clerk_jwt_decode(const char *tok, size_t len, size_t max_len, clerk_jwt **out,
                      clerk_error *err);
 
