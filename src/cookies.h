@@ -8,10 +8,17 @@
 /* Most cookies read from one header; the rest are ignored (bounded work per request). */
 #define CLERK_COOKIES_MAX 128
 
-/* Parses a Cookie header into a table (name -> value): pairs split on ';', name and value
- * trimmed, surrounding double quotes removed, values percent-decoded (left as-is when the
- * decoding is invalid). The first occurrence of a name is what apr_table_get returns. A NULL
- * header gives an empty table. */
+/* Most bytes of one Cookie header that are read; the rest is ignored. */
+#define CLERK_COOKIES_MAX_HEADER 65536
+
+/* Parses a Cookie header into a table (name -> value): pairs split on ';', a segment without
+ * '=' skipped, name and value trimmed of spaces and tabs, surrounding double quotes removed,
+ * values with '%' percent-decoded as decodeURIComponent does (left as-is when the decoding is
+ * invalid, not UTF-8, or would produce a NUL). Only the first occurrence of each exact
+ * (case-sensitive) name is stored. A NULL header gives an empty table. */
 apr_table_t *clerk_cookies_parse(apr_pool_t *p, const char *header);
+
+/* The value of the cookie named exactly name (case-sensitive, unlike apr_table_get), or NULL. */
+const char *clerk_cookie_get(const apr_table_t *cookies, const char *name);
 
 #endif

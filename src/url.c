@@ -1,1 +1,273 @@
-/* placeholder: being written */
+/* Public URL reconstruction, query parameters and origins (reference §1.4, spec §1.8). */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include "url.h"
+
+/* Longest host[:port] taken from a header; longer values are ignored as malformed. */
+#define HOST_MAX 300
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The first comma-separated value of a header, trimmed of spaces and tabs; NULL when empty. */
+static const char *first_value(apr_pool_t *p, const char *v)
+{
+    if (!v)
+        return NULL;
+    const char *comma = strchr(v, ',');
+    size_t len = comma ? (size_t)(comma - v) : strlen(v);
+    while (len > 0 && (*v == ' ' || *v == '\t')) {
+        v++;
+        len--;
+    }
+    while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+        len--;
+    return len ? apr_pstrmemdup(p, v, len) : NULL;
+}
+
+/* "http" or "https" for a case-insensitive match, else NULL. */
+static const char *norm_scheme(const char *s)
+{
+    if (!s)
+        return NULL;
+    if (strcasecmp(s, "https") == 0)
+        return "https";
+    if (strcasecmp(s, "http") == 0)
+        return "http";
+    return NULL;
+}
+
+/* Characters a host[:port] may hold; anything else (spaces, '/', '@', CR/LF...) could bend a
+ * URL we build, so such a value is not used. */
+static int host_ok(const char *h)
+{
+    if (!h || !*h || strlen(h) > HOST_MAX)
+        return 0;
+    for (const char *c = h; *c; c++)
+        if (!apr_isalnum(*c) && !strchr(".-_:[]", *c))
+            return 0;
+    return 1;
+}
+
+/* Lower-cases host and drops the scheme's default port, as a WHATWG origin does. */
+static const char *norm_host(apr_pool_t *p, const char *scheme, const char *host, size_t len)
+{
+    char *h = apr_pstrmemdup(p, host, len);
+    for (char *c = h; *c; c++)
+        *c = (char)apr_tolower(*c);
+    const char *def = strcmp(scheme, "https") == 0 ? ":443" : ":80";
+    size_t dl = strlen(def);
+    size_t hl = strlen(h);
+    if (hl > dl && strcmp(h + hl - dl, def) == 0 && h[hl - dl - 1] != ':')
+        h[hl - dl] = '\0';
+    return h;
+}
+
+const char *clerk_public_origin(apr_pool_t *p, const clerk_url_in *in)
+{
+    const char *scheme = norm_scheme(in->conn_scheme);
+    if (!scheme)
+        scheme = "http";
+    const char *host = in->host;
+    if (in->trust_forwarded) {
+        const char *fwd = norm_scheme(first_value(p, in->cf_proto));
+        if (!fwd)
+            fwd = norm_scheme(first_value(p, in->xf_proto));
+        if (fwd)
+            scheme = fwd;
+        const char *xfh = first_value(p, in->xf_host);
+        if (host_ok(xfh))
+            host = xfh;
+    }
+    if (!host_ok(host))
+        host = "localhost";
+    return apr_pstrcat(p, scheme, "://", norm_host(p, scheme, host, strlen(host)), NULL);
+}
+
+const char *clerk_public_url(apr_pool_t *p, const clerk_url_in *in)
+{
+    const char *path = in->path && *in->path ? in->path : "/";
+    int has_query = in->query && *in->query;
+    return apr_pstrcat(p, clerk_public_origin(p, in), path, has_query ? "?" : "",
+                       has_query ? in->query : "", NULL);
+}
+
+/* application/x-www-form-urlencoded decoding of s[0..len): '+' is a space, a valid %XX a byte,
+ * any other '%' kept as is (as URLSearchParams does). */
+static char *form_decode(apr_pool_t *p, const char *s, size_t len)
+{
+    char *out = apr_palloc(p, len + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        int hi, lo;
+        if (s[i] == '+') {
+            out[o++] = ' ';
+        } else if (s[i] == '%' && i + 2 < len && (hi = hexval(s[i + 1])) >= 0 &&
+                   (lo = hexval(s[i + 2])) >= 0) {
+            out[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Splits one "name=value" pair at [s, s+len): decoded name, and the raw value span. */
+static const char *pair_name(apr_pool_t *p, const char *s, size_t len, const char **val,
+                             size_t *vlen)
+{
+    const char *eq = memchr(s, '=', len);
+    size_t nlen = eq ? (size_t)(eq - s) : len;
+    *val = eq ? eq + 1 : s + len;
+    *vlen = eq ? len - nlen - 1 : 0;
+    return form_decode(p, s, nlen);
+}
+
+const char *clerk_query_get(apr_pool_t *p, const char *query, const char *name)
+{
+    if (!query || !name)
+        return NULL;
+    const char *s = query;
+    while (*s) {
+        const char *amp = strchr(s, '&');
+        size_t len = amp ? (size_t)(amp - s) : strlen(s);
+        if (len > 0) {
+            const char *val;
+            size_t vlen;
+            if (strcmp(pair_name(p, s, len, &val, &vlen), name) == 0)
+                return form_decode(p, val, vlen);
+        }
+        if (!amp)
+            break;
+        s = amp + 1;
+    }
+    return NULL;
+}
+
+const char *clerk_url_strip_params(apr_pool_t *p, const char *url, const char *const *names)
+{
+    if (!url)
+        return NULL;
+    const char *q = strchr(url, '?');
+    if (!q || !names)
+        return url;
+    const char *hash = strchr(q, '#');
+    size_t qlen = hash ? (size_t)(hash - q - 1) : strlen(q + 1);
+    char *out = apr_palloc(p, strlen(url) + 1);
+    size_t o = (size_t)(q - url);
+    memcpy(out, url, o);
+    int kept = 0;
+    const char *s = q + 1, *end = q + 1 + qlen;
+    while (s <= end) {
+        const char *amp = memchr(s, '&', (size_t)(end - s));
+        size_t len = amp ? (size_t)(amp - s) : (size_t)(end - s);
+        if (len > 0) {
+            const char *val;
+            size_t vlen;
+            const char *n = pair_name(p, s, len, &val, &vlen);
+            int drop = 0;
+            for (const char *const *k = names; *k; k++)
+                if (strcmp(*k, n) == 0)
+                    drop = 1;
+            if (!drop) {
+                out[o++] = kept ? '&' : '?';
+                memcpy(out + o, s, len);
+                o += len;
+                kept++;
+            }
+        }
+        if (!amp)
+            break;
+        s = amp + 1;
+    }
+    if (hash) {
+        size_t hl = strlen(hash);
+        memcpy(out + o, hash, hl);
+        o += hl;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+const char *clerk_url_origin(apr_pool_t *p, const char *url)
+{
+    if (!url)
+        return NULL;
+    const char *colon = strstr(url, "://");
+    if (!colon || colon - url > 5)
+        return NULL;
+    char sch[6];
+    memcpy(sch, url, (size_t)(colon - url));
+    sch[colon - url] = '\0';
+    const char *scheme = norm_scheme(sch);
+    if (!scheme)
+        return NULL;
+    const char *auth = colon + 3;
+    size_t alen = strcspn(auth, "/?#\\");
+    /* userinfo is not part of an origin */
+    const char *at = NULL;
+    for (size_t i = 0; i < alen; i++)
+        if (auth[i] == '@')
+            at = auth + i;
+    if (at) {
+        alen -= (size_t)(at + 1 - auth);
+        auth = at + 1;
+    }
+    if (alen == 0 || alen > HOST_MAX)
+        return NULL;
+    char *hp = apr_pstrmemdup(p, auth, alen);
+    if (!host_ok(hp))
+        return NULL;
+    /* a port, when present, must be 1-5 digits up to 65535 */
+    char *pc = strrchr(hp, ':');
+    char *rb = strrchr(hp, ']');
+    if (pc && (!rb || pc > rb)) {
+        const char *d = pc + 1;
+        if (*d == '\0') {
+            *pc = '\0';
+        } else {
+            size_t dl = strlen(d);
+            if (dl > 5 || strspn(d, "0123456789") != dl || atoi(d) > 65535)
+                return NULL;
+            /* numeric form, so ":0443" and ":443" compare equal */
+            hp = apr_psprintf(p, "%.*s:%d", (int)(pc - hp), hp, atoi(d));
+        }
+    }
+    if (hp[0] == ':' || hp[0] == '\0')
+        return NULL;
+    return apr_pstrcat(p, scheme, "://", norm_host(p, scheme, hp, strlen(hp)), NULL);
+}
+
+const char *clerk_url_encode(apr_pool_t *p, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (!s)
+        return "";
+    size_t len = strlen(s);
+    char *out = apr_palloc(p, len * 3 + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (apr_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
