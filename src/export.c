@@ -1,1 +1,173 @@
-/* placeholder: being written */
+/* The variables an application sees (spec §4) and the header names that must never come in
+ * from the client. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include "export.h"
+
+/* Values reach CGI environments and, through glue, request headers to back ends. A value with a
+ * control byte (CR, LF, NUL's neighbours, DEL) could split or forge a header there, so such a
+ * variable is not exported at all rather than altered: the application sees it missing, never
+ * a value that differs from the signed claim. */
+static int has_control(const char *s)
+{
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            return 1;
+    return 0;
+}
+
+static void emit(clerk_export_fn fn, void *ctx, const char *name, const char *value)
+{
+    if (value != NULL && !has_control(value))
+        fn(ctx, name, value);
+}
+
+static const char *status_str(clerk_status s)
+{
+    switch (s) {
+    case CLERK_SIGNED_IN:
+        return "signed-in";
+    case CLERK_HANDSHAKE:
+        return "handshake";
+    default:
+        return "signed-out";
+    }
+}
+
+/* "CLERK_CLAIM_" + name upper-cased, every byte that is not an ASCII letter or digit as '_'. */
+static const char *claim_var_name(apr_pool_t *p, const char *claim)
+{
+    static const char prefix[] = "CLERK_CLAIM_";
+    size_t n = strlen(claim);
+    char *out = apr_palloc(p, sizeof prefix + n);
+    memcpy(out, prefix, sizeof prefix - 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)claim[i];
+        out[sizeof prefix - 1 + i] = (c < 0x80 && isalnum(c)) ? (char)toupper(c) : '_';
+    }
+    out[sizeof prefix - 1 + n] = '\0';
+    return out;
+}
+
+/* A scalar claim's value: strings as they are, numbers and booleans as their JSON text; NULL
+ * for null, objects and arrays. */
+static const char *scalar_value(apr_pool_t *p, const json_t *v)
+{
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_true(v))
+        return "true";
+    if (json_is_false(v))
+        return "false";
+    if (json_is_integer(v))
+        return apr_psprintf(p, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    if (json_is_real(v)) {
+        char *s = json_dumps(v, JSON_ENCODE_ANY);
+        const char *r = s != NULL ? apr_pstrdup(p, s) : NULL;
+        free(s);
+        return r;
+    }
+    return NULL;
+}
+
+static void export_claims(apr_pool_t *p, const json_t *payload, clerk_export_fn fn, void *ctx)
+{
+    if (!json_is_object(payload))
+        return;
+    /* JSON text escapes every control character, so this one is always header-safe. */
+    char *all = json_dumps(payload, JSON_COMPACT);
+    if (all != NULL) {
+        emit(fn, ctx, "CLERK_CLAIMS", apr_pstrdup(p, all));
+        free(all);
+    }
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)payload, key, v)
+    {
+        if (key[0] == '\0')
+            continue;
+        const char *value = scalar_value(p, v);
+        if (value != NULL)
+            emit(fn, ctx, claim_var_name(p, key), value);
+    }
+}
+
+void clerk_export_vars(apr_pool_t *p, const clerk_state *st, const clerk_auth *auth,
+                       clerk_export_fn fn, void *ctx)
+{
+    fn(ctx, "CLERK_AUTH_STATUS", status_str(st->status));
+    if (st->status != CLERK_SIGNED_IN && st->reason != CLERK_R_NONE)
+        emit(fn, ctx, "CLERK_AUTH_REASON", clerk_reason_str(st->reason));
+    if (st->source == CLERK_SRC_HEADER)
+        fn(ctx, "CLERK_TOKEN_SOURCE", "header");
+    else if (st->source == CLERK_SRC_COOKIE)
+        fn(ctx, "CLERK_TOKEN_SOURCE", "cookie");
+    if (auth == NULL)
+        return;
+    emit(fn, ctx, "CLERK_USER_ID", auth->user_id);
+    emit(fn, ctx, "CLERK_SESSION_ID", auth->session_id);
+    emit(fn, ctx, "CLERK_SESSION_STATUS", auth->session_status);
+    emit(fn, ctx, "CLERK_ORG_ID", auth->org_id);
+    emit(fn, ctx, "CLERK_ORG_SLUG", auth->org_slug);
+    emit(fn, ctx, "CLERK_ORG_ROLE", auth->org_role);
+    if (auth->org_permissions != NULL && auth->org_permissions->nelts > 0)
+        emit(fn, ctx, "CLERK_ORG_PERMISSIONS", apr_array_pstrcat(p, auth->org_permissions, ','));
+    emit(fn, ctx, "CLERK_ACTOR", auth->actor);
+    if (auth->has_fva)
+        fn(ctx, "CLERK_FVA", apr_psprintf(p, "%ld,%ld", auth->fva[0], auth->fva[1]));
+    if (st->token != NULL && st->token->jwt != NULL)
+        export_claims(p, st->token->jwt->payload, fn, ctx);
+}
+
+const char *clerk_export_header_name(apr_pool_t *p, const char *name)
+{
+    size_t n = strlen(name);
+    char *out = apr_palloc(p, n + 3);
+    out[0] = 'X';
+    out[1] = '-';
+    int word_start = 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c == '_' || c == '-') {
+            out[2 + i] = '-';
+            word_start = 1;
+            continue;
+        }
+        out[2 + i] = (char)(word_start ? toupper(c) : tolower(c));
+        word_start = 0;
+    }
+    out[2 + n] = '\0';
+    return out;
+}
+
+/* Compares name (from position i) with an upper-case pattern, '-' and '_' alike. */
+static int matches_at(const char *name, const char *pat, int whole)
+{
+    size_t i = 0;
+    for (; pat[i]; i++) {
+        char c = name[i];
+        if (c == '\0')
+            return 0;
+        if (c == '-')
+            c = '_';
+        if (toupper((unsigned char)c) != pat[i])
+            return 0;
+    }
+    return whole ? name[i] == '\0' : 1;
+}
+
+int clerk_export_is_reserved_header(const char *name)
+{
+    if (name == NULL)
+        return 0;
+    const char *forms[2] = {name, NULL};
+    if (matches_at(name, "X_", 0))
+        forms[1] = name + 2;
+    for (int i = 0; i < 2 && forms[i] != NULL; i++)
+        if (matches_at(forms[i], "REMOTE_USER", 1) || matches_at(forms[i], "AUTH_TYPE", 1) ||
+            matches_at(forms[i], "CLERK_", 0))
+            return 1;
+    return 0;
+}

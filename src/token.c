@@ -1,1 +1,154 @@
-/* placeholder: being written */
+/* Clerk's verifyToken (tokens/verify.ts + jwt/verifyJwt.ts) over a decoded, refcounted token. */
+#include <stdlib.h>
+#include <string.h>
+#include "jws.h"
+#include "token.h"
+
+/* JOSE header "cat" values (Clerk's jwtCategories.ts). */
+#define CAT_SESSION "cl_B7d4PD111AAA"
+#define CAT_M2M     "cl_B7d4PD333AAA"
+#define CAT_IGNORE  "cl_I7d4PD111III" /* stamped on every class: carries no class information */
+
+/* sub prefix of machine-to-machine tokens (Clerk's machine.ts). */
+#define M2M_SUBJECT_PREFIX "mch_"
+
+int clerk_token_decode(const char *tok, size_t len, size_t max_len, clerk_token **out,
+                       clerk_error *err)
+{
+    *out = NULL;
+    clerk_jwt *jwt = NULL;
+    if (clerk_jwt_decode(tok, len, max_len, &jwt, err) != 0)
+        return -1;
+    clerk_token *t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        clerk_jwt_free(jwt);
+        return clerk_error_set(err, CLERK_R_UNEXPECTED_ERROR, "Out of memory decoding a JWT.");
+    }
+    t->jwt = jwt;
+    clerk_claims_extract(jwt->payload, &t->claims);
+    atomic_init(&t->refs, 1);
+    *out = t;
+    return 0;
+}
+
+int clerk_token_is_wrong_type(const clerk_token *t)
+{
+    const json_t *typ = json_object_get(t->jwt->header, "typ");
+    if (json_is_string(typ) && (strcmp(json_string_value(typ), "at+jwt") == 0 ||
+                                strcmp(json_string_value(typ), "application/at+jwt") == 0))
+        return 1;
+    if (t->claims.sub != NULL &&
+        strncmp(t->claims.sub, M2M_SUBJECT_PREFIX, strlen(M2M_SUBJECT_PREFIX)) == 0)
+        return 1;
+    /* Any present cat (even a non-string) that is not a session one marks another class. */
+    const json_t *cat = json_object_get(t->jwt->header, "cat");
+    if (cat != NULL && !(json_is_string(cat) && (strcmp(json_string_value(cat), CAT_SESSION) == 0 ||
+                                                 strcmp(json_string_value(cat), CAT_IGNORE) == 0)))
+        return 1;
+    return 0;
+}
+
+/* JSON.stringify of a header member for a message, bounded; "undefined" when absent. */
+static const char *header_quote(const json_t *v, char *buf, size_t buflen)
+{
+    char *s = v != NULL ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    snprintf(buf, buflen, "%.60s%s", s != NULL ? s : "undefined",
+             s != NULL && strlen(s) > 60 ? "..." : "");
+    free(s);
+    return buf;
+}
+
+/* "RS256,ES256": the allowed algorithms that fit key k, as JS prints an array. */
+static const char *supported_algs(unsigned algs, const clerk_key *k, char *buf, size_t buflen)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (unsigned bit = 1; bit <= CLERK_ALGS_ALL; bit <<= 1) {
+        if (!(algs & bit) || !clerk_alg_fits_key(bit, k))
+            continue;
+        const char *name = clerk_alg_name(bit);
+        int n = snprintf(buf + used, buflen - used, "%s%s", used ? "," : "", name ? name : "");
+        if (n < 0 || (size_t)n >= buflen - used)
+            break;
+        used += (size_t)n;
+    }
+    return buf;
+}
+
+int clerk_token_verify(clerk_token *t, const clerk_verify_opts *o, const clerk_key_source *keys,
+                       clerk_error *err)
+{
+    const clerk_jwt *jwt = t->jwt;
+    char q[80];
+
+    /* A machine token signed by the same instance key must never pass as a session. */
+    if (jwt->cat != NULL && strcmp(jwt->cat, CAT_M2M) == 0)
+        return clerk_error_set(err, CLERK_R_TOKEN_INVALID, "Invalid session token category.");
+
+    if (keys == NULL || keys->lookup == NULL)
+        return clerk_error_set(err, CLERK_R_JWK_FAILED_TO_RESOLVE,
+                               "Failed to resolve JWK during verification.");
+    const clerk_key *key = keys->lookup(keys->ctx, jwt->kid, err);
+    if (key == NULL)
+        return -1;
+
+    const json_t *typ = json_object_get(jwt->header, "typ");
+    if (typ != NULL && !(json_is_string(typ) && strcmp(json_string_value(typ), "JWT") == 0))
+        return clerk_error_set(err, CLERK_R_TOKEN_INVALID, "Invalid JWT type %s. Expected \"JWT\".",
+                               header_quote(typ, q, sizeof q));
+
+    /* Ours (stricter): no extension we would have to understand, and no header member of a
+     * type a parser elsewhere might read differently. */
+    if (jwt->has_crit)
+        return clerk_error_set(err, CLERK_R_TOKEN_INVALID,
+                               "Invalid JWT header: the crit parameter is not supported.");
+    if (!jwt->header_types_ok)
+        return clerk_error_set(err, CLERK_R_TOKEN_INVALID,
+                               "Invalid JWT header: alg, kid, typ and cat must be strings.");
+
+    /* Before any crypto: a known algorithm, allowed here, and of the key's type (no HS256 keyed
+     * with an RSA public key, no ES256 header checked against an RSA key). */
+    unsigned allowed = o->algs != 0 ? o->algs : CLERK_ALGS_DEFAULT;
+    if (jwt->alg == 0 || !(jwt->alg & allowed) || !clerk_alg_fits_key(jwt->alg, key)) {
+        char list[128];
+        return clerk_error_set(err, CLERK_R_TOKEN_INVALID_ALGORITHM,
+                               "Invalid JWT algorithm %s. Supported: %s.",
+                               header_quote(json_object_get(jwt->header, "alg"), q, sizeof q),
+                               supported_algs(allowed, key, list, sizeof list));
+    }
+
+    /* Signature before claims, so claim errors never answer for a forged token. */
+    if (t->verified_fp == 0 || t->verified_fp != key->fp) {
+        int ok = clerk_jws_verify(jwt->alg, key, (const unsigned char *)jwt->signing_input,
+                                  jwt->signing_len, jwt->sig, jwt->sig_len);
+        if (ok < 0)
+            return clerk_error_set(err, CLERK_R_TOKEN_VERIFICATION_FAILED,
+                                   "Error verifying JWT signature. Error: the signature could "
+                                   "not be checked with this key.");
+        if (ok == 0)
+            return clerk_error_set(err, CLERK_R_TOKEN_INVALID_SIGNATURE,
+                                   "JWT signature is invalid.");
+        /* A shared token is immutable: only the sole owner records what it was verified with. */
+        if (atomic_load(&t->refs) == 1)
+            t->verified_fp = key->fp;
+    }
+
+    return clerk_claims_check(&t->claims, o, err);
+}
+
+clerk_token *clerk_token_ref(clerk_token *t)
+{
+    if (t != NULL)
+        atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+    return t;
+}
+
+void clerk_token_release(clerk_token *t)
+{
+    if (t == NULL)
+        return;
+    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
+        clerk_jwt_free(t->jwt);
+        free(t);
+    }
+}

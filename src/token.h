@@ -2,6 +2,7 @@
 #ifndef CLERK_TOKEN_H
 #define CLERK_TOKEN_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "claims.h"
@@ -22,7 +23,7 @@ typedef struct clerk_token {
     clerk_jwt *jwt;
     clerk_claims claims;
     uint64_t verified_fp; /* fp of the key whose signature check passed; 0 = not verified */
-    int refs;             /* atomic */
+    atomic_int refs;
 } clerk_token;
 
 /* Decodes without verifying (see clerk_jwt_decode); *out has one reference. */
@@ -36,7 +37,8 @@ int clerk_token_is_wrong_type(const clerk_token *t);
 /* Clerk's verifyToken on a decoded token, in Clerk's order: M2M cat, key lookup, typ, alg
  * (allowed and fitting the key; crit refused), signature (skipped when t->verified_fp equals
  * the key's fp), then clerk_claims_check. On a passing signature of an unshared token it sets
- * verified_fp. Returns 0 or -1 with err. */
+ * verified_fp. keys NULL (or without lookup) is jwk-failed-to-resolve. Returns 0 or -1 with
+ * err. */
 int clerk_token_verify(clerk_token *t, const clerk_verify_opts *o, const clerk_key_source *keys,
                        clerk_error *err);
 
