@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "jws.h"
 #include "reason.h"
 
 /* Per-location verification settings; "now" comes from the caller so tests can fix it. */
