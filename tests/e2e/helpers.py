@@ -1,0 +1,63 @@
+"""Assertions shared by the e2e tests; each states what the spec promises for a response."""
+
+import base64
+import json
+import re
+
+from conftest import AUTH_NAME, FAPI_HOST
+
+
+def signed_in(r):
+    """200 from the env CGI; returns what the application saw."""
+    assert r.status == 200, r
+    assert r.header("x-clerk-auth-status") is None, "signed-in responses carry no state header"
+    return r.json()
+
+
+def www_authenticate(r):
+    www = r.header("www-authenticate")
+    assert www is not None, "401 without WWW-Authenticate: %r" % (r,)
+    assert www.startswith("Bearer "), www
+    return www
+
+
+def signed_out(r, reason, presented=True, realm=AUTH_NAME, status=401):
+    """Clerk's signed-out answer under ClerkUnauthAction auth (spec §1.5, §1.9): 401 with a
+    Bearer challenge, error="invalid_token" only when a token was sent, and the state
+    headers. reason None: any reason (the spec names none for that case)."""
+    assert r.status == status, r
+    assert r.header("x-clerk-auth-status") == "signed-out", r
+    got = r.header("x-clerk-auth-reason")
+    assert got, r
+    if reason is not None:
+        assert got == reason, r
+    www = www_authenticate(r)
+    if realm is not None:
+        assert 'realm="%s"' % realm in www, www
+    else:
+        assert re.search(r'realm="[^"]+"', www), www
+    if presented:
+        assert 'error="invalid_token"' in www, www
+        assert 'error_description="%s"' % got in www, www
+    else:
+        assert "error=" not in www, www
+    return got
+
+
+def handshake(r, reason):
+    """A handshake decision for a GET document request (spec §1.6). Until the handshake
+    redirect lands the module may answer like signed-out (401) with the handshake state
+    header; once it does, a 307 to the Frontend API handshake URL."""
+    assert r.header("x-clerk-auth-status") == "handshake", r
+    assert r.header("x-clerk-auth-reason") == reason, r
+    if r.status == 307:
+        loc = r.header("location")
+        assert loc.startswith("https://%s/v1/client/handshake?" % FAPI_HOST), loc
+        assert "no-store" in (r.header("cache-control") or ""), r
+        assert any(c.startswith("__clerk_redirect_count=1") for c in r.all("set-cookie")), r
+    else:
+        assert r.status == 401, r
+
+
+def b64url_json(seg):
+    return json.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)))

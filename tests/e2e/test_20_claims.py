@@ -1,0 +1,117 @@
+"""What the application sees (spec §4) and authorization providers (spec §5)."""
+
+import json
+
+from helpers import signed_in, signed_out
+
+MAIN = "/main/env.cgi"
+
+
+def perms(s):
+    return sorted(p for p in s.split(",") if p)
+
+
+def test_org_claims_v1_are_exported(get, minter):
+    c = minter.claims(v=None, org_id="org_1abc", org_slug="acme", org_role="org:admin",
+                      org_permissions=["org:sys_memberships:manage", "org:billing:read"])
+    env = signed_in(get(MAIN, token=minter.sign(c)))
+    assert env["CLERK_ORG_ID"] == "org_1abc"
+    assert env["CLERK_ORG_SLUG"] == "acme"
+    assert env["CLERK_ORG_ROLE"] == "org:admin"
+    assert perms(env["CLERK_ORG_PERMISSIONS"]) == sorted(c["org_permissions"])
+
+
+def test_org_claims_v2_with_fpm_bitmask_are_decoded(get, minter):
+    # fea keeps only o-scoped features; fpm has one decimal mask per org feature, LSB = first
+    # permission of o.per: 3 -> read+manage, 2 -> manage.
+    c = minter.claims(v=2, fea="o:dashboard,u:profile,o:billing",
+                      o={"id": "org_2xyz", "slg": "globex", "rol": "admin",
+                         "per": "read,manage", "fpm": "3,2"})
+    env = signed_in(get(MAIN, token=minter.sign(c)))
+    assert env["CLERK_ORG_ID"] == "org_2xyz"
+    assert env["CLERK_ORG_SLUG"] == "globex"
+    assert env["CLERK_ORG_ROLE"] == "org:admin"
+    assert perms(env["CLERK_ORG_PERMISSIONS"]) == sorted(
+        ["org:dashboard:read", "org:dashboard:manage", "org:billing:manage"])
+
+
+def test_no_org_means_no_org_variables(get, minter):
+    env = signed_in(get(MAIN, token=minter.sign()))
+    for k in ("CLERK_ORG_ID", "CLERK_ORG_SLUG", "CLERK_ORG_ROLE"):
+        assert k not in env or env[k] == "", (k, env)
+
+
+def test_actor_fva_status_claims_and_scalar_claims_are_exported(get, minter):
+    c = minter.claims(act={"sub": "user_support", "sid": "sess_x", "iss": "https://x"},
+                      fva=[3, -1], sts="active", **{"my-flag": "on", "email": "a@example.test"})
+    env = signed_in(get(MAIN, token=minter.sign(c)))
+    assert env["CLERK_ACTOR"] == "user_support"
+    assert env["CLERK_FVA"] == "3,-1"
+    assert env["CLERK_SESSION_STATUS"] == "active"
+    assert env["CLERK_CLAIM_MY_FLAG"] == "on"
+    assert env["CLERK_CLAIM_EMAIL"] == "a@example.test"
+    assert env["CLERK_CLAIM_SUB"] == c["sub"]
+    assert json.loads(env["CLERK_CLAIMS"]) == c
+
+
+def test_absent_fva_and_sts_leave_variables_unset(get, minter):
+    env = signed_in(get(MAIN, token=minter.sign()))
+    assert "CLERK_FVA" not in env
+    assert "CLERK_SESSION_STATUS" not in env
+
+
+def test_user_claim_picks_remote_user(get, minter):
+    c = minter.claims(email="jane@example.test")
+    env = signed_in(get("/userclaim/env.cgi", token=minter.sign(c)))
+    assert env["REMOTE_USER"] == "jane@example.test"
+    assert env["CLERK_USER_ID"] == c["sub"]
+
+
+def test_pending_session_is_refused_by_default(get, minter):
+    tok = minter.sign(minter.claims(sts="pending"))
+    signed_out(get(MAIN, token=tok), None)
+
+
+def test_pending_session_accepted_with_accept_pending(get, minter):
+    c = minter.claims(sts="pending")
+    env = signed_in(get("/pending/env.cgi", token=minter.sign(c)))
+    assert env["REMOTE_USER"] == c["sub"]
+    assert env["CLERK_SESSION_STATUS"] == "pending"
+
+
+def test_cgi_never_sees_spoofed_clerk_variables(get, minter):
+    c = minter.claims()
+    r = get(MAIN, token=minter.sign(c),
+            headers=["X-Clerk-User-Id: user_evil", "Clerk-User-Id: user_evil",
+                     "X-Remote-User: user_evil", "Remote-User: user_evil"])
+    env = signed_in(r)
+    assert env["CLERK_USER_ID"] == c["sub"]
+    assert "user_evil" not in json.dumps(env), env
+
+
+# --------------------------------------------------------------------- Require providers
+def admin_claims(minter, rol):
+    return minter.claims(v=2, o={"id": "org_9", "slg": "initech", "rol": rol})
+
+
+def test_require_clerk_role_allows_matching_role(get, minter):
+    c = admin_claims(minter, "admin")
+    assert signed_in(get("/role/env.cgi", token=minter.sign(c)))["REMOTE_USER"] == c["sub"]
+
+
+def test_require_clerk_role_denies_other_role_with_403(get, minter):
+    r = get("/role/env.cgi", token=minter.sign(admin_claims(minter, "member")))
+    assert r.status == 403, r
+
+
+def test_require_clerk_role_without_user_is_401(get):
+    r = get("/role/env.cgi")
+    signed_out(r, "session-token-and-uat-missing", presented=False, realm=None)
+
+
+def test_require_clerk_claim_value(get, minter):
+    ok = minter.claims(email_verified=True)
+    assert signed_in(get("/claim/env.cgi", token=minter.sign(ok)))["REMOTE_USER"] == ok["sub"]
+    r = get("/claim/env.cgi", token=minter.sign(minter.claims(email_verified=False)))
+    assert r.status == 403, r
+
