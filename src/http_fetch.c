@@ -1,1 +1,258 @@
-/* placeholder: being written */
+/* One bounded GET with libcurl's easy API (see http_fetch.h for the rules it keeps). */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include "http_fetch.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+#define USER_AGENT "mod_clerk_auth/" PACKAGE_VERSION
+
+/* Header values shorter than this are not worth redacting (and would mangle messages). */
+#define REDACT_MIN_LEN 4
+
+typedef struct body_buf {
+    char *data;
+    size_t len, cap, max;
+    int too_big;
+} body_buf;
+
+const char *clerk_http_user_agent(void)
+{
+    return USER_AGENT;
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    body_buf *b = userdata;
+    size_t n = size * nmemb;
+    if (n > b->max - b->len) {
+        /* Returning less than n makes libcurl abort the transfer with CURLE_WRITE_ERROR. */
+        b->too_big = 1;
+        return 0;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        if (cap > b->max + 1)
+            cap = b->max + 1;
+        char *d = realloc(b->data, cap);
+        if (d == NULL)
+            return 0;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, ptr, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+/* libcurl has already loaded its default CA store into ctx when it calls this, so adding the
+ * operator's file here trusts both (CURLOPT_CAINFO would replace the system store instead). */
+static CURLcode add_ca_file(CURL *curl, void *sslctx, void *parm)
+{
+    (void)curl;
+    X509_STORE *st = SSL_CTX_get_cert_store((SSL_CTX *)sslctx);
+    if (st == NULL || X509_STORE_load_file(st, (const char *)parm) != 1)
+        return CURLE_SSL_CACERT_BADFILE;
+    return CURLE_OK;
+}
+
+/* Replaces every occurrence of each header value in msg by "[redacted]", so a libcurl message
+ * that happened to echo a header (the secret key) never leaves this unit. */
+static void redact(char *msg, size_t msgcap, const char *const *headers)
+{
+    static const char mark[] = "[redacted]";
+    if (headers == NULL)
+        return;
+    for (const char *const *h = headers; *h != NULL; h++) {
+        const char *v = strchr(*h, ':');
+        if (v == NULL)
+            continue;
+        v++;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        size_t vlen = strlen(v);
+        if (vlen < REDACT_MIN_LEN)
+            continue;
+        char *hit;
+        while ((hit = strstr(msg, v)) != NULL) {
+            size_t tail = strlen(hit + vlen);
+            size_t mlen = sizeof mark - 1;
+            size_t head = (size_t)(hit - msg);
+            if (head + mlen + tail + 1 > msgcap)
+                tail = msgcap > head + mlen + 1 ? msgcap - head - mlen - 1 : 0;
+            if (head + mlen + 1 > msgcap) {
+                *hit = '\0';
+                break;
+            }
+            memmove(hit + mlen, hit + vlen, tail);
+            memcpy(hit, mark, mlen);
+            hit[mlen + tail] = '\0';
+        }
+    }
+}
+
+static int fail(char *err, size_t errlen, const char *const *headers, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, const char *const *headers, const char *fmt, ...)
+{
+    if (err != NULL && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+        redact(err, errlen, headers);
+    }
+    return -1;
+}
+
+int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, char *err,
+                   size_t errlen)
+{
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    if (resp == NULL)
+        return fail(err, errlen, NULL, "no response holder");
+    memset(resp, 0, sizeof *resp);
+    if (req == NULL || req->url == NULL)
+        return fail(err, errlen, NULL, "no URL to fetch");
+
+    body_buf b = {.max = req->max_body ? req->max_body : CLERK_HTTP_DEFAULT_MAX_BODY};
+    char cerr[CURL_ERROR_SIZE] = "";
+    struct curl_slist *hl = NULL;
+    int rc = -1;
+
+    CURL *c = curl_easy_init();
+    if (c == NULL)
+        return fail(err, errlen, NULL, "libcurl could not create a handle");
+
+    for (const char *const *h = req->headers; h != NULL && *h != NULL; h++) {
+        struct curl_slist *n = curl_slist_append(hl, *h);
+        if (n == NULL) {
+            fail(err, errlen, NULL, "out of memory for request headers");
+            goto out;
+        }
+        hl = n;
+    }
+
+    CURLcode sc = CURLE_OK;
+#define SETOPT(opt, val)                                                                           \
+    do {                                                                                           \
+        if (sc == CURLE_OK)                                                                        \
+            sc = curl_easy_setopt(c, opt, val);                                                    \
+    } while (0)
+    SETOPT(CURLOPT_URL, req->url);
+    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+    SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
+    SETOPT(CURLOPT_NOSIGNAL, 1L);
+    SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
+    SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
+    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms > 0
+                                          ? req->connect_timeout_ms
+                                          : CLERK_HTTP_DEFAULT_CONNECT_TIMEOUT_MS);
+    SETOPT(CURLOPT_TIMEOUT_MS,
+           req->timeout_ms > 0 ? req->timeout_ms : CLERK_HTTP_DEFAULT_TIMEOUT_MS);
+    SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)b.max);
+    SETOPT(CURLOPT_USERAGENT, USER_AGENT);
+    SETOPT(CURLOPT_HTTPHEADER, hl);
+    SETOPT(CURLOPT_WRITEFUNCTION, on_body);
+    SETOPT(CURLOPT_WRITEDATA, &b);
+    SETOPT(CURLOPT_ERRORBUFFER, cerr);
+    if (req->ca_file != NULL) {
+        SETOPT(CURLOPT_SSL_CTX_FUNCTION, add_ca_file);
+        SETOPT(CURLOPT_SSL_CTX_DATA, (void *)req->ca_file);
+    }
+#undef SETOPT
+    if (sc != CURLE_OK) {
+        fail(err, errlen, NULL, "libcurl refused an option: %s", curl_easy_strerror(sc));
+        goto out;
+    }
+
+    CURLcode pc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    resp->status = status;
+
+    if (b.too_big || pc == CURLE_FILESIZE_EXCEEDED) {
+        fail(err, errlen, NULL, "response body larger than %zu bytes", b.max);
+        goto out;
+    }
+    if (pc != CURLE_OK) {
+        fail(err, errlen, req->headers, "%s: %s", curl_easy_strerror(pc),
+             cerr[0] ? cerr : "no detail");
+        goto out;
+    }
+    if (status >= 300 && status < 400) {
+        fail(err, errlen, NULL, "redirect not followed (HTTP %ld)", status);
+        goto out;
+    }
+    resp->body = b.data;
+    resp->body_len = b.len;
+    b.data = NULL;
+    if (resp->body == NULL) {
+        resp->body = calloc(1, 1);
+        if (resp->body == NULL) {
+            fail(err, errlen, NULL, "out of memory");
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    free(b.data);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+    return rc;
+}
+
+void clerk_http_response_free(clerk_http_response *resp)
+{
+    if (resp == NULL)
+        return;
+    free(resp->body);
+    memset(resp, 0, sizeof *resp);
+}
+
+int clerk_http_ca_file_check(const char *ca_file, char *err, size_t errlen)
+{
+    const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+    if (vi == NULL || vi->ssl_version == NULL || strncmp(vi->ssl_version, "OpenSSL", 7) != 0) {
+        snprintf(err, errlen, "adding a CA bundle needs libcurl built with OpenSSL (this one: %s)",
+                 vi != NULL && vi->ssl_version != NULL ? vi->ssl_version : "no TLS");
+        return -1;
+    }
+    X509_STORE *st = X509_STORE_new();
+    if (st == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int ok = X509_STORE_load_file(st, ca_file) == 1;
+    int n = 0;
+    if (ok) {
+        STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(st);
+        for (int i = 0; i < sk_X509_OBJECT_num(objs); i++)
+            if (X509_OBJECT_get_type(sk_X509_OBJECT_value(objs, i)) == X509_LU_X509)
+                n++;
+    }
+    X509_STORE_free(st);
+    if (!ok || n == 0) {
+        snprintf(err, errlen, "%s holds no readable PEM certificate", ca_file);
+        return -1;
+    }
+    return 0;
+}

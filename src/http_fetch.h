@@ -1,4 +1,52 @@
-/* placeholder: being written */
+/* One bounded HTTP(S) GET with libcurl, for fetching JWKS documents.
+ *
+ * Thread-safe once libcurl is initialised: curl_global_init(CURL_GLOBAL_DEFAULT) is the glue's
+ * job, once, at startup (post_config) before any thread calls clerk_http_get; this unit never
+ * calls it. Each call uses its own easy handle and no signals (CURLOPT_NOSIGNAL).
+ *
+ * Rules that always hold: TLS peer and host verification on; only http and https; redirects
+ * never followed (a 3xx is reported as an error with its status); the body is capped. */
 #ifndef CLERK_HTTP_FETCH_H
 #define CLERK_HTTP_FETCH_H
+
+#include <stddef.h>
+
+#define CLERK_HTTP_DEFAULT_CONNECT_TIMEOUT_MS 3000L
+#define CLERK_HTTP_DEFAULT_TIMEOUT_MS         10000L
+#define CLERK_HTTP_DEFAULT_MAX_BODY           ((size_t)256 * 1024)
+
+typedef struct clerk_http_request {
+    const char *url;            /* http:// or https:// */
+    const char *const *headers; /* extra "Name: value" lines, NULL-terminated; may be NULL */
+    const char *ca_file;        /* extra trusted CA certificates (PEM file) ADDED to the system
+                                   store, not replacing it; NULL: system store only */
+    long connect_timeout_ms;    /* 0: CLERK_HTTP_DEFAULT_CONNECT_TIMEOUT_MS */
+    long timeout_ms;            /* whole transfer; 0: CLERK_HTTP_DEFAULT_TIMEOUT_MS */
+    size_t max_body;            /* bytes; 0: CLERK_HTTP_DEFAULT_MAX_BODY */
+} clerk_http_request;
+
+typedef struct clerk_http_response {
+    long status; /* HTTP status; 0 when no response was received */
+    char *body;  /* malloc'd, NUL-terminated (NUL not counted in body_len); NULL if none */
+    size_t body_len;
+} clerk_http_response;
+
+/* The User-Agent every request sends: "mod_clerk_auth/<version>". */
+const char *clerk_http_user_agent(void);
+
+/* GETs req->url. Returns 0 when a 2xx or 4xx/5xx response was read completely (status and body
+ * in *resp), -1 otherwise with a message in err: transport, TLS or timeout failures (status 0),
+ * a body over max_body, or a 3xx (status set: not followed). The message never contains a
+ * request header value (so never the secret key). Free resp with clerk_http_response_free
+ * whatever the result. */
+int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, char *err,
+                   size_t errlen);
+
+/* Frees the body and zeroes resp; NULL is ignored. */
+void clerk_http_response_free(clerk_http_response *resp);
+
+/* Checks at configuration time that ca_file can be added to libcurl's TLS store: the file holds
+ * at least one PEM certificate and libcurl uses OpenSSL. Returns 0, or -1 with err. */
+int clerk_http_ca_file_check(const char *ca_file, char *err, size_t errlen);
+
 #endif
