@@ -61,8 +61,11 @@ static const char *scalar_value(apr_pool_t *p, const json_t *v)
         return "true";
     if (json_is_false(v))
         return "false";
-    if (json_is_integer(v))
-        return apr_psprintf(p, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    if (json_is_integer(v)) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return apr_pstrdup(p, buf);
+    }
     if (json_is_real(v)) {
         char *s = json_dumps(v, JSON_ENCODE_ANY);
         const char *r = s != NULL ? apr_pstrdup(p, s) : NULL;
@@ -76,11 +79,25 @@ static void export_claims(apr_pool_t *p, const json_t *payload, clerk_export_fn 
 {
     if (!json_is_object(payload))
         return;
-    /* JSON text escapes every control character, so this one is always header-safe. */
+    /* jansson escapes every control character but DEL; DEL can only sit inside a JSON string,
+     * where \u007f means the same, so the JSON form is always exported and header-safe. */
     char *all = json_dumps(payload, JSON_COMPACT);
     if (all != NULL) {
-        emit(fn, ctx, "CLERK_CLAIMS", apr_pstrdup(p, all));
+        size_t dels = 0, len = strlen(all);
+        for (size_t i = 0; i < len; i++)
+            dels += all[i] == 0x7f;
+        char *out = apr_palloc(p, len + dels * 5 + 1), *o = out;
+        for (size_t i = 0; i < len; i++) {
+            if (all[i] == 0x7f) {
+                memcpy(o, "\\u007f", 6);
+                o += 6;
+            } else {
+                *o++ = all[i];
+            }
+        }
+        *o = '\0';
         free(all);
+        emit(fn, ctx, "CLERK_CLAIMS", out);
     }
     const char *key;
     const json_t *v;
