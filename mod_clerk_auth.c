@@ -1,1 +1,1231 @@
-/* placeholder: being written */
+/* mod_clerk_auth: httpd glue for Clerk session tokens.
+ *
+ * `AuthType Clerk` makes check_authn hand the request's facts to the core (src/), which decides
+ * signed-in / signed-out / handshake exactly as Clerk's SDK does; this file only turns httpd
+ * configuration into a clerk_config and the core's decision into r->user, variables, headers
+ * and a status. No token logic lives here. Everything that can be checked is checked while the
+ * configuration is read, so `apachectl configtest` names the line of a bad key or setting. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_atomic.h>
+#include <apr_file_io.h>
+#include <apr_hash.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <apr_uri.h>
+#include <openssl/evp.h>
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_cfgtree.h"
+
+#include "auth.h"
+#include "authorization.h"
+#include "export.h"
+#include "jwk.h"
+#include "jws.h"
+#include "publishable_key.h"
+#include "reason.h"
+#include "request_state.h"
+#include "token.h"
+#include "token_cache.h"
+#include "url.h"
+
+APLOG_USE_MODULE(clerk_auth);
+
+/* Stable message numbers, APLOGNO-style, so operators can grep and alert on them. */
+#define CLERK_LOGNO(n) "CLERK" #n ": "
+
+#define CLERK_AUTH_TYPE "Clerk"
+
+/* Defaults, resolved in one place (resolve_dir_conf). */
+#define DEFAULT_CLOCK_SKEW_S   5
+#define DEFAULT_USER_CLAIM     "sub"
+#define MAX_CLOCK_SKEW_S       86400
+#define MIN_TOKEN_SIZE         1024
+#define MAX_TOKEN_SIZE         65536
+#define TOKEN_CACHE_ENTRIES    4096
+#define MAX_SECRET_FILE_BYTES  4096
+#define MAX_HEADER_VALUE_BYTES 1024
+
+typedef enum {
+    ACTION_UNSET = 0,
+    ACTION_AUTH,
+    ACTION_PASS,
+    ACTION_401,
+    ACTION_403,
+    ACTION_404
+} unauth_action;
+
+/* ClerkPassClaimsAs as a bit set; -1 is "unset". */
+enum { PASS_NONE = 0, PASS_ENV = 1, PASS_HEADERS = 2, PASS_BOTH = 3 };
+
+typedef struct clerk_resolved clerk_resolved;
+
+/* One per-directory record. Every field starts "unset" (NULL, 0 or -1) so a nested section or
+ * .htaccess overrides only what it sets; defaults are applied in resolve_dir_conf alone. Keys and
+ * PEM/JWKS are parsed by the directive handlers, once, into the configuration pool. */
+typedef struct clerk_dir_conf {
+    const clerk_publishable_key *pk;
+    const char *secret_key;
+    const char *jwks_url;
+    clerk_keyset *pem_keys;  /* ClerkJWTKey */
+    clerk_keyset *jwks_keys; /* ClerkJWKSFile */
+    const char *jwks_kids;   /* the file's usable kids, sorted, for Clerk's kid-mismatch text */
+    apr_array_header_t *azp; /* const char * */
+    apr_array_header_t *aud; /* const char * */
+    const char *issuer;
+    const char *sign_in_url;
+    const char *user_claim;
+    int clock_skew_s;
+    unsigned algs;
+    int action;
+    int pass_as;
+    int accept_pending;
+    int debug_headers;
+    int trust_forwarded;
+    apr_size_t max_token_size;
+    const clerk_resolved *res; /* derived once per record by merge / post_config */
+} clerk_dir_conf;
+
+/* What a request reads: the record with every default applied, and the core's clerk_config. */
+struct clerk_resolved {
+    clerk_config core; /* cache and log_ctx are filled per request on a stack copy */
+    clerk_keyset *pem;
+    clerk_keyset *jwks;
+    const char *jwks_kids;
+    int remote; /* ClerkSecretKey(File) or ClerkJWKSURL: a remote key source is configured */
+    unauth_action action;
+    int pass_as;
+    int debug_headers;
+    int trust_forwarded;
+    const char *sign_in_url;
+    const char *user_claim;
+};
+
+/* The decision for one request_rec, so check_access and check_authn verify only once. */
+typedef struct clerk_req {
+    int decided;
+    int preflight;
+    clerk_request facts;
+    clerk_state st;
+    clerk_auth auth;
+    const char *user; /* signed in: REMOTE_USER */
+} clerk_req;
+
+module AP_MODULE_DECLARE_DATA clerk_auth_module;
+
+/* Per process: verified tokens (created in child_init) and the "log once" flags. */
+static clerk_token_cache *token_cache;
+static apr_uint32_t logged_remote_pending;
+static apr_uint32_t logged_no_key_source;
+
+/* ---- configuration records ---------------------------------------------------------------- */
+
+static void *create_dir_conf(apr_pool_t *p, char *dir)
+{
+    clerk_dir_conf *d = apr_pcalloc(p, sizeof(*d));
+    d->clock_skew_s = -1;
+    d->pass_as = -1;
+    d->accept_pending = -1;
+    d->debug_headers = -1;
+    d->trust_forwarded = -1;
+    return d;
+}
+
+static const clerk_key *lookup_key(void *ctx, const char *kid, clerk_error *err);
+static void core_log(void *ctx, int level, const char *msg);
+
+static const clerk_resolved *resolve_dir_conf(apr_pool_t *p, const clerk_dir_conf *d)
+{
+    clerk_resolved *rs = apr_pcalloc(p, sizeof(*rs));
+    clerk_config *c = &rs->core;
+
+    c->pk = d->pk;
+    c->verify.skew_ms =
+        (int64_t)(d->clock_skew_s >= 0 ? d->clock_skew_s : DEFAULT_CLOCK_SKEW_S) * 1000;
+    c->verify.algs = d->algs ? d->algs : CLERK_ALGS_DEFAULT;
+    if (d->azp) {
+        c->verify.azp = (const char *const *)d->azp->elts;
+        c->verify.n_azp = (size_t)d->azp->nelts;
+    }
+    if (d->aud) {
+        c->verify.aud = (const char *const *)d->aud->elts;
+        c->verify.n_aud = (size_t)d->aud->nelts;
+    }
+    c->verify.issuer = d->issuer;
+    c->verify.max_token_size = d->max_token_size ? d->max_token_size : CLERK_JWT_DEFAULT_MAX_LEN;
+    c->accept_pending = d->accept_pending == 1;
+    c->keys.lookup = lookup_key;
+    c->keys.ctx = rs;
+    c->log = core_log;
+
+    rs->pem = d->pem_keys;
+    rs->jwks = d->jwks_keys;
+    rs->jwks_kids = d->jwks_kids;
+    rs->remote = d->secret_key != NULL || d->jwks_url != NULL;
+    rs->action = d->action ? (unauth_action)d->action : ACTION_AUTH;
+    rs->pass_as = d->pass_as >= 0 ? d->pass_as : PASS_ENV;
+    /* Clerk's SDK always sends the message header; production keys keep it off by default. */
+    rs->debug_headers = d->debug_headers >= 0 ? d->debug_headers : (d->pk && !d->pk->production);
+    rs->trust_forwarded = d->trust_forwarded == 1;
+    rs->sign_in_url = d->sign_in_url;
+    rs->user_claim = d->user_claim ? d->user_claim : DEFAULT_USER_CLAIM;
+    return rs;
+}
+
+#define INHERIT(field, unset) m->field = (add->field != (unset)) ? add->field : base->field
+
+static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const clerk_dir_conf *base = basev, *add = addv;
+    clerk_dir_conf *m = apr_pcalloc(p, sizeof(*m));
+
+    INHERIT(pk, NULL);
+    INHERIT(secret_key, NULL);
+    INHERIT(jwks_url, NULL);
+    INHERIT(pem_keys, NULL);
+    if (add->jwks_keys) {
+        m->jwks_keys = add->jwks_keys;
+        m->jwks_kids = add->jwks_kids;
+    } else {
+        m->jwks_keys = base->jwks_keys;
+        m->jwks_kids = base->jwks_kids;
+    }
+    INHERIT(azp, NULL);
+    INHERIT(aud, NULL);
+    INHERIT(issuer, NULL);
+    INHERIT(sign_in_url, NULL);
+    INHERIT(user_claim, NULL);
+    INHERIT(clock_skew_s, -1);
+    INHERIT(algs, 0u);
+    INHERIT(action, ACTION_UNSET);
+    INHERIT(pass_as, -1);
+    INHERIT(accept_pending, -1);
+    INHERIT(debug_headers, -1);
+    INHERIT(trust_forwarded, -1);
+    INHERIT(max_token_size, (apr_size_t)0);
+    /* Merged records are what requests see; resolving here makes it once per record. */
+    m->res = resolve_dir_conf(p, m);
+    return m;
+}
+
+#undef INHERIT
+
+/* ---- directive handlers ------------------------------------------------------------------- */
+
+/* "<Directive>: <message>", so configtest reads "Syntax error on line N of FILE: <Directive>: .."
+ */
+static const char *cmd_error(cmd_parms *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static const char *cmd_error(cmd_parms *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    const char *msg = apr_pvsprintf(cmd->pool, fmt, ap);
+    va_end(ap);
+    return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", msg, NULL);
+}
+
+/* httpd leaves ${VAR} as written (with warning AH00111) when VAR is neither Defined nor in its
+ * environment; say so instead of "not a key". */
+static const char *unsubstituted(cmd_parms *cmd, const char *arg)
+{
+    size_t n = strlen(arg);
+    if (n > 3 && arg[0] == '$' && arg[1] == '{' && arg[n - 1] == '}')
+        return cmd_error(cmd,
+                         "%s was not substituted: set it with Define or in httpd's environment "
+                         "(e.g. export it in /etc/apache2/envvars)",
+                         arg);
+    return NULL;
+}
+
+static apr_status_t keyset_cleanup(void *ks)
+{
+    clerk_keyset_unref(ks);
+    return APR_SUCCESS;
+}
+
+/* A new key set released with pool p (the configuration pool, or the request pool for
+ * .htaccess). */
+static clerk_keyset *pool_keyset(apr_pool_t *p)
+{
+    clerk_keyset *ks = clerk_keyset_new();
+    if (ks)
+        apr_pool_cleanup_register(p, ks, keyset_cleanup, apr_pool_cleanup_null);
+    return ks;
+}
+
+/* Reads a whole small file (path relative to ServerRoot) into a NUL-terminated pool buffer. */
+static const char *read_config_file(cmd_parms *cmd, const char *path, apr_size_t max, char **out,
+                                    apr_size_t *outlen)
+{
+    const char *full = ap_server_root_relative(cmd->temp_pool, path);
+    apr_file_t *f;
+    apr_finfo_t fi;
+    char errbuf[120];
+    apr_status_t rv;
+
+    if (!full)
+        return cmd_error(cmd, "invalid file path '%s'", path);
+    rv = apr_file_open(&f, full, APR_FOPEN_READ | APR_FOPEN_BINARY, APR_OS_DEFAULT, cmd->temp_pool);
+    if (rv != APR_SUCCESS)
+        return cmd_error(cmd, "cannot open '%s': %s", full,
+                         apr_strerror(rv, errbuf, sizeof(errbuf)));
+    rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, f);
+    if (rv == APR_SUCCESS && fi.filetype != APR_REG) {
+        apr_file_close(f);
+        return cmd_error(cmd, "'%s' is not a regular file", full);
+    }
+    if (rv == APR_SUCCESS && fi.size > (apr_off_t)max) {
+        apr_file_close(f);
+        return cmd_error(cmd, "'%s' is larger than %" APR_SIZE_T_FMT " bytes", full, max);
+    }
+    char *buf = apr_palloc(cmd->pool, max + 1);
+    apr_size_t n = 0;
+    rv = apr_file_read_full(f, buf, max, &n);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && rv != APR_EOF)
+        return cmd_error(cmd, "cannot read '%s': %s", full,
+                         apr_strerror(rv, errbuf, sizeof(errbuf)));
+    buf[n] = '\0';
+    *out = buf;
+    *outlen = n;
+    return NULL;
+}
+
+static const char *set_publishable_key(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    clerk_dir_conf *d = cfg;
+    clerk_publishable_key *pk;
+    char err[256];
+    const char *e = unsubstituted(cmd, arg);
+
+    if (e)
+        return e;
+    if (clerk_publishable_key_parse(cmd->pool, arg, &pk, err, sizeof(err)) != 0)
+        return cmd_error(cmd, "%s", err);
+    d->pk = pk;
+    return NULL;
+}
+
+static const char *check_secret_key(cmd_parms *cmd, clerk_dir_conf *d, const char *key)
+{
+    char err[256];
+    if (clerk_secret_key_check(key, err, sizeof(err)) != 0)
+        return cmd_error(cmd, "%s", err);
+    d->secret_key = key;
+    return NULL;
+}
+
+static const char *set_secret_key(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    const char *e = unsubstituted(cmd, arg);
+    return e ? e : check_secret_key(cmd, cfg, arg);
+}
+
+static const char *set_secret_key_file(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    char *buf;
+    apr_size_t n;
+    const char *e = read_config_file(cmd, arg, MAX_SECRET_FILE_BYTES, &buf, &n);
+
+    if (e)
+        return e;
+    while (n > 0 && apr_isspace(buf[n - 1]))
+        buf[--n] = '\0';
+    while (apr_isspace(*buf))
+        buf++;
+    return check_secret_key(cmd, cfg, buf);
+}
+
+/* PEM text that went through a one-line variable (${CLERK_JWT_KEY}) often carries the two
+ * characters '\' 'n' where newlines were; the core copes with spaces but not with those. */
+static char *normalise_pem(apr_pool_t *p, const char *in)
+{
+    char *out = apr_palloc(p, strlen(in) + 1), *o = out;
+    for (const char *s = in; *s; s++) {
+        if (s[0] == '\\' && s[1] == 'n') {
+            *o++ = '\n';
+            s++;
+        } else if (s[0] == '\\' && s[1] == 'r') {
+            s++;
+        } else {
+            *o++ = *s;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* RAW_ARGS: the PEM may arrive unquoted with spaces (one-line paste) or quoted. */
+static const char *set_jwt_key(cmd_parms *cmd, void *cfg, const char *args)
+{
+    clerk_dir_conf *d = cfg;
+    char err[256];
+    const char *text = args;
+    char *buf;
+    apr_size_t len;
+    const char *e;
+
+    while (apr_isspace(*text))
+        text++;
+    if (*text == '"' || *text == '\'') {
+        const char *rest = text;
+        text = ap_getword_conf(cmd->pool, &rest);
+        while (apr_isspace(*rest))
+            rest++;
+        if (*rest)
+            return cmd_error(cmd, "unexpected text after the quoted key");
+    } else {
+        char *t = apr_pstrdup(cmd->pool, text);
+        len = strlen(t);
+        while (len > 0 && apr_isspace(t[len - 1]))
+            t[--len] = '\0';
+        text = t;
+    }
+    if (!*text)
+        return cmd_error(cmd, "expects PEM text or file:<path>");
+    if ((e = unsubstituted(cmd, text)) != NULL)
+        return e;
+
+    if (strncmp(text, "file:", 5) == 0) {
+        if ((e = read_config_file(cmd, text + 5, CLERK_PEM_MAX_BYTES, &buf, &len)) != NULL)
+            return e;
+    } else {
+        buf = normalise_pem(cmd->pool, text);
+        len = strlen(buf);
+    }
+    clerk_keyset *ks = pool_keyset(cmd->pool);
+    if (!ks)
+        return cmd_error(cmd, "out of memory");
+    if (clerk_keyset_add_pem(ks, buf, len, err, sizeof(err)) != 0)
+        return cmd_error(cmd, "%s", err);
+    d->pem_keys = ks;
+    return NULL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The kids of a loaded JWKS, sorted and joined with ", " as Clerk lists them. */
+static const char *jwks_kid_list(apr_pool_t *p, const clerk_keyset *ks, const char *json,
+                                 apr_size_t len)
+{
+    json_t *doc = json_loadb(json, len, 0, NULL);
+    apr_array_header_t *kids = apr_array_make(p, 4, sizeof(const char *));
+    json_t *keys = json_object_get(doc, "keys");
+    size_t i;
+    json_t *jwk;
+
+    json_array_foreach(keys, i, jwk)
+    {
+        const char *kid = json_string_value(json_object_get(jwk, "kid"));
+        const clerk_key *k = kid ? clerk_keyset_find(ks, kid) : NULL;
+        if (k && k->kid && strcmp(k->kid, kid) == 0)
+            APR_ARRAY_PUSH(kids, const char *) = apr_pstrdup(p, kid);
+    }
+    json_decref(doc);
+    qsort(kids->elts, (size_t)kids->nelts, sizeof(const char *), cmp_str);
+    const char *list = "";
+    for (int k = 0; k < kids->nelts; k++)
+        list = apr_pstrcat(p, list, k ? ", " : "", APR_ARRAY_IDX(kids, k, const char *), NULL);
+    return list;
+}
+
+static const char *set_jwks_file(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    clerk_dir_conf *d = cfg;
+    char err[256];
+    char *buf;
+    apr_size_t len;
+    const char *e = read_config_file(cmd, arg, CLERK_JWKS_MAX_BYTES, &buf, &len);
+
+    if (e)
+        return e;
+    clerk_keyset *ks = pool_keyset(cmd->pool);
+    if (!ks)
+        return cmd_error(cmd, "out of memory");
+    if (clerk_keyset_add_jwks(ks, buf, len, err, sizeof(err)) < 0)
+        return cmd_error(cmd, "%s: %s", arg, err);
+    d->jwks_keys = ks;
+    d->jwks_kids = jwks_kid_list(cmd->pool, ks, buf, len);
+    return NULL;
+}
+
+/* 1 when url is an absolute http or https URL with a host. */
+static int is_absolute_http_url(apr_pool_t *p, const char *url)
+{
+    apr_uri_t u;
+    if (apr_uri_parse(p, url, &u) != APR_SUCCESS || !u.scheme || !u.hostname || !*u.hostname)
+        return 0;
+    return strcasecmp(u.scheme, "http") == 0 || strcasecmp(u.scheme, "https") == 0;
+}
+
+static const char *set_jwks_url(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    clerk_dir_conf *d = cfg;
+    if (!is_absolute_http_url(cmd->temp_pool, arg))
+        return cmd_error(cmd, "'%s' is not an absolute http(s) URL", arg);
+    d->jwks_url = arg;
+    return NULL;
+}
+
+static const char *set_sign_in_url(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    clerk_dir_conf *d = cfg;
+    if (!is_absolute_http_url(cmd->temp_pool, arg))
+        return cmd_error(cmd, "'%s' is not an absolute http(s) URL", arg);
+    d->sign_in_url = arg;
+    return NULL;
+}
+
+static const char *add_authorized_party(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    clerk_dir_conf *d = cfg;
+    /* azp is the browser's Origin and is compared exactly: a trailing '/' or a path would
+     * sign out every user, so refuse it here. */
+    const char *origin = clerk_url_origin(cmd->temp_pool, arg);
+    if (origin && strcmp(origin, arg) != 0)
+        return cmd_error(cmd,
+                         "'%s' is not an origin (azp is compared exactly, like the browser's "
+                         "Origin header); use '%s'",
+                         arg, origin);
+    if (!d->azp)
+        d->azp = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(d->azp, const char *) = arg;
+    return NULL;
+}
+
+static const char *add_audience(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    clerk_dir_conf *d = cfg;
+    if (!d->aud)
+        d->aud = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(d->aud, const char *) = arg;
+    return NULL;
+}
+
+static const char *add_algorithm(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    clerk_dir_conf *d = cfg;
+    unsigned alg = clerk_alg_from_name(arg);
+
+    if (alg)
+        d->algs |= alg;
+    else if (strcasecmp(arg, "none") == 0)
+        return cmd_error(cmd, "'none' is never allowed: unsigned tokens prove nothing");
+    else if (strncasecmp(arg, "HS", 2) == 0)
+        return cmd_error(
+            cmd, "'%s' is never allowed: HMAC would make the public key a shared secret", arg);
+    else
+        return cmd_error(cmd,
+                         "unknown algorithm '%s' (known: RS256 RS384 RS512 PS256 ES256 ES384 "
+                         "EdDSA; names are case-sensitive)",
+                         arg);
+    return NULL;
+}
+
+/* A decimal integer in [min, max] with nothing after it. */
+static const char *parse_int(cmd_parms *cmd, const char *arg, apr_int64_t min, apr_int64_t max,
+                             apr_int64_t *out)
+{
+    char *end;
+    errno = 0;
+    apr_int64_t v = apr_strtoi64(arg, &end, 10);
+    if (end == arg || *end || errno == ERANGE || v < min || v > max)
+        return cmd_error(cmd,
+                         "'%s' is not an integer from %" APR_INT64_T_FMT " to %" APR_INT64_T_FMT,
+                         arg, min, max);
+    *out = v;
+    return NULL;
+}
+
+static const char *set_clock_skew(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    apr_int64_t v;
+    const char *e = parse_int(cmd, arg, 0, MAX_CLOCK_SKEW_S, &v);
+    if (!e)
+        ((clerk_dir_conf *)cfg)->clock_skew_s = (int)v;
+    return e;
+}
+
+static const char *set_max_token_size(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    apr_int64_t v;
+    const char *e = parse_int(cmd, arg, MIN_TOKEN_SIZE, MAX_TOKEN_SIZE, &v);
+    if (!e)
+        ((clerk_dir_conf *)cfg)->max_token_size = (apr_size_t)v;
+    return e;
+}
+
+static const char *set_nonempty(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    if (!*arg)
+        return cmd_error(cmd, "must not be empty");
+    return ap_set_string_slot(cmd, cfg, arg);
+}
+
+static const char *set_unauth_action(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    static const struct {
+        const char *name;
+        unauth_action action;
+    } names[] = {{"auth", ACTION_AUTH},
+                 {"pass", ACTION_PASS},
+                 {"401", ACTION_401},
+                 {"403", ACTION_403},
+                 {"404", ACTION_404}};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcasecmp(arg, names[i].name) == 0) {
+            ((clerk_dir_conf *)cfg)->action = names[i].action;
+            return NULL;
+        }
+    return cmd_error(cmd, "'%s' is not one of auth, pass, 401, 403, 404", arg);
+}
+
+static const char *set_pass_claims_as(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    static const struct {
+        const char *name;
+        int as;
+    } names[] = {{"environment", PASS_ENV},
+                 {"headers", PASS_HEADERS},
+                 {"both", PASS_BOTH},
+                 {"none", PASS_NONE}};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcasecmp(arg, names[i].name) == 0) {
+            ((clerk_dir_conf *)cfg)->pass_as = names[i].as;
+            return NULL;
+        }
+    return cmd_error(cmd, "'%s' is not one of environment, headers, both, none", arg);
+}
+
+#define DIR_SLOT(field) (void *)APR_OFFSETOF(clerk_dir_conf, field)
+
+static const command_rec clerk_cmds[] = {
+    AP_INIT_TAKE1("ClerkPublishableKey", set_publishable_key, NULL, OR_AUTHCFG,
+                  "the instance's publishable key (pk_live_... or pk_test_...)"),
+    AP_INIT_TAKE1("ClerkSecretKey", set_secret_key, NULL, OR_AUTHCFG,
+                  "the instance's secret key (sk_live_... or sk_test_...)"),
+    AP_INIT_TAKE1("ClerkSecretKeyFile", set_secret_key_file, NULL, OR_AUTHCFG,
+                  "a file holding the instance's secret key"),
+    AP_INIT_RAW_ARGS("ClerkJWTKey", set_jwt_key, NULL, OR_AUTHCFG,
+                     "the instance's PEM public key (text, or file:<path>): networkless"),
+    AP_INIT_TAKE1("ClerkJWKSFile", set_jwks_file, NULL, OR_AUTHCFG,
+                  "a local JWKS file with the instance's public keys"),
+    AP_INIT_TAKE1("ClerkJWKSURL", set_jwks_url, NULL, OR_AUTHCFG,
+                  "where the remote JWKS is fetched from"),
+    AP_INIT_ITERATE("ClerkAuthorizedParties", add_authorized_party, NULL, OR_AUTHCFG,
+                    "origins accepted in the token's azp claim"),
+    AP_INIT_TAKE1("ClerkClockSkew", set_clock_skew, NULL, OR_AUTHCFG,
+                  "seconds of clock skew allowed on exp, nbf and iat (default 5)"),
+    AP_INIT_TAKE1("ClerkIssuer", set_nonempty, DIR_SLOT(issuer), OR_AUTHCFG,
+                  "the exact iss claim required (default: not checked, as Clerk)"),
+    AP_INIT_ITERATE("ClerkAudience", add_audience, NULL, OR_AUTHCFG,
+                    "audiences accepted in the aud claim (default: not checked)"),
+    AP_INIT_ITERATE("ClerkAllowedAlgorithms", add_algorithm, NULL, OR_AUTHCFG,
+                    "JWS algorithms accepted (default RS256)"),
+    AP_INIT_TAKE1("ClerkUnauthAction", set_unauth_action, NULL, OR_AUTHCFG,
+                  "what a signed-out request gets: auth, pass, 401, 403 or 404"),
+    AP_INIT_TAKE1("ClerkSignInURL", set_sign_in_url, NULL, OR_AUTHCFG,
+                  "where signed-out page requests are redirected (absolute http(s) URL)"),
+    AP_INIT_TAKE1("ClerkUserClaim", set_nonempty, DIR_SLOT(user_claim), OR_AUTHCFG,
+                  "the claim that becomes REMOTE_USER (default sub)"),
+    AP_INIT_FLAG("ClerkAcceptPending", ap_set_flag_slot, DIR_SLOT(accept_pending), OR_AUTHCFG,
+                 "accept sessions whose status is pending (default Off)"),
+    AP_INIT_TAKE1("ClerkPassClaimsAs", set_pass_claims_as, NULL, OR_AUTHCFG,
+                  "environment, headers, both or none (default environment)"),
+    AP_INIT_FLAG("ClerkDebugHeaders", ap_set_flag_slot, DIR_SLOT(debug_headers), OR_AUTHCFG,
+                 "send x-clerk-auth-message (default On for pk_test_ keys, else Off)"),
+    AP_INIT_TAKE1("ClerkMaxTokenSize", set_max_token_size, NULL, OR_AUTHCFG,
+                  "longest token accepted, in bytes (default 16384)"),
+    AP_INIT_FLAG("ClerkTrustForwardedHeaders", ap_set_flag_slot, DIR_SLOT(trust_forwarded),
+                 OR_AUTHCFG, "use X-Forwarded-Host/-Proto for the public URL (default Off)"),
+    {NULL}};
+
+/* ---- key source ---------------------------------------------------------------------------- */
+
+/* Clerk's order: a PEM key wins (any kid), else the local JWKS by kid, else the remote JWKS.
+ * Remote fetching is not built yet, so a location relying on it fails closed. */
+static const clerk_key *lookup_key(void *ctx, const char *kid, clerk_error *err)
+{
+    const clerk_resolved *rs = ctx;
+    const clerk_key *k;
+
+    if (rs->pem)
+        return clerk_keyset_find(rs->pem, kid);
+    if (rs->jwks) {
+        k = kid ? clerk_keyset_find(rs->jwks, kid) : NULL;
+        if (k)
+            return k;
+        if (!rs->remote) {
+            clerk_error_set(err, CLERK_R_JWK_KID_MISMATCH,
+                            "Unable to find a signing key in JWKS that matches the kid='%.100s' "
+                            "of the provided session token. Please make sure that the __session "
+                            "cookie or the HTTP authorization header contain a Clerk-generated "
+                            "session JWT. The following kid is available: %s",
+                            kid ? kid : "undefined", rs->jwks_kids ? rs->jwks_kids : "");
+            return NULL;
+        }
+    }
+    clerk_error_set(err, CLERK_R_JWK_FAILED_TO_RESOLVE,
+                    "Failed to resolve JWK during verification.");
+    return NULL;
+}
+
+/* ---- logging ------------------------------------------------------------------------------- */
+
+static void core_log(void *ctx, int level, const char *msg)
+{
+    request_rec *r = ctx;
+    int lvl = level <= CLERK_LOG_ERR    ? APLOG_ERR
+              : level == CLERK_LOG_WARN ? APLOG_WARNING
+              : level == CLERK_LOG_INFO ? APLOG_INFO
+                                        : APLOG_DEBUG;
+    if (r)
+        ap_log_rerror(APLOG_MARK, lvl, 0, r, CLERK_LOGNO(0001) "%s", msg);
+    else
+        ap_log_error(APLOG_MARK, lvl, 0, NULL, CLERK_LOGNO(0001) "%s", msg);
+}
+
+/* First 8 hex digits of SHA-256(token): enough to correlate log lines with a client's token,
+ * useless for replaying it. */
+static const char *token_fingerprint(request_rec *r, const char *tok)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!tok || !EVP_Digest(tok, strlen(tok), md, &mdlen, EVP_sha256(), NULL) || mdlen < 4)
+        return "-";
+    return apr_psprintf(r->pool, "%02x%02x%02x%02x", md[0], md[1], md[2], md[3]);
+}
+
+static const char *status_name(clerk_status s)
+{
+    return s == CLERK_SIGNED_IN ? "signed-in" : s == CLERK_HANDSHAKE ? "handshake" : "signed-out";
+}
+
+static const char *source_name(clerk_token_source s)
+{
+    return s == CLERK_SRC_HEADER ? "header" : s == CLERK_SRC_COOKIE ? "cookie" : "none";
+}
+
+/* ---- per request --------------------------------------------------------------------------- */
+
+static int is_clerk_auth_type(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+    return type && strcasecmp(type, CLERK_AUTH_TYPE) == 0;
+}
+
+static const clerk_resolved *request_conf(request_rec *r)
+{
+    const clerk_dir_conf *d = ap_get_module_config(r->per_dir_config, &clerk_auth_module);
+    return d->res ? d->res : resolve_dir_conf(r->pool, d);
+}
+
+/* Spec §4: nothing the client sends may look like what we export (REMOTE_USER, AUTH_TYPE,
+ * CLERK_*, with or without X-, '-' and '_' alike). */
+static void scrub_reserved_headers(request_rec *r)
+{
+    const apr_array_header_t *h = apr_table_elts(r->headers_in);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)h->elts;
+    apr_array_header_t *drop = NULL;
+
+    for (int i = 0; i < h->nelts; i++)
+        if (e[i].key && clerk_export_is_reserved_header(e[i].key)) {
+            if (!drop)
+                drop = apr_array_make(r->pool, 2, sizeof(const char *));
+            APR_ARRAY_PUSH(drop, const char *) = e[i].key;
+        }
+    for (int i = 0; drop && i < drop->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(drop, i, const char *);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      CLERK_LOGNO(0002) "removed client-sent header %.64s", name);
+        apr_table_unset(r->headers_in, name);
+    }
+}
+
+/* Browsers send no credentials on a CORS preflight, so challenging it breaks the real request. */
+static int is_cors_preflight(const request_rec *r)
+{
+    return r->method_number == M_OPTIONS && apr_table_get(r->headers_in, "Origin") &&
+           apr_table_get(r->headers_in, "Access-Control-Request-Method");
+}
+
+static void fill_request_facts(request_rec *r, const clerk_resolved *rs, clerk_request *q)
+{
+    apr_table_t *h = r->headers_in;
+    const char *host = apr_table_get(h, "Host");
+
+    q->method = r->method;
+    q->url.conn_scheme = ap_http_scheme(r);
+    q->url.host = host ? host : r->hostname ? r->hostname : r->server->server_hostname;
+    q->url.xf_host = apr_table_get(h, "X-Forwarded-Host");
+    q->url.xf_proto = apr_table_get(h, "X-Forwarded-Proto");
+    q->url.cf_proto = apr_table_get(h, "CloudFront-Forwarded-Proto");
+    q->url.trust_forwarded = rs->trust_forwarded;
+    q->url.path = r->parsed_uri.path ? r->parsed_uri.path : "/";
+    q->url.query = r->parsed_uri.query;
+    q->authorization = apr_table_get(h, "Authorization");
+    q->cookie = apr_table_get(h, "Cookie");
+    q->sec_fetch_dest = apr_table_get(h, "Sec-Fetch-Dest");
+    q->accept = apr_table_get(h, "Accept");
+    q->referer = apr_table_get(h, "Referer");
+    q->now_ms = (int64_t)(apr_time_now() / 1000);
+}
+
+/* REMOTE_USER from ClerkUserClaim: a non-empty string or an integer claim without control
+ * bytes (it reaches logs and X-Remote-User). NULL when the token has no usable value. */
+static const char *user_from_token(request_rec *r, const clerk_token *t, const char *claim)
+{
+    const json_t *v = json_object_get(t->jwt->payload, claim);
+    const char *user = NULL;
+
+    if (json_is_string(v))
+        user = json_string_value(v);
+    else if (json_is_integer(v))
+        user = apr_psprintf(r->pool, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    if (!user || !*user)
+        return NULL;
+    for (const unsigned char *c = (const unsigned char *)user; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            return NULL;
+    return user;
+}
+
+typedef struct export_ctx {
+    request_rec *r;
+    int pass_as;
+    const char *claims_b64; /* the token's payload segment: base64url of the payload as signed */
+} export_ctx;
+
+static void export_var(void *vctx, const char *name, const char *value)
+{
+    export_ctx *x = vctx;
+    if (x->pass_as & PASS_ENV)
+        apr_table_setn(x->r->subprocess_env, name, value);
+    if (x->pass_as & PASS_HEADERS) {
+        if (strcmp(name, "CLERK_CLAIMS") == 0) {
+            if (!x->claims_b64)
+                return;
+            value = x->claims_b64;
+        }
+        apr_table_setn(x->r->headers_in, clerk_export_header_name(x->r->pool, name), value);
+    }
+}
+
+static void export_decision(request_rec *r, const clerk_resolved *rs, clerk_req *rq)
+{
+    export_ctx x = {r, rs->pass_as, NULL};
+    const clerk_auth *auth = rq->st.status == CLERK_SIGNED_IN ? &rq->auth : NULL;
+
+    if (rs->pass_as == PASS_NONE)
+        return;
+    if (auth && rq->st.token->jwt->signing_input) {
+        const char *dot =
+            memchr(rq->st.token->jwt->signing_input, '.', rq->st.token->jwt->signing_len);
+        if (dot)
+            x.claims_b64 = apr_pstrmemdup(r->pool, dot + 1,
+                                          rq->st.token->jwt->signing_len -
+                                              (size_t)(dot + 1 - rq->st.token->jwt->signing_input));
+    }
+    clerk_export_vars(r->pool, &rq->st, auth, export_var, &x);
+    if (auth && (rs->pass_as & PASS_HEADERS)) {
+        apr_table_setn(r->headers_in, "X-Remote-User", rq->user);
+        apr_table_setn(r->headers_in, "X-Auth-Type", CLERK_AUTH_TYPE);
+    }
+}
+
+/* A header value from Clerk's message: it can quote a kid the client chose, so control bytes
+ * become spaces and the length is capped. */
+static const char *header_safe(apr_pool_t *p, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > MAX_HEADER_VALUE_BYTES)
+        n = MAX_HEADER_VALUE_BYTES;
+    char *out = apr_pstrmemdup(p, s, n);
+    for (char *c = out; *c; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
+            *c = ' ';
+    return out;
+}
+
+static void log_decision(request_rec *r, const clerk_resolved *rs, const clerk_req *rq)
+{
+    const clerk_state *st = &rq->st;
+
+    if (st->status == CLERK_SIGNED_IN) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      CLERK_LOGNO(0003) "signed-in: user=%s sid=%s carrier=%s kid=%.64s", rq->user,
+                      rq->auth.session_id ? rq->auth.session_id : "-", source_name(st->source),
+                      st->kid ? st->kid : "-");
+        return;
+    }
+    if (st->source != CLERK_SRC_NONE) {
+        const char *tok = st->source == CLERK_SRC_HEADER
+                              ? clerk_authorization_token(r->pool, rq->facts.authorization)
+                              : st->session_token;
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      CLERK_LOGNO(0004) "token rejected: reason=%s kid=%.64s sha256=%s "
+                                        "carrier=%s: %s",
+                      clerk_reason_str(st->reason), st->kid ? st->kid : "-",
+                      token_fingerprint(r, tok), source_name(st->source), st->message);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  CLERK_LOGNO(0005) "%s: reason=%s carrier=%s action=%d", status_name(st->status),
+                  clerk_reason_str(st->reason), source_name(st->source), (int)rs->action);
+
+    if (st->reason == CLERK_R_JWK_FAILED_TO_RESOLVE) {
+        if (rs->remote && apr_atomic_cas32(&logged_remote_pending, 1, 0) == 0)
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          CLERK_LOGNO(0006) "this location's only key source is remote "
+                                            "(ClerkSecretKey/ClerkJWKSURL), which this version "
+                                            "does not fetch yet: every token is signed out "
+                                            "(jwk-failed-to-resolve). Add ClerkJWTKey or "
+                                            "ClerkJWKSFile. Logged once per process.");
+        else if (!rs->remote && apr_atomic_cas32(&logged_no_key_source, 1, 0) == 0)
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          CLERK_LOGNO(0007) "AuthType Clerk without any key source for %s: "
+                                            "every token is signed out (jwk-failed-to-resolve). "
+                                            "Set ClerkJWTKey or ClerkJWKSFile. Logged once per "
+                                            "process.",
+                          r->uri);
+    }
+}
+
+/* The request's decision, made at most once per request_rec. Headers are scrubbed first. */
+static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
+{
+    clerk_req *rq = ap_get_module_config(r->request_config, &clerk_auth_module);
+    if (rq && rq->decided)
+        return rq;
+    if (!rq) {
+        rq = apr_pcalloc(r->pool, sizeof(*rq));
+        ap_set_module_config(r->request_config, &clerk_auth_module, rq);
+        scrub_reserved_headers(r);
+    }
+    rq->decided = 1;
+    if (is_cors_preflight(r)) {
+        rq->preflight = 1;
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      CLERK_LOGNO(0008) "CORS preflight passed without a challenge");
+        return rq;
+    }
+
+    fill_request_facts(r, rs, &rq->facts);
+    clerk_config cc = rs->core; /* shared settings; only the per-request fields differ */
+    cc.cache = token_cache;
+    cc.log_ctx = r;
+    clerk_request_state(r->pool, &rq->facts, &cc, &rq->st);
+
+    if (rq->st.status == CLERK_SIGNED_IN) {
+        const clerk_token *t = rq->st.token;
+        rq->user = user_from_token(r, t, rs->user_claim);
+        if (!rq->user || clerk_auth_from_claims(r->pool, t->jwt->payload, &rq->auth) != 0) {
+            rq->st.status = CLERK_SIGNED_OUT;
+            rq->st.reason = CLERK_R_TOKEN_VERIFICATION_FAILED;
+            rq->st.message = apr_psprintf(r->pool,
+                                          "The session token has no usable '%s' claim for "
+                                          "REMOTE_USER (ClerkUserClaim).",
+                                          rs->user_claim);
+        }
+    }
+    log_decision(r, rs, rq);
+
+    if (rq->st.status == CLERK_SIGNED_IN) {
+        r->user = (char *)rq->user;
+        r->ap_auth_type = (char *)CLERK_AUTH_TYPE;
+    } else {
+        apr_table_setn(r->err_headers_out, "x-clerk-auth-status", status_name(rq->st.status));
+        apr_table_setn(r->err_headers_out, "x-clerk-auth-reason", clerk_reason_str(rq->st.reason));
+        if (rs->debug_headers && *rq->st.message)
+            apr_table_setn(r->err_headers_out, "x-clerk-auth-message",
+                           header_safe(r->pool, rq->st.message));
+    }
+    export_decision(r, rs, rq);
+    return rq;
+}
+
+/* RFC 6750 §3: the realm always; error and error_description only when a token was sent. */
+static void set_challenge(request_rec *r)
+{
+    const clerk_req *rq = ap_get_module_config(r->request_config, &clerk_auth_module);
+    const char *realm = ap_auth_name(r);
+    if (!realm)
+        realm = r->hostname ? r->hostname : r->server->server_hostname;
+    const char *value =
+        apr_pstrcat(r->pool, "Bearer realm=\"", ap_escape_quotes(r->pool, realm), "\"", NULL);
+
+    if (rq && rq->decided && !rq->preflight && rq->st.status != CLERK_SIGNED_IN &&
+        rq->st.source != CLERK_SRC_NONE)
+        value = apr_pstrcat(r->pool, value, ", error=\"invalid_token\", error_description=\"",
+                            clerk_reason_str(rq->st.reason), "\"", NULL);
+    apr_table_setn(r->err_headers_out, "WWW-Authenticate", value);
+}
+
+/* ClerkSignInURL with redirect_url=<public URL> added to its query (before any fragment). */
+static const char *sign_in_location(request_rec *r, const char *sign_in, const char *back)
+{
+    const char *hash = strchr(sign_in, '#');
+    const char *base =
+        hash ? apr_pstrmemdup(r->pool, sign_in, (apr_size_t)(hash - sign_in)) : sign_in;
+    const char *q = strchr(base, '?');
+    size_t n = strlen(base);
+    const char *sep = !q ? "?" : (base[n - 1] == '?' || base[n - 1] == '&') ? "" : "&";
+    return apr_pstrcat(r->pool, base, sep, "redirect_url=", clerk_url_encode(r->pool, back),
+                       hash ? hash : "", NULL);
+}
+
+static int respond_signed_out(request_rec *r, const clerk_resolved *rs, const clerk_req *rq)
+{
+    switch (rs->action) {
+    case ACTION_401:
+        return HTTP_UNAUTHORIZED;
+    case ACTION_403:
+        return HTTP_FORBIDDEN;
+    case ACTION_404:
+        return HTTP_NOT_FOUND;
+    default: /* auth, and pass when a Require needs a user */
+        break;
+    }
+    if (rs->sign_in_url && clerk_is_document_request(&rq->facts)) {
+        apr_table_setn(r->headers_out, "Location",
+                       sign_in_location(r, rs->sign_in_url, rq->st.public_url));
+        apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+        return HTTP_TEMPORARY_REDIRECT;
+    }
+    set_challenge(r);
+    return HTTP_UNAUTHORIZED;
+}
+
+/* Where the handshake redirect (reference §5.1) will go. Until it is built, a handshake is
+ * answered as signed-out; its x-clerk-auth-status still says "handshake". */
+static int respond_handshake(request_rec *r, const clerk_resolved *rs, const clerk_req *rq)
+{
+    return respond_signed_out(r, rs, rq);
+}
+
+/* ---- hooks --------------------------------------------------------------------------------- */
+
+/* Runs first among access checkers, before mod_authz_core decides whether authentication is
+ * needed at all: headers are scrubbed on every Clerk request, and a `ClerkUnauthAction pass`
+ * location decides here, because with `Require all granted` check_authn never runs. */
+static int clerk_check_access(request_rec *r)
+{
+    if (!is_clerk_auth_type(r))
+        return DECLINED;
+    const clerk_resolved *rs = request_conf(r);
+    if (rs->action == ACTION_PASS) {
+        decide(r, rs);
+    } else if (!ap_get_module_config(r->request_config, &clerk_auth_module)) {
+        clerk_req *rq = apr_pcalloc(r->pool, sizeof(*rq));
+        ap_set_module_config(r->request_config, &clerk_auth_module, rq);
+        scrub_reserved_headers(r);
+    }
+    return DECLINED;
+}
+
+/* Returns OK with r->user set for a signed-in request (and for a CORS preflight, with an empty
+ * user), the configured status for a signed-out one, DECLINED for any AuthType but Clerk. */
+static int clerk_check_authn(request_rec *r)
+{
+    if (!is_clerk_auth_type(r))
+        return DECLINED;
+    const clerk_resolved *rs = request_conf(r);
+    const clerk_req *rq = decide(r, rs);
+
+    if (rq->preflight) {
+        r->user = "";
+        return OK;
+    }
+    if (rq->st.status == CLERK_SIGNED_IN)
+        return OK;
+    if (rq->st.status == CLERK_HANDSHAKE)
+        return respond_handshake(r, rs, rq);
+    return respond_signed_out(r, rs, rq);
+}
+
+/* mod_authz_core asks for our challenge when it denies with 401. */
+static int clerk_note_auth_failure(request_rec *r, const char *auth_type)
+{
+    if (strcasecmp(auth_type, CLERK_AUTH_TYPE) != 0)
+        return DECLINED;
+    set_challenge(r);
+    return OK;
+}
+
+/* ---- startup ------------------------------------------------------------------------------- */
+
+static int is_key_source_directive(const char *name)
+{
+    static const char *const names[] = {"ClerkJWTKey", "ClerkJWKSFile", "ClerkSecretKey",
+                                        "ClerkSecretKeyFile", "ClerkJWKSURL"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcasecmp(name, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* A module named as in <IfModule>: "mod_x.c" or "x_module". */
+static int module_is_loaded(const char *name)
+{
+    size_t n = strlen(name);
+    if (n > 2 && strcmp(name + n - 2, ".c") == 0)
+        return ap_find_linked_module(name) != NULL;
+    for (module *m = ap_top_module; m; m = m->next) {
+        const char *shortname = ap_find_module_short_name(m->module_index);
+        size_t sn = shortname ? strlen(shortname) : 0;
+        if (shortname && n == sn + 7 && strncmp(name, shortname, sn) == 0 &&
+            strcmp(name + sn, "_module") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether a section's children take effect: <IfDefine> and <IfModule> are evaluated as httpd
+ * did; every other section (including <If>, decided per request) counts as active. */
+static int section_is_active(apr_pool_t *p, const ap_directive_t *d)
+{
+    int define = strcasecmp(d->directive, "<IfDefine") == 0;
+    if (!define && strcasecmp(d->directive, "<IfModule") != 0)
+        return 1;
+    const char *args = d->args;
+    char *word = ap_getword_conf(p, &args);
+    size_t n = strlen(word);
+    if (n && word[n - 1] == '>')
+        word[--n] = '\0';
+    int negate = word[0] == '!';
+    const char *name = word + negate;
+    int present = define ? ap_exists_config_define(name) : module_is_loaded(name);
+    return negate ? !present : present;
+}
+
+typedef struct tree_scan {
+    apr_pool_t *p;
+    int main_keys;
+    int any_keys;
+    apr_hash_t *vhost_keys;   /* ap_directive_t * of a <VirtualHost> -> "" */
+    apr_array_header_t *uses; /* AuthType Clerk: struct clerk_use */
+} tree_scan;
+
+typedef struct clerk_use {
+    const ap_directive_t *authtype;
+    const ap_directive_t *vhost; /* NULL: main server */
+} clerk_use;
+
+static void scan_tree(tree_scan *s, const ap_directive_t *d, const ap_directive_t *vhost)
+{
+    for (; d; d = d->next) {
+        if (d->first_child) {
+            if (strcasecmp(d->directive, "<VirtualHost") == 0)
+                scan_tree(s, d->first_child, d);
+            else if (section_is_active(s->p, d))
+                scan_tree(s, d->first_child, vhost);
+            continue;
+        }
+        if (is_key_source_directive(d->directive)) {
+            s->any_keys = 1;
+            if (vhost)
+                apr_hash_set(s->vhost_keys, &vhost, sizeof(vhost), "");
+            else
+                s->main_keys = 1;
+        } else if (strcasecmp(d->directive, "AuthType") == 0) {
+            const char *args = d->args;
+            if (strcasecmp(ap_getword_conf(s->p, &args), CLERK_AUTH_TYPE) == 0) {
+                clerk_use *u = apr_array_push(s->uses);
+                u->authtype = d;
+                u->vhost = vhost;
+            }
+        }
+    }
+}
+
+/* Spec §6: `AuthType Clerk` where no key source is configured anywhere in its server could
+ * never sign anyone in; refuse to start (check_config also runs for `apachectl configtest`).
+ * A main-server AuthType is satisfied by a key source in the main server or in any virtual
+ * host (they inherit its sections); a virtual host's by its own or the main server's. */
+static int clerk_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    tree_scan scan = {ptemp, 0, 0, apr_hash_make(ptemp),
+                      apr_array_make(ptemp, 4, sizeof(clerk_use))};
+    int bad = 0;
+
+    scan_tree(&scan, ap_conftree, NULL);
+    for (int i = 0; i < scan.uses->nelts; i++) {
+        const clerk_use *u = &APR_ARRAY_IDX(scan.uses, i, clerk_use);
+        int ok = u->vhost ? scan.main_keys ||
+                                apr_hash_get(scan.vhost_keys, &u->vhost, sizeof(u->vhost)) != NULL
+                          : scan.any_keys;
+        if (ok)
+            continue;
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, NULL,
+                     CLERK_LOGNO(0009) "AuthType Clerk on line %d of %s has no key source in "
+                                       "its %s: set ClerkJWTKey, ClerkJWKSFile, ClerkSecretKey, "
+                                       "ClerkSecretKeyFile or ClerkJWKSURL",
+                     u->authtype->line_num, u->authtype->filename,
+                     u->vhost ? "virtual host" : "server");
+        bad = 1;
+    }
+    return bad ? HTTP_INTERNAL_SERVER_ERROR : OK;
+}
+
+/* Resolves every server's base record (vhosts' are merges, already resolved; the main
+ * server's is raw), so requests that match no section read a ready clerk_config too. */
+static int clerk_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    for (server_rec *sv = s; sv; sv = sv->next) {
+        clerk_dir_conf *d = ap_get_module_config(sv->lookup_defaults, &clerk_auth_module);
+        if (d)
+            d->res = resolve_dir_conf(pconf, d);
+    }
+    return OK;
+}
+
+static apr_status_t token_cache_cleanup(void *unused)
+{
+    clerk_token_cache_destroy(token_cache);
+    token_cache = NULL;
+    return APR_SUCCESS;
+}
+
+/* Each process gets its own verified-token cache (created after fork, so no lock is shared). */
+static void clerk_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    token_cache = clerk_token_cache_create(TOKEN_CACHE_ENTRIES);
+    if (!token_cache) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     CLERK_LOGNO(0010) "cannot create the verified-token cache; every token "
+                                       "will be verified in full");
+        return;
+    }
+    apr_pool_cleanup_register(pchild, NULL, token_cache_cleanup, apr_pool_cleanup_null);
+}
+
+static void register_hooks(apr_pool_t *p)
+{
+    ap_hook_check_config(clerk_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(clerk_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(clerk_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_access(clerk_check_access, NULL, NULL, APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_authn(clerk_check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_note_auth_failure(clerk_note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+module AP_MODULE_DECLARE_DATA clerk_auth_module = {
+    STANDARD20_MODULE_STUFF,
+    create_dir_conf, /* per-directory config creator */
+    merge_dir_conf,  /* per-directory merger */
+    NULL,            /* server config creator */
+    NULL,            /* server merger */
+    clerk_cmds,      /* command table */
+    register_hooks,  /* hook registration */
+    AP_MODULE_FLAG_NONE};
