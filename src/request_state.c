@@ -1,1 +1,584 @@
-/* placeholder: being written */
+/* Clerk's authenticateRequest decision tree (reference §1-§2.4, spec §1-§2).
+ *
+ * Not supported (by design, see request_state.h): satellite domains, session refresh through
+ * the Backend API, organization sync. Resolving a returning handshake (__clerk_handshake /
+ * __clerk_handshake_nonce) has its hook in resolve_handshake(). */
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <apr_strings.h>
+#include "authorization.h"
+#include "cookies.h"
+#include "jwt.h"
+#include "request_state.h"
+
+#define COOKIE_SESSION        "__session"
+#define COOKIE_CLIENT_UAT     "__client_uat"
+#define COOKIE_DEV_BROWSER    "__clerk_db_jwt"
+#define COOKIE_REDIRECT_COUNT "__clerk_redirect_count"
+#define COOKIE_HANDSHAKE      "__clerk_handshake"
+#define COOKIE_HS_NONCE       "__clerk_handshake_nonce"
+#define QUERY_DEV_BROWSER     "__clerk_db_jwt"
+#define QUERY_REDIRECT_URL    "__clerk_redirect_url"
+#define QUERY_HANDSHAKE       "__clerk_handshake"
+#define QUERY_HS_NONCE        "__clerk_handshake_nonce"
+
+/* Clerk stops redirecting at this many handshakes in a row; we stop at this or more (spec §2:
+ * the SDK stops only at exactly 3, so a forged higher count would loop forever there). */
+#define REDIRECT_LOOP_LIMIT 3
+
+/* Clerk's message for the cross-origin referrer handshake (JS request.ts). */
+#define MSG_CROSS_ORIGIN "Cross-origin request from satellite domain requires handshake"
+
+/* Ours: the only reason Clerk does not have. */
+#define MSG_PENDING "The session is pending (sts=pending); ClerkAcceptPending On accepts it."
+
+/* Clerk warns once per process when a cookie token has no azp (reference §2.2 step 12). */
+static atomic_int azp_warned;
+
+/* Everything one decision reads, computed once. */
+typedef struct ctx {
+    apr_pool_t *p;
+    const clerk_request *req;
+    const clerk_config *cfg;
+    clerk_state *out;
+    apr_table_t *cookies;
+    int dev; /* pk_test_ instance */
+    int is_get;
+    const char *session_cookie; /* chosen __session(_sfx), NULL when absent or empty */
+    int64_t client_uat;
+} ctx;
+
+static void logmsg(const ctx *c, int level, const char *msg)
+{
+    if (c->cfg->log)
+        c->cfg->log(c->cfg->log_ctx, level, msg);
+}
+
+static const char *nonempty(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+static void finish(ctx *c, clerk_status status, clerk_reason reason, const char *message)
+{
+    c->out->status = status;
+    c->out->reason = reason;
+    c->out->message = apr_pstrdup(c->p, message ? message : "");
+}
+
+static void signed_out(ctx *c, clerk_reason reason, const char *message)
+{
+    finish(c, CLERK_SIGNED_OUT, reason, message);
+}
+
+/* Clerk's handleMaybeHandshakeStatus (reference §2.4): a handshake only for a GET document
+ * request below the loop limit, and (ours) only when an instance is known to send it to. */
+static void maybe_handshake(ctx *c, clerk_reason reason, const char *message)
+{
+    if (!c->out->eligible_for_handshake || !c->cfg->pk) {
+        signed_out(c, reason, message);
+        return;
+    }
+    if (c->out->redirect_count >= REDIRECT_LOOP_LIMIT) {
+        logmsg(c, CLERK_LOG_WARN,
+               "Clerk: Refreshing the session token resulted in an infinite redirect loop. This "
+               "usually means that your Clerk instance keys do not match - make sure to copy the "
+               "correct publishable and secret keys from the Clerk dashboard.");
+        signed_out(c, reason, message);
+        return;
+    }
+    finish(c, CLERK_HANDSHAKE, reason, message);
+}
+
+/* Clerk's handleSessionTokenError (reference §2.3) with refresh never attempted: an expired
+ * token reports the non-eligible refresh reason, non-GET checked first as Clerk does. */
+static void token_error(ctx *c, const clerk_error *err, const char *carrier)
+{
+    if (!clerk_reason_is_token_error(err->reason)) {
+        signed_out(c, CLERK_R_UNEXPECTED_ERROR, "");
+        return;
+    }
+    char full[CLERK_ERROR_MESSAGE_MAX + 256];
+    clerk_error_full_message(err, carrier, full, sizeof(full));
+    switch (err->reason) {
+    case CLERK_R_TOKEN_EXPIRED:
+        maybe_handshake(c,
+                        c->is_get ? CLERK_R_SESSION_TOKEN_EXPIRED_NO_REFRESH_COOKIE
+                                  : CLERK_R_SESSION_TOKEN_EXPIRED_NON_GET,
+                        full);
+        break;
+    case CLERK_R_TOKEN_NOT_ACTIVE_YET:
+        maybe_handshake(c, CLERK_R_SESSION_TOKEN_NBF, full);
+        break;
+    case CLERK_R_TOKEN_IAT_IN_THE_FUTURE:
+        maybe_handshake(c, CLERK_R_SESSION_TOKEN_IAT_IN_THE_FUTURE, full);
+        break;
+    default:
+        signed_out(c, err->reason, full);
+        break;
+    }
+}
+
+static size_t max_token_len(const ctx *c)
+{
+    return c->cfg->verify.max_token_size ? c->cfg->verify.max_token_size
+                                         : CLERK_JWT_DEFAULT_MAX_LEN;
+}
+
+static apr_status_t release_token(void *data)
+{
+    clerk_token_release((clerk_token *)data);
+    return APR_SUCCESS;
+}
+
+/* Decodes tok, or takes the cached verified token for the same text (skipping decode and the
+ * signature; clerk_token_verify still re-applies every claim). *cached says which. The token
+ * is released with the request pool. */
+static clerk_token *get_token(ctx *c, const char *tok, int *cached, clerk_error *err)
+{
+    size_t len = strlen(tok);
+    clerk_token *t = NULL;
+    *cached = 0;
+    if (c->cfg->cache) {
+        t = clerk_token_cache_get(c->cfg->cache, tok, len, c->req->now_ms, c->cfg->verify.skew_ms);
+        *cached = t != NULL;
+    }
+    if (!t && clerk_token_decode(tok, len, max_token_len(c), &t, err) != 0)
+        return NULL;
+    if (!t) {
+        clerk_error_set(err, CLERK_R_UNEXPECTED_ERROR, "token decode returned nothing");
+        return NULL;
+    }
+    apr_pool_cleanup_register(c->p, t, release_token, apr_pool_cleanup_null);
+    if (t->jwt && t->jwt->kid)
+        c->out->kid = apr_pstrdup(c->p, t->jwt->kid);
+    return t;
+}
+
+/* clerk_token_verify with the request's now, then the cache put. 0 or -1 with err. */
+static int verify(ctx *c, const char *tok, clerk_token *t, int cached, clerk_error *err)
+{
+    clerk_verify_opts o = c->cfg->verify;
+    o.now_ms = c->req->now_ms;
+    if (clerk_token_verify(t, &o, &c->cfg->keys, err) != 0)
+        return -1;
+    if (c->cfg->cache && !cached)
+        clerk_token_cache_put(c->cfg->cache, tok, strlen(tok), t);
+    return 0;
+}
+
+/* The verified token becomes the state, unless its session is pending and not accepted. */
+static void signed_in(ctx *c, clerk_token *t)
+{
+    const char *sts = t->claims.sts;
+    if (sts && strcmp(sts, "pending") == 0 && !c->cfg->accept_pending) {
+        signed_out(c, CLERK_R_SESSION_PENDING, MSG_PENDING);
+        return;
+    }
+    c->out->token = t;
+    finish(c, CLERK_SIGNED_IN, CLERK_R_NONE, "");
+}
+
+/* ---- cookie selection (reference §1.2.2) ---------------------------------------------- */
+
+/* A decoded-only view of a cookie token for the suffix choice. */
+typedef struct peek {
+    int decoded;
+    const json_t *iss;
+    int64_t iat; /* 0 when absent or not a number, as `payload.iat || 0` */
+    int has_exp;
+    double exp;
+    clerk_jwt *jwt;
+} peek;
+
+static void peek_token(const ctx *c, const char *tok, peek *pk)
+{
+    memset(pk, 0, sizeof(*pk));
+    clerk_error e;
+    if (!tok || !*tok || clerk_jwt_decode(tok, strlen(tok), max_token_len(c), &pk->jwt, &e) != 0)
+        return;
+    pk->decoded = 1;
+    pk->iss = json_object_get(pk->jwt->payload, "iss");
+    const json_t *iat = json_object_get(pk->jwt->payload, "iat");
+    if (json_is_number(iat))
+        pk->iat = (int64_t)json_number_value(iat);
+    const json_t *exp = json_object_get(pk->jwt->payload, "exp");
+    if (json_is_number(exp)) {
+        pk->has_exp = 1;
+        pk->exp = json_number_value(exp);
+    }
+}
+
+/* JavaScript truthiness of a JSON value (absent is falsy). */
+static int js_truthy(const json_t *v)
+{
+    if (!v || json_is_null(v) || json_is_false(v))
+        return 0;
+    if (json_is_string(v))
+        return json_string_length(v) > 0;
+    if (json_is_number(v))
+        return json_number_value(v) != 0;
+    return 1;
+}
+
+/* iss with every http:// and https:// (any case) removed equals the Frontend API host. */
+static int iss_is_instance(apr_pool_t *p, const json_t *iss, const char *fapi)
+{
+    if (!json_is_string(iss))
+        return 0;
+    const char *s = json_string_value(iss);
+    size_t n = json_string_length(iss);
+    if (strlen(s) != n) /* an embedded NUL never names a host */
+        return 0;
+    char *buf = apr_palloc(p, n + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        if (strncasecmp(s + i, "https://", 8) == 0)
+            i += 8;
+        else if (strncasecmp(s + i, "http://", 7) == 0)
+            i += 7;
+        else
+            buf[o++] = s[i++];
+    }
+    buf[o] = '\0';
+    return strcmp(buf, fapi) == 0;
+}
+
+static int uses_suffixed_cookies(ctx *c)
+{
+    const clerk_publishable_key *pk = c->cfg->pk;
+    if (!pk)
+        return 0;
+    const char *sfx = pk->suffix;
+    const char *us = nonempty(
+        clerk_cookie_get(c->cookies, apr_pstrcat(c->p, COOKIE_CLIENT_UAT, "_", sfx, NULL)));
+    const char *u = nonempty(clerk_cookie_get(c->cookies, COOKIE_CLIENT_UAT));
+    const char *ss =
+        nonempty(clerk_cookie_get(c->cookies, apr_pstrcat(c->p, COOKIE_SESSION, "_", sfx, NULL)));
+    const char *s = nonempty(clerk_cookie_get(c->cookies, COOKIE_SESSION));
+    peek ps, pss;
+    int result;
+
+    peek_token(c, s, &ps);
+    memset(&pss, 0, sizeof(pss));
+    if (s && !(ps.decoded && js_truthy(ps.iss))) { /* 1 */
+        result = 0;
+        goto done;
+    }
+    if (s && !iss_is_instance(c->p, ps.iss, pk->fapi_host)) { /* 2 */
+        result = 1;
+        goto done;
+    }
+    if (!us && !ss) { /* 3 */
+        result = 0;
+        goto done;
+    }
+    peek_token(c, ss, &pss);
+    int us_zero = us && strcmp(us, "0") == 0;
+    int u_zero = u && strcmp(u, "0") == 0;
+    if (!us_zero && !u_zero && ps.iat > pss.iat) { /* 4 */
+        result = 0;
+        goto done;
+    }
+    if (us_zero && !u_zero) { /* 5 */
+        result = 0;
+        goto done;
+    }
+    if (!pk->production) { /* 6 */
+        int expired = pss.decoded && pss.has_exp && pss.exp <= (double)(c->req->now_ms / 1000);
+        if (!us_zero && u_zero && expired) {
+            result = 0;
+            goto done;
+        }
+    }
+    if (!us && ss) { /* 7 */
+        result = 0;
+        goto done;
+    }
+    result = 1; /* 8 */
+done:
+    clerk_jwt_free(ps.jwt);
+    clerk_jwt_free(pss.jwt);
+    return result;
+}
+
+/* The cookie named base, suffixed or not per the choice above. */
+static const char *suffixed_or_not(ctx *c, const char *base)
+{
+    if (c->out->suffixed_cookies)
+        return clerk_cookie_get(c->cookies, apr_pstrcat(c->p, base, "_", c->cfg->pk->suffix, NULL));
+    return clerk_cookie_get(c->cookies, base);
+}
+
+/* JavaScript Number.parseInt(s) || 0: leading whitespace, a sign, then decimal digits up to
+ * the first other character; no digits is 0. Clamped far beyond any real timestamp. */
+static int64_t js_parse_int(const char *s)
+{
+    if (!s)
+        return 0;
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' || *s == '\v')
+        s++;
+    int neg = 0;
+    if (*s == '+' || *s == '-')
+        neg = *s++ == '-';
+    int64_t v = 0;
+    for (; *s >= '0' && *s <= '9'; s++)
+        if (v < (INT64_C(1) << 52))
+            v = v * 10 + (*s - '0');
+    return neg ? -v : v;
+}
+
+/* Number(cookie) || 0 for the redirect counter: surrounding whitespace and decimal digits
+ * only (anything else is 0); large values are clamped, they all mean "loop". */
+static int parse_redirect_count(const char *s)
+{
+    if (!s)
+        return 0;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    long v = 0;
+    int digits = 0;
+    for (; *s >= '0' && *s <= '9'; s++, digits++)
+        if (v < 1000000)
+            v = v * 10 + (*s - '0');
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s || !digits)
+        return 0;
+    return (int)(v > 1000000 ? 1000000 : v);
+}
+
+/* ---- referrer rules (reference §1.4) ------------------------------------------------- */
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* Clerk's development Account Portal hosts (legacy and current). */
+static int is_dev_account_portal(apr_pool_t *p, const char *host)
+{
+    static const char *const legacy[] = {".lcl.dev", ".lclstage.dev", ".lclclerk.com"};
+    static const char *const current[] = {".accounts.dev", ".accountsstage.dev",
+                                          ".accounts.lclclerk.com"};
+    for (size_t i = 0; i < 3; i++)
+        if (strncmp(host, "accounts.", 9) == 0 && ends_with(host, legacy[i]))
+            return 1;
+    for (size_t i = 0; i < 3; i++)
+        if (ends_with(host, current[i]) &&
+            !ends_with(host, apr_pstrcat(p, ".clerk", current[i], NULL)))
+            return 1;
+    return 0;
+}
+
+/* Clerk's buildAccountsBaseUrl: the first "clerk.accountsstage." becomes "accountsstage.", then
+ * the first "clerk.accounts." or "clerk." becomes "accounts.". */
+static const char *accounts_origin(apr_pool_t *p, const char *fapi)
+{
+    const char *h = fapi;
+    const char *m = strstr(h, "clerk.accountsstage.");
+    if (m)
+        h = apr_pstrcat(p, apr_pstrmemdup(p, h, (size_t)(m - h)), "accountsstage.", m + 20, NULL);
+    m = strstr(h, "clerk.");
+    if (m) {
+        size_t skip = strncmp(m, "clerk.accounts.", 15) == 0 ? 15 : 6;
+        h = apr_pstrcat(p, apr_pstrmemdup(p, h, (size_t)(m - h)), "accounts.", m + skip, NULL);
+    }
+    return clerk_url_origin(p, apr_pstrcat(p, "https://", h, NULL));
+}
+
+/* Clerk's isKnownClerkReferrer: the Frontend API itself, (development only) an Account Portal
+ * host, or the production Account Portal derived from the Frontend API. */
+static int is_known_clerk_referrer(ctx *c, const char *ref_origin)
+{
+    const clerk_publishable_key *pk = c->cfg->pk;
+    const char *host = strstr(ref_origin, "://") + 3;
+    const char *colon = strrchr(host, ':');
+    const char *bracket = strrchr(host, ']');
+    const char *hostname = colon && (!bracket || colon > bracket)
+                               ? apr_pstrmemdup(c->p, host, (size_t)(colon - host))
+                               : host;
+    if (strcasecmp(hostname, pk->fapi_host) == 0)
+        return 1;
+    if (!pk->production && is_dev_account_portal(c->p, hostname))
+        return 1;
+    const char *acc = accounts_origin(c->p, pk->fapi_host);
+    return acc && strcmp(acc, ref_origin) == 0;
+}
+
+/* Clerk's primary-domain-cross-origin-sync condition (reference §2.2 step 12). */
+static int needs_cross_origin_sync(ctx *c)
+{
+    const clerk_request *r = c->req;
+    if (!c->cfg->pk || !c->is_get || !r->sec_fetch_dest ||
+        strcmp(r->sec_fetch_dest, "document") != 0 || c->out->redirect_count != 0)
+        return 0;
+    const char *ref = clerk_url_origin(c->p, r->referer);
+    if (!ref)
+        return 0;
+    const char *self = clerk_url_origin(c->p, clerk_public_origin(c->p, &r->url));
+    if (!self || strcmp(ref, self) == 0)
+        return 0;
+    return !is_known_clerk_referrer(c, ref);
+}
+
+/* ---- the two paths ------------------------------------------------------------------- */
+
+static void header_path(ctx *c, const char *tok)
+{
+    clerk_error err = {0};
+    int cached;
+    clerk_token *t = get_token(c, tok, &cached, &err);
+    if (!t) {
+        token_error(c, &err, "header");
+        return;
+    }
+    if (clerk_token_is_wrong_type(t)) {
+        signed_out(c, CLERK_R_TOKEN_TYPE_MISMATCH, "");
+        return;
+    }
+    if (verify(c, tok, t, cached, &err) != 0) {
+        token_error(c, &err, "header");
+        return;
+    }
+    signed_in(c, t);
+}
+
+/* Hook for reference §2.2 step 1 (a returning handshake). Returns 1 when it decided the
+ * request. Resolution is not implemented yet: the request goes on through the cookie rules,
+ * which is also what Clerk does when resolving fails. */
+static int resolve_handshake(ctx *c, const char *handshake, const char *nonce)
+{
+    (void)c;
+    (void)handshake;
+    (void)nonce;
+    return 0;
+}
+
+static void cookie_path(ctx *c)
+{
+    const char *query = c->req->url.query;
+    const char *hs = nonempty(clerk_query_get(c->p, query, QUERY_HANDSHAKE));
+    if (!hs)
+        hs = nonempty(clerk_cookie_get(c->cookies, COOKIE_HANDSHAKE));
+    const char *nonce = nonempty(clerk_query_get(c->p, query, QUERY_HS_NONCE));
+    if (!nonce)
+        nonce = nonempty(clerk_cookie_get(c->cookies, COOKIE_HS_NONCE));
+    if ((hs || nonce) && resolve_handshake(c, hs, nonce)) /* 1 */
+        return;
+
+    /* 2-4: satellite domains are not supported. */
+
+    if (c->dev) { /* 5 */
+        const char *back = nonempty(clerk_query_get(c->p, query, QUERY_REDIRECT_URL));
+        /* Clerk throws on a URL it cannot parse; we just skip the rule. */
+        if (back && clerk_url_origin(c->p, back)) {
+            maybe_handshake(c, CLERK_R_PRIMARY_RESPONDS_TO_SYNCING, "");
+            return;
+        }
+    }
+    if (c->dev && clerk_query_get(c->p, query, QUERY_DEV_BROWSER)) { /* 6 */
+        maybe_handshake(c, CLERK_R_DEV_BROWSER_SYNC, "");
+        return;
+    }
+    if (c->dev && !c->out->dev_browser) { /* 7 */
+        maybe_handshake(c, CLERK_R_DEV_BROWSER_MISSING, "");
+        return;
+    }
+    int has_client = c->client_uat != 0;
+    const char *tok = c->session_cookie;
+    if (!has_client && !tok) { /* 8 */
+        signed_out(c, CLERK_R_SESSION_TOKEN_AND_UAT_MISSING, "");
+        return;
+    }
+    if (!has_client) { /* 9 */
+        maybe_handshake(c, CLERK_R_SESSION_TOKEN_BUT_NO_CLIENT_UAT, "");
+        return;
+    }
+    if (!tok) { /* 10 */
+        maybe_handshake(c, CLERK_R_CLIENT_UAT_BUT_NO_SESSION_TOKEN, "");
+        return;
+    }
+
+    clerk_error err = {0}; /* 11 */
+    int cached;
+    clerk_token *t = get_token(c, tok, &cached, &err);
+    if (!t) {
+        token_error(c, &err, "cookie");
+        return;
+    }
+    if (clerk_token_is_wrong_type(t)) {
+        signed_out(c, CLERK_R_TOKEN_TYPE_MISMATCH, "");
+        return;
+    }
+    if (t->claims.has_iat && !t->claims.bad_iat && t->claims.iat < c->client_uat) {
+        maybe_handshake(c, CLERK_R_SESSION_TOKEN_IAT_BEFORE_CLIENT_UAT, "");
+        return;
+    }
+
+    if (verify(c, tok, t, cached, &err) != 0) { /* 12 */
+        token_error(c, &err, "cookie");
+        return;
+    }
+    if (!t->claims.azp && atomic_exchange(&azp_warned, 1) == 0)
+        logmsg(c, CLERK_LOG_WARN,
+               "Clerk: a session token from a cookie has no azp claim; set "
+               "ClerkAuthorizedParties to the origins of your application (logged once)");
+    if (needs_cross_origin_sync(c)) {
+        maybe_handshake(c, CLERK_R_PRIMARY_DOMAIN_CROSS_ORIGIN_SYNC, MSG_CROSS_ORIGIN);
+        return;
+    }
+    signed_in(c, t);
+}
+
+int clerk_is_document_request(const clerk_request *req)
+{
+    if (!req || !req->method || strcmp(req->method, "GET") != 0)
+        return 0;
+    const char *dest = nonempty(req->sec_fetch_dest);
+    if (dest)
+        return strcmp(dest, "document") == 0 || strcmp(dest, "iframe") == 0;
+    const char *accept = nonempty(req->accept);
+    return accept && strncmp(accept, "text/html", 9) == 0;
+}
+
+void clerk_request_state(apr_pool_t *p, const clerk_request *req, const clerk_config *cfg,
+                         clerk_state *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->status = CLERK_SIGNED_OUT;
+    out->reason = CLERK_R_UNEXPECTED_ERROR;
+    out->message = "";
+    if (!p || !req || !cfg)
+        return;
+
+    ctx c = {.p = p, .req = req, .cfg = cfg, .out = out};
+    c.dev = cfg->pk && !cfg->pk->production;
+    c.is_get = req->method && strcmp(req->method, "GET") == 0;
+    c.cookies = clerk_cookies_parse(p, req->cookie);
+
+    out->public_url = clerk_public_url(p, &req->url);
+    out->eligible_for_handshake = clerk_is_document_request(req);
+    out->redirect_count = parse_redirect_count(clerk_cookie_get(c.cookies, COOKIE_REDIRECT_COUNT));
+    out->suffixed_cookies = uses_suffixed_cookies(&c);
+    c.session_cookie = nonempty(suffixed_or_not(&c, COOKIE_SESSION));
+    c.client_uat = js_parse_int(suffixed_or_not(&c, COOKIE_CLIENT_UAT));
+    out->dev_browser = nonempty(clerk_query_get(p, req->url.query, QUERY_DEV_BROWSER));
+    if (!out->dev_browser)
+        out->dev_browser = nonempty(suffixed_or_not(&c, COOKIE_DEV_BROWSER));
+
+    const char *header_tok = nonempty(clerk_authorization_token(p, req->authorization));
+    out->session_token = c.session_cookie ? c.session_cookie : header_tok;
+
+    if (header_tok) {
+        out->source = CLERK_SRC_HEADER;
+        header_path(&c, header_tok);
+    } else {
+        if (c.session_cookie)
+            out->source = CLERK_SRC_COOKIE;
+        cookie_path(&c);
+    }
+}
