@@ -189,15 +189,13 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 
     INHERIT(pk, NULL);
     INHERIT(secret_key, NULL);
-    INHERIT(jwks_url, NULL);
-    INHERIT(pem_keys, NULL);
-    if (add->jwks_keys) {
-        m->jwks_keys = add->jwks_keys;
-        m->jwks_kids = add->jwks_kids;
-    } else {
-        m->jwks_keys = base->jwks_keys;
-        m->jwks_kids = base->jwks_kids;
-    }
+    /* The verification-key directives are inherited as one group: a section naming its own
+     * keys must not silently keep an outer ClerkJWTKey, which would win over them. */
+    const clerk_dir_conf *keys = (add->pem_keys || add->jwks_keys || add->jwks_url) ? add : base;
+    m->pem_keys = keys->pem_keys;
+    m->jwks_keys = keys->jwks_keys;
+    m->jwks_kids = keys->jwks_kids;
+    m->jwks_url = keys->jwks_url;
     INHERIT(azp, NULL);
     INHERIT(aud, NULL);
     INHERIT(issuer, NULL);
@@ -609,47 +607,51 @@ static const char *set_pass_claims_as(cmd_parms *cmd, void *cfg, const char *arg
     return cmd_error(cmd, "'%s' is not one of environment, headers, both, none", arg);
 }
 
+/* Every directive works in the server or a virtual host (the base the sections inherit), in
+ * <Directory>/<Location>, and in .htaccess under AllowOverride AuthConfig. */
+#define CLERK_SCOPE (RSRC_CONF | OR_AUTHCFG)
+
 #define DIR_SLOT(field) (void *)APR_OFFSETOF(clerk_dir_conf, field)
 
 static const command_rec clerk_cmds[] = {
-    AP_INIT_TAKE1("ClerkPublishableKey", set_publishable_key, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("ClerkPublishableKey", set_publishable_key, NULL, CLERK_SCOPE,
                   "the instance's publishable key (pk_live_... or pk_test_...)"),
-    AP_INIT_TAKE1("ClerkSecretKey", set_secret_key, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("ClerkSecretKey", set_secret_key, NULL, CLERK_SCOPE,
                   "the instance's secret key (sk_live_... or sk_test_...)"),
-    AP_INIT_TAKE1("ClerkSecretKeyFile", set_secret_key_file, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("ClerkSecretKeyFile", set_secret_key_file, NULL, CLERK_SCOPE,
                   "a file holding the instance's secret key"),
-    AP_INIT_RAW_ARGS("ClerkJWTKey", set_jwt_key, NULL, OR_AUTHCFG,
+    AP_INIT_RAW_ARGS("ClerkJWTKey", set_jwt_key, NULL, CLERK_SCOPE,
                      "the instance's PEM public key (text, or file:<path>): networkless"),
-    AP_INIT_TAKE1("ClerkJWKSFile", set_jwks_file, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("ClerkJWKSFile", set_jwks_file, NULL, CLERK_SCOPE,
                   "a local JWKS file with the instance's public keys"),
-    AP_INIT_TAKE1("ClerkJWKSURL", set_jwks_url, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("ClerkJWKSURL", set_jwks_url, NULL, CLERK_SCOPE,
                   "where the remote JWKS is fetched from"),
-    AP_INIT_ITERATE("ClerkAuthorizedParties", add_authorized_party, NULL, OR_AUTHCFG,
+    AP_INIT_ITERATE("ClerkAuthorizedParties", add_authorized_party, NULL, CLERK_SCOPE,
                     "origins accepted in the token's azp claim"),
-    AP_INIT_TAKE1("ClerkClockSkew", set_clock_skew, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("ClerkClockSkew", set_clock_skew, NULL, CLERK_SCOPE,
                   "seconds of clock skew allowed on exp, nbf and iat (default 5)"),
-    AP_INIT_TAKE1("ClerkIssuer", set_nonempty, DIR_SLOT(issuer), OR_AUTHCFG,
+    AP_INIT_TAKE1("ClerkIssuer", set_nonempty, DIR_SLOT(issuer), CLERK_SCOPE,
                   "the exact iss claim required (default: not checked, as Clerk)"),
-    AP_INIT_ITERATE("ClerkAudience", add_audience, NULL, OR_AUTHCFG,
+    AP_INIT_ITERATE("ClerkAudience", add_audience, NULL, CLERK_SCOPE,
                     "audiences accepted in the aud claim (default: not checked)"),
-    AP_INIT_ITERATE("ClerkAllowedAlgorithms", add_algorithm, NULL, OR_AUTHCFG,
+    AP_INIT_ITERATE("ClerkAllowedAlgorithms", add_algorithm, NULL, CLERK_SCOPE,
                     "JWS algorithms accepted (default RS256)"),
-    AP_INIT_TAKE1("ClerkUnauthAction", set_unauth_action, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("ClerkUnauthAction", set_unauth_action, NULL, CLERK_SCOPE,
                   "what a signed-out request gets: auth, pass, 401, 403 or 404"),
-    AP_INIT_TAKE1("ClerkSignInURL", set_sign_in_url, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("ClerkSignInURL", set_sign_in_url, NULL, CLERK_SCOPE,
                   "where signed-out page requests are redirected (absolute http(s) URL)"),
-    AP_INIT_TAKE1("ClerkUserClaim", set_nonempty, DIR_SLOT(user_claim), OR_AUTHCFG,
+    AP_INIT_TAKE1("ClerkUserClaim", set_nonempty, DIR_SLOT(user_claim), CLERK_SCOPE,
                   "the claim that becomes REMOTE_USER (default sub)"),
-    AP_INIT_FLAG("ClerkAcceptPending", ap_set_flag_slot, DIR_SLOT(accept_pending), OR_AUTHCFG,
+    AP_INIT_FLAG("ClerkAcceptPending", ap_set_flag_slot, DIR_SLOT(accept_pending), CLERK_SCOPE,
                  "accept sessions whose status is pending (default Off)"),
-    AP_INIT_TAKE1("ClerkPassClaimsAs", set_pass_claims_as, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("ClerkPassClaimsAs", set_pass_claims_as, NULL, CLERK_SCOPE,
                   "environment, headers, both or none (default environment)"),
-    AP_INIT_FLAG("ClerkDebugHeaders", ap_set_flag_slot, DIR_SLOT(debug_headers), OR_AUTHCFG,
+    AP_INIT_FLAG("ClerkDebugHeaders", ap_set_flag_slot, DIR_SLOT(debug_headers), CLERK_SCOPE,
                  "send x-clerk-auth-message (default On for pk_test_ keys, else Off)"),
-    AP_INIT_TAKE1("ClerkMaxTokenSize", set_max_token_size, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("ClerkMaxTokenSize", set_max_token_size, NULL, CLERK_SCOPE,
                   "longest token accepted, in bytes (default 16384)"),
     AP_INIT_FLAG("ClerkTrustForwardedHeaders", ap_set_flag_slot, DIR_SLOT(trust_forwarded),
-                 OR_AUTHCFG, "use X-Forwarded-Host/-Proto for the public URL (default Off)"),
+                 CLERK_SCOPE, "use X-Forwarded-Host/-Proto for the public URL (default Off)"),
     {NULL}};
 
 /* ---- key source ---------------------------------------------------------------------------- */
@@ -711,6 +713,12 @@ static const char *token_fingerprint(request_rec *r, const char *tok)
 static const char *status_name(clerk_status s)
 {
     return s == CLERK_SIGNED_IN ? "signed-in" : s == CLERK_HANDSHAKE ? "handshake" : "signed-out";
+}
+
+static const char *action_name(unauth_action a)
+{
+    static const char *const names[] = {"unset", "auth", "pass", "401", "403", "404"};
+    return names[a];
 }
 
 static const char *source_name(clerk_token_source s)
@@ -881,8 +889,8 @@ static void log_decision(request_rec *r, const clerk_resolved *rs, const clerk_r
                       token_fingerprint(r, tok), source_name(st->source), st->message);
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  CLERK_LOGNO(0005) "%s: reason=%s carrier=%s action=%d", status_name(st->status),
-                  clerk_reason_str(st->reason), source_name(st->source), (int)rs->action);
+                  CLERK_LOGNO(0005) "%s: reason=%s carrier=%s action=%s", status_name(st->status),
+                  clerk_reason_str(st->reason), source_name(st->source), action_name(rs->action));
 
     if (st->reason == CLERK_R_JWK_FAILED_TO_RESOLVE) {
         if (rs->remote && apr_atomic_cas32(&logged_remote_pending, 1, 0) == 0)
