@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -21,6 +22,8 @@
 
 /* Header values shorter than this are not worth redacting (and would mangle messages). */
 #define REDACT_MIN_LEN 4
+/* Words of a header value this long are redacted on their own (the key inside "Bearer <key>"). */
+#define REDACT_MIN_WORD 8
 
 typedef struct body_buf {
     char *data;
@@ -71,37 +74,46 @@ static CURLcode add_ca_file(CURL *curl, void *sslctx, void *parm)
     return CURLE_OK;
 }
 
-/* Replaces every occurrence of each header value in msg by "[redacted]", so a libcurl message
- * that happened to echo a header (the secret key) never leaves this unit. */
-static void redact(char *msg, size_t msgcap, const char *const *headers)
+/* Replaces every occurrence of s[0..n) in msg by "[redacted]". */
+static void redact_one(char *msg, size_t msgcap, const char *s, size_t n)
 {
     static const char mark[] = "[redacted]";
-    if (headers == NULL)
-        return;
-    for (const char *const *h = headers; *h != NULL; h++) {
+    const size_t mlen = sizeof mark - 1;
+    char *from = msg, *hit;
+    while ((hit = memmem(from, strlen(from), s, n)) != NULL) {
+        size_t head = (size_t)(hit - msg);
+        size_t tail = strlen(hit + n);
+        if (head + mlen >= msgcap) {
+            *hit = '\0';
+            return;
+        }
+        if (head + mlen + tail >= msgcap)
+            tail = msgcap - head - mlen - 1;
+        memmove(hit + mlen, hit + n, tail);
+        memcpy(hit, mark, mlen);
+        hit[mlen + tail] = '\0';
+        from = hit + mlen;
+    }
+}
+
+/* Redacts each header value, whole and word by word, from msg: a libcurl message that happened
+ * to echo a header (the secret key) never leaves this unit. */
+static void redact(char *msg, size_t msgcap, const char *const *headers)
+{
+    for (const char *const *h = headers; h != NULL && *h != NULL; h++) {
         const char *v = strchr(*h, ':');
         if (v == NULL)
             continue;
         v++;
-        while (*v == ' ' || *v == '\t')
-            v++;
-        size_t vlen = strlen(v);
-        if (vlen < REDACT_MIN_LEN)
-            continue;
-        char *hit;
-        while ((hit = strstr(msg, v)) != NULL) {
-            size_t tail = strlen(hit + vlen);
-            size_t mlen = sizeof mark - 1;
-            size_t head = (size_t)(hit - msg);
-            if (head + mlen + tail + 1 > msgcap)
-                tail = msgcap > head + mlen + 1 ? msgcap - head - mlen - 1 : 0;
-            if (head + mlen + 1 > msgcap) {
-                *hit = '\0';
-                break;
-            }
-            memmove(hit + mlen, hit + vlen, tail);
-            memcpy(hit, mark, mlen);
-            hit[mlen + tail] = '\0';
+        v += strspn(v, " \t");
+        if (strlen(v) >= REDACT_MIN_LEN)
+            redact_one(msg, msgcap, v, strlen(v));
+        while (*v != '\0') {
+            size_t w = strcspn(v, " \t");
+            if (w >= REDACT_MIN_WORD)
+                redact_one(msg, msgcap, v, w);
+            v += w;
+            v += strspn(v, " \t");
         }
     }
 }
@@ -250,6 +262,7 @@ int clerk_http_ca_file_check(const char *ca_file, char *err, size_t errlen)
                 n++;
     }
     X509_STORE_free(st);
+    ERR_clear_error();
     if (!ok || n == 0) {
         snprintf(err, errlen, "%s holds no readable PEM certificate", ca_file);
         return -1;

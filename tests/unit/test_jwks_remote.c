@@ -1,6 +1,894 @@
+/* Remote JWKS: the refresh policy against an in-memory store and a scripted fetch (no network),
+ * and http_fetch against a tiny HTTP server forked on 127.0.0.1 with a dynamic port. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <apr_pools.h>
+#include <curl/curl.h>
+
+#include "http_fetch.h"
+#include "jwks_remote.h"
+#include "mint.h"
 #include "unit.h"
+
+#define URL "https://api.example.test/v1/jwks"
+#define SK  "sk_test_c2VjcmV0LWtleS1mb3ItdGVzdHM"
+#define T0  1000000
+
+/* ---- in-memory store: one "server" shared by several policy instances ---------------------- */
+
+#define MEM_SLOTS 4
+typedef struct mem_store {
+    struct {
+        char key[128];
+        unsigned char *val;
+        size_t len;
+        int64_t expires_at;
+    } slot[MEM_SLOTS];
+    int64_t *now;
+    int busy; /* trylock answers "held by someone else" */
+    int locked;
+    int gets, sets, trylocks;
+} mem_store;
+
+static int mem_get(void *ctx, const char *key, unsigned char *buf, size_t cap, size_t *len)
+{
+    mem_store *m = ctx;
+    m->gets++;
+    for (int i = 0; i < MEM_SLOTS; i++) {
+        if (m->slot[i].val != NULL && strcmp(m->slot[i].key, key) == 0) {
+            if (m->slot[i].expires_at <= *m->now || m->slot[i].len > cap)
+                return 1;
+            memcpy(buf, m->slot[i].val, m->slot[i].len);
+            *len = m->slot[i].len;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int mem_set(void *ctx, const char *key, const unsigned char *val, size_t len,
+                   int64_t expires_at)
+{
+    mem_store *m = ctx;
+    m->sets++;
+    int free_slot = -1;
+    for (int i = 0; i < MEM_SLOTS; i++) {
+        if (m->slot[i].val != NULL && strcmp(m->slot[i].key, key) == 0) {
+            free_slot = i;
+            break;
+        }
+        if (m->slot[i].val == NULL && free_slot < 0)
+            free_slot = i;
+    }
+    ck_assert_int_ge(free_slot, 0);
+    free(m->slot[free_slot].val);
+    m->slot[free_slot].val = malloc(len);
+    memcpy(m->slot[free_slot].val, val, len);
+    m->slot[free_slot].len = len;
+    m->slot[free_slot].expires_at = expires_at;
+    snprintf(m->slot[free_slot].key, sizeof m->slot[free_slot].key, "%s", key);
+    return 0;
+}
+
+static int mem_trylock(void *ctx, const char *key)
+{
+    (void)key;
+    mem_store *m = ctx;
+    m->trylocks++;
+    if (m->busy || m->locked)
+        return 1;
+    m->locked = 1;
+    return 0;
+}
+
+static void mem_unlock(void *ctx, const char *key)
+{
+    (void)key;
+    mem_store *m = ctx;
+    ck_assert_int_eq(m->locked, 1);
+    m->locked = 0;
+}
+
+static void mem_free(mem_store *m)
+{
+    for (int i = 0; i < MEM_SLOTS; i++)
+        free(m->slot[i].val);
+}
+
+/* ---- scripted fetch ---------------------------------------------------------------------- */
+
+#define SCRIPT_MAX 16
+typedef struct script_step {
+    int rc; /* what the fetch returns */
+    long status;
+    const char *body; /* copied into the response */
+    const char *err;  /* message when rc is -1 */
+} script_step;
+
+typedef struct script {
+    script_step step[SCRIPT_MAX];
+    int n, calls;
+    char last_headers[512];
+    int stall_check; /* set: fail when called while the store lock is not held */
+    mem_store *store;
+} script;
+
+static int scripted_fetch(void *ctx, const clerk_http_request *req, clerk_http_response *resp,
+                          char *err, size_t errlen)
+{
+    script *s = ctx;
+    ck_assert_str_eq(req->url, URL);
+    s->last_headers[0] = '\0';
+    for (const char *const *h = req->headers; h && *h; h++) {
+        strncat(s->last_headers, *h, sizeof s->last_headers - strlen(s->last_headers) - 2);
+        strcat(s->last_headers, "\n");
+    }
+    if (s->store != NULL)
+        ck_assert_msg(s->store->locked, "fetched without holding the store lock");
+    ck_assert_msg(s->calls < s->n, "unexpected fetch #%d", s->calls + 1);
+    const script_step *st = &s->step[s->calls++];
+    memset(resp, 0, sizeof *resp);
+    resp->status = st->status;
+    if (st->body != NULL && st->rc == 0) {
+        resp->body = strdup(st->body);
+        resp->body_len = strlen(st->body);
+    }
+    if (st->rc != 0)
+        snprintf(err, errlen, "%s", st->err ? st->err : "scripted failure");
+    return st->rc;
+}
+
+static void push(script *s, int rc, long status, const char *body, const char *err)
+{
+    ck_assert_int_lt(s->n, SCRIPT_MAX);
+    s->step[s->n++] = (script_step){rc, status, body, err};
+}
+
+/* ---- fixture ----------------------------------------------------------------------------- */
+
+static apr_pool_t *pool;
+static EVP_PKEY *k1, *k2;
+static char *jwks_k1, *jwks_k1k2, *jwks_k2;
+static int64_t now;
+static mem_store store;
+static script sc;
+static char logbuf[2048];
+
+static char *jwks_of(EVP_PKEY *a, const char *kida, EVP_PKEY *b, const char *kidb)
+{
+    char *ja = mint_public_jwk(a, kida, "RS256");
+    char *jb = b ? mint_public_jwk(b, kidb, "RS256") : NULL;
+    size_t n = strlen(ja) + (jb ? strlen(jb) : 0) + 32;
+    char *out = malloc(n);
+    snprintf(out, n, "{\"keys\":[%s%s%s]}", ja, jb ? "," : "", jb ? jb : "");
+    free(ja);
+    free(jb);
+    return out;
+}
+
+static void capture_log(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    size_t used = strlen(logbuf);
+    snprintf(logbuf + used, sizeof logbuf - used, "%d %s\n", level, msg);
+}
+
+/* Keys are made once per test case (RSA generation is slow, more so under valgrind). */
+static void keys_setup(void)
+{
+    k1 = mint_keygen("rsa2048");
+    k2 = mint_keygen("rsa2048");
+    jwks_k1 = jwks_of(k1, "ins_k1", NULL, NULL);
+    jwks_k1k2 = jwks_of(k2, "ins_k2", k1, "ins_k1");
+    jwks_k2 = jwks_of(k2, "ins_k2", NULL, NULL);
+}
+
+static void keys_teardown(void)
+{
+    EVP_PKEY_free(k1);
+    EVP_PKEY_free(k2);
+    free(jwks_k1);
+    free(jwks_k1k2);
+    free(jwks_k2);
+}
+
+static void setup(void)
+{
+    apr_pool_create(&pool, NULL);
+    now = T0;
+    memset(&store, 0, sizeof store);
+    store.now = &now;
+    memset(&sc, 0, sizeof sc);
+    sc.store = &store;
+    logbuf[0] = '\0';
+}
+
+static void teardown(void)
+{
+    apr_pool_destroy(pool);
+    mem_free(&store);
+}
+
+static const clerk_jwks_store mem_iface = {mem_get, mem_set, mem_trylock, mem_unlock, &store};
+
+static clerk_jwks_remote *make_remote(void)
+{
+    clerk_jwks_remote_opts o = {
+        .url = URL,
+        .secret_key = SK,
+        .store = &mem_iface,
+        .fetch = scripted_fetch,
+        .fetch_ctx = &sc,
+        .log = capture_log,
+    };
+    char err[256];
+    clerk_jwks_remote *r = clerk_jwks_remote_create(pool, &o, err, sizeof err);
+    ck_assert_msg(r != NULL, "%s", err);
+    return r;
+}
+
+/* Looks kid up at the fixture's now; returns 1 found, 0 not (err filled). */
+static int find(clerk_jwks_remote *r, const char *kid, clerk_error *err)
+{
+    clerk_jwks_request rq;
+    clerk_jwks_request_init(&rq, r, now);
+    clerk_key_source src = clerk_jwks_request_source(&rq);
+    clerk_error e = {0};
+    const clerk_key *k = src.lookup(src.ctx, kid, &e);
+    if (k != NULL)
+        ck_assert_str_eq(k->kid, kid);
+    clerk_jwks_request_release(&rq);
+    if (err != NULL)
+        *err = e;
+    return k != NULL;
+}
+
+/* ---- policy tests ------------------------------------------------------------------------ */
+
+START_TEST(fresh_set_answers_without_fetch_or_store_access)
+{
+    push(&sc, 0, 200, jwks_k1, NULL);
+    clerk_jwks_remote *r = make_remote();
+    clerk_error e;
+    ck_assert_int_eq(clerk_jwks_remote_preload(r, now, &e), 0);
+    ck_assert_int_eq(sc.calls, 1);
+    int gets = store.gets, trylocks = store.trylocks;
+    for (int i = 0; i < 100; i++) {
+        now = T0 + i * 2;
+        ck_assert(find(r, "ins_k1", NULL));
+    }
+    ck_assert_int_eq(sc.calls, 1);
+    ck_assert_int_eq(store.gets, gets);
+    ck_assert_int_eq(store.trylocks, trylocks);
+}
+END_TEST
+
+START_TEST(set_is_refetched_once_refresh_interval_passed)
+{
+    push(&sc, 0, 200, jwks_k1, NULL);
+    push(&sc, 0, 200, jwks_k1, NULL);
+    clerk_jwks_remote *r = make_remote();
+    ck_assert_int_eq(clerk_jwks_remote_preload(r, now, NULL), 0);
+    now = T0 + 299;
+    ck_assert(find(r, "ins_k1", NULL));
+    ck_assert_int_eq(sc.calls, 1);
+    now = T0 + 300;
+    ck_assert(find(r, "ins_k1", NULL));
+    ck_assert_int_eq(sc.calls, 2);
+    ck_assert(find(r, "ins_k1", NULL));
+    ck_assert_int_eq(sc.calls, 2);
+}
+END_TEST
+
+START_TEST(secret_key_and_api_version_are_sent)
+{
+    push(&sc, 0, 200, jwks_k1, NULL);
+    clerk_jwks_remote *r = make_remote();
+    ck_assert(find(r, "ins_k1", NULL));
+    ck_assert_str_eq(sc.last_headers,
+                     "Authorization: Bearer " SK "\nClerk-API-Version: 2026-05-12\n");
+}
+END_TEST
+
+START_TEST(unknown_kid_fetches_once_and_a_flood_within_min_refresh_fetches_no_more)
+{
+    push(&sc, 0, 200, jwks_k1, NULL);
+    push(&sc, 0, 200, jwks_k1, NULL);
+    push(&sc, 0, 200, jwks_k1, NULL);
+    clerk_jwks_remote *r = make_remote();
+    ck_assert_int_eq(clerk_jwks_remote_preload(r, now, NULL), 0);
+    now = T0 + 20;
+    clerk_error e;
+    ck_assert(!find(r, "ins_unknown", &e));
+    ck_assert_int_eq(sc.calls, 2);
+    ck_assert_int_eq(e.reason, CLERK_R_JWK_KID_MISMATCH);
+    for (int i = 0; i < 200; i++) {
+        char kid[32];
+        snprintf(kid, sizeof kid, "ins_flood_%d", i);
+        now = T0 + 20 + i / 25; /* spread over 8 s < min_refresh */
+        ck_assert(!find(r, kid, &e));
+        ck_assert_int_eq(e.reason, CLERK_R_JWK_KID_MISMATCH);
+    }
+    ck_assert_int_eq(sc.calls, 2);
+    ck_assert(find(r, "ins_k1", NULL));
+    now = T0 + 30;
+    ck_assert(!find(r, "ins_other", &e));
+    ck_assert_int_eq(sc.calls, 3);
+}
+END_TEST
+
+START_TEST(kid_mismatch_has_clerks_message_with_sorted_kids)
+{
+    push(&sc, 0, 200, jwks_k1k2, NULL);
+    push(&sc, 0, 200, jwks_k1k2, NULL);
+    clerk_jwks_remote *r = make_remote();
+    now = T0;
+    clerk_error e;
+    ck_assert(!find(r, "ins_zz", &e));
+    ck_assert_int_eq(e.reason, CLERK_R_JWK_KID_MISMATCH);
+    ck_assert_str_eq(e.message,
+                     "Unable to find a signing key in JWKS that matches the kid='ins_zz' of the "
+                     "provided session token. Please make sure that the __session cookie or the "
+                     "HTTP authorization header contain a Clerk-generated session JWT. The "
+                     "following kid is available: ins_k1, ins_k2");
+}
+END_TEST
+
+START_TEST(rotated_key_is_accepted_after_one_fetch)
+{
+    push(&sc, 0, 200, jwks_k1, NULL);
+    push(&sc, 0, 200, jwks_k1k2, NULL);
+    clerk_jwks_remote *r = make_remote();
+    ck_assert_int_eq(clerk_jwks_remote_preload(r, now, NULL), 0);
+    now = T0 + 100;
+    ck_assert(find(r, "ins_k2", NULL));
+    ck_assert_int_eq(sc.calls, 2);
+    ck_assert(find(r, "ins_k1", NULL));
+    ck_assert(find(r, "ins_k2", NULL));
+    ck_assert_int_eq(sc.calls, 2);
+}
+END_TEST
+
+START_TEST(outage_keeps_last_good_set_until_max_stale_then_fails_to_load)
+{
+    push(&sc, 0, 200, jwks_k1, NULL);
+    for (int i = 0; i < 12; i++)
+        push(&sc, 0, 503, "upstream down", NULL);
+    clerk_jwks_remote *r = make_remote();
+    ck_assert_int_eq(clerk_jwks_remote_preload(r, now, NULL), 0);
+    now = T0 + 300;
+    ck_assert(find(r, "ins_k1", NULL)); /* stale: one failed attempt, old key still serves */
+    ck_assert_int_eq(sc.calls, 2);
+    now = T0 + 305;
+    ck_assert(find(r, "ins_k1", NULL));
+    ck_assert_int_eq(sc.calls, 2); /* retries wait min_refresh */
+    now = T0 + 3600;
+    ck_assert(find(r, "ins_k1", NULL));
+    int calls = sc.calls;
+    now = T0 + 3601; /* past max_stale, and the last attempt was < min_refresh ago */
+    clerk_error e;
+    ck_assert(!find(r, "ins_k1", &e));
+    ck_assert_int_eq(e.reason, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD);
+    ck_assert_str_eq(e.message, "Error loading Clerk JWKS from " URL " with code=503");
+    ck_assert_int_eq(sc.calls, calls);
+    now = T0 + 3615; /* next attempt fails too: same answer */
+    ck_assert(!find(r, "ins_k1", &e));
+    ck_assert_int_eq(e.reason, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD);
+    ck_assert_str_eq(e.message, "Error loading Clerk JWKS from " URL " with code=503");
+    ck_assert_int_eq(sc.calls, calls + 1);
+    ck_assert_ptr_nonnull(strstr(logbuf, "code=503"));
+}
+END_TEST
+
+START_TEST(clerk_key_invalid_body_is_secret_key_invalid)
+{
+    push(&sc, 0, 401,
+         "{\"errors\":[{\"message\":\"The provided Clerk Secret Key is invalid.\","
+         "\"long_message\":\"x\",\"code\":\"clerk_key_invalid\"}]}",
+         NULL);
+    clerk_jwks_remote *r = make_remote();
+    clerk_error e;
+    ck_assert(!find(r, "ins_k1", &e));
+    ck_assert_int_eq(e.reason, CLERK_R_SECRET_KEY_INVALID);
+    ck_assert_str_eq(e.message, "The provided Clerk Secret Key is invalid.");
+    ck_assert_ptr_nonnull(strstr(logbuf, "ClerkSecretKey"));
+    ck_assert_ptr_null(strstr(logbuf, SK));
+    now = T0 + 1; /* another process, same answer from the shared record without a fetch */
+    clerk_jwks_remote *r2 = make_remote();
+    ck_assert(!find(r2, "ins_k1", &e));
+    ck_assert_int_eq(e.reason, CLERK_R_SECRET_KEY_INVALID);
+    ck_assert_int_eq(sc.calls, 1);
+}
+END_TEST
+
+START_TEST(other_error_codes_are_clerks_failed_to_load_message)
+{
+    push(&sc, 0, 401, "{\"errors\":[{\"code\":\"authorization_invalid\"}]}", NULL);
+    clerk_jwks_remote *r = make_remote();
+    clerk_error e;
+    ck_assert(!find(r, "ins_k1", &e));
+    ck_assert_int_eq(e.reason, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD);
+    ck_assert_str_eq(e.message, "Error loading Clerk JWKS from " URL " with code=401");
+}
+END_TEST
+
+START_TEST(redirect_is_a_failed_load_with_its_code)
+{
+    push(&sc, -1, 302, NULL, "redirect not followed (HTTP 302)");
+    clerk_jwks_remote *r = make_remote();
+    clerk_error e;
+    ck_assert(!find(r, "ins_k1", &e));
+    ck_assert_int_eq(e.reason, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD);
+    ck_assert_str_eq(e.message, "Error loading Clerk JWKS from " URL " with code=302");
+}
+END_TEST
+
+START_TEST(empty_keys_is_failed_to_load_with_clerks_message)
+{
+    push(&sc, 0, 200, "{\"keys\":[]}", NULL);
+    clerk_jwks_remote *r = make_remote();
+    clerk_error e;
+    ck_assert(!find(r, "ins_k1", &e));
+    ck_assert_int_eq(e.reason, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD);
+    ck_assert_str_eq(e.message, CLERK_JWKS_MSG_NO_KEYS);
+}
+END_TEST
+
+START_TEST(garbage_or_oversized_body_keeps_last_good_set)
+{
+    push(&sc, 0, 200, jwks_k1, NULL);
+    push(&sc, 0, 200, "<html>not json</html>", NULL);
+    push(&sc, -1, 200, NULL, "response body larger than 65536 bytes");
+    clerk_jwks_remote *r = make_remote();
+    ck_assert_int_eq(clerk_jwks_remote_preload(r, now, NULL), 0);
+    now = T0 + 300;
+    ck_assert(find(r, "ins_k1", NULL));
+    now = T0 + 310;
+    ck_assert(find(r, "ins_k1", NULL));
+    ck_assert_int_eq(sc.calls, 3);
+    clerk_jwks_stats st;
+    clerk_jwks_remote_stats(r, now, &st);
+    ck_assert_int_eq(st.fetch_ok, 1);
+    ck_assert_int_eq(st.fetch_failed, 2);
+    ck_assert_int_eq(st.fetched_at, T0);
+    ck_assert_int_eq(st.age_s, 310);
+    ck_assert_int_eq(st.keys, 1);
+    ck_assert_int_eq(st.last_reason, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD);
+    ck_assert_str_eq(st.last_error, "Error loading Clerk JWKS from " URL
+                                    ": response body larger than 65536 bytes");
+    ck_assert_str_eq(st.url, URL);
+    /* a kid the stale set lacks reports the failed refresh, not a mismatch */
+    now = T0 + 320;
+    push(&sc, 0, 500, "", NULL);
+    clerk_error e;
+    ck_assert(!find(r, "ins_k2", &e));
+    ck_assert_int_eq(e.reason, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD);
+}
+END_TEST
+
+START_TEST(two_processes_sharing_a_store_fetch_once)
+{
+    push(&sc, 0, 200, jwks_k1, NULL);
+    push(&sc, 0, 200, jwks_k1k2, NULL);
+    clerk_jwks_remote *a = make_remote(), *b = make_remote();
+    ck_assert(find(a, "ins_k1", NULL));
+    ck_assert(find(b, "ins_k1", NULL));
+    ck_assert_int_eq(sc.calls, 1);
+    now = T0 + 50; /* rotation: a sees the new kid first, b adopts a's copy */
+    ck_assert(find(a, "ins_k2", NULL));
+    now = T0 + 51;
+    ck_assert(find(b, "ins_k2", NULL));
+    ck_assert_int_eq(sc.calls, 2);
+    now = T0 + 350; /* periodic: a refreshes... (script has no more: b must not fetch) */
+    push(&sc, 0, 200, jwks_k1k2, NULL);
+    ck_assert(find(a, "ins_k1", NULL));
+    ck_assert(find(b, "ins_k1", NULL));
+    ck_assert_int_eq(sc.calls, 3);
+    clerk_jwks_stats st;
+    clerk_jwks_remote_stats(b, now, &st);
+    ck_assert_int_eq(st.fetch_ok, 0);
+    ck_assert_int_eq(st.shared_fetch_ok, 3);
+    ck_assert_int_eq(st.fetched_at, T0 + 350);
+}
+END_TEST
+
+START_TEST(busy_lock_loser_never_blocks_and_answers_with_what_it_has)
+{
+    push(&sc, 0, 200, jwks_k1, NULL);
+    clerk_jwks_remote *r = make_remote();
+    ck_assert_int_eq(clerk_jwks_remote_preload(r, now, NULL), 0);
+    store.busy = 1; /* another process holds the refresh lock (and never finishes) */
+    now = T0 + 400;
+    ck_assert(find(r, "ins_k1", NULL)); /* stale set serves */
+    clerk_error e;
+    ck_assert(!find(r, "ins_k2", &e));
+    ck_assert_int_eq(e.reason, CLERK_R_JWK_KID_MISMATCH);
+    ck_assert_int_eq(sc.calls, 1);
+    ck_assert_int_gt(store.trylocks, 0);
+    /* a fresh process with nothing gets the generic failure at once */
+    clerk_jwks_remote *r2 = make_remote();
+    mem_free(&store);
+    memset(store.slot, 0, sizeof store.slot);
+    ck_assert(!find(r2, "ins_k1", &e));
+    ck_assert_int_eq(e.reason, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD);
+    ck_assert_str_eq(e.message, CLERK_JWKS_MSG_FAILED_TO_LOAD);
+    ck_assert_int_eq(clerk_jwks_remote_preload(r2, now, &e), -1);
+    ck_assert_int_eq(sc.calls, 1);
+}
+END_TEST
+
+START_TEST(tampered_shared_record_is_ignored)
+{
+    push(&sc, 0, 200, jwks_k1, NULL);
+    push(&sc, 0, 200, jwks_k2, NULL);
+    clerk_jwks_remote *a = make_remote();
+    ck_assert(find(a, "ins_k1", NULL));
+    /* someone with write access to the cache but not the secret key swaps the JWKS text */
+    ck_assert_ptr_nonnull(store.slot[0].val);
+    unsigned char *v = store.slot[0].val;
+    size_t len = store.slot[0].len;
+    unsigned char *hit = memmem(v, len, "ins_k1", 6);
+    ck_assert_ptr_nonnull(hit);
+    memcpy(hit, "ins_kX", 6);
+    clerk_jwks_remote *b = make_remote();
+    clerk_error e;
+    ck_assert(!find(b, "ins_kX", &e)); /* b fetched its own copy (k2 only) */
+    ck_assert_int_eq(sc.calls, 2);
+    ck_assert_ptr_nonnull(strstr(logbuf, "does not check out"));
+}
+END_TEST
+
+START_TEST(held_key_survives_a_swap_until_release)
+{
+    push(&sc, 0, 200, jwks_k1, NULL);
+    push(&sc, 0, 200, jwks_k2, NULL);
+    clerk_jwks_remote *r = make_remote();
+    clerk_jwks_request rq;
+    clerk_jwks_request_init(&rq, r, now);
+    clerk_error e;
+    const clerk_key *k = clerk_jwks_request_lookup(&rq, "ins_k1", &e);
+    ck_assert_ptr_nonnull(k);
+    now = T0 + 300;
+    ck_assert(find(r, "ins_k2", NULL)); /* the set k came from is replaced */
+    ck_assert_str_eq(k->kid, "ins_k1"); /* still readable: rq holds its set */
+    ck_assert_int_gt(EVP_PKEY_get_bits(k->pkey), 0);
+    const clerk_key *again = clerk_jwks_request_lookup(&rq, "ins_k1", &e);
+    ck_assert_ptr_null(again); /* the request's own now is fixed; the new set lacks k1 */
+    clerk_jwks_request_release(&rq);
+}
+END_TEST
+
+START_TEST(without_a_store_the_process_fetches_alone)
+{
+    push(&sc, 0, 200, jwks_k1, NULL);
+    sc.store = NULL;
+    clerk_jwks_remote_opts o = {
+        .url = URL, .fetch = scripted_fetch, .fetch_ctx = &sc, .refresh_s = 60};
+    char err[128];
+    clerk_jwks_remote *r = clerk_jwks_remote_create(pool, &o, err, sizeof err);
+    ck_assert_ptr_nonnull(r);
+    ck_assert(find(r, "ins_k1", NULL));
+    ck_assert_str_eq(sc.last_headers, ""); /* no secret key: no Authorization header */
+    now = T0 + 59;
+    ck_assert(find(r, "ins_k1", NULL));
+    ck_assert_int_eq(sc.calls, 1);
+}
+END_TEST
+
+START_TEST(bapi_url_joins_with_one_slash)
+{
+    ck_assert_str_eq(clerk_jwks_bapi_url(pool, "https://api.clerk.com"),
+                     "https://api.clerk.com/v1/jwks");
+    ck_assert_str_eq(clerk_jwks_bapi_url(pool, "https://api.clerk.com//"),
+                     "https://api.clerk.com/v1/jwks");
+    clerk_jwks_remote *r = make_remote();
+    const char *key = clerk_jwks_remote_store_key(r);
+    ck_assert_int_eq(strncmp(key, "clerk-jwks:", 11), 0);
+    ck_assert_int_eq(strlen(key), 11 + 64);
+    ck_assert_ptr_null(strstr(key, "sk_test"));
+}
+END_TEST
+
+/* ---- http_fetch against a loopback server -------------------------------------------------- */
+
+typedef enum srv_mode { SRV_OK, SRV_404, SRV_302, SRV_BIG, SRV_BIG_CL, SRV_SLOW } srv_mode;
+
+typedef struct srv {
+    pid_t pid;
+    int port;
+    int reqfd; /* read end: the request the server received */
+} srv;
+
+static void serve(int ls, int wfd, srv_mode mode)
+{
+    int c = accept(ls, NULL, NULL);
+    if (c < 0)
+        _exit(1);
+    char req[4096];
+    size_t n = 0;
+    while (n < sizeof req - 1) {
+        ssize_t got = read(c, req + n, sizeof req - 1 - n);
+        if (got <= 0)
+            break;
+        n += (size_t)got;
+        req[n] = '\0';
+        if (strstr(req, "\r\n\r\n"))
+            break;
+    }
+    if (write(wfd, req, n) < 0)
+        _exit(1);
+    close(wfd);
+    char head[256];
+    static char big[20000];
+    memset(big, 'x', sizeof big);
+    switch (mode) {
+    case SRV_OK:
+        snprintf(head, sizeof head,
+                 "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"keys\":[]}");
+        break;
+    case SRV_404:
+        snprintf(
+            head, sizeof head,
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot here!");
+        break;
+    case SRV_302:
+        snprintf(head, sizeof head,
+                 "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/elsewhere\r\n"
+                 "Content-Length: 0\r\nConnection: close\r\n\r\n");
+        break;
+    case SRV_BIG:
+        snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+        break;
+    case SRV_BIG_CL:
+        snprintf(head, sizeof head,
+                 "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", sizeof big);
+        break;
+    case SRV_SLOW:
+        sleep(3);
+        head[0] = '\0';
+        break;
+    }
+    if (write(c, head, strlen(head)) < 0)
+        _exit(0);
+    if (mode == SRV_BIG || mode == SRV_BIG_CL)
+        if (write(c, big, sizeof big) < 0)
+            _exit(0);
+    close(c);
+    _exit(0);
+}
+
+static srv srv_start(srv_mode mode)
+{
+    srv s = {0};
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(ls, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(ls, 4), 0);
+    socklen_t al = sizeof a;
+    ck_assert_int_eq(getsockname(ls, (struct sockaddr *)&a, &al), 0);
+    s.port = ntohs(a.sin_port);
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    s.pid = fork();
+    ck_assert_int_ge(s.pid, 0);
+    if (s.pid == 0) {
+        close(p[0]);
+        serve(ls, p[1], mode);
+    }
+    close(p[1]);
+    close(ls);
+    s.reqfd = p[0];
+    return s;
+}
+
+/* Stops the server and returns the request it saw (static buffer). */
+static const char *srv_stop(srv *s)
+{
+    static char req[4096];
+    size_t n = 0;
+    ssize_t got;
+    kill(s->pid, SIGKILL); /* SIGKILL: the child inherited Check's SIGTERM handler */
+    while (n < sizeof req - 1 && (got = read(s->reqfd, req + n, sizeof req - 1 - n)) > 0)
+        n += (size_t)got;
+    req[n] = '\0';
+    close(s->reqfd);
+    waitpid(s->pid, NULL, 0);
+    return req;
+}
+
+static void url_of(const srv *s, char *buf, size_t n)
+{
+    snprintf(buf, n, "http://127.0.0.1:%d/v1/jwks", s->port);
+}
+
+static void http_setup(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void http_teardown(void)
+{
+    curl_global_cleanup();
+}
+
+START_TEST(http_status_body_and_request_headers)
+{
+    srv s = srv_start(SRV_OK);
+    char url[128], err[256];
+    url_of(&s, url, sizeof url);
+    const char *hdrs[] = {"Authorization: Bearer sk_test_abc", "Clerk-API-Version: 2026-05-12",
+                          NULL};
+    clerk_http_request rq = {.url = url, .headers = hdrs};
+    clerk_http_response rs;
+    ck_assert_int_eq(clerk_http_get(&rq, &rs, err, sizeof err), 0);
+    ck_assert_int_eq(rs.status, 200);
+    ck_assert_str_eq(rs.body, "{\"keys\":[]}");
+    ck_assert_int_eq(rs.body_len, 11);
+    clerk_http_response_free(&rs);
+    const char *seen = srv_stop(&s);
+    ck_assert_ptr_nonnull(strstr(seen, "GET /v1/jwks HTTP/1.1\r\n"));
+    ck_assert_ptr_nonnull(strstr(seen, "\r\nUser-Agent: mod_clerk_auth/"));
+    ck_assert_ptr_nonnull(strstr(seen, "\r\nAuthorization: Bearer sk_test_abc\r\n"));
+    ck_assert_ptr_nonnull(strstr(seen, "\r\nClerk-API-Version: 2026-05-12\r\n"));
+}
+END_TEST
+
+START_TEST(http_error_status_is_returned_with_its_body)
+{
+    srv s = srv_start(SRV_404);
+    char url[128], err[256];
+    url_of(&s, url, sizeof url);
+    clerk_http_request rq = {.url = url};
+    clerk_http_response rs;
+    ck_assert_int_eq(clerk_http_get(&rq, &rs, err, sizeof err), 0);
+    ck_assert_int_eq(rs.status, 404);
+    ck_assert_str_eq(rs.body, "not here!");
+    clerk_http_response_free(&rs);
+    srv_stop(&s);
+}
+END_TEST
+
+START_TEST(http_redirect_is_not_followed)
+{
+    srv s = srv_start(SRV_302);
+    char url[128], err[256];
+    url_of(&s, url, sizeof url);
+    clerk_http_request rq = {.url = url};
+    clerk_http_response rs;
+    ck_assert_int_eq(clerk_http_get(&rq, &rs, err, sizeof err), -1);
+    ck_assert_int_eq(rs.status, 302);
+    ck_assert_str_eq(err, "redirect not followed (HTTP 302)");
+    clerk_http_response_free(&rs);
+    srv_stop(&s);
+}
+END_TEST
+
+START_TEST(http_body_over_cap_is_refused)
+{
+    srv_mode modes[] = {SRV_BIG, SRV_BIG_CL};
+    for (int i = 0; i < 2; i++) {
+        srv s = srv_start(modes[i]);
+        char url[128], err[256];
+        url_of(&s, url, sizeof url);
+        clerk_http_request rq = {.url = url, .max_body = 1000};
+        clerk_http_response rs;
+        ck_assert_int_eq(clerk_http_get(&rq, &rs, err, sizeof err), -1);
+        ck_assert_str_eq(err, "response body larger than 1000 bytes");
+        ck_assert_ptr_null(rs.body);
+        clerk_http_response_free(&rs);
+        srv_stop(&s);
+    }
+}
+END_TEST
+
+START_TEST(http_slow_server_times_out)
+{
+    srv s = srv_start(SRV_SLOW);
+    char url[128], err[256];
+    url_of(&s, url, sizeof url);
+    clerk_http_request rq = {.url = url, .timeout_ms = 300};
+    clerk_http_response rs;
+    struct timeval t0, t1;
+    gettimeofday(&t0, NULL);
+    ck_assert_int_eq(clerk_http_get(&rq, &rs, err, sizeof err), -1);
+    gettimeofday(&t1, NULL);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
+    ck_assert_int_lt(ms, 2000);
+    ck_assert_int_eq(rs.status, 0);
+    ck_assert_ptr_nonnull(strstr(err, "Timeout"));
+    clerk_http_response_free(&rs);
+    srv_stop(&s);
+}
+END_TEST
+
+START_TEST(http_other_schemes_are_refused)
+{
+    char err[256];
+    clerk_http_request rq = {.url = "file:///etc/hostname"};
+    clerk_http_response rs;
+    ck_assert_int_eq(clerk_http_get(&rq, &rs, err, sizeof err), -1);
+    ck_assert_ptr_null(rs.body);
+    ck_assert_int_eq(rs.status, 0);
+    clerk_http_response_free(&rs);
+}
+END_TEST
+
+START_TEST(http_error_never_echoes_a_header_value)
+{
+    char err[256];
+    /* libcurl names the host it could not reach; here the host carries the header's value */
+    const char *hdrs[] = {"Authorization: Bearer sk-test-topsecretvalue", NULL};
+    clerk_http_request rq = {
+        .url = "http://sk-test-topsecretvalue.invalid/", .headers = hdrs, .timeout_ms = 2000};
+    clerk_http_response rs;
+    ck_assert_int_eq(clerk_http_get(&rq, &rs, err, sizeof err), -1);
+    ck_assert_ptr_null(strstr(err, "topsecret"));
+    ck_assert_ptr_nonnull(strstr(err, "[redacted]"));
+    clerk_http_response_free(&rs);
+}
+END_TEST
+
+START_TEST(ca_file_check_refuses_a_file_without_certificates)
+{
+    char err[256];
+    ck_assert_int_eq(clerk_http_ca_file_check("/nonexistent/ca.pem", err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "no readable PEM certificate"));
+    ck_assert_str_eq(clerk_http_user_agent(), "mod_clerk_auth/" PACKAGE_VERSION);
+}
+END_TEST
 
 Suite *jwks_remote_suite(void)
 {
-    return suite_create("jwks_remote");
+    Suite *s = suite_create("jwks_remote");
+    TCase *tc = tcase_create("policy");
+    tcase_add_unchecked_fixture(tc, keys_setup, keys_teardown);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, fresh_set_answers_without_fetch_or_store_access);
+    tcase_add_test(tc, set_is_refetched_once_refresh_interval_passed);
+    tcase_add_test(tc, secret_key_and_api_version_are_sent);
+    tcase_add_test(tc, unknown_kid_fetches_once_and_a_flood_within_min_refresh_fetches_no_more);
+    tcase_add_test(tc, kid_mismatch_has_clerks_message_with_sorted_kids);
+    tcase_add_test(tc, rotated_key_is_accepted_after_one_fetch);
+    tcase_add_test(tc, outage_keeps_last_good_set_until_max_stale_then_fails_to_load);
+    tcase_add_test(tc, clerk_key_invalid_body_is_secret_key_invalid);
+    tcase_add_test(tc, other_error_codes_are_clerks_failed_to_load_message);
+    tcase_add_test(tc, redirect_is_a_failed_load_with_its_code);
+    tcase_add_test(tc, empty_keys_is_failed_to_load_with_clerks_message);
+    tcase_add_test(tc, garbage_or_oversized_body_keeps_last_good_set);
+    tcase_add_test(tc, two_processes_sharing_a_store_fetch_once);
+    tcase_add_test(tc, busy_lock_loser_never_blocks_and_answers_with_what_it_has);
+    tcase_add_test(tc, tampered_shared_record_is_ignored);
+    tcase_add_test(tc, held_key_survives_a_swap_until_release);
+    tcase_add_test(tc, without_a_store_the_process_fetches_alone);
+    tcase_add_test(tc, bapi_url_joins_with_one_slash);
+    suite_add_tcase(s, tc);
+
+    TCase *th = tcase_create("http_fetch");
+    tcase_add_checked_fixture(th, http_setup, http_teardown);
+    tcase_set_timeout(th, 30);
+    tcase_add_test(th, http_status_body_and_request_headers);
+    tcase_add_test(th, http_error_status_is_returned_with_its_body);
+    tcase_add_test(th, http_redirect_is_not_followed);
+    tcase_add_test(th, http_body_over_cap_is_refused);
+    tcase_add_test(th, http_slow_server_times_out);
+    tcase_add_test(th, http_other_schemes_are_refused);
+    tcase_add_test(th, http_error_never_echoes_a_header_value);
+    tcase_add_test(th, ca_file_check_refuses_a_file_without_certificates);
+    suite_add_tcase(s, th);
+    return s;
 }
