@@ -457,7 +457,7 @@ int clerk_keyset_add_jwk(clerk_keyset *ks, const json_t *jwk, char *err, size_t 
         ERR_clear_error();
         return -1;
     }
-    clerk_key probe = {0};
+    clerk_key probe = {.pkey = pkey};
     if (alg != 0) {
         /* An "alg" the key cannot serve is a broken JWK, not a restriction to honour. */
         if (classify(pkey, &probe, err, errlen) != 0) {

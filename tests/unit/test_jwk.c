@@ -1,6 +1,537 @@
+/* Key sets: what keys are accepted from PEM, JWK and JWKS, and how a kid finds one. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/obj_mac.h>
+
+#include "b64url.h"
+#include "jwk.h"
+#include "jws.h"
+#include "mint.h"
 #include "unit.h"
+
+/* Generated once per test case (RSA generation is slow, more so under valgrind). */
+static EVP_PKEY *rsa2048, *rsa2048b, *rsa1024, *ec256, *ec384, *ed25519;
+
+static void keys_setup(void)
+{
+    rsa2048 = mint_keygen("rsa2048");
+    rsa2048b = mint_keygen("rsa2048");
+    rsa1024 = mint_keygen("rsa1024");
+    ec256 = mint_keygen("ec256");
+    ec384 = mint_keygen("ec384");
+    ed25519 = mint_keygen("ed25519");
+}
+
+static void keys_teardown(void)
+{
+    EVP_PKEY_free(rsa2048);
+    EVP_PKEY_free(rsa2048b);
+    EVP_PKEY_free(rsa1024);
+    EVP_PKEY_free(ec256);
+    EVP_PKEY_free(ec384);
+    EVP_PKEY_free(ed25519);
+}
+
+static int add_pem_of(clerk_keyset *ks, EVP_PKEY *k, char *err, size_t errlen)
+{
+    char *pem = mint_public_pem(k);
+    int rc = clerk_keyset_add_pem(ks, pem, strlen(pem), err, errlen);
+    free(pem);
+    return rc;
+}
+
+static json_t *jwk_of(EVP_PKEY *k, const char *kid, const char *alg)
+{
+    char *text = mint_public_jwk(k, kid, alg);
+    json_t *j = json_loads(text, 0, NULL);
+    free(text);
+    ck_assert_ptr_nonnull(j);
+    return j;
+}
+
+static int add_jwks_text(clerk_keyset *ks, const char *text, char *err, size_t errlen)
+{
+    return clerk_keyset_add_jwks(ks, text, strlen(text), err, errlen);
+}
+
+START_TEST(pem_rsa2048_is_accepted_and_matches_any_kid)
+{
+    clerk_keyset *ks = clerk_keyset_new();
+    char err[256] = "";
+    ck_assert_msg(add_pem_of(ks, rsa2048, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(clerk_keyset_count(ks), 1);
+    const clerk_key *k = clerk_keyset_find(ks, "ins_anything");
+    ck_assert_ptr_nonnull(k);
+    ck_assert_int_eq(k->kty, CLERK_KTY_RSA);
+    ck_assert_int_eq(k->bits, 2048);
+    ck_assert_ptr_null(k->kid);
+    ck_assert_int_eq(k->any_kid, 1);
+    ck_assert(k->fp != 0);
+    ck_assert_ptr_eq(clerk_keyset_find(ks, NULL), k);
+    clerk_keyset_unref(ks);
+}
+END_TEST
+
+START_TEST(pem_rsa1024_is_refused)
+{
+    clerk_keyset *ks = clerk_keyset_new();
+    char err[256] = "";
+    ck_assert_int_eq(add_pem_of(ks, rsa1024, err, sizeof err), -1);
+    ck_assert_str_eq(err, "RSA key has 1024 bits; at least 2048 are required");
+    ck_assert_uint_eq(clerk_keyset_count(ks), 0);
+    clerk_keyset_unref(ks);
+}
+END_TEST
+
+START_TEST(pem_ec_p256_and_p384_are_accepted)
+{
+    clerk_keyset *ks = clerk_keyset_new();
+    char err[256] = "";
+    ck_assert_msg(add_pem_of(ks, ec256, err, sizeof err) == 0, "%s", err);
+    const clerk_key *k = clerk_keyset_find(ks, NULL);
+    ck_assert_int_eq(k->kty, CLERK_KTY_EC);
+    ck_assert_int_eq(k->curve_nid, NID_X9_62_prime256v1);
+    ck_assert_int_eq(k->bits, 256);
+    clerk_keyset_unref(ks);
+
+    ks = clerk_keyset_new();
+    ck_assert_msg(add_pem_of(ks, ec384, err, sizeof err) == 0, "%s", err);
+    k = clerk_keyset_find(ks, NULL);
+    ck_assert_int_eq(k->curve_nid, NID_secp384r1);
+    ck_assert_int_eq(k->bits, 384);
+    clerk_keyset_unref(ks);
+}
+END_TEST
+
+START_TEST(pem_ed25519_is_accepted)
+{
+    clerk_keyset *ks = clerk_keyset_new();
+    char err[256] = "";
+    ck_assert_msg(add_pem_of(ks, ed25519, err, sizeof err) == 0, "%s", err);
+    const clerk_key *k = clerk_keyset_find(ks, "x");
+    ck_assert_int_eq(k->kty, CLERK_KTY_OKP);
+    ck_assert_int_eq(k->curve_nid, NID_ED25519);
+    clerk_keyset_unref(ks);
+}
+END_TEST
+
+START_TEST(garbage_pem_is_refused)
+{
+    const char *bad[] = {
+        "hello", "-----BEGIN PUBLIC KEY-----\nnot base64 at all!\n-----END PUBLIC KEY-----\n",
+        "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n"
+        "-----END PUBLIC KEY-----\n",
+        "-----BEGIN PUBLIC KEY-----\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        clerk_keyset *ks = clerk_keyset_new();
+        char err[256] = "";
+        ck_assert_int_eq(clerk_keyset_add_pem(ks, bad[i], strlen(bad[i]), err, sizeof err), -1);
+        ck_assert_ptr_nonnull(strstr(err, "PEM public key does not parse"));
+        clerk_keyset_unref(ks);
+    }
+}
+END_TEST
+
+START_TEST(private_key_pem_is_refused)
+{
+    char *pem = mint_private_pem(ec256);
+    clerk_keyset *ks = clerk_keyset_new();
+    char err[256] = "";
+    ck_assert_int_eq(clerk_keyset_add_pem(ks, pem, strlen(pem), err, sizeof err), -1);
+    ck_assert_ptr_null(strstr(err, "PRIVATE")); /* never echoes key text */
+    clerk_keyset_unref(ks);
+    free(pem);
+}
+END_TEST
+
+/* pem with its line breaks removed, and optionally its BEGIN/END lines. */
+static char *flatten_pem(const char *pem, int strip_armor)
+{
+    char *out = malloc(strlen(pem) + 1), *o = out;
+    const char *p = pem;
+    if (strip_armor)
+        p = strchr(pem, '\n') + 1;
+    for (; *p; p++) {
+        if (strip_armor && strncmp(p, "-----END", 8) == 0)
+            break;
+        if (*p != '\n')
+            *o++ = *p;
+    }
+    *o = '\0';
+    return out;
+}
+
+START_TEST(pem_on_one_line_or_without_armor_is_accepted)
+{
+    char *pem = mint_public_pem(rsa2048);
+    clerk_keyset *ks = clerk_keyset_new();
+    char err[256] = "";
+    ck_assert_int_eq(clerk_keyset_add_pem(ks, pem, strlen(pem), err, sizeof err), 0);
+    char *one_line = flatten_pem(pem, 0);
+    char *bare = flatten_pem(pem, 1);
+    ck_assert_msg(clerk_keyset_add_pem(ks, one_line, strlen(one_line), err, sizeof err) == 0, "%s",
+                  err);
+    ck_assert_msg(clerk_keyset_add_pem(ks, bare, strlen(bare), err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(clerk_keyset_count(ks), 3);
+    /* All three spellings are the same key. */
+    clerk_keyset *a = clerk_keyset_new(), *b = clerk_keyset_new();
+    clerk_keyset_add_pem(a, pem, strlen(pem), err, sizeof err);
+    clerk_keyset_add_pem(b, bare, strlen(bare), err, sizeof err);
+    ck_assert(clerk_keyset_find(a, NULL)->fp == clerk_keyset_find(b, NULL)->fp);
+    clerk_keyset_unref(a);
+    clerk_keyset_unref(b);
+    clerk_keyset_unref(ks);
+    free(pem);
+    free(one_line);
+    free(bare);
+}
+END_TEST
+
+START_TEST(jwks_with_two_keys_finds_each_by_kid)
+{
+    char *j1 = mint_public_jwk(rsa2048, "ins_1", "RS256");
+    char *j2 = mint_public_jwk(rsa2048b, "ins_2", NULL);
+    char doc[8192];
+    snprintf(doc, sizeof doc, "{\"keys\":[%s,%s]}", j1, j2);
+    clerk_keyset *ks = clerk_keyset_new();
+    char err[256] = "";
+    ck_assert_msg(add_jwks_text(ks, doc, err, sizeof err) == 2, "%s", err);
+    const clerk_key *k1 = clerk_keyset_find(ks, "ins_1");
+    const clerk_key *k2 = clerk_keyset_find(ks, "ins_2");
+    ck_assert_ptr_nonnull(k1);
+    ck_assert_ptr_nonnull(k2);
+    ck_assert_ptr_ne(k1, k2);
+    ck_assert_str_eq(k1->kid, "ins_1");
+    ck_assert_uint_eq(k1->alg, CLERK_ALG_RS256);
+    ck_assert_uint_eq(k2->alg, 0);
+    ck_assert_int_eq(k1->any_kid, 0);
+    ck_assert(k1->fp != k2->fp);
+    /* The JWK and the PEM of one key have the same identity. */
+    clerk_keyset *pem = clerk_keyset_new();
+    add_pem_of(pem, rsa2048, err, sizeof err);
+    ck_assert(clerk_keyset_find(pem, NULL)->fp == k1->fp);
+    clerk_keyset_unref(pem);
+    clerk_keyset_unref(ks);
+    free(j1);
+    free(j2);
+}
+END_TEST
+
+START_TEST(unknown_kid_finds_nothing_in_a_jwks)
+{
+    char *j1 = mint_public_jwk(rsa2048, "ins_1", NULL);
+    char doc[4096];
+    snprintf(doc, sizeof doc, "{\"keys\":[%s]}", j1);
+    clerk_keyset *ks = clerk_keyset_new();
+    char err[256];
+    ck_assert_int_eq(add_jwks_text(ks, doc, err, sizeof err), 1);
+    ck_assert_ptr_null(clerk_keyset_find(ks, "ins_2"));
+    ck_assert_ptr_null(clerk_keyset_find(ks, "ins_"));
+    ck_assert_ptr_null(clerk_keyset_find(ks, NULL));
+    clerk_keyset_unref(ks);
+    free(j1);
+}
+END_TEST
+
+START_TEST(kidless_jwk_matches_only_a_kidless_token)
+{
+    json_t *j = jwk_of(ec256, NULL, NULL);
+    clerk_keyset *ks = clerk_keyset_new();
+    char err[256];
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), 0);
+    ck_assert_ptr_nonnull(clerk_keyset_find(ks, NULL));
+    ck_assert_ptr_null(clerk_keyset_find(ks, "ins_1"));
+    clerk_keyset_unref(ks);
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(exact_kid_wins_over_pem_key)
+{
+    clerk_keyset *ks = clerk_keyset_new();
+    char err[256];
+    ck_assert_int_eq(add_pem_of(ks, rsa2048, err, sizeof err), 0);
+    json_t *j = jwk_of(rsa2048b, "ins_2", NULL);
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), 0);
+    ck_assert_str_eq(clerk_keyset_find(ks, "ins_2")->kid, "ins_2");
+    ck_assert_int_eq(clerk_keyset_find(ks, "ins_other")->any_kid, 1);
+    clerk_keyset_unref(ks);
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(oct_and_encryption_keys_are_skipped)
+{
+    char *j1 = mint_public_jwk(rsa2048, "ins_1", NULL);
+    char *j2 = mint_public_jwk(rsa2048b, "enc_1", NULL);
+    /* turn the second into an encryption key */
+    char *use = strstr(j2, "\"use\":\"sig\"");
+    memcpy(use, "\"use\":\"enc\"", 11);
+    char doc[8192];
+    snprintf(doc, sizeof doc,
+             "{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2VjcmV0\",\"kid\":\"hs\"},%s,%s]}", j1, j2);
+    clerk_keyset *ks = clerk_keyset_new();
+    char err[256];
+    ck_assert_int_eq(add_jwks_text(ks, doc, err, sizeof err), 1);
+    ck_assert_ptr_null(clerk_keyset_find(ks, "hs"));
+    ck_assert_ptr_null(clerk_keyset_find(ks, "enc_1"));
+    ck_assert_ptr_nonnull(clerk_keyset_find(ks, "ins_1"));
+    clerk_keyset_unref(ks);
+
+    ks = clerk_keyset_new();
+    ck_assert_int_eq(
+        add_jwks_text(ks, "{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}]}", err, sizeof err),
+        -1);
+    ck_assert_str_eq(err, "JWKS has no usable signing key");
+    clerk_keyset_unref(ks);
+    free(j1);
+    free(j2);
+}
+END_TEST
+
+START_TEST(jwks_without_usable_keys_is_refused)
+{
+    const char *docs[] = {"{\"keys\":[]}",
+                          "{}",
+                          "{\"keys\":{}}",
+                          "[]",
+                          "{\"keys\":[1,\"a\"]}",
+                          "{\"keys\":[]",
+                          "{\"keys\":[],\"keys\":[]}"};
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        clerk_keyset *ks = clerk_keyset_new();
+        char err[256] = "";
+        ck_assert_int_eq(add_jwks_text(ks, docs[i], err, sizeof err), -1);
+        ck_assert_msg(err[0] != '\0', "no message for %s", docs[i]);
+        ck_assert_uint_eq(clerk_keyset_count(ks), 0);
+        clerk_keyset_unref(ks);
+    }
+    clerk_keyset *ks = clerk_keyset_new();
+    char err[256];
+    add_jwks_text(ks, "{\"keys\":[]}", err, sizeof err);
+    ck_assert_str_eq(err, "JWKS has no usable signing key");
+    add_jwks_text(ks, "{}", err, sizeof err);
+    ck_assert_str_eq(err, "JWKS has no \"keys\" array");
+    clerk_keyset_unref(ks);
+}
+END_TEST
+
+START_TEST(jwks_over_bounds_is_refused)
+{
+    /* 65 entries */
+    char *doc = malloc(65 * 20 + 32);
+    strcpy(doc, "{\"keys\":[");
+    for (int i = 0; i < 65; i++)
+        strcat(doc, i ? ",{\"kty\":\"oct\"}" : "{\"kty\":\"oct\"}");
+    strcat(doc, "]}");
+    clerk_keyset *ks = clerk_keyset_new();
+    char err[256];
+    ck_assert_int_eq(add_jwks_text(ks, doc, err, sizeof err), -1);
+    ck_assert_str_eq(err, "JWKS has more than 64 keys");
+    free(doc);
+
+    size_t big = CLERK_JWKS_MAX_BYTES + 1;
+    doc = malloc(big + 1);
+    memset(doc, ' ', big);
+    memcpy(doc, "{\"keys\":[]}", 11);
+    doc[big] = '\0';
+    ck_assert_int_eq(clerk_keyset_add_jwks(ks, doc, big, err, sizeof err), -1);
+    ck_assert_str_eq(err, "JWKS is larger than 262144 bytes");
+    free(doc);
+    clerk_keyset_unref(ks);
+}
+END_TEST
+
+START_TEST(jwk_rsa_with_short_modulus_is_refused)
+{
+    json_t *j = jwk_of(rsa1024, "k", NULL);
+    clerk_keyset *ks = clerk_keyset_new();
+    char err[256];
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
+    ck_assert_str_eq(err, "RSA key has 1024 bits; at least 2048 are required");
+    clerk_keyset_unref(ks);
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(jwk_rsa_with_even_or_unit_exponent_is_refused)
+{
+    const char *es[] = {"AQAA", "AQ", "Ag"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *j = jwk_of(rsa2048, "k", NULL);
+        json_object_set_new(j, "e", json_string(es[i]));
+        clerk_keyset *ks = clerk_keyset_new();
+        char err[256];
+        ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
+        ck_assert_str_eq(err, "RSA public exponent must be odd and greater than 1");
+        clerk_keyset_unref(ks);
+        json_decref(j);
+    }
+}
+END_TEST
+
+START_TEST(jwk_rsa_with_padded_modulus_is_refused)
+{
+    json_t *j = jwk_of(rsa2048, "k", NULL);
+    char n[1024];
+    snprintf(n, sizeof n, "%s=", json_string_value(json_object_get(j, "n")));
+    json_object_set_new(j, "n", json_string(n));
+    clerk_keyset *ks = clerk_keyset_new();
+    char err[256];
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
+    ck_assert_str_eq(err, "JWK RSA key needs base64url \"n\" and \"e\"");
+    clerk_keyset_unref(ks);
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(jwk_ec_p256_p384_and_ed25519_are_accepted)
+{
+    EVP_PKEY *keys[] = {ec256, ec384, ed25519};
+    int nids[] = {NID_X9_62_prime256v1, NID_secp384r1, NID_ED25519};
+    for (int i = 0; i < 3; i++) {
+        json_t *j = jwk_of(keys[i], "k", NULL);
+        clerk_keyset *ks = clerk_keyset_new();
+        char err[256];
+        ck_assert_msg(clerk_keyset_add_jwk(ks, j, err, sizeof err) == 0, "%s", err);
+        const clerk_key *k = clerk_keyset_find(ks, "k");
+        ck_assert_int_eq(k->curve_nid, nids[i]);
+        /* same identity as the PEM of the key */
+        clerk_keyset *p = clerk_keyset_new();
+        add_pem_of(p, keys[i], err, sizeof err);
+        ck_assert(clerk_keyset_find(p, NULL)->fp == k->fp);
+        clerk_keyset_unref(p);
+        clerk_keyset_unref(ks);
+        json_decref(j);
+    }
+}
+END_TEST
+
+START_TEST(jwk_ec_point_not_on_curve_is_refused)
+{
+    json_t *j = jwk_of(ec256, "k", NULL);
+    const char *y = json_string_value(json_object_get(j, "y"));
+    unsigned char raw[64];
+    size_t n = 0;
+    ck_assert_int_eq(clerk_b64url_decode(y, strlen(y), raw, sizeof raw, &n), 0);
+    ck_assert_uint_eq(n, 32);
+    raw[31] ^= 1;
+    char *bad = mint_b64url(raw, n);
+    json_object_set_new(j, "y", json_string(bad));
+    free(bad);
+    clerk_keyset *ks = clerk_keyset_new();
+    char err[256];
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
+    ck_assert_str_eq(err, "JWK EC point is not on the curve");
+    clerk_keyset_unref(ks);
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(jwk_ec_coordinate_of_wrong_length_is_refused)
+{
+    json_t *j = jwk_of(ec256, "k", NULL);
+    char x[64], shorter[64];
+    snprintf(x, sizeof x, "%s", json_string_value(json_object_get(j, "x")));
+    snprintf(shorter, sizeof shorter, "%.40s", x); /* 30 bytes */
+    json_object_set_new(j, "x", json_string(shorter));
+    clerk_keyset *ks = clerk_keyset_new();
+    char err[256];
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
+    ck_assert_str_eq(err, "JWK EC key needs base64url \"x\" and \"y\" of 32 bytes each");
+    json_object_set_new(j, "x", json_string(x));
+    json_object_set_new(j, "crv", json_string("P-521"));
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
+    ck_assert_str_eq(err, "JWK EC curve is not P-256 or P-384");
+    clerk_keyset_unref(ks);
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(jwk_alg_that_does_not_fit_its_key_is_refused)
+{
+    json_t *j = jwk_of(rsa2048, "k", "ES256");
+    clerk_keyset *ks = clerk_keyset_new();
+    char err[256];
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
+    ck_assert_str_eq(err, "JWK \"alg\" ES256 does not fit its key");
+    json_decref(j);
+    j = jwk_of(rsa2048, "k", "HS256");
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
+    ck_assert_str_eq(err, "JWK \"alg\" is not a supported signature algorithm");
+    json_decref(j);
+    clerk_keyset_unref(ks);
+}
+END_TEST
+
+START_TEST(jwk_with_non_string_kid_or_enc_use_is_refused)
+{
+    json_t *j = jwk_of(ec256, "k", NULL);
+    json_object_set_new(j, "kid", json_integer(7));
+    clerk_keyset *ks = clerk_keyset_new();
+    char err[256];
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
+    ck_assert_str_eq(err, "JWK \"kid\" is not a string");
+    json_object_set_new(j, "kid", json_string("k"));
+    json_object_set_new(j, "use", json_string("enc"));
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
+    ck_assert_str_eq(err, "JWK \"use\" is not \"sig\"");
+    json_object_set_new(j, "kty", json_string("oct"));
+    json_object_del(j, "use");
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
+    ck_assert_str_eq(err, "JWK key type \"oct\" is not supported");
+    clerk_keyset_unref(ks);
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(refcount_frees_on_last_unref)
+{
+    clerk_keyset *ks = clerk_keyset_new();
+    char err[256];
+    ck_assert_int_eq(add_pem_of(ks, rsa2048, err, sizeof err), 0);
+    ck_assert_ptr_eq(clerk_keyset_ref(ks), ks);
+    ck_assert_ptr_eq(clerk_keyset_ref(ks), ks);
+    clerk_keyset_unref(ks);
+    clerk_keyset_unref(ks);
+    /* still alive: one reference left */
+    ck_assert_ptr_nonnull(clerk_keyset_find(ks, "x"));
+    clerk_keyset_unref(ks); /* frees; valgrind would report a leak or a double free */
+    clerk_keyset_unref(NULL);
+}
+END_TEST
 
 Suite *jwk_suite(void)
 {
-    return suite_create("jwk");
+    Suite *s = suite_create("jwk");
+    TCase *tc = tcase_create("jwk");
+    tcase_set_timeout(tc, 120);
+    tcase_add_unchecked_fixture(tc, keys_setup, keys_teardown);
+    tcase_add_test(tc, pem_rsa2048_is_accepted_and_matches_any_kid);
+    tcase_add_test(tc, pem_rsa1024_is_refused);
+    tcase_add_test(tc, pem_ec_p256_and_p384_are_accepted);
+    tcase_add_test(tc, pem_ed25519_is_accepted);
+    tcase_add_test(tc, garbage_pem_is_refused);
+    tcase_add_test(tc, private_key_pem_is_refused);
+    tcase_add_test(tc, pem_on_one_line_or_without_armor_is_accepted);
+    tcase_add_test(tc, jwks_with_two_keys_finds_each_by_kid);
+    tcase_add_test(tc, unknown_kid_finds_nothing_in_a_jwks);
+    tcase_add_test(tc, kidless_jwk_matches_only_a_kidless_token);
+    tcase_add_test(tc, exact_kid_wins_over_pem_key);
+    tcase_add_test(tc, oct_and_encryption_keys_are_skipped);
+    tcase_add_test(tc, jwks_without_usable_keys_is_refused);
+    tcase_add_test(tc, jwks_over_bounds_is_refused);
+    tcase_add_test(tc, jwk_rsa_with_short_modulus_is_refused);
+    tcase_add_test(tc, jwk_rsa_with_even_or_unit_exponent_is_refused);
+    tcase_add_test(tc, jwk_rsa_with_padded_modulus_is_refused);
+    tcase_add_test(tc, jwk_ec_p256_p384_and_ed25519_are_accepted);
+    tcase_add_test(tc, jwk_ec_point_not_on_curve_is_refused);
+    tcase_add_test(tc, jwk_ec_coordinate_of_wrong_length_is_refused);
+    tcase_add_test(tc, jwk_alg_that_does_not_fit_its_key_is_refused);
+    tcase_add_test(tc, jwk_with_non_string_kid_or_enc_use_is_refused);
+    tcase_add_test(tc, refcount_frees_on_last_unref);
+    suite_add_tcase(s, tc);
+    return s;
 }
