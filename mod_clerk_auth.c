@@ -25,6 +25,8 @@
 #include "http_request.h"
 #include "util_cfgtree.h"
 
+#include "httpd_clerk.h"
+
 #include "auth.h"
 #include "authorization.h"
 #include "export.h"
@@ -38,9 +40,6 @@
 #include "url.h"
 
 APLOG_USE_MODULE(clerk_auth);
-
-/* Stable message numbers, APLOGNO-style, so operators can grep and alert on them. */
-#define CLERK_LOGNO(n) "CLERK" #n ": "
 
 #define CLERK_AUTH_TYPE "Clerk"
 
@@ -1062,6 +1061,21 @@ static int clerk_check_authn(request_rec *r)
     return respond_signed_out(r, rs, rq);
 }
 
+int clerk_request_identity(request_rec *r, clerk_identity *id)
+{
+    const clerk_req *rq = ap_get_module_config(r->request_config, &clerk_auth_module);
+    if (!rq || !rq->decided)
+        return CLERK_IDENTITY_NONE;
+    if (rq->preflight)
+        return CLERK_IDENTITY_PREFLIGHT;
+    if (rq->st.status != CLERK_SIGNED_IN)
+        return CLERK_IDENTITY_NONE;
+    id->auth = &rq->auth;
+    id->payload = rq->st.token->jwt->payload;
+    id->now_ms = rq->facts.now_ms;
+    return CLERK_IDENTITY_SIGNED_IN;
+}
+
 /* mod_authz_core asks for our challenge when it denies with 401. */
 static int clerk_note_auth_failure(request_rec *r, const char *auth_type)
 {
@@ -1226,6 +1240,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_check_access(clerk_check_access, NULL, NULL, APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authn(clerk_check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(clerk_note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
+    clerk_register_authz_providers(p);
 }
 
 module AP_MODULE_DECLARE_DATA clerk_auth_module = {
