@@ -16,6 +16,7 @@
 
 #include <apr_pools.h>
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 
 #include "http_fetch.h"
 #include "jwks_remote.h"
@@ -851,6 +852,106 @@ START_TEST(ca_file_check_refuses_a_file_without_certificates)
 }
 END_TEST
 
+/* ---- TLS: verification is on, and ClerkCABundle adds a trust anchor ------------------------ */
+
+static char tls_dir[64];
+
+/* A self-signed P-256 certificate for IP 127.0.0.1, made with the openssl CLI. */
+static int tls_make_cert(void)
+{
+    snprintf(tls_dir, sizeof tls_dir, "/tmp/clerk-jwks-tls-XXXXXX");
+    if (mkdtemp(tls_dir) == NULL)
+        return -1;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+             "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem "
+             "-out %s/cert.pem >/dev/null 2>&1",
+             tls_dir, tls_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void tls_cleanup(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tls_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tls_dir);
+}
+
+static void tls_serve(int ls)
+{
+    char cert[128], key[128];
+    snprintf(cert, sizeof cert, "%s/cert.pem", tls_dir);
+    snprintf(key, sizeof key, "%s/key.pem", tls_dir);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL || SSL_CTX_use_certificate_file(ctx, cert, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+        _exit(1);
+    for (int i = 0; i < 2; i++) { /* one refused handshake, one good request */
+        int c = accept(ls, NULL, NULL);
+        if (c < 0)
+            _exit(1);
+        SSL *ssl = SSL_new(ctx);
+        SSL_set_fd(ssl, c);
+        if (SSL_accept(ssl) == 1) {
+            char req[2048];
+            int n = SSL_read(ssl, req, sizeof req - 1);
+            (void)n;
+            const char *resp =
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+            SSL_write(ssl, resp, (int)strlen(resp));
+            SSL_shutdown(ssl);
+        }
+        SSL_free(ssl);
+        close(c);
+    }
+    _exit(0);
+}
+
+START_TEST(tls_is_verified_and_ca_file_adds_a_trust_anchor)
+{
+    ck_assert_int_eq(tls_make_cert(), 0);
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(ls, 4), 0);
+    socklen_t al = sizeof a;
+    getsockname(ls, (struct sockaddr *)&a, &al);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        tls_serve(ls);
+    close(ls);
+    char url[128], err[256], ca[128];
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/v1/jwks", ntohs(a.sin_port));
+    snprintf(ca, sizeof ca, "%s/cert.pem", tls_dir);
+    clerk_http_response rs;
+    clerk_http_request rq = {.url = url, .timeout_ms = 5000};
+    int rc1 = clerk_http_get(&rq, &rs, err, sizeof err);
+    char err1[256];
+    snprintf(err1, sizeof err1, "%s", err);
+    clerk_http_response_free(&rs);
+    rq.ca_file = ca;
+    int rc2 = clerk_http_get(&rq, &rs, err, sizeof err);
+    long st2 = rs.status;
+    char body2[8];
+    snprintf(body2, sizeof body2, "%s", rs.body ? rs.body : "");
+    clerk_http_response_free(&rs);
+    int ca_ok = clerk_http_ca_file_check(ca, err, sizeof err);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    tls_cleanup();
+    ck_assert_int_eq(rc1, -1);
+    ck_assert_msg(strstr(err1, "certificate") != NULL, "%s", err1);
+    ck_assert_int_eq(rc2, 0);
+    ck_assert_int_eq(st2, 200);
+    ck_assert_str_eq(body2, "ok");
+    ck_assert_int_eq(ca_ok, 0);
+}
+END_TEST
+
 Suite *jwks_remote_suite(void)
 {
     Suite *s = suite_create("jwks_remote");
@@ -889,6 +990,7 @@ Suite *jwks_remote_suite(void)
     tcase_add_test(th, http_other_schemes_are_refused);
     tcase_add_test(th, http_error_never_echoes_a_header_value);
     tcase_add_test(th, ca_file_check_refuses_a_file_without_certificates);
+    tcase_add_test(th, tls_is_verified_and_ca_file_adds_a_trust_anchor);
     suite_add_tcase(s, th);
     return s;
 }
