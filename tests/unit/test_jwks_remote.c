@@ -122,7 +122,6 @@ typedef struct script {
     script_step step[SCRIPT_MAX];
     int n, calls;
     char last_headers[512];
-    int stall_check; /* set: fail when called while the store lock is not held */
     mem_store *store;
 } script;
 
