@@ -809,10 +809,18 @@ static const char *user_from_token(request_rec *r, const clerk_token *t, const c
     return user;
 }
 
+/* The token's payload segment as received: base64url of exactly the payload that was signed. */
+static const char *payload_segment(apr_pool_t *p, const clerk_jwt *jwt)
+{
+    const char *in = jwt->signing_input;
+    const char *dot = in ? memchr(in, '.', jwt->signing_len) : NULL;
+    return dot ? apr_pstrmemdup(p, dot + 1, jwt->signing_len - (size_t)(dot + 1 - in)) : NULL;
+}
+
 typedef struct export_ctx {
     request_rec *r;
     int pass_as;
-    const char *claims_b64; /* the token's payload segment: base64url of the payload as signed */
+    const clerk_jwt *jwt; /* signed in: the verified token */
 } export_ctx;
 
 static void export_var(void *vctx, const char *name, const char *value)
@@ -821,30 +829,21 @@ static void export_var(void *vctx, const char *name, const char *value)
     if (x->pass_as & PASS_ENV)
         apr_table_setn(x->r->subprocess_env, name, value);
     if (x->pass_as & PASS_HEADERS) {
-        if (strcmp(name, "CLERK_CLAIMS") == 0) {
-            if (!x->claims_b64)
-                return;
-            value = x->claims_b64;
-        }
+        /* JSON in a header would need escaping rules of its own; base64url needs none. */
+        if (strcmp(name, "CLERK_CLAIMS") == 0 &&
+            !(value = x->jwt ? payload_segment(x->r->pool, x->jwt) : NULL))
+            return;
         apr_table_setn(x->r->headers_in, clerk_export_header_name(x->r->pool, name), value);
     }
 }
 
 static void export_decision(request_rec *r, const clerk_resolved *rs, clerk_req *rq)
 {
-    export_ctx x = {r, rs->pass_as, NULL};
     const clerk_auth *auth = rq->st.status == CLERK_SIGNED_IN ? &rq->auth : NULL;
+    export_ctx x = {r, rs->pass_as, auth ? rq->st.token->jwt : NULL};
 
     if (rs->pass_as == PASS_NONE)
         return;
-    if (auth && rq->st.token->jwt->signing_input) {
-        const char *dot =
-            memchr(rq->st.token->jwt->signing_input, '.', rq->st.token->jwt->signing_len);
-        if (dot)
-            x.claims_b64 = apr_pstrmemdup(r->pool, dot + 1,
-                                          rq->st.token->jwt->signing_len -
-                                              (size_t)(dot + 1 - rq->st.token->jwt->signing_input));
-    }
     clerk_export_vars(r->pool, &rq->st, auth, export_var, &x);
     if (auth && (rs->pass_as & PASS_HEADERS)) {
         apr_table_setn(r->headers_in, "X-Remote-User", rq->user);
@@ -909,17 +908,25 @@ static void log_decision(request_rec *r, const clerk_resolved *rs, const clerk_r
     }
 }
 
-/* The request's decision, made at most once per request_rec. Headers are scrubbed first. */
-static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
+/* The request's record, created on first use; the client's headers are scrubbed then, before
+ * anything reads them. */
+static clerk_req *request_record(request_rec *r)
 {
     clerk_req *rq = ap_get_module_config(r->request_config, &clerk_auth_module);
-    if (rq && rq->decided)
-        return rq;
     if (!rq) {
         rq = apr_pcalloc(r->pool, sizeof(*rq));
         ap_set_module_config(r->request_config, &clerk_auth_module, rq);
         scrub_reserved_headers(r);
     }
+    return rq;
+}
+
+/* The request's decision, made at most once per request_rec. */
+static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
+{
+    clerk_req *rq = request_record(r);
+    if (rq->decided)
+        return rq;
     rq->decided = 1;
     if (is_cors_preflight(r)) {
         rq->preflight = 1;
@@ -1031,13 +1038,10 @@ static int clerk_check_access(request_rec *r)
     if (!is_clerk_auth_type(r))
         return DECLINED;
     const clerk_resolved *rs = request_conf(r);
-    if (rs->action == ACTION_PASS) {
+    if (rs->action == ACTION_PASS)
         decide(r, rs);
-    } else if (!ap_get_module_config(r->request_config, &clerk_auth_module)) {
-        clerk_req *rq = apr_pcalloc(r->pool, sizeof(*rq));
-        ap_set_module_config(r->request_config, &clerk_auth_module, rq);
-        scrub_reserved_headers(r);
-    }
+    else
+        request_record(r);
     return DECLINED;
 }
 
