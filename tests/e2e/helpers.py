@@ -24,7 +24,8 @@ def www_authenticate(r):
 def signed_out(r, reason, presented=True, realm=AUTH_NAME, status=401):
     """Clerk's signed-out answer under ClerkUnauthAction auth (spec §1.5, §1.9): 401 with a
     Bearer challenge, error="invalid_token" only when a token was sent, and the state
-    headers. reason None: any reason (the spec names none for that case)."""
+    headers. reason None: any reason (the spec names none for that case); presented None:
+    either challenge form."""
     assert r.status == status, r
     assert r.header("x-clerk-auth-status") == "signed-out", r
     got = r.header("x-clerk-auth-reason")
@@ -39,8 +40,10 @@ def signed_out(r, reason, presented=True, realm=AUTH_NAME, status=401):
     if presented:
         assert 'error="invalid_token"' in www, www
         assert 'error_description="%s"' % got in www, www
-    else:
+    elif presented is not None:
         assert "error=" not in www, www
+    # ClerkDebugHeaders is Off by default with production keys.
+    assert r.header("x-clerk-auth-message") is None, r
     return got
 
 

@@ -45,6 +45,22 @@ def test_basic_auth_header_falls_back_to_cookie_pair(get, minter):
     assert env["CLERK_TOKEN_SOURCE"] == "cookie"
 
 
+def test_bearer_with_extra_pieces_uses_the_second_piece(get, minter):
+    c = minter.claims()
+    r = get(MAIN, headers=["Authorization: Bearer %s trailing" % minter.sign(c)])
+    assert signed_in(r)["REMOTE_USER"] == c["sub"]
+
+
+def test_bearer_with_two_spaces_is_token_invalid(get, minter):
+    r = get(MAIN, headers=["Authorization: Bearer  " + minter.sign()])
+    signed_out(r, "token-invalid")
+
+
+def test_token_in_query_string_is_not_a_credential(get, minter):
+    r = get(MAIN + "?__session=" + minter.sign())
+    signed_out(r, "session-token-and-uat-missing", presented=False)
+
+
 def test_header_token_wins_over_a_bad_cookie(get, minter):
     c = minter.claims()
     r = get(MAIN, token=minter.sign(c), cookie="__session=garbage; __client_uat=1")
@@ -79,6 +95,29 @@ def test_suffixed_cookie_pair_signs_in(get, minter):
     assert signed_in(r)["REMOTE_USER"] == c["sub"]
 
 
+def test_first_of_duplicate_session_cookies_wins(get, minter):
+    c = minter.claims()
+    good, bad = minter.sign(c), minter.sign(key="other")
+    r = get(MAIN, cookie="__session=%s; __client_uat=%d; __session=%s" % (good, c["iat"], bad))
+    assert signed_in(r)["REMOTE_USER"] == c["sub"]
+    r = get(MAIN, cookie="__session=%s; __client_uat=%d; __session=%s" % (bad, c["iat"], good))
+    signed_out(r, "token-invalid-signature")
+
+
+def test_cookie_token_with_bad_signature_is_signed_out(get, minter):
+    c = minter.claims()
+    r = get(MAIN, cookie="__session=%s; __client_uat=%d" % (minter.sign(c, key="other"), c["iat"]))
+    signed_out(r, "token-invalid-signature")
+
+
+def test_cookie_from_another_instance_selects_suffixed_cookies(get, minter):
+    # Reference §1.2.2 rule 2: an unsuffixed __session whose iss is not this instance's
+    # Frontend API makes Clerk read the suffixed pair, which is absent here.
+    c = minter.claims(iss="https://clerk.other.test")
+    r = get(MAIN, cookie="__session=%s; __client_uat=%d" % (minter.sign(c), c["iat"]))
+    signed_out(r, "session-token-and-uat-missing", presented=None)
+
+
 def test_client_uat_zero_without_session_is_signed_out(get):
     r = get(MAIN, cookie="__client_uat=0")
     signed_out(r, "session-token-and-uat-missing", presented=False)
@@ -92,6 +131,13 @@ def test_session_cookie_without_client_uat_on_api_request_is_signed_out(get, min
 def test_session_cookie_without_client_uat_on_document_request_is_handshake(get, minter):
     r = get(MAIN, cookie="__session=" + minter.sign(), headers=DOC)
     handshake(r, "session-token-but-no-client-uat")
+
+
+def test_redirect_count_at_3_or_more_stops_the_handshake(get, minter):
+    for n in (3, 7):
+        r = get(MAIN, cookie="__session=%s; __clerk_redirect_count=%d" % (minter.sign(), n),
+                headers=DOC)
+        signed_out(r, "session-token-but-no-client-uat")
 
 
 def test_client_uat_without_session_on_api_request_is_signed_out(get):
@@ -201,8 +247,9 @@ def test_es256_accepted_where_allowed(get, minter):
 
 
 def test_es256_refused_where_not_allowed(get, minter):
+    # The PEM key resolves whatever the kid, so the alg rule decides.
     tok = minter.sign(header={"kid": "ins_ec"}, key="ec", alg="ES256")
-    signed_out(get("/jwks/env.cgi", token=tok), "token-invalid-algorithm", realm=None)
+    signed_out(get(MAIN, token=tok), "token-invalid-algorithm")
 
 
 def test_alg_that_does_not_fit_the_key_type_is_refused(get, minter):

@@ -152,3 +152,10 @@ def test_every_signed_out_response_carries_state_headers(get, minter):
         r = get(path, token=tok, headers=hdrs)
         assert r.header("x-clerk-auth-status") == "signed-out", (path, r)
         assert r.header("x-clerk-auth-reason"), (path, r)
+
+
+def test_forwarded_headers_take_first_value_and_cloudfront_proto(get):
+    fwd = ["Accept: text/html", "CloudFront-Forwarded-Proto: https", "X-Forwarded-Proto: http",
+           "X-Forwarded-Host: app.example.test, proxy.internal"]
+    assert redirect_url(get("/signin-fwd/env.cgi", headers=fwd)) == \
+        "https://app.example.test/signin-fwd/env.cgi"
