@@ -571,39 +571,41 @@ static const char *set_nonempty(cmd_parms *cmd, void *cfg, const char *arg)
     return ap_set_string_slot(cmd, cfg, arg);
 }
 
-static const char *set_unauth_action(cmd_parms *cmd, void *cfg, const char *arg)
-{
-    static const struct {
-        const char *name;
-        unauth_action action;
-    } names[] = {{"auth", ACTION_AUTH},
-                 {"pass", ACTION_PASS},
-                 {"401", ACTION_401},
-                 {"403", ACTION_403},
-                 {"404", ACTION_404}};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcasecmp(arg, names[i].name) == 0) {
-            ((clerk_dir_conf *)cfg)->action = names[i].action;
-            return NULL;
-        }
-    return cmd_error(cmd, "'%s' is not one of auth, pass, 401, 403, 404", arg);
-}
+/* A directive whose argument is one of a few keywords, stored in an int field. */
+typedef struct keyword {
+    const char *name;
+    int value;
+} keyword;
 
-static const char *set_pass_claims_as(cmd_parms *cmd, void *cfg, const char *arg)
+typedef struct keyword_slot {
+    apr_size_t offset;
+    const keyword *words; /* ends with a NULL name */
+    const char *choices;  /* for the error message */
+} keyword_slot;
+
+static const keyword unauth_actions[] = {{"auth", ACTION_AUTH}, {"pass", ACTION_PASS},
+                                         {"401", ACTION_401},   {"403", ACTION_403},
+                                         {"404", ACTION_404},   {NULL, 0}};
+static const keyword_slot unauth_action_slot = {APR_OFFSETOF(clerk_dir_conf, action),
+                                                unauth_actions, "auth, pass, 401, 403, 404"};
+
+static const keyword pass_claims_as[] = {{"environment", PASS_ENV},
+                                         {"headers", PASS_HEADERS},
+                                         {"both", PASS_BOTH},
+                                         {"none", PASS_NONE},
+                                         {NULL, 0}};
+static const keyword_slot pass_claims_as_slot = {
+    APR_OFFSETOF(clerk_dir_conf, pass_as), pass_claims_as, "environment, headers, both, none"};
+
+static const char *set_keyword(cmd_parms *cmd, void *cfg, const char *arg)
 {
-    static const struct {
-        const char *name;
-        int as;
-    } names[] = {{"environment", PASS_ENV},
-                 {"headers", PASS_HEADERS},
-                 {"both", PASS_BOTH},
-                 {"none", PASS_NONE}};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcasecmp(arg, names[i].name) == 0) {
-            ((clerk_dir_conf *)cfg)->pass_as = names[i].as;
+    const keyword_slot *slot = cmd->info;
+    for (const keyword *k = slot->words; k->name; k++)
+        if (strcasecmp(arg, k->name) == 0) {
+            *(int *)((char *)cfg + slot->offset) = k->value;
             return NULL;
         }
-    return cmd_error(cmd, "'%s' is not one of environment, headers, both, none", arg);
+    return cmd_error(cmd, "'%s' is not one of %s", arg, slot->choices);
 }
 
 /* Every directive works in the server or a virtual host (the base the sections inherit), in
@@ -635,7 +637,7 @@ static const command_rec clerk_cmds[] = {
                     "audiences accepted in the aud claim (default: not checked)"),
     AP_INIT_ITERATE("ClerkAllowedAlgorithms", add_algorithm, NULL, CLERK_SCOPE,
                     "JWS algorithms accepted (default RS256)"),
-    AP_INIT_TAKE1("ClerkUnauthAction", set_unauth_action, NULL, CLERK_SCOPE,
+    AP_INIT_TAKE1("ClerkUnauthAction", set_keyword, (void *)&unauth_action_slot, CLERK_SCOPE,
                   "what a signed-out request gets: auth, pass, 401, 403 or 404"),
     AP_INIT_TAKE1("ClerkSignInURL", set_sign_in_url, NULL, CLERK_SCOPE,
                   "where signed-out page requests are redirected (absolute http(s) URL)"),
@@ -643,7 +645,7 @@ static const command_rec clerk_cmds[] = {
                   "the claim that becomes REMOTE_USER (default sub)"),
     AP_INIT_FLAG("ClerkAcceptPending", ap_set_flag_slot, DIR_SLOT(accept_pending), CLERK_SCOPE,
                  "accept sessions whose status is pending (default Off)"),
-    AP_INIT_TAKE1("ClerkPassClaimsAs", set_pass_claims_as, NULL, CLERK_SCOPE,
+    AP_INIT_TAKE1("ClerkPassClaimsAs", set_keyword, (void *)&pass_claims_as_slot, CLERK_SCOPE,
                   "environment, headers, both or none (default environment)"),
     AP_INIT_FLAG("ClerkDebugHeaders", ap_set_flag_slot, DIR_SLOT(debug_headers), CLERK_SCOPE,
                  "send x-clerk-auth-message (default On for pk_test_ keys, else Off)"),
