@@ -379,12 +379,30 @@ def reachable_by_www_data(path):
         path = parent
 
 
+def stop_stale_httpd(work):
+    """An httpd left by an interrupted run of this suite: end it by its own pid."""
+    try:
+        with open(os.path.join(work, "run", "httpd.pid")) as f:
+            pid = int(f.read().strip())
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            cmdline = f.read().decode(errors="replace")
+    except (OSError, ValueError):
+        return
+    if os.path.join(work, "httpd.conf") in cmdline:
+        os.kill(pid, 15)
+        for _ in range(100):
+            if not os.path.exists("/proc/%d" % pid):
+                break
+            time.sleep(0.1)
+
+
 @pytest.fixture(scope="session")
 def work():
     global WORK
     for p in (MODULE, MINT):
         if not os.path.exists(p):
             raise RuntimeError("%s is missing: run `make` and `make check` first" % p)
+    stop_stale_httpd(WORK)
     if os.path.isdir(WORK):
         shutil.rmtree(WORK)
     os.makedirs(WORK)
