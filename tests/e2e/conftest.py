@@ -245,7 +245,8 @@ sys.stdout.write("Content-Type: application/json\r\n\r\n" + json.dumps(keep, sor
 
 CGI_DIRS = ["main", "userclaim", "pending", "jwks", "jwks-es", "azp-a", "azp-b", "pass",
             "pass-vu", "u401", "u403", "u404", "signin", "signin-fwd", "small", "issuer", "api",
-            "hta", "role", "claim", "static"]
+            "hta", "role", "claim", "static", "org", "perm", "reverified", "reverified-mf",
+            "skew0"]
 
 
 class Httpd:

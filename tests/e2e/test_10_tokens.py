@@ -173,6 +173,14 @@ def test_expired_past_clock_skew_is_signed_out(get, minter):
     signed_out(r, "session-token-expired-refresh-non-eligible-no-refresh-cookie")
 
 
+def test_clock_skew_zero_refuses_a_token_just_expired(get, minter):
+    t = now()
+    c = minter.claims(iat=t - 62, nbf=t - 72, exp=t - 2)
+    signed_out(get("/skew0/env.cgi", token=minter.sign(c)),
+               "session-token-expired-refresh-non-eligible-no-refresh-cookie", realm=None)
+    assert signed_in(get(MAIN, token=minter.sign(c)))["REMOTE_USER"] == c["sub"]
+
+
 def test_nbf_in_the_future_is_signed_out(get, minter):
     c = minter.claims(nbf=now() + 60)
     signed_out(get(MAIN, token=minter.sign(c)), "session-token-nbf")

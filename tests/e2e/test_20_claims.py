@@ -115,3 +115,41 @@ def test_require_clerk_claim_value(get, minter):
     r = get("/claim/env.cgi", token=minter.sign(minter.claims(email_verified=False)))
     assert r.status == 403, r
 
+
+
+def test_require_clerk_org_matches_id_or_slug(get, minter):
+    by_slug = minter.claims(v=None, org_id="org_1", org_slug="acme", org_role="org:member")
+    assert signed_in(get("/org/env.cgi", token=minter.sign(by_slug)))["CLERK_ORG_SLUG"] == "acme"
+    by_id = minter.claims(v=2, o={"id": "org_other", "slg": "zzz", "rol": "member"})
+    assert signed_in(get("/org/env.cgi", token=minter.sign(by_id)))["CLERK_ORG_ID"] == "org_other"
+
+
+def test_require_clerk_org_denies_other_org_and_no_org_with_403(get, minter):
+    for c in (minter.claims(v=2, o={"id": "org_x", "slg": "initech", "rol": "admin"}),
+              minter.claims()):
+        r = get("/org/env.cgi", token=minter.sign(c))
+        assert r.status == 403, r
+
+
+def test_require_clerk_permission_from_v2_bitmask(get, minter):
+    o = {"id": "org_2", "slg": "globex", "rol": "member", "per": "read,manage"}
+    ok = minter.claims(fea="o:dashboard", o=dict(o, fpm="2"))
+    assert signed_in(get("/perm/env.cgi", token=minter.sign(ok)))["REMOTE_USER"] == ok["sub"]
+    r = get("/perm/env.cgi", token=minter.sign(minter.claims(fea="o:dashboard", o=dict(o, fpm="1"))))
+    assert r.status == 403, r
+
+
+def test_require_clerk_reverified_second_factor(get, minter):
+    ok = minter.claims(fva=[30, 9])
+    assert signed_in(get("/reverified/env.cgi", token=minter.sign(ok)))["CLERK_FVA"] == "30,9"
+    for fva in ([0, 10], [0, -1], [0, 60]):
+        r = get("/reverified/env.cgi", token=minter.sign(minter.claims(fva=fva)))
+        assert r.status == 403, (fva, r)
+
+
+def test_require_clerk_reverified_multi_factor_uses_first_factor_without_second(get, minter):
+    ok = minter.claims(fva=[5, -1])
+    assert signed_in(get("/reverified-mf/env.cgi", token=minter.sign(ok)))["REMOTE_USER"] == \
+        ok["sub"]
+    r = get("/reverified-mf/env.cgi", token=minter.sign(minter.claims(fva=[5, 20])))
+    assert r.status == 403, r
