@@ -22,6 +22,61 @@
 APLOG_USE_MODULE(clerk_auth);
 
 typedef int (*has_fn)(const clerk_auth *a, const char *arg);
+
+/* ---- 403 for a signed-in user who is denied (spec §5) --------------------------------------
+ * mod_authz_core answers a denied authenticated user with 401 unless the section says
+ * `AuthzSendForbiddenOnFailure On`. A Bearer 401 tells Clerk's clients the session is gone, so
+ * every section holding a Require clerk-* line gets that directive applied, through httpd's own
+ * directive (same effect as writing it after the Require line), unless the section sets it
+ * itself. Only per-directory sections and .htaccess: an <AuthzProviderAlias> is server-wide. */
+
+static int is_transparent_container(const ap_directive_t *d)
+{
+    static const char *const names[] = {"<RequireAll",    "<RequireAny", "<RequireNone",
+                                        "<RequireNotAll", "<Limit",      "<LimitExcept"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcasecmp(d->directive, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int sets_forbidden_on_failure(const ap_directive_t *d)
+{
+    for (; d; d = d->next) {
+        if (strcasecmp(d->directive, "AuthzSendForbiddenOnFailure") == 0)
+            return 1;
+        if (d->first_child && is_transparent_container(d) &&
+            sets_forbidden_on_failure(d->first_child))
+            return 1;
+    }
+    return 0;
+}
+
+static const char *forbid_on_failure(cmd_parms *cmd)
+{
+    const ap_directive_t *at = cmd->directive, *section;
+    if (!cmd->path || !at || strcasecmp(at->directive, "Require") != 0)
+        return NULL;
+    for (section = at->parent; section && is_transparent_container(section);
+         section = section->parent)
+        ;
+    /* In .htaccess (no parent) only what follows is visible; a later directive wins anyway. */
+    if (sets_forbidden_on_failure(section ? section->first_child : at))
+        return NULL;
+
+    ap_directive_t d = {0};
+    d.directive = "AuthzSendForbiddenOnFailure";
+    d.args = "On";
+    d.parent = at->parent;
+    d.filename = at->filename;
+    d.line_num = at->line_num;
+    cmd_parms saved = *cmd; /* ap_walk_config repoints directive, cmd, info, context */
+    cmd->limited = -1;
+    const char *err = ap_walk_config(&d, cmd, cmd->context);
+    *cmd = saved;
+    return err ? apr_psprintf(cmd->pool, "cannot apply AuthzSendForbiddenOnFailure On: %s", err)
+               : NULL;
+}
 typedef const char *(*arg_check_fn)(apr_pool_t *p, const char *arg);
 
 /* The require line's words (Require lines are read once, at configuration time). */
@@ -46,7 +101,7 @@ static const char *parse_list(cmd_parms *cmd, const char *line, const void **par
             return apr_psprintf(cmd->pool, "Require %s: %s", name, e);
     }
     *parsed = words;
-    return NULL;
+    return forbid_on_failure(cmd);
 }
 
 /* AUTHZ_GRANTED/DENIED for an identity, or the status that ends the check early. */
@@ -117,7 +172,7 @@ static const char *parse_reverified(cmd_parms *cmd, const char *line, const void
                                    &err) != 0)
         return apr_psprintf(cmd->pool, "Require clerk-reverified: %s", err);
     *parsed = rv;
-    return NULL;
+    return forbid_on_failure(cmd);
 }
 
 static authz_status check_reverified(request_rec *r, const char *line, const void *parsed)
@@ -158,7 +213,7 @@ static const char *parse_claim(cmd_parms *cmd, const char *line, const void **pa
         APR_ARRAY_PUSH(matchers, const clerk_claim_matcher *) = m;
     }
     *parsed = matchers;
-    return NULL;
+    return forbid_on_failure(cmd);
 }
 
 static authz_status check_claim(request_rec *r, const char *line, const void *parsed)

@@ -142,7 +142,10 @@ def test_require_clerk_permission_from_v2_bitmask(get, minter):
 def test_require_clerk_reverified_second_factor(get, minter):
     ok = minter.claims(fva=[30, 9])
     assert signed_in(get("/reverified/env.cgi", token=minter.sign(ok)))["CLERK_FVA"] == "30,9"
-    for fva in ([0, 10], [0, -1], [0, 60]):
+    # No second factor enrolled (-1): Clerk's second_factor level falls back to the first.
+    ok = minter.claims(fva=[0, -1])
+    assert signed_in(get("/reverified/env.cgi", token=minter.sign(ok)))["CLERK_FVA"] == "0,-1"
+    for fva in ([0, 10], [10, -1], [0, 60], [-1, -1]):
         r = get("/reverified/env.cgi", token=minter.sign(minter.claims(fva=fva)))
         assert r.status == 403, (fva, r)
 
