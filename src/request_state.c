@@ -2,7 +2,7 @@
  *
  * Not supported (by design, see request_state.h): satellite domains, session refresh through
  * the Backend API, organization sync. Resolving a returning handshake (__clerk_handshake /
- * __clerk_handshake_nonce) has its hook in resolve_handshake(). */
+ * __clerk_handshake_nonce) is resolve_handshake() over src/handshake.c. */
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -73,11 +73,25 @@ static void signed_out(ctx *c, clerk_reason reason, const char *message)
     finish(c, CLERK_SIGNED_OUT, reason, message);
 }
 
+/* The redirect asks FAPI for a nonce only when it can be exchanged (a secret key and a
+ * transport); otherwise for the handshake JWT, which the configured keys verify. */
+static int wants_nonce(const clerk_config *cfg)
+{
+    return cfg->secret_key && *cfg->secret_key && cfg->handshake_get;
+}
+
+static void add_set_cookie(ctx *c, const char *value)
+{
+    if (!c->out->set_cookies)
+        c->out->set_cookies = apr_array_make(c->p, 4, sizeof(const char *));
+    APR_ARRAY_PUSH(c->out->set_cookies, const char *) = value;
+}
+
 /* Clerk's handleMaybeHandshakeStatus (reference §2.4): a handshake only for a GET document
  * request below the loop limit, and (ours) only when an instance is known to send it to. */
 static void maybe_handshake(ctx *c, clerk_reason reason, const char *message)
 {
-    if (!c->out->eligible_for_handshake || !c->cfg->pk) {
+    if (!c->out->eligible_for_handshake || !c->cfg->pk || c->cfg->handshake_off) {
         signed_out(c, reason, message);
         return;
     }
@@ -90,6 +104,13 @@ static void maybe_handshake(ctx *c, clerk_reason reason, const char *message)
         return;
     }
     finish(c, CLERK_HANDSHAKE, reason, message);
+    const clerk_config *cfg = c->cfg;
+    clerk_state *o = c->out;
+    o->location = clerk_handshake_url(
+        c->p, cfg->frontend_api ? cfg->frontend_api : cfg->pk->fapi_host, o->public_url,
+        o->suffixed_cookies, clerk_reason_str(reason), wants_nonce(cfg), o->session_token,
+        c->dev ? o->dev_browser : NULL);
+    add_set_cookie(c, clerk_handshake_counter_cookie(c->p, o->redirect_count));
 }
 
 /* Clerk's handleSessionTokenError (reference §2.3) with refresh never attempted: an expired
@@ -447,14 +468,108 @@ static void header_path(ctx *c, const char *tok)
     signed_in(c, t);
 }
 
-/* Hook for reference §2.2 step 1 (a returning handshake). Returns 1 when it decided the
- * request. Resolution is not implemented yet: the request goes on through the cookie rules,
- * which is also what Clerk does when resolving fails. */
-static int resolve_handshake(ctx *c, const char *handshake, const char *nonce)
+/* The handshake payload a returning request carries: the nonce exchanged through the Backend
+ * API (it wins over a JWT; a failed exchange is an empty list, as Clerk logs and goes on), or
+ * the handshake JWT. Returns 0 with *out, or -1 with err when the JWT fails verification. */
+static int handshake_directives(ctx *c, const char *hs, const char *nonce,
+                                apr_array_header_t **out, clerk_error *err)
 {
-    (void)c;
-    (void)handshake;
-    (void)nonce;
+    const clerk_config *cfg = c->cfg;
+    if (nonce) {
+        char ferr[CLERK_ERROR_MESSAGE_MAX];
+        if (clerk_handshake_fetch_payload(c->p, cfg->handshake_get, cfg->handshake_get_ctx,
+                                          cfg->api_url, cfg->secret_key, nonce, out, ferr,
+                                          sizeof(ferr)) != 0) {
+            logmsg(c, CLERK_LOG_ERR,
+                   apr_psprintf(c->p, "Clerk: unable to exchange the handshake nonce: %s", ferr));
+            *out = apr_array_make(c->p, 1, sizeof(const char *));
+        }
+        return 0;
+    }
+    return clerk_handshake_verify_jwt(c->p, hs, cfg->verify.algs, &cfg->keys, out, err);
+}
+
+/* Reference §2.2 step 1 and §5.4: applies a returning handshake. Returns 1 when it decided the
+ * request (with Set-Cookie headers, and in development the 307 to the cleaned URL), 0 when it
+ * failed and the cookie rules decide instead (nothing of the attempt is kept, as Clerk's thrown
+ * error drops its headers). A handshake JWT failing verification in development is a hard
+ * failure (signed-out with its reason): it usually means switched keys. */
+static int resolve_handshake(ctx *c, const char *hs, const char *nonce)
+{
+    clerk_state *o = c->out;
+    clerk_error err = {0};
+    apr_array_header_t *dirs = NULL;
+    const clerk_token_source source0 = o->source;
+    const char *session_token0 = o->session_token;
+
+    if (c->cfg->handshake_off || !c->cfg->pk)
+        return 0;
+    if (handshake_directives(c, hs, nonce, &dirs, &err) != 0) {
+        if (c->dev && clerk_reason_is_token_error(err.reason)) {
+            char full[CLERK_ERROR_MESSAGE_MAX + 256];
+            const char *msg = err.reason == CLERK_R_TOKEN_INVALID_SIGNATURE
+                                  ? CLERK_HS_MSG_DEV_SIGNATURE
+                                  : apr_psprintf(c->p,
+                                                 "Clerk: Handshake token verification failed: "
+                                                 "%s.",
+                                                 clerk_error_full_message(&err, "cookie", full,
+                                                                          sizeof(full)));
+            logmsg(c, CLERK_LOG_ERR, msg);
+            signed_out(c, err.reason, msg);
+            return 1;
+        }
+        logmsg(c, CLERK_LOG_INFO,
+               apr_psprintf(c->p, "Clerk: handshake token ignored (reason=%s): %s",
+                            clerk_reason_str(err.reason), err.message));
+        return 0;
+    }
+
+    for (int i = 0; i < dirs->nelts; i++)
+        add_set_cookie(c, APR_ARRAY_IDX(dirs, i, const char *));
+    o->handshake_resolved = 1;
+    if (c->dev)
+        o->location = clerk_handshake_clean_url(c->p, o->public_url);
+
+    const char *tok = clerk_handshake_session_token(c->p, dirs);
+    if (!tok || !*tok) {
+        signed_out(c, CLERK_R_SESSION_TOKEN_MISSING, "");
+        return 1;
+    }
+    o->source = CLERK_SRC_COOKIE;
+    o->session_token = tok;
+    int cached;
+    clerk_token *t = get_token(c, tok, &cached, &err);
+    if (t && verify(c, tok, t, cached, &err) == 0) {
+        signed_in(c, t);
+        return 1;
+    }
+    if (t && c->dev &&
+        (err.reason == CLERK_R_TOKEN_EXPIRED || err.reason == CLERK_R_TOKEN_NOT_ACTIVE_YET ||
+         err.reason == CLERK_R_TOKEN_IAT_IN_THE_FUTURE)) {
+        char full[CLERK_ERROR_MESSAGE_MAX + 256];
+        logmsg(c, CLERK_LOG_WARN,
+               apr_psprintf(c->p,
+                            "Clerk: Clock skew detected. This usually means that your system "
+                            "clock is inaccurate. Clerk will attempt to account for the clock "
+                            "skew in development. %s",
+                            clerk_error_full_message(&err, "cookie", full, sizeof(full))));
+        clerk_verify_opts opts = c->cfg->verify;
+        opts.now_ms = c->req->now_ms;
+        opts.skew_ms = INT64_C(86400000);
+        if (clerk_token_verify(t, &opts, &c->cfg->keys, &err) == 0) {
+            signed_in(c, t);
+            return 1;
+        }
+    }
+    logmsg(c, CLERK_LOG_INFO,
+           apr_psprintf(c->p, "Clerk: the session token from the handshake failed (reason=%s): %s",
+                        clerk_reason_str(err.reason), err.message));
+    o->set_cookies = NULL;
+    o->location = NULL;
+    o->handshake_resolved = 0;
+    o->source = source0;
+    o->session_token = session_token0;
+    o->kid = NULL;
     return 0;
 }
 

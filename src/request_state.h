@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <apr_pools.h>
 #include "claims.h"
+#include "handshake.h"
 #include "publishable_key.h"
 #include "reason.h"
 #include "token.h"
@@ -36,6 +37,13 @@ typedef struct clerk_config {
     clerk_token_cache *cache;        /* NULL: no verified-token cache */
     clerk_log_fn log;                /* may be NULL */
     void *log_ctx;
+    /* Handshake (reference §5); all zero: handshakes on, Frontend API from pk, no nonce. */
+    int handshake_off;        /* 1: would-be handshakes are signed-out, payloads ignored */
+    const char *frontend_api; /* redirect target host or URL; NULL: pk->fapi_host */
+    const char *secret_key;   /* for the nonce exchange; NULL: the redirect asks for a JWT */
+    const char *api_url;      /* Backend API base; NULL: CLERK_HANDSHAKE_DEFAULT_API_URL */
+    clerk_handshake_get_fn handshake_get; /* nonce exchange transport; NULL: no exchange */
+    void *handshake_get_ctx;
 } clerk_config;
 
 /* The facts of one request the decision reads. Header values are NULL when absent. */
@@ -64,6 +72,12 @@ typedef struct clerk_state {
     const char *dev_browser;    /* __clerk_db_jwt (query, then cookie), or NULL */
     int redirect_count;         /* __clerk_redirect_count cookie, 0 when absent/invalid */
     const char *public_url;     /* clerk_public_url() of the request */
+    /* What the response must carry (reference §2.4, §5.4). */
+    const char *location;             /* 307 target: the handshake URL (status handshake) or,
+                                         after a development handshake, the cleaned URL */
+    apr_array_header_t *set_cookies;  /* const char * Set-Cookie values; NULL when none */
+    int handshake_resolved;           /* a returning handshake was applied: send
+                                         Access-Control-Allow-Origin: null and -Credentials */
 } clerk_state;
 
 /* 1 when the request is a GET document navigation (Sec-Fetch-Dest document|iframe, or none and

@@ -17,5 +17,6 @@ Suite *request_state_suite(void);
 Suite *export_suite(void);
 Suite *has_suite(void);
 Suite *jwks_remote_suite(void);
+Suite *handshake_suite(void);
 
 #endif
