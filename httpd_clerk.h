@@ -6,8 +6,10 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "httpd.h"
+#include "http_config.h"
 #include "http_log.h"
 #include "auth.h"
+#include "token.h"
 
 /* Stable message numbers, APLOGNO-style, so operators can grep and alert on them. */
 #define CLERK_LOGNO(n) "CLERK" #n ": "
@@ -30,5 +32,64 @@ int clerk_request_identity(request_rec *r, clerk_identity *id);
 
 /* Registers the `Require clerk-*` providers (spec §5). */
 void clerk_register_authz_providers(apr_pool_t *p);
+
+/* ---- remote keys and server-wide fetch settings (httpd_jwks.c) ---------------------------- */
+
+/* The module's per-server record (server-wide fetch and cache settings). */
+void *clerk_create_server_conf(apr_pool_t *p, server_rec *s);
+void *clerk_merge_server_conf(apr_pool_t *p, void *basev, void *addv);
+
+/* How this server reaches Clerk's Backend API (ClerkAPIURL, ClerkCABundle, ClerkFetchTimeout),
+ * defaults applied. */
+typedef struct clerk_fetch_settings {
+    const char *api_url; /* default https://api.clerk.com */
+    const char *ca_file; /* NULL: system store only */
+    long connect_timeout_ms, timeout_ms;
+} clerk_fetch_settings;
+void clerk_server_fetch_settings(server_rec *s, clerk_fetch_settings *out);
+
+/* For mod_clerk_auth.c: 1 when the per-dir record dconf verifies with a remote JWKS (no
+ * ClerkJWTKey, and ClerkSecretKey(File) or ClerkJWKSURL), with its secret key and JWKS URL
+ * (either may be NULL). */
+int clerk_dir_remote_source(const void *dconf, const char **secret_key, const char **jwks_url);
+
+/* The remote key source for one request (secret key and/or ClerkJWKSURL as its section says),
+ * released with r->pool. 0, or -1 when no source can be made (logged). Never blocks on a
+ * refresh another process or thread is doing. */
+int clerk_jwks_request_keys(request_rec *r, const char *secret_key, const char *jwks_url,
+                            clerk_key_source *out);
+
+/* Every remote source of this process: an array of clerk_jwks_stats (jwks_remote.h). */
+apr_array_header_t *clerk_jwks_all_stats(apr_pool_t *p);
+
+/* Hooks of httpd_jwks.c (pre_config, post_config, child_init). */
+void clerk_jwks_register_hooks(apr_pool_t *p);
+
+const char *clerk_jwks_set_api_url(cmd_parms *cmd, void *cfg, const char *arg);
+const char *clerk_jwks_set_ca_bundle(cmd_parms *cmd, void *cfg, const char *arg);
+const char *clerk_jwks_set_cache(cmd_parms *cmd, void *cfg, const char *arg);
+const char *clerk_jwks_set_interval(cmd_parms *cmd, void *cfg, const char *arg);
+const char *clerk_jwks_set_timeout(cmd_parms *cmd, void *cfg, const char *a1, const char *a2);
+/* cmd->info of clerk_jwks_set_interval: which interval a directive sets. */
+enum { CLERK_JWKS_REFRESH = 1, CLERK_JWKS_MIN_REFRESH = 2, CLERK_JWKS_MAX_STALE = 3 };
+
+/* The server-wide directives, for the module's command table. */
+#define CLERK_JWKS_DIRECTIVES                                                                      \
+    AP_INIT_TAKE1("ClerkAPIURL", clerk_jwks_set_api_url, NULL, RSRC_CONF,                          \
+                  "Clerk Backend API base URL (default https://api.clerk.com)"),                   \
+        AP_INIT_TAKE1("ClerkCABundle", clerk_jwks_set_ca_bundle, NULL, RSRC_CONF,                  \
+                      "PEM file of CA certificates added to the system store for fetches"),        \
+        AP_INIT_TAKE1("ClerkCache", clerk_jwks_set_cache, NULL, RSRC_CONF,                         \
+                      "socache provider[:args] sharing the JWKS (default shmcb)"),                 \
+        AP_INIT_TAKE1("ClerkJWKSRefresh", clerk_jwks_set_interval, (void *)CLERK_JWKS_REFRESH,     \
+                      RSRC_CONF, "seconds between JWKS refreshes (default 300)"),                  \
+        AP_INIT_TAKE1("ClerkJWKSMinRefresh", clerk_jwks_set_interval,                              \
+                      (void *)CLERK_JWKS_MIN_REFRESH, RSRC_CONF,                                   \
+                      "least seconds between fetches on an unknown kid (default 10)"),             \
+        AP_INIT_TAKE1("ClerkJWKSMaxStale", clerk_jwks_set_interval, (void *)CLERK_JWKS_MAX_STALE,  \
+                      RSRC_CONF,                                                                   \
+                      "seconds the last good JWKS serves while fetches fail (default 3600)"),      \
+        AP_INIT_TAKE12("ClerkFetchTimeout", clerk_jwks_set_timeout, NULL, RSRC_CONF,               \
+                       "[connect] total seconds for one fetch (default 3 10)")
 
 #endif

@@ -100,6 +100,8 @@ struct clerk_resolved {
     clerk_keyset *jwks;
     const char *jwks_kids;
     int remote; /* ClerkSecretKey(File) or ClerkJWKSURL: a remote key source is configured */
+    const char *secret_key; /* for the remote source (httpd_jwks.c) */
+    const char *jwks_url;
     unauth_action action;
     int pass_as;
     int debug_headers;
@@ -169,6 +171,8 @@ static const clerk_resolved *resolve_dir_conf(apr_pool_t *p, const clerk_dir_con
     rs->jwks = d->jwks_keys;
     rs->jwks_kids = d->jwks_kids;
     rs->remote = d->secret_key != NULL || d->jwks_url != NULL;
+    rs->secret_key = d->secret_key;
+    rs->jwks_url = d->jwks_url;
     rs->action = d->action ? (unauth_action)d->action : ACTION_AUTH;
     rs->pass_as = d->pass_as >= 0 ? d->pass_as : PASS_ENV;
     /* Clerk's SDK always sends the message header; production keys keep it off by default. */
@@ -653,12 +657,14 @@ static const command_rec clerk_cmds[] = {
                   "longest token accepted, in bytes (default 16384)"),
     AP_INIT_FLAG("ClerkTrustForwardedHeaders", ap_set_flag_slot, DIR_SLOT(trust_forwarded),
                  CLERK_SCOPE, "use X-Forwarded-Host/-Proto for the public URL (default Off)"),
+    CLERK_JWKS_DIRECTIVES,
     {NULL}};
 
 /* ---- key source ---------------------------------------------------------------------------- */
 
 /* Clerk's order: a PEM key wins (any kid), else the local JWKS by kid, else the remote JWKS.
- * Remote fetching is not built yet, so a location relying on it fails closed. */
+ * Remote locations read lookup_key_remote per request; reaching the end here means their source
+ * could not be set up, so they fail closed. */
 static const clerk_key *lookup_key(void *ctx, const char *kid, clerk_error *err)
 {
     const clerk_resolved *rs = ctx;
@@ -683,6 +689,27 @@ static const clerk_key *lookup_key(void *ctx, const char *kid, clerk_error *err)
     clerk_error_set(err, CLERK_R_JWK_FAILED_TO_RESOLVE,
                     "Failed to resolve JWK during verification.");
     return NULL;
+}
+
+/* A remote location's keys for one request: its local JWKS file first, then the fetched set. */
+typedef struct remote_keys {
+    const clerk_resolved *rs;
+    clerk_key_source remote;
+} remote_keys;
+
+static const clerk_key *lookup_key_remote(void *ctx, const char *kid, clerk_error *err)
+{
+    const remote_keys *rk = ctx;
+    const clerk_key *k = rk->rs->jwks && kid ? clerk_keyset_find(rk->rs->jwks, kid) : NULL;
+    return k ? k : rk->remote.lookup(rk->remote.ctx, kid, err);
+}
+
+int clerk_dir_remote_source(const void *dconf, const char **secret_key, const char **jwks_url)
+{
+    const clerk_dir_conf *d = dconf;
+    *secret_key = d ? d->secret_key : NULL;
+    *jwks_url = d ? d->jwks_url : NULL;
+    return d && !d->pem_keys && (d->secret_key || d->jwks_url);
 }
 
 /* ---- logging ------------------------------------------------------------------------------- */
@@ -895,11 +922,10 @@ static void log_decision(request_rec *r, const clerk_resolved *rs, const clerk_r
     if (st->reason == CLERK_R_JWK_FAILED_TO_RESOLVE) {
         if (rs->remote && apr_atomic_cas32(&logged_remote_pending, 1, 0) == 0)
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          CLERK_LOGNO(0006) "this location's only key source is remote "
-                                            "(ClerkSecretKey/ClerkJWKSURL), which this version "
-                                            "does not fetch yet: every token is signed out "
-                                            "(jwk-failed-to-resolve). Add ClerkJWTKey or "
-                                            "ClerkJWKSFile. Logged once per process.");
+                          CLERK_LOGNO(0006) "this location's remote key source "
+                                            "(ClerkSecretKey/ClerkJWKSURL) could not be set up "
+                                            "(see CLERK0402): every token is signed out "
+                                            "(jwk-failed-to-resolve). Logged once per process.");
         else if (!rs->remote && apr_atomic_cas32(&logged_no_key_source, 1, 0) == 0)
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           CLERK_LOGNO(0007) "AuthType Clerk without any key source for %s: "
@@ -941,6 +967,14 @@ static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
     clerk_config cc = rs->core; /* shared settings; only the per-request fields differ */
     cc.cache = token_cache;
     cc.log_ctx = r;
+    if (rs->remote && !rs->pem) { /* Clerk's order: a PEM key wins and nothing is fetched */
+        remote_keys *rk = apr_palloc(r->pool, sizeof(*rk));
+        rk->rs = rs;
+        if (clerk_jwks_request_keys(r, rs->secret_key, rs->jwks_url, &rk->remote) == 0) {
+            cc.keys.lookup = lookup_key_remote;
+            cc.keys.ctx = rk;
+        }
+    }
     clerk_request_state(r->pool, &rq->facts, &cc, &rq->st);
 
     if (rq->st.status == CLERK_SIGNED_IN) {
@@ -1247,14 +1281,15 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_check_authn(clerk_check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(clerk_note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
     clerk_register_authz_providers(p);
+    clerk_jwks_register_hooks(p);
 }
 
 module AP_MODULE_DECLARE_DATA clerk_auth_module = {
     STANDARD20_MODULE_STUFF,
-    create_dir_conf, /* per-directory config creator */
-    merge_dir_conf,  /* per-directory merger */
-    NULL,            /* server config creator */
-    NULL,            /* server merger */
-    clerk_cmds,      /* command table */
-    register_hooks,  /* hook registration */
+    create_dir_conf,          /* per-directory config creator */
+    merge_dir_conf,           /* per-directory merger */
+    clerk_create_server_conf, /* server config creator */
+    clerk_merge_server_conf,  /* server merger */
+    clerk_cmds,               /* command table */
+    register_hooks,           /* hook registration */
     AP_MODULE_FLAG_NONE};

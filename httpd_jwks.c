@@ -1,0 +1,656 @@
+/* Remote keys in httpd: the server-wide fetch/cache directives, one clerk_jwks_remote per
+ * distinct source, and their shared store on httpd's socache (spec §3).
+ *
+ * Shape of mod_authn_socache: mutex types registered in pre_config; the socache instances and the
+ * global mutexes made in post_config only when some section names a remote source; child_init
+ * re-attaches the mutexes and preloads. Two global mutexes: a short one around socache calls for
+ * providers that are not multi-process safe (shmcb), and the refresh lock, only ever try-locked
+ * and held for one whole fetch, so a request never waits on it. */
+#include <string.h>
+
+#include <apr_hash.h>
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+#include <curl/curl.h>
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "ap_provider.h"
+#include "ap_socache.h"
+#include "util_mutex.h"
+
+#include "httpd_clerk.h"
+
+#include "http_fetch.h"
+#include "jwks_remote.h"
+
+APLOG_USE_MODULE(clerk_auth);
+
+extern module AP_MODULE_DECLARE_DATA clerk_auth_module;
+
+#define DEFAULT_API_URL     "https://api.clerk.com"
+#define DEFAULT_CACHE       "shmcb"
+#define MUTEX_REFRESH       "clerk-jwks-refresh"
+#define MUTEX_CACHE         "clerk-jwks-cache"
+#define MAX_INTERVAL_S      (7 * 86400)
+#define MAX_TIMEOUT_S       120
+#define DEFAULT_CONNECT_S   3
+#define DEFAULT_TIMEOUT_S   10
+#define SOCACHE_NAME_PREFIX "clerk-jwks"
+
+/* One socache instance: made by a ClerkCache line (or the default in post_config). */
+typedef struct jwks_cache {
+    const char *spec; /* as written, for messages */
+    const ap_socache_provider_t *provider;
+    ap_socache_instance_t *inst;
+    int notmpsafe; /* provider needs the data mutex (shmcb) */
+    int initialised;
+    server_rec *s; /* for the provider's logging */
+    clerk_jwks_store store;
+} jwks_cache;
+
+/* Server-wide settings; 0/NULL is "unset" so a virtual host inherits the main server's. */
+typedef struct jwks_srv {
+    const char *api_url;
+    const char *ca_file;
+    jwks_cache *cache;
+    apr_int64_t refresh_s, min_refresh_s, max_stale_s;
+    long connect_ms, timeout_ms;
+} jwks_srv;
+
+/* Per generation (reset in post_config, inherited by the children). */
+static apr_global_mutex_t *data_mutex;    /* around socache calls of non-MP-safe providers */
+static apr_global_mutex_t *refresh_mutex; /* try-locked for one whole fetch */
+static const char *data_mutex_file, *refresh_mutex_file;
+static apr_hash_t *remotes;            /* "<settings>\n<url>\n<secret>" -> clerk_jwks_remote * */
+static apr_thread_mutex_t *remotes_mu; /* guards remotes in a threaded child */
+static apr_pool_t *remotes_pool;       /* where late sources (.htaccess, <Files>) are made */
+static server_rec *main_server;
+static jwks_cache *default_cache; /* the default shmcb, when some source needs it */
+
+/* ---- server configuration -------------------------------------------------------------- */
+
+void *clerk_create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    (void)s;
+    return apr_pcalloc(p, sizeof(jwks_srv));
+}
+
+#define INHERIT(f) m->f = add->f ? add->f : base->f
+
+void *clerk_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const jwks_srv *base = basev, *add = addv;
+    jwks_srv *m = apr_pcalloc(p, sizeof(*m));
+    INHERIT(api_url);
+    INHERIT(ca_file);
+    INHERIT(cache);
+    INHERIT(refresh_s);
+    INHERIT(min_refresh_s);
+    INHERIT(max_stale_s);
+    INHERIT(connect_ms);
+    INHERIT(timeout_ms);
+    return m;
+}
+
+#undef INHERIT
+
+static jwks_srv *srv_conf(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &clerk_auth_module);
+}
+
+static const char *api_url_of(const jwks_srv *c)
+{
+    return c->api_url ? c->api_url : DEFAULT_API_URL;
+}
+
+void clerk_server_fetch_settings(server_rec *s, clerk_fetch_settings *out)
+{
+    const jwks_srv *c = srv_conf(s);
+    out->api_url = api_url_of(c);
+    out->ca_file = c->ca_file;
+    out->connect_timeout_ms = c->connect_ms ? c->connect_ms : DEFAULT_CONNECT_S * 1000L;
+    out->timeout_ms = c->timeout_ms ? c->timeout_ms : DEFAULT_TIMEOUT_S * 1000L;
+}
+
+/* ---- directives ------------------------------------------------------------------------ */
+
+static const char *dir_error(cmd_parms *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static const char *dir_error(cmd_parms *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    const char *msg = apr_pvsprintf(cmd->pool, fmt, ap);
+    va_end(ap);
+    return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", msg, NULL);
+}
+
+/* Server-wide only: the main server or a <VirtualHost>, never a directory section. */
+static const char *server_only(cmd_parms *cmd)
+{
+    const char *e = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    return e;
+}
+
+const char *clerk_jwks_set_api_url(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    const char *e = server_only(cmd);
+    apr_uri_t u;
+    (void)cfg;
+    if (e)
+        return e;
+    if (apr_uri_parse(cmd->temp_pool, arg, &u) != APR_SUCCESS || !u.scheme || !u.hostname ||
+        !*u.hostname || (strcasecmp(u.scheme, "https") != 0 && strcasecmp(u.scheme, "http") != 0))
+        return dir_error(cmd, "'%s' is not an absolute http(s) URL", arg);
+    if (u.query || u.fragment)
+        return dir_error(cmd, "'%s' must not have a query or fragment", arg);
+    srv_conf(cmd->server)->api_url = arg;
+    return NULL;
+}
+
+const char *clerk_jwks_set_ca_bundle(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    const char *e = server_only(cmd);
+    char err[256];
+    (void)cfg;
+    if (e)
+        return e;
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    if (!path)
+        return dir_error(cmd, "invalid file path '%s'", arg);
+    if (clerk_http_ca_file_check(path, err, sizeof(err)) != 0)
+        return dir_error(cmd, "%s: %s", path, err);
+    srv_conf(cmd->server)->ca_file = path;
+    return NULL;
+}
+
+static apr_status_t cache_destroy(void *data)
+{
+    jwks_cache *c = data;
+    if (c->inst && c->initialised)
+        c->provider->destroy(c->inst, c->s);
+    c->initialised = 0;
+    return APR_SUCCESS;
+}
+
+/* "provider" or "provider:args", as SSLSessionCache and AuthnCacheSOCache take it. */
+static const char *make_cache(cmd_parms *cmd, apr_pool_t *p, const char *spec, jwks_cache **out)
+{
+    const char *colon = ap_strchr_c(spec, ':');
+    const char *name =
+        colon ? apr_pstrmemdup(cmd->temp_pool, spec, (apr_size_t)(colon - spec)) : spec;
+    const char *args = colon ? colon + 1 : NULL;
+    jwks_cache *c = apr_pcalloc(p, sizeof(*c));
+
+    c->spec = apr_pstrdup(p, spec);
+    c->provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name, AP_SOCACHE_PROVIDER_VERSION);
+    if (!c->provider)
+        return apr_psprintf(cmd->pool,
+                            "socache provider '%s' is not loaded (LoadModule "
+                            "socache_%s_module before this line)",
+                            name, name);
+    const char *err = c->provider->create(&c->inst, args, cmd->temp_pool, p);
+    if (err)
+        return apr_psprintf(cmd->pool, "%s: %s", spec, err);
+    c->notmpsafe = (c->provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) != 0;
+    *out = c;
+    return NULL;
+}
+
+const char *clerk_jwks_set_cache(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    const char *e = server_only(cmd);
+    jwks_cache *c = NULL;
+    (void)cfg;
+    if (e)
+        return e;
+    if ((e = make_cache(cmd, cmd->pool, arg, &c)) != NULL)
+        return dir_error(cmd, "%s", e);
+    srv_conf(cmd->server)->cache = c;
+    return NULL;
+}
+
+static const char *parse_seconds(cmd_parms *cmd, const char *arg, apr_int64_t min, apr_int64_t max,
+                                 apr_int64_t *out)
+{
+    char *end;
+    apr_int64_t v = apr_strtoi64(arg, &end, 10);
+    if (end == arg || *end || v < min || v > max)
+        return dir_error(
+            cmd, "'%s' is not a number of seconds from %" APR_INT64_T_FMT " to %" APR_INT64_T_FMT,
+            arg, min, max);
+    *out = v;
+    return NULL;
+}
+
+/* ClerkJWKSRefresh / ClerkJWKSMinRefresh / ClerkJWKSMaxStale (cmd->info says which). */
+const char *clerk_jwks_set_interval(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    const char *e = server_only(cmd);
+    apr_int64_t v;
+    (void)cfg;
+    if (e)
+        return e;
+    if ((e = parse_seconds(cmd, arg, 1, MAX_INTERVAL_S, &v)) != NULL)
+        return e;
+    jwks_srv *c = srv_conf(cmd->server);
+    switch ((intptr_t)cmd->info) {
+    case CLERK_JWKS_REFRESH:
+        c->refresh_s = v;
+        break;
+    case CLERK_JWKS_MIN_REFRESH:
+        c->min_refresh_s = v;
+        break;
+    default:
+        c->max_stale_s = v;
+        break;
+    }
+    return NULL;
+}
+
+/* ClerkFetchTimeout <total> | <connect> <total> (seconds). */
+const char *clerk_jwks_set_timeout(cmd_parms *cmd, void *cfg, const char *a1, const char *a2)
+{
+    const char *e = server_only(cmd);
+    apr_int64_t connect, total;
+    jwks_srv *c = srv_conf(cmd->server);
+    (void)cfg;
+    if (e)
+        return e;
+    if ((e = parse_seconds(cmd, a2 ? a2 : a1, 1, MAX_TIMEOUT_S, &total)) != NULL)
+        return e;
+    if (a2) {
+        if ((e = parse_seconds(cmd, a1, 1, MAX_TIMEOUT_S, &connect)) != NULL)
+            return e;
+        if (connect > total)
+            return dir_error(cmd, "the connect timeout (%s) is longer than the total (%s)", a1, a2);
+    } else {
+        connect = total < DEFAULT_CONNECT_S ? total : DEFAULT_CONNECT_S;
+    }
+    c->connect_ms = (long)connect * 1000L;
+    c->timeout_ms = (long)total * 1000L;
+    return NULL;
+}
+
+/* ---- the store on socache ---------------------------------------------------------------- */
+
+static int store_get(void *ctx, const char *key, unsigned char *buf, size_t cap, size_t *len)
+{
+    jwks_cache *c = ctx;
+    apr_pool_t *p;
+    unsigned int n = cap > 0xffffffffu ? 0xffffffffu : (unsigned int)cap;
+    apr_status_t rv;
+
+    if (apr_pool_create(&p, NULL) != APR_SUCCESS)
+        return -1;
+    if (c->notmpsafe && data_mutex && apr_global_mutex_lock(data_mutex) != APR_SUCCESS) {
+        apr_pool_destroy(p);
+        return -1;
+    }
+    rv = c->provider->retrieve(c->inst, c->s, (const unsigned char *)key, (unsigned int)strlen(key),
+                               buf, &n, p);
+    if (c->notmpsafe && data_mutex)
+        apr_global_mutex_unlock(data_mutex);
+    apr_pool_destroy(p);
+    if (rv == APR_SUCCESS) {
+        *len = n;
+        return 0;
+    }
+    return APR_STATUS_IS_NOTFOUND(rv) || APR_STATUS_IS_ENOSPC(rv) ? 1 : -1;
+}
+
+static int store_set(void *ctx, const char *key, const unsigned char *val, size_t len,
+                     int64_t expires_at)
+{
+    jwks_cache *c = ctx;
+    apr_pool_t *p;
+    apr_status_t rv;
+
+    if (len > 0xffffffffu || apr_pool_create(&p, NULL) != APR_SUCCESS)
+        return -1;
+    if (c->notmpsafe && data_mutex && apr_global_mutex_lock(data_mutex) != APR_SUCCESS) {
+        apr_pool_destroy(p);
+        return -1;
+    }
+    rv = c->provider->store(c->inst, c->s, (const unsigned char *)key, (unsigned int)strlen(key),
+                            apr_time_from_sec(expires_at), (unsigned char *)val, (unsigned int)len,
+                            p);
+    if (c->notmpsafe && data_mutex)
+        apr_global_mutex_unlock(data_mutex);
+    apr_pool_destroy(p);
+    return rv == APR_SUCCESS ? 0 : -1;
+}
+
+static int store_trylock(void *ctx, const char *key)
+{
+    (void)ctx;
+    (void)key;
+    if (!refresh_mutex)
+        return -1;
+    apr_status_t rv = apr_global_mutex_trylock(refresh_mutex);
+    return rv == APR_SUCCESS ? 0 : APR_STATUS_IS_EBUSY(rv) ? 1 : -1;
+}
+
+static void store_unlock(void *ctx, const char *key)
+{
+    (void)ctx;
+    (void)key;
+    apr_global_mutex_unlock(refresh_mutex);
+}
+
+/* ---- sources ------------------------------------------------------------------------------ */
+
+static void jwks_log(void *ctx, int level, const char *msg)
+{
+    server_rec *s = ctx;
+    /* clerk_jwks_log_fn levels: 3 err, 4 warn, 6 info, 7 debug. */
+    int lvl = level <= 3   ? APLOG_ERR
+              : level == 4 ? APLOG_WARNING
+              : level <= 6 ? APLOG_INFO
+                           : APLOG_DEBUG;
+    ap_log_error(APLOG_MARK, lvl, 0, s, CLERK_LOGNO(0401) "%s", msg);
+}
+
+/* Where a source's keys come from: ClerkJWKSURL as is (public, no secret sent), else the Backend
+ * API of this server with the secret key. */
+static void source_of(apr_pool_t *p, const jwks_srv *c, const char *secret, const char *jwks_url,
+                      const char **url, const char **send_secret)
+{
+    *url = jwks_url ? jwks_url : clerk_jwks_bapi_url(p, api_url_of(c));
+    *send_secret = jwks_url ? NULL : secret;
+}
+
+static const char *registry_key(apr_pool_t *p, const jwks_srv *c, const char *url,
+                                const char *secret)
+{
+    return apr_psprintf(
+        p, "%pp|%s|%" APR_INT64_T_FMT "|%" APR_INT64_T_FMT "|%" APR_INT64_T_FMT "|%ld|%ld\n%s\n%s",
+        (void *)c->cache, c->ca_file ? c->ca_file : "", c->refresh_s, c->min_refresh_s,
+        c->max_stale_s, c->connect_ms, c->timeout_ms, url, secret ? secret : "");
+}
+
+/* The source for (server settings, secret, JWKS URL), made in pool p when new. Caller holds
+ * remotes_mu when threads may run. NULL (logged) when it cannot be made. */
+static clerk_jwks_remote *source_get(apr_pool_t *p, apr_pool_t *tmp, server_rec *s,
+                                     const char *secret, const char *jwks_url)
+{
+    const jwks_srv *c = srv_conf(s);
+    const char *url, *send_secret;
+    source_of(tmp, c, secret, jwks_url, &url, &send_secret);
+    const char *k = registry_key(tmp, c, url, send_secret);
+    clerk_jwks_remote *r = apr_hash_get(remotes, k, APR_HASH_KEY_STRING);
+    if (r)
+        return r;
+
+    jwks_cache *cache = c->cache ? c->cache : default_cache;
+    clerk_fetch_settings fs;
+    clerk_server_fetch_settings(s, &fs);
+    clerk_jwks_remote_opts o = {
+        .url = url,
+        .secret_key = send_secret,
+        .ca_file = c->ca_file,
+        .connect_timeout_ms = fs.connect_timeout_ms,
+        .timeout_ms = fs.timeout_ms,
+        .refresh_s = c->refresh_s,
+        .min_refresh_s = c->min_refresh_s,
+        .max_stale_s = c->max_stale_s,
+        .store = cache && cache->initialised ? &cache->store : NULL,
+        .log = jwks_log,
+        .log_ctx = main_server,
+    };
+    char err[256];
+    r = clerk_jwks_remote_create(p, &o, err, sizeof(err));
+    if (!r) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     CLERK_LOGNO(0402) "cannot set up the remote JWKS source %s: %s", url, err);
+        return NULL;
+    }
+    apr_hash_set(remotes, apr_pstrdup(p, k), APR_HASH_KEY_STRING, r);
+    return r;
+}
+
+static apr_status_t request_release(void *rq)
+{
+    clerk_jwks_request_release(rq);
+    return APR_SUCCESS;
+}
+
+int clerk_jwks_request_keys(request_rec *r, const char *secret_key, const char *jwks_url,
+                            clerk_key_source *out)
+{
+    clerk_jwks_remote *src = NULL;
+    if (!remotes)
+        return -1;
+    if (remotes_mu)
+        apr_thread_mutex_lock(remotes_mu);
+    src = source_get(remotes_pool, r->pool, r->server, secret_key, jwks_url);
+    if (remotes_mu)
+        apr_thread_mutex_unlock(remotes_mu);
+    if (!src)
+        return -1;
+    clerk_jwks_request *rq = apr_palloc(r->pool, sizeof(*rq));
+    clerk_jwks_request_init(rq, src, (int64_t)apr_time_sec(r->request_time));
+    apr_pool_cleanup_register(r->pool, rq, request_release, apr_pool_cleanup_null);
+    *out = clerk_jwks_request_source(rq);
+    return 0;
+}
+
+apr_array_header_t *clerk_jwks_all_stats(apr_pool_t *p)
+{
+    apr_array_header_t *out = apr_array_make(p, 2, sizeof(clerk_jwks_stats));
+    if (!remotes)
+        return out;
+    if (remotes_mu)
+        apr_thread_mutex_lock(remotes_mu);
+    for (apr_hash_index_t *hi = apr_hash_first(p, remotes); hi; hi = apr_hash_next(hi)) {
+        clerk_jwks_remote *r = apr_hash_this_val(hi);
+        clerk_jwks_remote_stats(r, 0, apr_array_push(out));
+    }
+    if (remotes_mu)
+        apr_thread_mutex_unlock(remotes_mu);
+    return out;
+}
+
+/* ---- startup ------------------------------------------------------------------------------ */
+
+static int jwks_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    (void)plog;
+    (void)ptemp;
+    apr_status_t rv = ap_mutex_register(pconf, MUTEX_REFRESH, NULL, APR_LOCK_DEFAULT, 0);
+    if (rv == APR_SUCCESS)
+        rv = ap_mutex_register(pconf, MUTEX_CACHE, NULL, APR_LOCK_DEFAULT, 0);
+    if (rv != APR_SUCCESS) {
+        ap_log_perror(APLOG_MARK, APLOG_CRIT, rv, plog,
+                      CLERK_LOGNO(0403) "cannot register the Clerk JWKS mutexes");
+        return 500;
+    }
+    data_mutex = refresh_mutex = NULL;
+    remotes = NULL;
+    remotes_mu = NULL;
+    default_cache = NULL;
+    return OK;
+}
+
+static apr_status_t curl_cleanup(void *unused)
+{
+    (void)unused;
+    curl_global_cleanup();
+    return APR_SUCCESS;
+}
+
+/* The remote sources the configuration names: each server's base and every <Directory>/
+ * <Location> section merged over it as a request would see it. Sources only an .htaccess,
+ * <Files> or <If> names are made on first use. */
+static void collect_sources(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+{
+    for (server_rec *sv = s; sv; sv = sv->next) {
+        const char *secret, *url;
+        if (clerk_dir_remote_source(ap_get_module_config(sv->lookup_defaults, &clerk_auth_module),
+                                    &secret, &url))
+            source_get(pconf, ptemp, sv, secret, url);
+        core_server_config *core = ap_get_core_module_config(sv->module_config);
+        apr_array_header_t *secs[2] = {core->sec_dir, core->sec_url};
+        for (int a = 0; a < 2; a++) {
+            ap_conf_vector_t **v = secs[a] ? (ap_conf_vector_t **)secs[a]->elts : NULL;
+            for (int i = 0; v && i < secs[a]->nelts; i++) {
+                ap_conf_vector_t *m = ap_merge_per_dir_configs(ptemp, sv->lookup_defaults, v[i]);
+                if (clerk_dir_remote_source(ap_get_module_config(m, &clerk_auth_module), &secret,
+                                            &url))
+                    source_get(pconf, ptemp, sv, secret, url);
+            }
+        }
+    }
+}
+
+/* Whether any directive in the tree names a remote source (then the cache is made, even when
+ * only an .htaccess-reachable section would use it). */
+static int tree_names_remote(const ap_directive_t *d)
+{
+    for (; d; d = d->next) {
+        if (d->first_child && tree_names_remote(d->first_child))
+            return 1;
+        if (strcasecmp(d->directive, "ClerkSecretKey") == 0 ||
+            strcasecmp(d->directive, "ClerkSecretKeyFile") == 0 ||
+            strcasecmp(d->directive, "ClerkJWKSURL") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int init_cache(apr_pool_t *pconf, server_rec *s, jwks_cache *c, int n)
+{
+    if (c->initialised)
+        return OK;
+    struct ap_socache_hints hints = {80, 4096, CLERK_JWKS_DEFAULT_REFRESH_S};
+    const char *name = n ? apr_psprintf(pconf, SOCACHE_NAME_PREFIX "%d", n) : SOCACHE_NAME_PREFIX;
+    c->s = s;
+    apr_status_t rv = c->provider->init(c->inst, name, &hints, s, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     CLERK_LOGNO(0404) "ClerkCache %s: cannot initialise the cache", c->spec);
+        return 500;
+    }
+    c->initialised = 1;
+    c->store.get = store_get;
+    c->store.set = store_set;
+    c->store.trylock = store_trylock;
+    c->store.unlock = store_unlock;
+    c->store.ctx = c;
+    apr_pool_cleanup_register(pconf, c, cache_destroy, apr_pool_cleanup_null);
+    return OK;
+}
+
+static int jwks_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    (void)plog;
+    apr_status_t rv;
+
+    main_server = s;
+    remotes = apr_hash_make(pconf);
+    remotes_pool = pconf;
+    if (apr_thread_mutex_create(&remotes_mu, APR_THREAD_MUTEX_DEFAULT, pconf) != APR_SUCCESS)
+        return 500;
+    /* Once, before any thread exists (an .htaccess may name a source later). */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     CLERK_LOGNO(0405) "libcurl cannot be initialised");
+        return 500;
+    }
+    apr_pool_cleanup_register(pconf, NULL, curl_cleanup, apr_pool_cleanup_null);
+    if (!tree_names_remote(ap_conftree))
+        return OK;
+
+    /* One socache instance per ClerkCache line in use; the default shmcb when a server has none. */
+    int n = 0, need_data_mutex = 0;
+    for (server_rec *sv = s; sv; sv = sv->next) {
+        jwks_srv *c = srv_conf(sv);
+        if (!c->cache && !default_cache) {
+            const ap_socache_provider_t *prov = ap_lookup_provider(
+                AP_SOCACHE_PROVIDER_GROUP, DEFAULT_CACHE, AP_SOCACHE_PROVIDER_VERSION);
+            if (!prov) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                             CLERK_LOGNO(0406) "mod_socache_shmcb is not loaded and no ClerkCache "
+                                               "is set: each httpd process fetches the JWKS on "
+                                               "its own (load socache_shmcb_module or set "
+                                               "ClerkCache)");
+                continue;
+            }
+            default_cache = apr_pcalloc(pconf, sizeof(*default_cache));
+            default_cache->spec = DEFAULT_CACHE;
+            default_cache->provider = prov;
+            const char *err = prov->create(&default_cache->inst, NULL, ptemp, pconf);
+            if (err) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                             CLERK_LOGNO(0407) "default JWKS cache (shmcb): %s", err);
+                return 500;
+            }
+            default_cache->notmpsafe = (prov->flags & AP_SOCACHE_FLAG_NOTMPSAFE) != 0;
+        }
+        jwks_cache *use = c->cache ? c->cache : default_cache;
+        if (!use || use->initialised)
+            continue;
+        if (init_cache(pconf, s, use, n++) != OK)
+            return 500;
+        need_data_mutex |= use->notmpsafe;
+    }
+
+    rv = ap_global_mutex_create(&refresh_mutex, &refresh_mutex_file, MUTEX_REFRESH, NULL, s, pconf,
+                                0);
+    if (rv == APR_SUCCESS && need_data_mutex)
+        rv = ap_global_mutex_create(&data_mutex, &data_mutex_file, MUTEX_CACHE, NULL, s, pconf, 0);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     CLERK_LOGNO(0408) "cannot create the Clerk JWKS mutexes");
+        return 500;
+    }
+    collect_sources(pconf, ptemp, s);
+    return OK;
+}
+
+static void jwks_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    if (!remotes || apr_hash_count(remotes) == 0) {
+        if (remotes)
+            remotes_pool = pchild;
+        return;
+    }
+    if (refresh_mutex &&
+        apr_global_mutex_child_init(&refresh_mutex, refresh_mutex_file, pchild) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     CLERK_LOGNO(0409) "cannot re-attach the JWKS refresh mutex: fetches are not "
+                                       "coalesced across processes");
+        refresh_mutex = NULL;
+    }
+    if (data_mutex &&
+        apr_global_mutex_child_init(&data_mutex, data_mutex_file, pchild) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     CLERK_LOGNO(0410) "cannot re-attach the JWKS cache mutex");
+    }
+    remotes_pool = pchild;
+
+    /* Keys before the first request when Clerk is reachable; never a reason not to serve. */
+    for (apr_hash_index_t *hi = apr_hash_first(pchild, remotes); hi; hi = apr_hash_next(hi)) {
+        clerk_jwks_remote *r = apr_hash_this_val(hi);
+        clerk_error err = {0};
+        if (clerk_jwks_remote_preload(r, 0, &err) == 0)
+            continue;
+        clerk_jwks_stats st;
+        clerk_jwks_remote_stats(r, 0, &st);
+        /* Another process fetching is normal at startup; say so only in debug. */
+        ap_log_error(APLOG_MARK, st.fetch_failed ? APLOG_WARNING : APLOG_DEBUG, 0, s,
+                     CLERK_LOGNO(0411) "no JWKS preloaded from %s: %s", st.url, err.message);
+    }
+}
+
+void clerk_jwks_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_pre_config(jwks_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(jwks_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(jwks_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+}
