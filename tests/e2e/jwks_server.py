@@ -297,7 +297,7 @@ User www-data
 Group www-data
 ErrorLog "{w}/logs/error.log"
 LogLevel warn clerk_auth:info
-LogFormat "%h user=%u \\"%r\\" %>s" clerk
+LogFormat "%h pid=%P user=%u \\"%r\\" %>s" clerk
 CustomLog "{w}/logs/access.log" clerk
 TypesConfig /etc/mime.types
 Timeout 20
