@@ -1,6 +1,7 @@
 /* The signed-in auth object of Clerk's jwtPayloadParser (@clerk/shared): v1 org claims, or the
  * compact v2 encoding (o.id/o.slg/o.rol, fea + o.per + o.fpm bitmasks). */
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,25 +17,50 @@ static const char *pstr(apr_pool_t *p, const json_t *obj, const char *name)
     return json_is_string(v) ? apr_pstrdup(p, json_string_value(v)) : NULL;
 }
 
-/* A piece of a comma list with JS String.prototype.trim's ASCII whitespace removed. */
+/* A piece of a comma list with JS String.prototype.trim's whitespace removed. */
 typedef struct piece {
     const char *s;
     size_t len;
 } piece;
+
+/* UTF-8 encodings of the non-ASCII code points JS trim() removes: NBSP, BOM, Ogham space,
+ * U+2000..U+200A, line and paragraph separators, narrow NBSP, medium math space, ideographic
+ * space. */
+static const char *const js_wide_spaces[] = {
+    "\xc2\xa0",     "\xef\xbb\xbf", "\xe1\x9a\x80", "\xe2\x80\x80", "\xe2\x80\x81",
+    "\xe2\x80\x82", "\xe2\x80\x83", "\xe2\x80\x84", "\xe2\x80\x85", "\xe2\x80\x86",
+    "\xe2\x80\x87", "\xe2\x80\x88", "\xe2\x80\x89", "\xe2\x80\x8a", "\xe2\x80\xa8",
+    "\xe2\x80\xa9", "\xe2\x80\xaf", "\xe2\x81\x9f", "\xe3\x80\x80"};
 
 static int is_js_space(char ch)
 {
     return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\v' || ch == '\f' || ch == '\r';
 }
 
+/* Bytes of the JS whitespace character that s[0..len) starts (at_end: ends) with, or 0. */
+static size_t js_space_len(const char *s, size_t len, int at_end)
+{
+    if (len == 0)
+        return 0;
+    if (is_js_space(at_end ? s[len - 1] : s[0]))
+        return 1;
+    for (size_t i = 0; i < sizeof(js_wide_spaces) / sizeof(js_wide_spaces[0]); i++) {
+        size_t n = strlen(js_wide_spaces[i]);
+        if (n <= len && memcmp(at_end ? s + len - n : s, js_wide_spaces[i], n) == 0)
+            return n;
+    }
+    return 0;
+}
+
 static piece trim(const char *s, size_t len)
 {
-    while (len > 0 && is_js_space(*s)) {
-        s++;
-        len--;
+    size_t n;
+    while ((n = js_space_len(s, len, 0)) > 0) {
+        s += n;
+        len -= n;
     }
-    while (len > 0 && is_js_space(s[len - 1]))
-        len--;
+    while ((n = js_space_len(s, len, 1)) > 0)
+        len -= n;
     return (piece){s, len};
 }
 
@@ -56,9 +82,12 @@ static size_t split_commas(const char *s, piece *out, size_t max)
     return n;
 }
 
-/* Clerk's org features: entries whose scope (text before the first ':') contains 'o', named by
- * the text between the first and the second ':'. An entry without ':' still takes a feature
- * slot (Clerk keeps it as `undefined`) so later bitmasks stay aligned; its name is NULL. */
+/* The org features of fea. Clerk counts every entry whose scope (text before the first ':')
+ * contains 'o' as an org feature slot, so the j-th fpm mask belongs to the j-th such entry; the
+ * slot count is kept exactly for that alignment. A slot is named (text between the first and
+ * second ':') only when its scope is one Clerk issues, "o", "ou" or "uo", and the name is not
+ * empty; any other slot (no ':', "foo:x", "o:") grants nothing, where Clerk would grant
+ * "org:undefined:<perm>" or "org:x:<perm>" for a token it never mints. */
 static size_t org_features(apr_pool_t *p, const char *fea, const char **names, size_t max)
 {
     piece items[LIST_MAX];
@@ -68,42 +97,42 @@ static size_t org_features(apr_pool_t *p, const char *fea, const char **names, s
         size_t scope_len = colon != NULL ? (size_t)(colon - items[i].s) : items[i].len;
         if (memchr(items[i].s, 'o', scope_len) == NULL)
             continue;
-        if (colon == NULL) {
-            names[k++] = NULL;
-            continue;
+        names[k] = NULL;
+        int issued = colon != NULL && ((scope_len == 1 && items[i].s[0] == 'o') ||
+                                       (scope_len == 2 && (memcmp(items[i].s, "ou", 2) == 0 ||
+                                                           memcmp(items[i].s, "uo", 2) == 0)));
+        if (issued) {
+            const char *name = colon + 1;
+            size_t rest = items[i].len - scope_len - 1;
+            const char *colon2 = memchr(name, ':', rest);
+            size_t name_len = colon2 != NULL ? (size_t)(colon2 - name) : rest;
+            if (name_len > 0)
+                names[k] = apr_pstrmemdup(p, name, name_len);
         }
-        const char *name = colon + 1;
-        size_t rest = items[i].len - scope_len - 1;
-        const char *colon2 = memchr(name, ':', rest);
-        names[k++] = apr_pstrmemdup(p, name, colon2 != NULL ? (size_t)(colon2 - name) : rest);
+        k++;
     }
     return k;
 }
 
-/* JS parseInt(s, 10) as a double: leading whitespace, optional sign, the longest run of
- * decimal digits; NaN when there is none. */
-static double js_parse_int(piece pc)
+/* An fpm mask as the number JS parseInt(s, 10) gives, read only when the trimmed piece is all
+ * decimal digits: a sign or trailing text (which parseInt would skip over, and a '-' Clerk would
+ * read as a bit) makes the mask grant nothing. NaN for those. */
+static double mask_value(piece pc)
 {
-    const char *s = pc.s, *end = pc.s + pc.len;
-    while (s < end && is_js_space(*s))
-        s++;
-    int neg = 0;
-    if (s < end && (*s == '+' || *s == '-'))
-        neg = *s++ == '-';
-    const char *digits = s;
-    while (s < end && isdigit((unsigned char)*s))
-        s++;
-    if (s == digits)
+    if (pc.len == 0)
         return NAN;
-    /* Correctly rounded like V8, and bounded: a digit run is at most the token's size. */
-    char *buf = strndup(digits, (size_t)(s - digits));
+    for (size_t i = 0; i < pc.len; i++)
+        if (!isdigit((unsigned char)pc.s[i]))
+            return NAN;
+    /* Correctly rounded like V8, and bounded: the run is at most the token's size. */
+    char *buf = strndup(pc.s, pc.len);
     double v = buf != NULL ? strtod(buf, NULL) : NAN;
     free(buf);
-    return neg ? -v : v;
+    return v;
 }
 
-/* Bit i (LSB first) of the binary digits of |v|, as Clerk reads Number#toString(2) reversed:
- * the sign character and NaN/Infinity never read as a set bit. Exact for every double. */
+/* Bit i (LSB first) of the binary digits of v, as Clerk reads Number#toString(2) reversed;
+ * NaN and Infinity have none. Exact for every double. */
 static int js_bit(double v, size_t i)
 {
     if (!isfinite(v))
@@ -131,12 +160,34 @@ static void v2_permissions(apr_pool_t *p, const char *fea, const char *per, cons
     for (size_t j = 0; j < nfeat && j < nmask; j++) {
         if (features[j] == NULL)
             continue;
-        double bits = js_parse_int(masks[j]);
+        double bits = mask_value(masks[j]);
         for (size_t i = 0; i < nperm; i++)
             if (js_bit(bits, i))
                 APR_ARRAY_PUSH(out, const char *) =
                     apr_psprintf(p, "org:%s:%.*s", features[j], (int)perms[i].len, perms[i].s);
     }
+}
+
+/* One fva age: an integral number that is -1 (factor not enrolled) or >= 0, ages past LONG_MAX
+ * clamped (never fresh either way). Anything else (fractions, other negatives, non-numbers)
+ * makes the whole fva absent, so has({reverification}) is denied where Clerk's comparisons on
+ * such values could grant. */
+static int fva_age(const json_t *v, long *out)
+{
+    if (json_is_integer(v)) {
+        json_int_t i = json_integer_value(v);
+        if (i < -1)
+            return 0;
+        *out = i > LONG_MAX ? LONG_MAX : (long)i;
+        return 1;
+    }
+    if (!json_is_real(v))
+        return 0;
+    double d = json_real_value(v);
+    if (!isfinite(d) || d != floor(d) || d < -1.0)
+        return 0;
+    *out = d >= (double)LONG_MAX ? LONG_MAX : (long)d;
+    return 1;
 }
 
 int clerk_auth_from_claims(apr_pool_t *p, const json_t *payload, clerk_auth *a)
@@ -159,11 +210,12 @@ int clerk_auth_from_claims(apr_pool_t *p, const json_t *payload, clerk_auth *a)
     a->features = pstr(p, payload, "fea");
 
     const json_t *fva = json_object_get(payload, "fva");
-    if (json_is_array(fva) && json_array_size(fva) == 2 && json_is_number(json_array_get(fva, 0)) &&
-        json_is_number(json_array_get(fva, 1))) {
+    long ages[2];
+    if (json_is_array(fva) && json_array_size(fva) == 2 &&
+        fva_age(json_array_get(fva, 0), &ages[0]) && fva_age(json_array_get(fva, 1), &ages[1])) {
         a->has_fva = 1;
-        a->fva[0] = (long)json_number_value(json_array_get(fva, 0));
-        a->fva[1] = (long)json_number_value(json_array_get(fva, 1));
+        a->fva[0] = ages[0];
+        a->fva[1] = ages[1];
     }
 
     const json_t *v = json_object_get(payload, "v");

@@ -1,4 +1,5 @@
 /* The auth object from claims, as Clerk's jwtPayloadParser builds it (v1 and v2 encodings). */
+#include <limits.h>
 #include <string.h>
 #include <apr_pools.h>
 #include <apr_strings.h>
@@ -146,13 +147,46 @@ END_TEST
 START_TEST(v2_odd_bitmasks_grant_nothing_unexpected)
 {
     clerk_auth a;
-    /* Bits past the permission list and unparsable masks add nothing; a mask with trailing
-     * text reads its leading digits, as JS parseInt does. */
-    ck_assert_int_eq(auth_of("{\"sub\":\"u\",\"v\":2,\"fea\":\"o:a,o:b,o:c\","
-                             "\"o\":{\"id\":\"org_2\",\"per\":\"read\",\"fpm\":\"6,x,1z\"}}",
+    /* Bits past the permission list add nothing; a mask that is not all digits after the trim
+     * (trailing text, a sign) grants nothing, though JS parseInt would read "1z" as 1 and
+     * Clerk would read the '-' of "-1" as a set bit. */
+    ck_assert_int_eq(auth_of("{\"sub\":\"u\",\"v\":2,\"fea\":\"o:a,o:b,o:c,o:d,o:e\","
+                             "\"o\":{\"id\":\"org_2\",\"per\":\"read\",\"fpm\":\"6,x,1z,-1,+1\"}}",
                              &a),
                      0);
-    ck_assert_str_eq(perms(&a), "org:c:read");
+    ck_assert_int_eq(a.org_permissions->nelts, 0);
+    ck_assert_int_eq(auth_of("{\"sub\":\"u\",\"v\":2,\"fea\":\"o:a,o:b\","
+                             "\"o\":{\"id\":\"org_2\",\"per\":\"read\",\"fpm\":\"1z, 1 \"}}",
+                             &a),
+                     0);
+    ck_assert_str_eq(perms(&a), "org:b:read");
+}
+END_TEST
+
+START_TEST(v2_only_issued_org_scopes_name_a_feature_but_every_o_scope_takes_a_mask)
+{
+    clerk_auth a;
+    /* "xo:a" and "o" (no ':') contain an 'o' in their scope, so Clerk gives each a mask slot;
+     * they grant nothing here, and the masks of "ou:c" and "uo:d" stay aligned. */
+    ck_assert_int_eq(auth_of("{\"sub\":\"u\",\"v\":2,\"fea\":\"xo:a,o,u:z,ou:c,uo:d,o:\","
+                             "\"o\":{\"id\":\"org_2\",\"per\":\"read,manage\","
+                             "\"fpm\":\"3,3,1,2,3\"}}",
+                             &a),
+                     0);
+    ck_assert_str_eq(perms(&a), "org:c:read,org:d:manage");
+}
+END_TEST
+
+START_TEST(v2_lists_are_trimmed_of_js_whitespace_including_nbsp)
+{
+    clerk_auth a;
+    /* U+00A0 and U+3000 around items are removed as String.prototype.trim does. */
+    ck_assert_int_eq(auth_of("{\"sub\":\"u\",\"v\":2,\"fea\":\"\\u00a0o:dash\\u3000\","
+                             "\"o\":{\"id\":\"org_2\",\"per\":\" read\\u00a0,\\tmanage\","
+                             "\"fpm\":\"\\u00a03\\u2028\"}}",
+                             &a),
+                     0);
+    ck_assert_str_eq(perms(&a), "org:dash:read,org:dash:manage");
 }
 END_TEST
 
@@ -219,6 +253,25 @@ START_TEST(malformed_fva_is_absent)
 }
 END_TEST
 
+START_TEST(fva_ages_must_be_integers_minus_one_or_above)
+{
+    clerk_auth a;
+    /* Fractions and negatives other than -1 make fva absent (Clerk would compare them). */
+    ck_assert_int_eq(auth_of("{\"sub\":\"u\",\"fva\":[1.5,0]}", &a), 0);
+    ck_assert_int_eq(a.has_fva, 0);
+    ck_assert_int_eq(auth_of("{\"sub\":\"u\",\"fva\":[-2,0]}", &a), 0);
+    ck_assert_int_eq(a.has_fva, 0);
+    ck_assert_int_eq(auth_of("{\"sub\":\"u\",\"fva\":[0,-1.0]}", &a), 0);
+    ck_assert_int_eq(a.has_fva, 1);
+    ck_assert_int_eq(a.fva[1], -1);
+    /* Huge ages clamp: present, never fresh. */
+    ck_assert_int_eq(auth_of("{\"sub\":\"u\",\"fva\":[1e300,9223372036854775807]}", &a), 0);
+    ck_assert_int_eq(a.has_fva, 1);
+    ck_assert_int_eq(a.fva[0], LONG_MAX);
+    ck_assert_int_eq(a.fva[1], LONG_MAX);
+}
+END_TEST
+
 START_TEST(missing_empty_or_non_string_sub_is_refused)
 {
     clerk_auth a;
@@ -246,11 +299,14 @@ Suite *auth_suite(void)
     tcase_add_test(t, v2_user_features_take_no_bitmask_slot);
     tcase_add_test(t, v2_needs_both_per_and_fpm);
     tcase_add_test(t, v2_odd_bitmasks_grant_nothing_unexpected);
+    tcase_add_test(t, v2_only_issued_org_scopes_name_a_feature_but_every_o_scope_takes_a_mask);
+    tcase_add_test(t, v2_lists_are_trimmed_of_js_whitespace_including_nbsp);
     tcase_add_test(t, v2_more_features_than_masks_stops_at_the_masks);
     tcase_add_test(t, v2_without_o_has_no_org);
     tcase_add_test(t, v_other_than_2_reads_v1_claims);
     tcase_add_test(t, session_fields_actor_fva_plans_features);
     tcase_add_test(t, malformed_fva_is_absent);
+    tcase_add_test(t, fva_ages_must_be_integers_minus_one_or_above);
     tcase_add_test(t, missing_empty_or_non_string_sub_is_refused);
     suite_add_tcase(s, t);
     return s;
