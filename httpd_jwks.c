@@ -163,7 +163,7 @@ const char *clerk_jwks_set_ca_bundle(cmd_parms *cmd, void *cfg, const char *arg)
     if (!path)
         return dir_error(cmd, "invalid file path '%s'", arg);
     if (clerk_http_ca_file_check(path, err, sizeof(err)) != 0)
-        return dir_error(cmd, "%s: %s", path, err);
+        return dir_error(cmd, "%s", err);
     srv_conf(cmd->server)->ca_file = path;
     return NULL;
 }

@@ -66,3 +66,19 @@ def test_twenty_children_fetch_once(prefork, jwks_server, minter):
     assert len(jwks_server.fetches("P")) == 1, jwks_server.fetches("P")
     print("prefork: %d children, %d requests answered by %d processes, %d fetch" % (
         len(children(prefork.pid())), len(codes), len(pids), len(jwks_server.fetches("P"))))
+
+
+def test_graceful_restart_keeps_verifying(prefork, jwks_server, minter):
+    before = len(jwks_server.fetches("P"))
+    old = set(children(prefork.pid()))
+    assert prefork.ctl("-k", "graceful").returncode == 0
+    deadline = time.time() + 15
+    while time.time() < deadline and len(set(children(prefork.pid())) - old) < CHILDREN:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    for _ in range(20):
+        r = curl(prefork.url("/p/hello.txt"), ["Authorization: Bearer " + minter.sign()])
+        assert r.status == 200, (r, prefork.tail())
+    # The new generation's cache starts empty (shmcb lives with the configuration): one fetch
+    # for all of its children, not one each.
+    assert len(jwks_server.fetches("P")) - before <= 1, jwks_server.fetches("P")
