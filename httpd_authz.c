@@ -12,6 +12,7 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "util_filter.h"
 #include "ap_provider.h"
 #include "mod_auth.h"
 
@@ -20,6 +21,10 @@
 #include "httpd_clerk.h"
 
 APLOG_USE_MODULE(clerk_auth);
+
+/* Set on a request whose 403 body is Clerk's reverification hint. */
+#define HINT_NOTE   "clerk-reverification-hint"
+#define HINT_FILTER "CLERK_JSON_ERROR"
 
 typedef int (*has_fn)(const clerk_auth *a, const char *arg);
 
@@ -104,6 +109,15 @@ static const char *parse_list(cmd_parms *cmd, const char *line, const void **par
     return forbid_on_failure(cmd);
 }
 
+/* Every result a provider reaches with a user is counted for the status page. */
+static authz_status counted(authz_status st)
+{
+    clerk_status_count_authz(st == AUTHZ_GRANTED  ? CLERK_AUTHZ_GRANTED
+                             : st == AUTHZ_DENIED ? CLERK_AUTHZ_DENIED
+                                                  : CLERK_AUTHZ_ERROR);
+    return st;
+}
+
 /* AUTHZ_GRANTED/DENIED for an identity, or the status that ends the check early. */
 static int identity_or_status(request_rec *r, clerk_identity *id, authz_status *early)
 {
@@ -118,7 +132,7 @@ static int identity_or_status(request_rec *r, clerk_identity *id, authz_status *
         *early = AUTHZ_GRANTED;
         return 0;
     default: /* a user from another AuthType has no Clerk claims */
-        *early = AUTHZ_DENIED;
+        *early = counted(AUTHZ_DENIED);
         return 0;
     }
 }
@@ -136,11 +150,11 @@ static authz_status check_list(request_rec *r, const void *parsed, const char *n
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                           CLERK_LOGNO(0101) "Require %s granted to %s by '%s'", name, r->user,
                           APR_ARRAY_IDX(words, i, const char *));
-            return AUTHZ_GRANTED;
+            return counted(AUTHZ_GRANTED);
         }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, CLERK_LOGNO(0102) "Require %s denied to %s", name,
                   r->user);
-    return AUTHZ_DENIED;
+    return counted(AUTHZ_DENIED);
 }
 
 #define LIST_PROVIDER(ident, name, arg_check, has)                                                 \
@@ -184,13 +198,14 @@ static authz_status check_reverified(request_rec *r, const char *line, const voi
     if (!identity_or_status(r, &id, &early))
         return early;
     if (clerk_has_reverification(id.auth, id.now_ms, rv->after_minutes, rv->level))
-        return AUTHZ_GRANTED;
-    /* Clerk's hint, so clerk-js can prompt for reverification (sent when the denial is a 403,
-     * i.e. with AuthzSendForbiddenOnFailure On). */
+        return counted(AUTHZ_GRANTED);
+    /* Clerk's hint, so clerk-js can prompt for reverification: the body of the 403, sent as
+     * JSON (json_error_type below), unless the section turned AuthzSendForbiddenOnFailure Off. */
     ap_custom_response(r, HTTP_FORBIDDEN, clerk_reverification_hint_json(r->pool, rv));
+    apr_table_setn(r->notes, HINT_NOTE, "1");
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   CLERK_LOGNO(0103) "Require clerk-reverified denied to %s", r->user);
-    return AUTHZ_DENIED;
+    return counted(AUTHZ_DENIED);
 }
 
 static const authz_provider reverified_provider = {check_reverified, parse_reverified};
@@ -233,18 +248,34 @@ static authz_status check_claim(request_rec *r, const char *line, const void *pa
                           CLERK_LOGNO(0104) "Require clerk-claim %s: the token's claims are too "
                                             "deep or too large to evaluate",
                           clerk_claim_matcher_text(m));
-            return AUTHZ_GENERAL_ERROR;
+            return counted(AUTHZ_GENERAL_ERROR);
         }
         if (hit)
-            return AUTHZ_GRANTED;
+            return counted(AUTHZ_GRANTED);
     }
-    return AUTHZ_DENIED;
+    return counted(AUTHZ_DENIED);
 }
 
 static const authz_provider claim_provider = {check_claim, parse_claim};
 
+/* httpd sends a custom error text as text/html; the reverification hint is JSON. */
+static apr_status_t json_error_type(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    ap_set_content_type(f->r, "application/json");
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+static void insert_json_error_type(request_rec *r)
+{
+    if (r->status == HTTP_FORBIDDEN && apr_table_get(r->notes, HINT_NOTE))
+        ap_add_output_filter(HINT_FILTER, NULL, r, r->connection);
+}
+
 void clerk_register_authz_providers(apr_pool_t *p)
 {
+    ap_register_output_filter(HINT_FILTER, json_error_type, NULL, AP_FTYPE_CONTENT_SET);
+    ap_hook_insert_error_filter(insert_json_error_type, NULL, NULL, APR_HOOK_MIDDLE);
     static const struct {
         const char *name;
         const authz_provider *provider;

@@ -33,6 +33,24 @@ int clerk_request_identity(request_rec *r, clerk_identity *id);
 /* Registers the `Require clerk-*` providers (spec §5). */
 void clerk_register_authz_providers(apr_pool_t *p);
 
+/* ---- status page and its counters (httpd_status.c) ----------------------------------------- */
+
+/* Authorization results, as counted by the Require clerk-* providers. */
+enum { CLERK_AUTHZ_GRANTED = 0, CLERK_AUTHZ_DENIED = 1, CLERK_AUTHZ_ERROR = 2 };
+
+/* Counts one decision (status: a clerk_status, reason: a clerk_reason) in the counters shared
+ * by every process; lock-free, callable from any request thread. */
+void clerk_status_count_decision(int preflight, int status, int reason);
+
+/* Counts one Require clerk-* result (CLERK_AUTHZ_*), as above. */
+void clerk_status_count_authz(int result);
+
+/* Registers the `clerk-status` handler and the counters' post_config. */
+void clerk_status_register_hooks(apr_pool_t *p);
+
+/* This process's verified-token cache (NULL before child_init or when it could not be made). */
+const struct clerk_token_cache *clerk_token_cache_current(void);
+
 /* ---- remote keys and server-wide fetch settings (httpd_jwks.c) ---------------------------- */
 
 /* The module's per-server record (server-wide fetch and cache settings). */

@@ -960,6 +960,7 @@ static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
         rq->preflight = 1;
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       CLERK_LOGNO(0008) "CORS preflight passed without a challenge");
+        clerk_status_count_decision(1, 0, 0);
         return rq;
     }
 
@@ -990,6 +991,7 @@ static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
         }
     }
     log_decision(r, rs, rq);
+    clerk_status_count_decision(0, rq->st.status, rq->st.reason);
 
     if (rq->st.status == CLERK_SIGNED_IN) {
         r->user = (char *)rq->user;
@@ -1261,6 +1263,11 @@ static apr_status_t token_cache_cleanup(void *unused)
     return APR_SUCCESS;
 }
 
+const struct clerk_token_cache *clerk_token_cache_current(void)
+{
+    return token_cache;
+}
+
 /* Each process gets its own verified-token cache (created after fork, so no lock is shared). */
 static void clerk_child_init(apr_pool_t *pchild, server_rec *s)
 {
@@ -1284,6 +1291,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_note_auth_failure(clerk_note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
     clerk_register_authz_providers(p);
     clerk_jwks_register_hooks(p);
+    clerk_status_register_hooks(p);
 }
 
 module AP_MODULE_DECLARE_DATA clerk_auth_module = {

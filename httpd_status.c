@@ -1,0 +1,297 @@
+/* `SetHandler clerk-status` (spec §8): a JSON page with the numbers an operator needs to see the
+ * module is healthy: verifications by outcome and reason and authorization results (shared by
+ * every process, since the parent started), the verified-token cache of the answering process,
+ * and every key source with its age.
+ *
+ * The shared counters live in one anonymous shared-memory segment the parent creates once (kept
+ * in the process pool, so graceful restarts keep counting) and every child inherits by fork.
+ * The request path only does relaxed atomic adds on it: no lock, no system call. */
+#include <string.h>
+#include <unistd.h>
+
+/* Our version, taken before httpd's headers define their own PACKAGE_* macros. */
+#include "config.h"
+static const char module_version[] = PACKAGE_VERSION;
+#undef PACKAGE_BUGREPORT
+#undef PACKAGE_NAME
+#undef PACKAGE_STRING
+#undef PACKAGE_TARNAME
+#undef PACKAGE_URL
+#undef PACKAGE_VERSION
+
+#include <apr_shm.h>
+#include <apr_strings.h>
+#include <jansson.h>
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_cfgtree.h"
+
+#include "httpd_clerk.h"
+#include "jwks_remote.h"
+#include "reason.h"
+#include "request_state.h"
+#include "token_cache.h"
+
+APLOG_USE_MODULE(clerk_auth);
+
+#define STATUS_HANDLER "clerk-status"
+#define SHM_USERDATA   "clerk_auth_status_shm"
+#define SHM_MAGIC      0x636c65726b737431ULL /* "clerkst1": layout version */
+
+/* The shared counters. Only ever added to; readers may see a sum mid-update, never a torn word
+ * (64-bit atomics). */
+typedef struct status_shared {
+    uint64_t magic;
+    int64_t started_at_s; /* when the parent created the segment */
+    uint64_t outcome[3];  /* by clerk_status: signed-in, signed-out, handshake */
+    uint64_t preflight;
+    uint64_t reason[CLERK_R__COUNT];
+    uint64_t authz[3]; /* by clerk_status_authz_result */
+} status_shared;
+
+static status_shared *shared;       /* NULL when the segment could not be made: counting is off */
+static int64_t generation_loaded_s; /* when this configuration was loaded */
+static apr_array_header_t *local_sources; /* struct local_source: ClerkJWTKey / ClerkJWKSFile */
+
+typedef struct local_source {
+    const char *kind;  /* "pem" or "jwks-file" */
+    const char *file;  /* the file read, or NULL for PEM text in the configuration */
+    const char *where; /* "<config file>:<line>" */
+} local_source;
+
+static void add(uint64_t *counter)
+{
+    __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}
+
+static json_int_t load(const uint64_t *counter)
+{
+    return (json_int_t)__atomic_load_n(counter, __ATOMIC_RELAXED);
+}
+
+void clerk_status_count_decision(int preflight, int status, int reason)
+{
+    if (!shared)
+        return;
+    if (preflight) {
+        add(&shared->preflight);
+        return;
+    }
+    if (status >= 0 && status < 3)
+        add(&shared->outcome[status]);
+    if (status != CLERK_SIGNED_IN && reason > CLERK_R_NONE && reason < CLERK_R__COUNT)
+        add(&shared->reason[reason]);
+}
+
+void clerk_status_count_authz(int result)
+{
+    if (shared && result >= 0 && result < 3)
+        add(&shared->authz[result]);
+}
+
+/* ---- startup ------------------------------------------------------------------------------- */
+
+/* The segment outlives configuration generations: it belongs to the process pool. */
+static status_shared *shared_segment(server_rec *s)
+{
+    apr_pool_t *pp = s->process->pool;
+    apr_shm_t *shm = NULL;
+    apr_pool_userdata_get((void **)&shm, SHM_USERDATA, pp);
+    if (!shm) {
+        apr_status_t rv = apr_shm_create(&shm, sizeof(status_shared), NULL, pp);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                         CLERK_LOGNO(0701) "cannot create the shared memory for the status "
+                                           "page counters; ClerkStatus shows no counters");
+            return NULL;
+        }
+        status_shared *st = apr_shm_baseaddr_get(shm);
+        memset(st, 0, sizeof(*st));
+        st->magic = SHM_MAGIC;
+        st->started_at_s = (int64_t)apr_time_sec(apr_time_now());
+        apr_pool_userdata_set(shm, SHM_USERDATA, apr_pool_cleanup_null, pp);
+    }
+    status_shared *st = apr_shm_baseaddr_get(shm);
+    return st->magic == SHM_MAGIC ? st : NULL;
+}
+
+/* The local key sources as configured (active <IfModule>/<IfDefine> not evaluated: a listing,
+ * not a decision). */
+static void collect_local_sources(apr_pool_t *p, const ap_directive_t *d)
+{
+    for (; d; d = d->next) {
+        if (d->first_child) {
+            collect_local_sources(p, d->first_child);
+            continue;
+        }
+        int pem = strcasecmp(d->directive, "ClerkJWTKey") == 0;
+        if (!pem && strcasecmp(d->directive, "ClerkJWKSFile") != 0)
+            continue;
+        local_source *ls = apr_array_push(local_sources);
+        const char *args = d->args;
+        const char *first = ap_getword_conf(p, &args);
+        ls->kind = pem ? "pem" : "jwks-file";
+        ls->file = !pem ? first : strncmp(first, "file:", 5) == 0 ? first + 5 : NULL;
+        ls->where = apr_psprintf(p, "%s:%d", d->filename, d->line_num);
+    }
+}
+
+static int status_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    (void)plog;
+    (void)ptemp;
+    shared = shared_segment(s);
+    generation_loaded_s = (int64_t)apr_time_sec(apr_time_now());
+    local_sources = apr_array_make(pconf, 4, sizeof(local_source));
+    collect_local_sources(pconf, ap_conftree);
+    return OK;
+}
+
+/* ---- the page ------------------------------------------------------------------------------ */
+
+static json_t *verifications_json(void)
+{
+    json_t *v = json_object(), *by_reason = json_object();
+    json_int_t total = 0;
+    static const char *const outcome_names[3] = {"signed-in", "signed-out", "handshake"};
+    for (int i = 0; i < 3; i++) {
+        total += load(&shared->outcome[i]);
+        json_object_set_new(v, outcome_names[i], json_integer(load(&shared->outcome[i])));
+    }
+    json_object_set_new(v, "total", json_integer(total));
+    json_object_set_new(v, "cors-preflight", json_integer(load(&shared->preflight)));
+    for (int r = CLERK_R_NONE + 1; r < CLERK_R__COUNT; r++)
+        json_object_set_new(by_reason, clerk_reason_str((clerk_reason)r),
+                            json_integer(load(&shared->reason[r])));
+    json_object_set_new(v, "by_reason", by_reason);
+    return v;
+}
+
+static json_t *authz_json(void)
+{
+    return json_pack("{s:I,s:I,s:I}", "granted", load(&shared->authz[CLERK_AUTHZ_GRANTED]),
+                     "denied", load(&shared->authz[CLERK_AUTHZ_DENIED]), "error",
+                     load(&shared->authz[CLERK_AUTHZ_ERROR]));
+}
+
+static json_t *token_cache_json(void)
+{
+    uint64_t hits = 0, misses = 0;
+    size_t entries = 0;
+    const clerk_token_cache *c = clerk_token_cache_current();
+    if (c)
+        clerk_token_cache_stats(c, &hits, &misses, &entries);
+    json_t *o = json_pack("{s:s,s:i,s:b,s:I,s:I,s:I}", "scope", "this process", "pid",
+                          (int)getpid(), "enabled", c != NULL, "hits", (json_int_t)hits, "misses",
+                          (json_int_t)misses, "entries", (json_int_t)entries);
+    if (hits + misses > 0)
+        json_object_set_new(o, "hit_rate", json_real((double)hits / (double)(hits + misses)));
+    else
+        json_object_set_new(o, "hit_rate", json_null());
+    return o;
+}
+
+static json_t *local_source_json(apr_pool_t *p, const local_source *ls, int64_t now)
+{
+    json_t *o = json_pack("{s:s,s:s,s:I,s:I}", "source", ls->kind, "configured_at", ls->where,
+                          "loaded_at", (json_int_t)generation_loaded_s, "age_s",
+                          (json_int_t)(now - generation_loaded_s));
+    if (ls->file) {
+        apr_finfo_t fi;
+        json_object_set_new(o, "file", json_string(ls->file));
+        /* A file changed since it was read is served from memory until a graceful restart. */
+        if (apr_stat(&fi, ls->file, APR_FINFO_MTIME, p) == APR_SUCCESS)
+            json_object_set_new(o, "changed_on_disk_since_loaded",
+                                json_boolean(apr_time_sec(fi.mtime) > generation_loaded_s));
+        else
+            json_object_set_new(o, "changed_on_disk_since_loaded", json_null());
+    }
+    return o;
+}
+
+static json_t *remote_source_json(const clerk_jwks_stats *st, int64_t now)
+{
+    json_t *o =
+        json_pack("{s:s,s:s?,s:I,s:I,s:I,s:I,s:I}", "source", "remote", "url", st->url, "fetch_ok",
+                  (json_int_t)st->fetch_ok, "fetch_failed", (json_int_t)st->fetch_failed,
+                  "shared_fetch_ok", (json_int_t)st->shared_fetch_ok, "shared_fetch_failed",
+                  (json_int_t)st->shared_fetch_failed, "keys", (json_int_t)st->keys);
+    json_object_set_new(o, "fetched_at",
+                        st->fetched_at > 0 ? json_integer(st->fetched_at) : json_null());
+    json_object_set_new(o, "age_s",
+                        st->fetched_at > 0 ? json_integer(now - st->fetched_at) : json_null());
+    json_object_set_new(o, "last_attempt",
+                        st->last_attempt > 0 ? json_integer(st->last_attempt) : json_null());
+    json_object_set_new(o, "last_error_reason",
+                        st->last_reason != CLERK_R_NONE
+                            ? json_string(clerk_reason_str(st->last_reason))
+                            : json_null());
+    json_object_set_new(o, "last_error",
+                        st->last_error[0] ? json_string(st->last_error) : json_null());
+    return o;
+}
+
+static json_t *key_sources_json(apr_pool_t *p, int64_t now)
+{
+    json_t *a = json_array();
+    for (int i = 0; local_sources && i < local_sources->nelts; i++)
+        json_array_append_new(
+            a, local_source_json(p, &APR_ARRAY_IDX(local_sources, i, local_source), now));
+    apr_array_header_t *remote = clerk_jwks_all_stats(p);
+    for (int i = 0; remote && i < remote->nelts; i++)
+        json_array_append_new(a,
+                              remote_source_json(&APR_ARRAY_IDX(remote, i, clerk_jwks_stats), now));
+    return a;
+}
+
+static int status_handler(request_rec *r)
+{
+    if (!r->handler || strcmp(r->handler, STATUS_HANDLER) != 0)
+        return DECLINED;
+    r->allowed |= (AP_METHOD_BIT << M_GET);
+    if (r->method_number != M_GET)
+        return HTTP_METHOD_NOT_ALLOWED;
+
+    int64_t now = (int64_t)apr_time_sec(apr_time_now());
+    json_t *page =
+        json_pack("{s:s,s:s,s:I,s:I}", "module", "mod_clerk_auth", "version", module_version, "now",
+                  (json_int_t)now, "config_loaded_at", (json_int_t)generation_loaded_s);
+    if (shared) {
+        json_object_set_new(page, "started_at", json_integer(shared->started_at_s));
+        json_object_set_new(page, "uptime_s", json_integer(now - shared->started_at_s));
+        json_object_set_new(page, "counters_scope",
+                            json_string("every process since httpd started (graceful restarts "
+                                        "keep counting)"));
+        json_object_set_new(page, "verifications", verifications_json());
+        json_object_set_new(page, "authorization", authz_json());
+    } else {
+        json_object_set_new(page, "counters_scope", json_string("unavailable"));
+    }
+    json_object_set_new(page, "token_cache", token_cache_json());
+    json_object_set_new(page, "key_sources", key_sources_json(r->pool, now));
+
+    char *text = json_dumps(page, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(page);
+    if (!text)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    ap_set_content_type(r, "application/json");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (!r->header_only) {
+        ap_rputs(text, r);
+        ap_rputs("\n", r);
+    }
+    free(text);
+    return OK;
+}
+
+void clerk_status_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_post_config(status_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
