@@ -25,7 +25,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.environ.get("CLERK_E2E_SRCDIR") or os.path.abspath(os.path.join(HERE, "..", ".."))
 BUILDDIR = os.environ.get("CLERK_E2E_BUILDDIR") or SRCDIR
 WORK = os.path.join(BUILDDIR, "tests", "e2e", "work")
-APACHE = "/usr/sbin/apache2"
+# tests/sanitize.sh points this at a wrapper that preloads the sanitizer runtime.
+APACHE = os.environ.get("CLERK_E2E_APACHE") or "/usr/sbin/apache2"
 MODDIR = "/usr/lib/apache2/modules"
 MODULE = os.path.join(BUILDDIR, ".libs", "mod_clerk_auth.so")
 MINT = os.path.join(BUILDDIR, "tests", "tools", "clerk-mint")
