@@ -20,7 +20,6 @@
 #include "token.h"
 #include "token_cache.h"
 
-#define MISS_TOKENS 4000
 #define MISS_CACHE  256
 #define ROT_TOKENS  1000
 
@@ -81,6 +80,13 @@ static void decide(bench *b, const char *auth, const char *cookie)
     apr_pool_destroy(p);
 }
 
+/* MICRO_ONLY=verify|hit|miss runs one phase (for a profiler); unset runs all. */
+static int want(const char *phase)
+{
+    const char *only = getenv("MICRO_ONLY");
+    return only == NULL || strcmp(only, phase) == 0;
+}
+
 static void row(const char *name, double ns, long ok, long calls, const char *note)
 {
     printf("%-34s %10.0f ns/call %9.0f calls/s  signed-in %ld/%ld%s%s\n", name, ns, 1e9 / ns, ok,
@@ -104,6 +110,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "micro: %s\n", err);
         return 1;
     }
+    /* MICRO_TOKENS (default 4000, at least 1,000) shortens minting under a profiler. */
+    long MISS_TOKENS = getenv("MICRO_TOKENS") ? strtol(getenv("MICRO_TOKENS"), NULL, 10) : 4000;
+    if (MISS_TOKENS < ROT_TOKENS)
+        MISS_TOKENS = ROT_TOKENS;
     long long now = (long long)time(NULL);
     char **toks = malloc(sizeof(char *) * MISS_TOKENS);
     char **auth = malloc(sizeof(char *) * MISS_TOKENS);
@@ -130,81 +140,86 @@ int main(int argc, char **argv)
     b.req.accept = "*/*";
     b.req.now_ms = now * 1000;
 
-    /* verify-only: decode once, then clerk_token_verify with the signature forced each time. */
-    clerk_token *t;
-    clerk_error e;
-    if (clerk_token_decode(toks[0], strlen(toks[0]), 0, &t, &e) != 0) {
-        fprintf(stderr, "micro: decode: %s\n", e.message);
-        return 1;
+    double verify_ns = 0, hit_ns = 0, miss_ns = 0, t0;
+    if (want("verify")) {
+        /* decode once, then clerk_token_verify with the signature forced each time. */
+        clerk_token *t;
+        clerk_error e;
+        if (clerk_token_decode(toks[0], strlen(toks[0]), 0, &t, &e) != 0) {
+            fprintf(stderr, "micro: decode: %s\n", e.message);
+            return 1;
+        }
+        clerk_verify_opts o = b.cfg.verify;
+        o.now_ms = b.req.now_ms;
+        long vit = iters / 10, vok = 0;
+        t0 = now_ns();
+        for (long i = 0; i < vit; i++) {
+            t->verified_fp = 0;
+            vok += clerk_token_verify(t, &o, &b.cfg.keys, &e) == 0;
+        }
+        verify_ns = (now_ns() - t0) / (double)vit;
+        clerk_token_release(t);
+        row("verify-only (one RSA verify)", verify_ns, vok, vit, NULL);
     }
-    clerk_verify_opts o = b.cfg.verify;
-    o.now_ms = b.req.now_ms;
-    long vit = iters / 10, vok = 0;
-    double t0 = now_ns();
-    for (long i = 0; i < vit; i++) {
-        t->verified_fp = 0;
-        vok += clerk_token_verify(t, &o, &b.cfg.keys, &e) == 0;
+
+    if (want("hit")) {
+        decide(&b, auth[0], NULL); /* one token, cache warm */
+        b.signed_in = b.calls = 0;
+        t0 = now_ns();
+        for (long i = 0; i < iters; i++)
+            decide(&b, auth[0], NULL);
+        hit_ns = (now_ns() - t0) / (double)iters;
+        row("cache hit (Bearer, one token)", hit_ns, b.signed_in, b.calls, NULL);
+
+        for (long i = 0; i < ROT_TOKENS; i++) /* 1,000 rotating tokens, all cached */
+            decide(&b, auth[i], NULL);
+        b.signed_in = b.calls = 0;
+        t0 = now_ns();
+        for (long i = 0; i < iters; i++)
+            decide(&b, auth[i % ROT_TOKENS], NULL);
+        row("cache hit (1,000 rotating tokens)", (now_ns() - t0) / (double)iters, b.signed_in,
+            b.calls, NULL);
+
+        b.signed_in = b.calls = 0;
+        t0 = now_ns();
+        for (long i = 0; i < iters; i++)
+            decide(&b, NULL, cook[i % ROT_TOKENS]);
+        row("cache hit (cookie flow)", (now_ns() - t0) / (double)iters, b.signed_in, b.calls, NULL);
+
+        b.signed_in = b.calls = 0; /* the decision alone: no token */
+        t0 = now_ns();
+        for (long i = 0; i < iters; i++)
+            decide(&b, NULL, NULL);
+        row("decision, no token (signed-out)", (now_ns() - t0) / (double)iters, b.signed_in,
+            b.calls, NULL);
     }
-    double verify_ns = (now_ns() - t0) / (double)vit;
-    clerk_token_release(t);
-    row("verify-only (one RSA verify)", verify_ns, vok, vit, NULL);
 
-    /* cache hit: one token, cache warm. */
-    decide(&b, auth[0], NULL);
-    b.signed_in = b.calls = 0;
-    t0 = now_ns();
-    for (long i = 0; i < iters; i++)
-        decide(&b, auth[0], NULL);
-    double hit_ns = (now_ns() - t0) / (double)iters;
-    row("cache hit (Bearer, one token)", hit_ns, b.signed_in, b.calls, NULL);
+    if (want("miss")) {
+        /* more distinct tokens than a small cache can keep, cycled: every lookup misses */
+        clerk_token_cache_destroy(b.cfg.cache);
+        b.cfg.cache = clerk_token_cache_create(MISS_CACHE);
+        long mit = iters / 10;
+        b.signed_in = b.calls = 0;
+        t0 = now_ns();
+        for (long i = 0; i < mit; i++)
+            decide(&b, auth[i % MISS_TOKENS], NULL);
+        miss_ns = (now_ns() - t0) / (double)mit;
+        uint64_t hits, misses;
+        clerk_token_cache_stats(b.cfg.cache, &hits, &misses, NULL);
+        char note[64];
+        snprintf(note, sizeof note, "cache hits %" PRIu64 " misses %" PRIu64, hits, misses);
+        row("cache miss (fresh token)", miss_ns, b.signed_in, b.calls, note);
+    }
 
-    /* 1,000 rotating tokens, all cached. */
-    for (long i = 0; i < ROT_TOKENS; i++)
-        decide(&b, auth[i], NULL);
-    b.signed_in = b.calls = 0;
-    t0 = now_ns();
-    for (long i = 0; i < iters; i++)
-        decide(&b, auth[i % ROT_TOKENS], NULL);
-    row("cache hit (1,000 rotating tokens)", (now_ns() - t0) / (double)iters, b.signed_in, b.calls,
-        NULL);
-
-    /* cookie flow, cached. */
-    b.signed_in = b.calls = 0;
-    t0 = now_ns();
-    for (long i = 0; i < iters; i++)
-        decide(&b, NULL, cook[i % ROT_TOKENS]);
-    row("cache hit (cookie flow)", (now_ns() - t0) / (double)iters, b.signed_in, b.calls, NULL);
-
-    /* decision alone: no token. */
-    b.signed_in = b.calls = 0;
-    t0 = now_ns();
-    for (long i = 0; i < iters; i++)
-        decide(&b, NULL, NULL);
-    row("decision, no token (signed-out)", (now_ns() - t0) / (double)iters, b.signed_in, b.calls,
-        NULL);
-
-    /* cache miss: more distinct tokens than a small cache can keep, cycled. */
-    clerk_token_cache_destroy(b.cfg.cache);
-    b.cfg.cache = clerk_token_cache_create(MISS_CACHE);
-    long mit = iters / 10;
-    b.signed_in = b.calls = 0;
-    t0 = now_ns();
-    for (long i = 0; i < mit; i++)
-        decide(&b, auth[i % MISS_TOKENS], NULL);
-    double miss_ns = (now_ns() - t0) / (double)mit;
-    uint64_t hits, misses;
-    clerk_token_cache_stats(b.cfg.cache, &hits, &misses, NULL);
-    char note[64];
-    snprintf(note, sizeof note, "cache hits %" PRIu64 " misses %" PRIu64, hits, misses);
-    row("cache miss (fresh token)", miss_ns, b.signed_in, b.calls, note);
-
-    printf("ratio miss / verify-only row: %.2f\n", miss_ns / verify_ns);
+    if (verify_ns > 0 && miss_ns > 0)
+        printf("ratio miss / verify-only row: %.2f\n", miss_ns / verify_ns);
     double limit = argc > 2 ? strtod(argv[2], NULL) : 0;
-    if (limit > 0)
+    if (limit > 0 && miss_ns > 0)
         printf("openssl speed rsa2048: %.0f verify/s = %.0f ns per verify (the limit); "
                "ratio miss / one RSA verify: %.2f\n",
                limit, 1e9 / limit, miss_ns / (1e9 / limit));
-    printf("cache hit: %.2f us\n", hit_ns / 1000.0);
+    if (hit_ns > 0)
+        printf("cache hit: %.2f us\n", hit_ns / 1000.0);
 
     clerk_token_cache_destroy(b.cfg.cache);
     clerk_keyset_unref(ks);
