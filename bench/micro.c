@@ -20,8 +20,8 @@
 #include "token.h"
 #include "token_cache.h"
 
-#define MISS_CACHE  256
-#define ROT_TOKENS  1000
+#define MISS_CACHE 256
+#define ROT_TOKENS 1000
 
 static const clerk_key *find_key(void *ctx, const char *kid, clerk_error *err)
 {
@@ -34,7 +34,7 @@ static const clerk_key *find_key(void *ctx, const char *kid, clerk_error *err)
 static double now_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); /* CPU time: robust on a busy machine */
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
