@@ -24,7 +24,8 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.environ.get("CLERK_E2E_SRCDIR") or os.path.abspath(os.path.join(HERE, "..", ".."))
 BUILDDIR = os.environ.get("CLERK_E2E_BUILDDIR") or SRCDIR
-WORK = os.path.join(BUILDDIR, "tests", "e2e", "work")
+# CLERK_E2E_WORK gives a run its own work dir, so two runs on one tree never clean up each other.
+WORK = os.environ.get("CLERK_E2E_WORK") or os.path.join(BUILDDIR, "tests", "e2e", "work")
 # tests/sanitize.sh points this at a wrapper that preloads the sanitizer runtime.
 APACHE = os.environ.get("CLERK_E2E_APACHE") or "/usr/sbin/apache2"
 MODDIR = "/usr/lib/apache2/modules"
