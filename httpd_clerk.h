@@ -110,4 +110,34 @@ enum { CLERK_JWKS_REFRESH = 1, CLERK_JWKS_MIN_REFRESH = 2, CLERK_JWKS_MAX_STALE 
         AP_INIT_TAKE12("ClerkFetchTimeout", clerk_jwks_set_timeout, NULL, RSRC_CONF,               \
                        "[connect] total seconds for one fetch (default 3 10)")
 
+/* ---- handshake (httpd_handshake.c) --------------------------------------------------------- */
+
+struct clerk_config;
+struct clerk_state;
+
+/* ClerkFrontendAPI: a host[:port] or an absolute http(s) URL, stored at offset cmd->info. */
+const char *clerk_handshake_set_frontend_api(cmd_parms *cmd, void *cfg, const char *arg);
+
+/* Fills the per-request handshake fields of cc: the Backend API URL and the libcurl transport
+ * of the nonce exchange, from this server's fetch settings (ClerkAPIURL, ClerkCABundle...). */
+void clerk_handshake_request_config(request_rec *r, struct clerk_config *cc);
+
+/* Adds the decision's Set-Cookie headers (handshake counter, or a resolved handshake's
+ * directives) and, for a resolved handshake, Access-Control-Allow-Origin: null and
+ * Access-Control-Allow-Credentials: true (reference §5.4) to err_headers_out. */
+void clerk_handshake_apply_headers(request_rec *r, const struct clerk_state *st);
+
+/* HTTP_TEMPORARY_REDIRECT with Location and Cache-Control: no-store when the decision carries
+ * a Location (the handshake redirect, or a development handshake's clean-up), else DECLINED. */
+int clerk_handshake_response(request_rec *r, const struct clerk_state *st);
+
+/* The per-directory handshake directives; the including file defines DIR_SLOT and CLERK_SCOPE
+ * and the record has frontend_api (const char *) and handshake (int, -1 unset). */
+#define CLERK_HANDSHAKE_DIRECTIVES                                                                 \
+    AP_INIT_TAKE1("ClerkFrontendAPI", clerk_handshake_set_frontend_api, DIR_SLOT(frontend_api),   \
+                  CLERK_SCOPE,                                                                     \
+                  "where handshakes go: host or http(s) URL (default: from the publishable key)"), \
+        AP_INIT_FLAG("ClerkHandshake", ap_set_flag_slot, DIR_SLOT(handshake), CLERK_SCOPE,         \
+                     "send page requests through Clerk's handshake (default On)")
+
 #endif

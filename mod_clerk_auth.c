@@ -90,6 +90,8 @@ typedef struct clerk_dir_conf {
     int debug_headers;
     int trust_forwarded;
     apr_size_t max_token_size;
+    const char *frontend_api; /* ClerkFrontendAPI (httpd_handshake.c) */
+    int handshake;            /* ClerkHandshake */
     const clerk_resolved *res; /* derived once per record by merge / post_config */
 } clerk_dir_conf;
 
@@ -137,6 +139,7 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     d->accept_pending = -1;
     d->debug_headers = -1;
     d->trust_forwarded = -1;
+    d->handshake = -1;
     return d;
 }
 
@@ -166,6 +169,9 @@ static const clerk_resolved *resolve_dir_conf(apr_pool_t *p, const clerk_dir_con
     c->keys.lookup = lookup_key;
     c->keys.ctx = rs;
     c->log = core_log;
+    c->handshake_off = d->handshake == 0;
+    c->frontend_api = d->frontend_api;
+    c->secret_key = d->secret_key;
 
     rs->pem = d->pem_keys;
     rs->jwks = d->jwks_keys;
@@ -212,6 +218,8 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     INHERIT(debug_headers, -1);
     INHERIT(trust_forwarded, -1);
     INHERIT(max_token_size, (apr_size_t)0);
+    INHERIT(frontend_api, NULL);
+    INHERIT(handshake, -1);
     /* Merged records are what requests see; resolving here makes it once per record. */
     m->res = resolve_dir_conf(p, m);
     return m;
@@ -658,6 +666,7 @@ static const command_rec clerk_cmds[] = {
     AP_INIT_FLAG("ClerkTrustForwardedHeaders", ap_set_flag_slot, DIR_SLOT(trust_forwarded),
                  CLERK_SCOPE, "use X-Forwarded-Host/-Proto for the public URL (default Off)"),
     CLERK_JWKS_DIRECTIVES,
+    CLERK_HANDSHAKE_DIRECTIVES,
     {NULL}};
 
 /* ---- key source ---------------------------------------------------------------------------- */
@@ -968,6 +977,7 @@ static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
     clerk_config cc = rs->core; /* shared settings; only the per-request fields differ */
     cc.cache = token_cache;
     cc.log_ctx = r;
+    clerk_handshake_request_config(r, &cc);
     if (rs->remote && !rs->pem) { /* Clerk's order: a PEM key wins and nothing is fetched */
         remote_keys *rk = apr_palloc(r->pool, sizeof(*rk));
         rk->rs = rs;
@@ -1003,6 +1013,7 @@ static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
             apr_table_setn(r->err_headers_out, "x-clerk-auth-message",
                            header_safe(r->pool, rq->st.message));
     }
+    clerk_handshake_apply_headers(r, &rq->st);
     export_decision(r, rs, rq);
     return rq;
 }
@@ -1059,13 +1070,6 @@ static int respond_signed_out(request_rec *r, const clerk_resolved *rs, const cl
     return HTTP_UNAUTHORIZED;
 }
 
-/* Where the handshake redirect (reference §5.1) will go. Until it is built, a handshake is
- * answered as signed-out; its x-clerk-auth-status still says "handshake". */
-static int respond_handshake(request_rec *r, const clerk_resolved *rs, const clerk_req *rq)
-{
-    return respond_signed_out(r, rs, rq);
-}
-
 /* ---- hooks --------------------------------------------------------------------------------- */
 
 /* Runs first among access checkers, before mod_authz_core decides whether authentication is
@@ -1076,9 +1080,12 @@ static int clerk_check_access(request_rec *r)
     if (!is_clerk_auth_type(r))
         return DECLINED;
     const clerk_resolved *rs = request_conf(r);
-    if (rs->action == ACTION_PASS)
-        decide(r, rs);
-    else
+    if (rs->action == ACTION_PASS) {
+        /* A handshake (or a development handshake's clean-up) redirects pass pages too. */
+        int rc = clerk_handshake_response(r, &decide(r, rs)->st);
+        if (rc != DECLINED)
+            return rc;
+    } else
         request_record(r);
     return DECLINED;
 }
@@ -1096,10 +1103,12 @@ static int clerk_check_authn(request_rec *r)
         r->user = "";
         return OK;
     }
+    /* A handshake (reference §5.1), or a development handshake's clean-up whatever its
+     * outcome (§5.4 step 3): a 307 with the decision's headers. */
+    if (rq->st.location)
+        return clerk_handshake_response(r, &rq->st);
     if (rq->st.status == CLERK_SIGNED_IN)
         return OK;
-    if (rq->st.status == CLERK_HANDSHAKE)
-        return respond_handshake(r, rs, rq);
     return respond_signed_out(r, rs, rq);
 }
 

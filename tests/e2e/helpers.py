@@ -48,18 +48,18 @@ def signed_out(r, reason, presented=True, realm=AUTH_NAME, status=401):
 
 
 def handshake(r, reason):
-    """A handshake decision for a GET document request (spec §1.6). Until the handshake
-    redirect lands the module may answer like signed-out (401) with the handshake state
-    header; once it does, a 307 to the Frontend API handshake URL."""
+    """A handshake decision for a GET document request (spec §1.6, ref §5.1): a 307 to the
+    Frontend API handshake URL with no-store, the first redirect-count cookie and the state
+    headers."""
+    assert r.status == 307, r
     assert r.header("x-clerk-auth-status") == "handshake", r
     assert r.header("x-clerk-auth-reason") == reason, r
-    if r.status == 307:
-        loc = r.header("location")
-        assert loc.startswith("https://%s/v1/client/handshake?" % FAPI_HOST), loc
-        assert "no-store" in (r.header("cache-control") or ""), r
-        assert any(c.startswith("__clerk_redirect_count=1") for c in r.all("set-cookie")), r
-    else:
-        assert r.status == 401, r
+    loc = r.header("location")
+    assert loc.startswith("https://%s/v1/client/handshake?redirect_url=" % FAPI_HOST), loc
+    assert "&__clerk_hs_reason=%s" % reason in loc, loc
+    assert r.header("cache-control") == "no-store", r
+    assert "__clerk_redirect_count=1; SameSite=Lax; HttpOnly; Max-Age=2" in r.all("set-cookie"), r
+    assert r.header("www-authenticate") is None, r
 
 
 def b64url_json(seg):
