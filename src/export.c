@@ -75,30 +75,16 @@ static const char *scalar_value(apr_pool_t *p, const json_t *v)
     return NULL;
 }
 
-static void export_claims(apr_pool_t *p, const json_t *payload, clerk_export_fn fn, void *ctx)
+static void export_claims(apr_pool_t *p, clerk_token *t, clerk_export_fn fn, void *ctx)
 {
+    const json_t *payload = t->jwt->payload;
     if (!json_is_object(payload))
         return;
-    /* jansson escapes every control character but DEL; DEL can only sit inside a JSON string,
-     * where \u007f means the same, so the JSON form is always exported and header-safe. */
-    char *all = json_dumps(payload, JSON_COMPACT);
-    if (all != NULL) {
-        size_t dels = 0, len = strlen(all);
-        for (size_t i = 0; i < len; i++)
-            dels += all[i] == 0x7f;
-        char *out = apr_palloc(p, len + dels * 5 + 1), *o = out;
-        for (size_t i = 0; i < len; i++) {
-            if (all[i] == 0x7f) {
-                memcpy(o, "\\u007f", 6);
-                o += 6;
-            } else {
-                *o++ = all[i];
-            }
-        }
-        *o = '\0';
-        free(all);
-        emit(fn, ctx, "CLERK_CLAIMS", out);
-    }
+    /* Kept with the token: a cached token is serialised once, not on every request. The pool
+     * copy keeps the value's lifetime the request's, whatever holds the token. */
+    const char *all = clerk_token_claims_json(t);
+    if (all != NULL)
+        emit(fn, ctx, "CLERK_CLAIMS", apr_pstrdup(p, all));
     const char *key;
     const json_t *v;
     json_object_foreach((json_t *)payload, key, v)
@@ -135,7 +121,7 @@ void clerk_export_vars(apr_pool_t *p, const clerk_state *st, const clerk_auth *a
     if (auth->has_fva)
         fn(ctx, "CLERK_FVA", apr_psprintf(p, "%ld,%ld", auth->fva[0], auth->fva[1]));
     if (st->token != NULL && st->token->jwt != NULL)
-        export_claims(p, st->token->jwt->payload, fn, ctx);
+        export_claims(p, st->token, fn, ctx);
 }
 
 const char *clerk_export_header_name(apr_pool_t *p, const char *name)

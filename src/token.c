@@ -136,6 +136,47 @@ int clerk_token_verify(clerk_token *t, const clerk_verify_opts *o, const clerk_k
     return clerk_claims_check(&t->claims, o, err);
 }
 
+const char *clerk_token_claims_json(clerk_token *t)
+{
+    if (t == NULL || t->jwt == NULL || !json_is_object(t->jwt->payload))
+        return NULL;
+    char *have = atomic_load_explicit(&t->claims_json, memory_order_acquire);
+    if (have != NULL)
+        return have;
+    /* jansson escapes every control character but DEL; DEL can only sit inside a JSON string,
+     * where \u007f means the same, so the JSON form is always header-safe. */
+    char *all = json_dumps(t->jwt->payload, JSON_COMPACT);
+    if (all == NULL)
+        return NULL;
+    size_t dels = 0, len = strlen(all);
+    for (size_t i = 0; i < len; i++)
+        dels += all[i] == 0x7f;
+    char *out = all;
+    if (dels > 0 && (out = malloc(len + dels * 5 + 1)) != NULL) {
+        char *o = out;
+        for (size_t i = 0; i < len; i++) {
+            if (all[i] == 0x7f) {
+                memcpy(o, "\\u007f", 6);
+                o += 6;
+            } else {
+                *o++ = all[i];
+            }
+        }
+        *o = '\0';
+    }
+    if (out != all)
+        free(all);
+    if (out == NULL)
+        return NULL;
+    /* Two requests may race to make it: the first stored wins, the other copy is dropped. */
+    if (!atomic_compare_exchange_strong_explicit(&t->claims_json, &have, out, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        free(out);
+        return have;
+    }
+    return out;
+}
+
 clerk_token *clerk_token_ref(clerk_token *t)
 {
     if (t != NULL)
@@ -149,6 +190,7 @@ void clerk_token_release(clerk_token *t)
         return;
     if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
         clerk_jwt_free(t->jwt);
+        free(atomic_load_explicit(&t->claims_json, memory_order_relaxed));
         free(t);
     }
 }

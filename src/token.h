@@ -24,6 +24,10 @@ typedef struct clerk_token {
     clerk_claims claims;
     uint64_t verified_fp; /* fp of the key whose signature check passed; 0 = not verified */
     atomic_int refs;
+    /* CLERK_CLAIMS text (malloc'd), made by the first request that exports it and then shared:
+     * a cached token is serialised once, not on every hit. Set only through
+     * clerk_token_claims_json. */
+    _Atomic(char *) claims_json;
 } clerk_token;
 
 /* Decodes without verifying (see clerk_jwt_decode); *out has one reference. */
@@ -41,6 +45,11 @@ int clerk_token_is_wrong_type(const clerk_token *t);
  * err. */
 int clerk_token_verify(clerk_token *t, const clerk_verify_opts *o, const clerk_key_source *keys,
                        clerk_error *err);
+
+/* The token's payload as exported in CLERK_CLAIMS (compact JSON, DEL escaped as \u007f), made on
+ * first use and kept with the token; NULL when it cannot be made. Thread-safe; the string lives
+ * as long as the token. */
+const char *clerk_token_claims_json(clerk_token *t);
 
 /* Takes another reference; returns t. Thread-safe. */
 clerk_token *clerk_token_ref(clerk_token *t);

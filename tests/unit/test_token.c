@@ -415,6 +415,20 @@ START_TEST(references_keep_token_alive_until_last_release)
 }
 END_TEST
 
+/* A cached token is exported on every hit: its CLERK_CLAIMS text is made once and kept. */
+START_TEST(claims_json_is_made_once_and_kept_with_the_token)
+{
+    clerk_token *t = mint_token(rsa_key, "RS256", HDR_RS256,
+                                "{\"sub\":\"user_1\",\"n\":\"a\x7f\",\"exp\":1700000600}");
+    const char *first = clerk_token_claims_json(t);
+    ck_assert_ptr_nonnull(first);
+    ck_assert_str_eq(first, "{\"sub\":\"user_1\",\"n\":\"a\\u007f\",\"exp\":1700000600}");
+    ck_assert_ptr_eq(clerk_token_claims_json(t), first);
+    clerk_token_release(t);
+    ck_assert_ptr_null(clerk_token_claims_json(NULL));
+}
+END_TEST
+
 /* --- verified-token cache -------------------------------------------------------------- */
 
 /* A verified token for claims, and its text in *text (caller frees). */
@@ -650,6 +664,7 @@ Suite *token_suite(void)
     tcase_add_test(t, session_ignore_or_absent_category_is_session);
     tcase_add_test(t, decode_failure_returns_jwt_error);
     tcase_add_test(t, references_keep_token_alive_until_last_release);
+    tcase_add_test(t, claims_json_is_made_once_and_kept_with_the_token);
     suite_add_tcase(s, t);
 
     t = tcase_create("cache");
