@@ -1,0 +1,551 @@
+// Conformance with Clerk's own SDK: every request below is given to @clerk/backend's
+// authenticateRequest (pinned in package-lock.json) and sent through a private httpd on
+// 127.0.0.1 loading the built module, configured the same way (publishable key, key, authorized
+// parties, clock skew). Verdicts are compared:
+//   SDK signed-in            -> 200 and the same user (X-User from r->user)
+//   SDK signed-out (reason)  -> 401, x-clerk-auth-status signed-out, the same x-clerk-auth-reason
+//   SDK handshake (reason)   -> 307 with the same Location, or (while the module answers
+//                               handshakes as signed-out) 401 with x-clerk-auth-status handshake
+//                               and the same reason
+// Cases the module decides differently on purpose name an entry of differences.json; such a
+// case must be a denial by the module (never an accept the SDK refuses). Nothing leaves the
+// machine: keys are made here, the SDK's Backend API (JWKS) is a loopback server.
+//
+//   node conformance.mjs --builddir DIR [--verbose]
+// Prints "agreement N/M" (M cases, N same verdict, the rest explained differences) and exits 1
+// on any unexplained disagreement, on a "difference" that is an accept, or on a setup failure.
+import { createClerkClient } from '@clerk/backend';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+process.env.CLERK_TELEMETRY_DISABLED = '1'; // development instances would report to Clerk
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const builddir = path.resolve(args.includes('--builddir') ? args[args.indexOf('--builddir') + 1] : '.');
+const verbose = args.includes('--verbose');
+const APACHE = '/usr/sbin/apache2';
+const MODDIR = '/usr/lib/apache2/modules';
+const MODULE = path.join(builddir, '.libs', 'mod_clerk_auth.so');
+const WORK = path.join(builddir, 'tests', 'conformance', 'work');
+
+const LIVE_HOST = 'clerk.example.test';
+const DEV_HOST = 'happy-hen-1.clerk.accounts.dev';
+const AZP = 'https://app.example.test';
+const SK = 'sk_live_' + 'c'.repeat(40);
+const SK_BAD = 'sk_live_' + 'b'.repeat(40); // the Backend API answers clerk_key_invalid
+const SK_DOWN = 'sk_live_' + 'd'.repeat(40); // the Backend API answers 500
+const KID = 'ins_conformance';
+
+const b64url = (buf) => Buffer.from(buf).toString('base64url');
+const pkFor = (host, live) =>
+  (live ? 'pk_live_' : 'pk_test_') + Buffer.from(host + '$').toString('base64').replace(/=+$/, '');
+const suffixOf = (pk) =>
+  crypto.createHash('sha1').update(pk).digest('base64').replace(/\+/g, '-').replace(/\//g, '_').slice(0, 8);
+const PK_LIVE = pkFor(LIVE_HOST, true);
+const PK_DEV = pkFor(DEV_HOST, false);
+const SFX = suffixOf(PK_LIVE);
+const SFX_DEV = suffixOf(PK_DEV);
+
+// ------------------------------------------------------------------------------------ keys
+const main = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+const other = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+const PUB_PEM = main.publicKey.export({ type: 'spki', format: 'pem' });
+const JWKS = JSON.stringify({
+  keys: [{ ...main.publicKey.export({ format: 'jwk' }), kid: KID, alg: 'RS256', use: 'sig' }],
+});
+
+// A compact JWT. header/payload objects, or raw JSON text; pad: keep base64 '=' padding.
+function jwt({ header = {}, payload, rawHeader, rawPayload, key = main.privateKey, alg, pad = false, sig } = {}) {
+  const h = rawHeader ?? JSON.stringify({ alg: 'RS256', kid: KID, typ: 'JWT', ...header });
+  const p = rawPayload ?? JSON.stringify(payload ?? claims());
+  const enc = (s) => {
+    const e = Buffer.from(s).toString('base64url');
+    return pad ? e + '='.repeat((4 - (e.length % 4)) % 4) : e;
+  };
+  const input = enc(h) + '.' + enc(p);
+  if (sig !== undefined) return input + '.' + sig;
+  const a = alg ?? JSON.parse(h).alg;
+  let s;
+  if (a === 'none') s = '';
+  else if (a === 'HS256') s = b64url(crypto.createHmac('sha256', PUB_PEM).update(input).digest());
+  else {
+    const hash = { RS256: 'sha256', RS384: 'sha384', RS512: 'sha512', PS256: 'sha256' }[a];
+    const opts = a === 'PS256' ? { key, padding: crypto.constants.RSA_PKCS1_PSS_PADDING } : key;
+    s = b64url(crypto.sign(hash, Buffer.from(input), opts));
+  }
+  return input + '.' + s;
+}
+
+let userSeq = 0;
+const NOW = () => Math.floor(Date.now() / 1000);
+// Clerk-shaped v2 session claims; a value undefined drops the claim.
+function claims(over = {}) {
+  const now = NOW();
+  const c = {
+    azp: AZP, exp: now + 60, iat: now - 2, iss: 'https://' + LIVE_HOST, nbf: now - 12,
+    sid: 'sess_' + crypto.randomBytes(6).toString('hex'),
+    sub: 'user_' + String(++userSeq).padStart(4, '0') + crypto.randomBytes(3).toString('hex'), v: 2,
+    ...over,
+  };
+  for (const k of Object.keys(c)) if (c[k] === undefined) delete c[k];
+  return c;
+}
+
+// ------------------------------------------------------------------ profiles (config pairs)
+// Each profile is one <Location> for httpd and one set of SDK options.
+const PROFILES = {
+  pem: { pk: PK_LIVE, jwtKey: true, azp: [AZP], skew: null },
+  'pem-any-azp': { pk: PK_LIVE, jwtKey: true, azp: [], skew: null },
+  jwks: { pk: PK_LIVE, secretKey: SK, azp: [AZP], skew: null },
+  'jwks-bad-sk': { pk: PK_LIVE, secretKey: SK_BAD, azp: [AZP], skew: null },
+  'jwks-down': { pk: PK_LIVE, secretKey: SK_DOWN, azp: [AZP], skew: null },
+  dev: { pk: PK_DEV, jwtKey: true, azp: [AZP], skew: null },
+  skew0: { pk: PK_LIVE, jwtKey: true, azp: [AZP], skew: 0 },
+  skew30: { pk: PK_LIVE, jwtKey: true, azp: [AZP], skew: 30 },
+};
+
+// ------------------------------------------------------------------- loopback Backend API
+let bapiFetches = 0;
+const bapi = http.createServer((req, res) => {
+  const auth = req.headers.authorization || '';
+  bapiFetches++;
+  if (!req.url.startsWith('/v1/jwks')) {
+    res.writeHead(404).end();
+  } else if (auth === 'Bearer ' + SK) {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JWKS);
+  } else if (auth === 'Bearer ' + SK_DOWN) {
+    res.writeHead(500, { 'content-type': 'application/json' }).end('{"errors":[{"code":"internal"}]}');
+  } else {
+    res.writeHead(401, { 'content-type': 'application/json' }).end(
+      JSON.stringify({ errors: [{ code: 'clerk_key_invalid', message: 'Secret key is invalid', long_message: 'Secret key is invalid' }] }));
+  }
+});
+await new Promise((r) => bapi.listen(0, '127.0.0.1', r));
+const BAPI_URL = 'http://127.0.0.1:' + bapi.address().port;
+
+// ------------------------------------------------------------------------------------ httpd
+function freePort() {
+  return new Promise((resolve) => {
+    const s = http.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+const PORT = await freePort();
+const ORIGIN = 'http://127.0.0.1:' + PORT;
+
+function httpdConf() {
+  const mods = ['mpm_event', 'authn_core', 'authz_core', 'authz_user', 'mime', 'headers', 'socache_shmcb'];
+  const locs = Object.entries(PROFILES).map(([name, p]) => {
+    const lines = [`<Location /${name}/>`, '    AuthType Clerk', '    AuthName conformance',
+      `    ClerkPublishableKey ${p.pk}`];
+    // As the SDK: a secret key always (it asks for nonce handshakes); the PEM, when set, wins.
+    if (p.jwtKey) lines.push(`    ClerkJWTKey "file:${WORK}/pub.pem"`);
+    lines.push(`    ClerkSecretKey ${p.secretKey ?? SK}`);
+    if (p.azp.length) lines.push(`    ClerkAuthorizedParties ${p.azp.join(' ')}`);
+    if (p.skew !== null) lines.push(`    ClerkClockSkew ${p.skew}`);
+    lines.push('    Require valid-user', '    Header always set X-User "expr=%{REMOTE_USER}"', '</Location>');
+    return lines.join('\n');
+  });
+  return `ServerRoot "${WORK}"
+ServerName 127.0.0.1
+Listen 127.0.0.1:${PORT}
+PidFile "${WORK}/run/httpd.pid"
+DefaultRuntimeDir "${WORK}/run"
+Mutex file:${WORK}/run default
+${mods.map((m) => `LoadModule ${m}_module ${MODDIR}/mod_${m}.so`).join('\n')}
+LoadModule clerk_auth_module ${MODULE}
+User www-data
+Group www-data
+ErrorLog "${WORK}/logs/error.log"
+LogLevel warn clerk_auth:info
+TypesConfig /etc/mime.types
+Timeout 20
+KeepAliveTimeout 2
+StartServers 1
+ServerLimit 2
+ThreadsPerChild 8
+MaxRequestWorkers 16
+# Oversized tokens must reach the module (ClerkMaxTokenSize decides).
+LimitRequestFieldSize 65536
+ClerkAPIURL ${BAPI_URL}
+ClerkJWKSMinRefresh 1
+ClerkFetchTimeout 2 5
+DocumentRoot "${WORK}/htdocs"
+<Directory "${WORK}/htdocs">
+    AllowOverride None
+    Require all granted
+</Directory>
+${locs.join('\n')}
+`;
+}
+
+function ctl(...a) {
+  return spawnSync(APACHE, ['-f', path.join(WORK, 'httpd.conf'), ...a], { encoding: 'utf8', timeout: 30000 });
+}
+function pidOf() {
+  try { return parseInt(fs.readFileSync(path.join(WORK, 'run', 'httpd.pid'), 'utf8'), 10); } catch { return 0; }
+}
+function alive(pid) {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+async function stopHttpd() {
+  const pid = pidOf();
+  ctl('-k', 'stop');
+  for (let i = 0; pid && alive(pid) && i < 150; i++) await new Promise((r) => setTimeout(r, 100));
+  if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+async function startHttpd() {
+  if (pidOf() && alive(pidOf())) {
+    const cmd = fs.readFileSync(`/proc/${pidOf()}/cmdline`, 'utf8');
+    if (cmd.includes(path.join(WORK, 'httpd.conf'))) await stopHttpd();
+  }
+  fs.rmSync(WORK, { recursive: true, force: true });
+  for (const d of ['run', 'logs', 'htdocs']) fs.mkdirSync(path.join(WORK, d), { recursive: true });
+  for (const name of Object.keys(PROFILES)) {
+    fs.mkdirSync(path.join(WORK, 'htdocs', name), { recursive: true });
+    fs.writeFileSync(path.join(WORK, 'htdocs', name, 't.txt'), 'ok\n');
+  }
+  fs.writeFileSync(path.join(WORK, 'pub.pem'), PUB_PEM);
+  fs.writeFileSync(path.join(WORK, 'httpd.conf'), httpdConf());
+  for (const d of [WORK, ...fs.readdirSync(WORK, { recursive: true }).map((f) => path.join(WORK, f))]) {
+    fs.chmodSync(d, fs.statSync(d).isDirectory() ? 0o755 : 0o644);
+  }
+  const r = ctl('-k', 'start');
+  if (r.status !== 0) throw new Error('httpd failed to start: ' + r.stdout + r.stderr);
+  for (let i = 0; i < 150; i++) {
+    try {
+      await send({ profile: 'pem', headers: {} });
+      return;
+    } catch {
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+  throw new Error('httpd did not come up');
+}
+
+// --------------------------------------------------------------------------- the two sides
+const urlOf = (c) => `${ORIGIN}/${c.profile}/t.txt${c.query ?? ''}`;
+const headersOf = (c) => ({ Host: `127.0.0.1:${PORT}`, Accept: 'application/json', ...c.headers });
+
+// Raw node:http so no header is added or normalised on the way to httpd.
+function send(c) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(urlOf(c));
+    const req = http.request({ host: '127.0.0.1', port: PORT, path: u.pathname + u.search, method: c.method ?? 'GET',
+      headers: headersOf(c), agent: false, timeout: 20000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({
+        status: res.statusCode,
+        user: res.headers['x-user'] || '',
+        authStatus: res.headers['x-clerk-auth-status'] || '',
+        reason: res.headers['x-clerk-auth-reason'] || '',
+        location: res.headers.location || '',
+      }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const clients = {};
+async function sdk(c) {
+  const p = PROFILES[c.profile];
+  const opts = { publishableKey: p.pk, secretKey: p.secretKey ?? SK, apiUrl: BAPI_URL, telemetry: { disabled: true } };
+  if (p.jwtKey) opts.jwtKey = PUB_PEM;
+  const key = c.profile;
+  clients[key] ??= createClerkClient(opts);
+  const req = new Request(urlOf(c), { method: c.method ?? 'GET', headers: headersOf(c) });
+  const ro = { ...opts };
+  if (p.azp.length) ro.authorizedParties = p.azp;
+  if (p.skew !== null) ro.clockSkewInMs = p.skew * 1000;
+  const saved = [console.log, console.warn, console.error];
+  console.log = console.warn = console.error = () => {};
+  let st;
+  try {
+    st = await clients[key].authenticateRequest(req, ro);
+  } finally {
+    [console.log, console.warn, console.error] = saved;
+  }
+  const auth = st.toAuth();
+  return {
+    status: st.status, reason: st.reason ?? '', userId: auth?.userId ?? '',
+    sessionStatus: auth?.sessionStatus ?? null, location: st.headers?.get('location') ?? '',
+  };
+}
+
+// What the module must answer for the SDK's verdict.
+function expected(s) {
+  if (s.status === 'signed-in' && s.userId) return { status: 200, user: s.userId };
+  if (s.status === 'signed-in') return { status: 401, authStatus: 'signed-out', reason: 'session-pending' };
+  if (s.status === 'signed-out') return { status: 401, authStatus: 'signed-out', reason: s.reason };
+  return { status: 307, authStatus: 'handshake', reason: s.reason, location: s.location };
+}
+
+function agrees(e, m) {
+  if (e.status === 200) return m.status === 200 && m.user === e.user;
+  if (m.user) return false;
+  if (e.status === 307) {
+    if (m.status === 307) return m.location === e.location;
+    return m.status === 401 && m.authStatus === 'handshake' && m.reason === e.reason;
+  }
+  return m.status === e.status && m.authStatus === e.authStatus && m.reason === e.reason;
+}
+
+// ------------------------------------------------------------------------------------ cases
+const DOC = { 'Sec-Fetch-Dest': 'document', Accept: 'text/html' };
+const bearer = (t) => ({ Authorization: 'Bearer ' + t });
+const cookie = (s) => ({ Cookie: s });
+const pair = (t, uat, sfx = '') => cookie(`__session${sfx}=${t}; __client_uat${sfx}=${uat}`);
+
+function cases() {
+  const now = NOW();
+  const L = [];
+  const add = (name, c) => L.push({ name, ...c });
+  const hdr = (name, t, extra = {}) => add(name, { profile: 'pem', headers: bearer(t), ...extra });
+
+  // ---- header path: verification rules (reference §3)
+  hdr('header valid', jwt());
+  hdr('header valid v1 claims with org', jwt({ payload: claims({ v: undefined, org_id: 'org_1', org_role: 'admin' }) }));
+  hdr('header no kid (PEM ignores kid)', jwt({ header: { kid: undefined } }));
+  hdr('header no typ', jwt({ header: { typ: undefined } }));
+  hdr('header typ JOSE', jwt({ header: { typ: 'JOSE' } }));
+  hdr('header typ at+jwt', jwt({ header: { typ: 'at+jwt' } }));
+  hdr('header cat M2M', jwt({ header: { cat: 'cl_B7d4PD333AAA' } }));
+  hdr('header cat template', jwt({ header: { cat: 'cl_B7d4PD222AAA' } }));
+  hdr('header cat session', jwt({ header: { cat: 'cl_B7d4PD111AAA' } }));
+  hdr('header cat ignore', jwt({ header: { cat: 'cl_I7d4PD111III' } }));
+  hdr('header machine sub mch_', jwt({ payload: claims({ sub: 'mch_123' }) }));
+  hdr('header expired', jwt({ payload: claims({ exp: now - 60, iat: now - 120, nbf: now - 130 }) }));
+  hdr('header expired POST', jwt({ payload: claims({ exp: now - 60, iat: now - 120, nbf: now - 130 }) }), { method: 'POST' });
+  hdr('header exp inside skew', jwt({ payload: claims({ exp: now - 2 }) }));
+  hdr('header exp just past skew', jwt({ payload: claims({ exp: now - 8 }) }));
+  hdr('header nbf inside skew', jwt({ payload: claims({ nbf: now + 2 }) }));
+  hdr('header nbf past skew', jwt({ payload: claims({ nbf: now + 9 }) }));
+  hdr('header iat inside skew', jwt({ payload: claims({ iat: now + 2 }) }));
+  hdr('header iat past skew', jwt({ payload: claims({ iat: now + 9 }) }));
+  hdr('header no nbf no iat', jwt({ payload: claims({ nbf: undefined, iat: undefined }) }));
+  hdr('header wrong azp', jwt({ payload: claims({ azp: 'https://evil.example.test' }) }));
+  hdr('header azp with slash', jwt({ payload: claims({ azp: AZP + '/' }) }));
+  hdr('header missing azp', jwt({ payload: claims({ azp: undefined }) }));
+  add('header missing azp, no authorized parties', { profile: 'pem-any-azp', headers: bearer(jwt({ payload: claims({ azp: undefined }) })) });
+  add('header any azp, no authorized parties', { profile: 'pem-any-azp', headers: bearer(jwt({ payload: claims({ azp: 'https://x.test' }) })) });
+  hdr('header forged signature', jwt({ key: other.privateKey }));
+  hdr('header signature of another token', jwt({ sig: jwt().split('.')[2] }));
+  hdr('header empty signature', jwt({ sig: '' }));
+  hdr('header alg RS384', jwt({ header: { alg: 'RS384' } }), { difference: 'rs384-rs512-not-allowed-by-default' });
+  hdr('header alg RS512', jwt({ header: { alg: 'RS512' } }), { difference: 'rs384-rs512-not-allowed-by-default' });
+  hdr('header alg PS256', jwt({ header: { alg: 'PS256' } }));
+  hdr('header alg HS256 keyed with the PEM', jwt({ header: { alg: 'HS256' } }));
+  hdr('header alg none', jwt({ header: { alg: 'none' } }));
+  hdr('header alg missing', jwt({ header: { alg: undefined }, alg: 'RS256' }));
+  hdr('header sub number', jwt({ payload: claims({ sub: 42 }) }));
+  hdr('header sub missing', jwt({ payload: claims({ sub: undefined }) }));
+  hdr('header exp string', jwt({ payload: claims({ exp: String(now + 60) }) }));
+  hdr('header exp missing', jwt({ payload: claims({ exp: undefined }) }));
+  hdr('header nbf string', jwt({ payload: claims({ nbf: 'soon' }) }));
+  hdr('header aud present (no audience configured)', jwt({ payload: claims({ aud: 'https://api.example.test' }) }));
+  hdr('header foreign iss (no iss check)', jwt({ payload: claims({ iss: 'https://clerk.other.test' }) }));
+  hdr('header pending session', jwt({ payload: claims({ sts: 'pending' }) }));
+  hdr('header active session sts', jwt({ payload: claims({ sts: 'active' }) }));
+  hdr('header garbage', 'not-a-token');
+  hdr('header two segments', 'abc.def');
+  hdr('header four segments', jwt() + '.x');
+  hdr('header payload not JSON', b64url('{"alg":"RS256"}') + '.' + b64url('nope') + '.' + b64url('sig'));
+  hdr('header payload JSON array', jwt({ rawPayload: '[1,2]' }), { difference: 'payload-not-an-object' });
+  hdr('header payload JSON string', jwt({ rawPayload: '"user_1"' }), { difference: 'payload-not-an-object' });
+  hdr('header bad base64url chars', jwt().replace(/^(.)/, '*'));
+  // Deliberate differences (differences.json): Clerk never issues these.
+  hdr('header empty sub', jwt({ payload: claims({ sub: '' }) }), { difference: 'empty-sub' });
+  hdr('header duplicate payload keys', jwt({ rawPayload: JSON.stringify(claims()).replace('{', '{"sub":"user_shadow",') }), { difference: 'duplicate-json-keys' });
+  hdr('header duplicate header keys', jwt({ rawHeader: `{"alg":"RS256","alg":"RS256","kid":"${KID}","typ":"JWT"}` }), { difference: 'duplicate-json-keys' });
+  {
+    let c = claims();
+    while (JSON.stringify(c).length % 3 === 0) c = claims(); // so the payload segment needs '='
+    hdr('header padded base64url', jwt({ payload: c, pad: true }), { difference: 'padded-base64url' });
+  }
+  hdr('header crit', jwt({ header: { crit: ['exp'] } }), { difference: 'crit-header' });
+  hdr('header over ClerkMaxTokenSize', jwt({ payload: claims({ pad: 'x'.repeat(13000) }) }), { difference: 'over-max-token-size' });
+  hdr('header fractional exp', jwt({ payload: claims({ exp: now + 60.5 }) }), { difference: 'non-integer-time-claims' });
+  hdr('header exp beyond year 9999', jwt({ payload: claims({ exp: 253402300800 + 10 }) }), { difference: 'non-integer-time-claims' });
+
+  // ---- Authorization forms (reference §1.1)
+  const v = jwt();
+  add('authorization lower-case bearer', { profile: 'pem', headers: { Authorization: 'bearer ' + v } });
+  add('authorization Basic', { profile: 'pem', headers: { Authorization: 'Basic dXNlcjpwYXNz' } });
+  add('authorization raw token', { profile: 'pem', headers: { Authorization: jwt() } });
+  add('authorization trailing words', { profile: 'pem', headers: { Authorization: 'Bearer ' + jwt() + ' extra' } });
+  add('authorization two spaces', { profile: 'pem', headers: { Authorization: 'Bearer  ' + jwt() } });
+  add('authorization Bearer alone', { profile: 'pem', headers: { Authorization: 'Bearer' } });
+  add('authorization Basic falls back to cookie', { profile: 'pem', headers: { Authorization: 'Basic eDp5', ...pair(jwt(), now - 10) } });
+  add('header wins over cookie', { profile: 'pem', headers: { ...bearer(jwt()), ...pair(jwt(), now - 10) } });
+  add('no credentials', { profile: 'pem', headers: {} });
+
+  // ---- cookie path (reference §2.2, §1.2)
+  const ck = (name, h, extra = {}) => add(name, { profile: 'pem', headers: h, ...extra });
+  ck('cookie valid', pair(jwt(), now - 10));
+  ck('cookie uat equal to iat', pair(jwt({ payload: claims({ iat: now - 10 }) }), now - 10));
+  ck('cookie iat before uat', pair(jwt({ payload: claims({ iat: now - 20 }) }), now - 10));
+  ck('cookie session without uat', cookie('__session=' + jwt()));
+  ck('cookie uat 0 with session', pair(jwt(), 0));
+  ck('cookie uat not a number', pair(jwt(), 'abc'));
+  ck('cookie uat only', cookie('__client_uat=' + (now - 10)));
+  ck('cookie uat 0 only', cookie('__client_uat=0'));
+  ck('cookie empty session', cookie('__session=; __client_uat=0'));
+  ck('cookie expired', pair(jwt({ payload: claims({ exp: now - 60, iat: now - 120, nbf: now - 130 }) }), now - 200));
+  ck('cookie garbage token', pair('garbage', now - 10));
+  ck('cookie wrong azp', pair(jwt({ payload: claims({ azp: 'https://evil.example.test' }) }), now - 10));
+  ck('cookie missing azp', pair(jwt({ payload: claims({ azp: undefined }) }), now - 10));
+  ck('cookie forged', pair(jwt({ key: other.privateKey }), now - 10));
+  ck('cookie machine token', pair(jwt({ header: { typ: 'at+jwt' } }), now - 10));
+  ck('cookie pending', pair(jwt({ payload: claims({ sts: 'pending' }) }), now - 10));
+  ck('cookie quoted value', cookie(`__session="${jwt()}"; __client_uat=${now - 10}`));
+  ck('cookie duplicate session, first wins', cookie(`__session=${jwt()}; __session=garbage; __client_uat=${now - 10}`));
+  ck('cookie duplicate session, first bad', cookie(`__session=garbage; __session=${jwt()}; __client_uat=${now - 10}`));
+  ck('cookie percent-encoded uat', cookie(`__session=${jwt()}; __client_uat=%31${String(now - 10).slice(1)}`));
+  // Suffixed cookies (reference §1.2.1-1.2.2).
+  const iss = 'https://' + LIVE_HOST;
+  ck('suffixed pair', pair(jwt(), now - 10, '_' + SFX));
+  ck('suffixed pair with foreign-suffix pair', cookie(`__session_AAAAAAAA=garbage; __client_uat_AAAAAAAA=1; __session_${SFX}=${jwt()}; __client_uat_${SFX}=${now - 10}`));
+  {
+    const a = jwt({ payload: claims({ iat: now - 3 }) }), b = jwt({ payload: claims({ iat: now - 5 }) });
+    ck('both pairs, unsuffixed newer iat', cookie(`__session=${a}; __client_uat=${now - 20}; __session_${SFX}=${b}; __client_uat_${SFX}=${now - 20}`));
+    ck('both pairs, suffixed newer iat', cookie(`__session=${b}; __client_uat=${now - 20}; __session_${SFX}=${a}; __client_uat_${SFX}=${now - 20}`));
+    ck('suffixed uat 0, unsuffixed uat set', cookie(`__session=${a}; __client_uat=${now - 20}; __session_${SFX}=${b}; __client_uat_${SFX}=0`));
+    ck('suffixed session without suffixed uat', cookie(`__session=${a}; __client_uat=${now - 20}; __session_${SFX}=${b}`));
+    ck('unsuffixed session without iss', cookie(`__session=${jwt({ payload: claims({ iss: undefined }) })}; __client_uat=${now - 20}; __session_${SFX}=${b}; __client_uat_${SFX}=${now - 20}`));
+    ck('unsuffixed session from another instance', cookie(`__session=${jwt({ payload: claims({ iss: 'https://clerk.other.test' }), key: other.privateKey })}; __client_uat=${now - 20}; __session_${SFX}=${b}; __client_uat_${SFX}=${now - 20}`));
+    ck('unsuffixed from another instance, no suffixed', cookie(`__session=${jwt({ payload: claims({ iss: 'https://clerk.other.test' }) })}; __client_uat=${now - 20}`));
+    ck('iss with http scheme matches instance', cookie(`__session=${jwt({ payload: claims({ iss: 'http://' + LIVE_HOST }) })}; __client_uat=${now - 20}; __session_${SFX}=${b}; __client_uat_${SFX}=${now - 20}`));
+    void iss;
+  }
+
+  // ---- document requests: handshake eligibility and loop stop (reference §2.4)
+  const doc = (name, h, extra = {}) => add(name, { profile: 'pem', headers: { ...DOC, ...h }, ...extra });
+  const expired = () => jwt({ payload: claims({ exp: now - 60, iat: now - 120, nbf: now - 130 }) });
+  doc('document valid cookie', pair(jwt(), now - 10));
+  doc('document no credentials', {});
+  doc('document expired cookie', pair(expired(), now - 200));
+  doc('document expired header', bearer(expired()));
+  doc('document nbf future header', bearer(jwt({ payload: claims({ nbf: now + 30 }) })));
+  doc('document session without uat', cookie('__session=' + jwt()));
+  doc('document uat without session', cookie('__client_uat=' + (now - 10)));
+  doc('document iat before uat', pair(jwt({ payload: claims({ iat: now - 20 }) }), now - 10));
+  doc('document forged cookie (no handshake)', pair(jwt({ key: other.privateKey }), now - 10));
+  doc('document expired, redirect count 2', { Cookie: `__session=${expired()}; __client_uat=${now - 200}; __clerk_redirect_count=2` });
+  doc('document expired, redirect count 3', { Cookie: `__session=${expired()}; __client_uat=${now - 200}; __clerk_redirect_count=3` });
+  doc('document expired, redirect count 4', { Cookie: `__session=${expired()}; __client_uat=${now - 200}; __clerk_redirect_count=4` }, { difference: 'redirect-count-over-3' });
+  doc('document expired with query', pair(expired(), now - 200), { query: '?a=1&b=two%20words' });
+  doc('document expired with plain query', pair(expired(), now - 200), { query: '?page=2&sort=name' });
+  doc('document expired with slash and tilde in query', pair(expired(), now - 200), { query: '?next=/a/b&x=~y' });
+  doc('document expired with dev-browser query (stripped)', pair(expired(), now - 200), { query: '?__clerk_db_jwt=x&keep=1' });
+  doc('iframe expired cookie', { ...pair(expired(), now - 200), 'Sec-Fetch-Dest': 'iframe' });
+  add('html accept, no sec-fetch-dest, expired', { profile: 'pem', headers: { Accept: 'text/html,application/xhtml+xml', ...pair(expired(), now - 200) } });
+  add('html accept with sec-fetch-dest empty, expired', { profile: 'pem', headers: { Accept: 'text/html', 'Sec-Fetch-Dest': 'empty', ...pair(expired(), now - 200) } });
+  add('POST document expired', { profile: 'pem', method: 'POST', headers: { ...DOC, ...pair(expired(), now - 200) } });
+  doc('document cross-origin referer', { ...pair(jwt(), now - 10), Referer: 'https://satellite.example.org/page' });
+  doc('document same-origin referer', { ...pair(jwt(), now - 10), Referer: ORIGIN + '/elsewhere' });
+  doc('document referer from FAPI host', { ...pair(jwt(), now - 10), Referer: 'https://' + LIVE_HOST + '/x' });
+  doc('document referer from accounts portal', { ...pair(jwt(), now - 10), Referer: 'https://accounts.example.test/sign-in' });
+  doc('document cross-origin referer, redirect count 1', { Cookie: `__session=${jwt()}; __client_uat=${now - 10}; __clerk_redirect_count=1`, Referer: 'https://satellite.example.org/' });
+  add('non-document cross-origin referer', { profile: 'pem', headers: { ...pair(jwt(), now - 10), Referer: 'https://satellite.example.org/' } });
+
+  // ---- development instance (pk_test_, reference §2.2 steps 5-7)
+  const dev = (name, h, extra = {}) => add(name, { profile: 'dev', headers: h, ...extra });
+  const devTok = (over = {}) => jwt({ payload: claims({ iss: 'https://' + DEV_HOST, ...over }) });
+  dev('dev header valid', bearer(devTok()));
+  dev('dev cookie without dev browser', pair(devTok(), now - 10));
+  dev('dev cookie with dev browser cookie', { Cookie: `__session=${devTok()}; __client_uat=${now - 10}; __clerk_db_jwt=dvb_1` });
+  dev('dev suffixed cookies with suffixed dev browser', { Cookie: `__session_${SFX_DEV}=${devTok()}; __client_uat_${SFX_DEV}=${now - 10}; __clerk_db_jwt_${SFX_DEV}=dvb_1` });
+  dev('dev dev-browser query', { Cookie: `__session=${devTok()}; __client_uat=${now - 10}; __clerk_db_jwt=dvb_1` }, { query: '?__clerk_db_jwt=dvb_2' });
+  dev('dev document without dev browser', { ...DOC, ...pair(devTok(), now - 10) });
+  dev('dev document dev-browser query', { ...DOC, Cookie: `__clerk_db_jwt=dvb_1` }, { query: '?__clerk_db_jwt=dvb_2' });
+  dev('dev no credentials with dev browser', cookie('__clerk_db_jwt=dvb_1'));
+  dev('dev primary answers a satellite sync', { ...DOC, Cookie: `__session=${devTok()}; __client_uat=${now - 10}; __clerk_db_jwt=dvb_1` }, { query: '?__clerk_redirect_url=' + encodeURIComponent('https://sat.example.org/page') });
+  dev('dev primary answers a satellite sync (API)', { Cookie: `__session=${devTok()}; __client_uat=${now - 10}; __clerk_db_jwt=dvb_1` }, { query: '?__clerk_redirect_url=' + encodeURIComponent('https://sat.example.org/page') });
+  dev('dev expired suffixed, unsuffixed uat 0', { Cookie: `__session=${devTok()}; __client_uat=0; __session_${SFX_DEV}=${devTok({ exp: now - 60, iat: now - 120, nbf: now - 130 })}; __client_uat_${SFX_DEV}=${now - 200}; __clerk_db_jwt=dvb_1` });
+
+  // ---- skew edges (reference §3: exp*1000 <= now - skew is expired; nbf/iat > now + skew too early)
+  const sk = (profile, name, over) => add(name, { profile, headers: bearer(jwt({ payload: claims(over) })) });
+  sk('skew0', 'skew 0: exp 2 s ahead', { exp: now + 2 });
+  sk('skew0', 'skew 0: exp 2 s ago', { exp: now - 2 });
+  sk('skew0', 'skew 0: nbf 2 s ahead', { nbf: now + 2 });
+  sk('skew0', 'skew 0: iat 2 s ahead', { iat: now + 2 });
+  sk('skew30', 'skew 30: exp 25 s ago', { exp: now - 25 });
+  sk('skew30', 'skew 30: exp 35 s ago', { exp: now - 35 });
+  sk('skew30', 'skew 30: nbf 25 s ahead', { nbf: now + 25 });
+  sk('skew30', 'skew 30: nbf 35 s ahead', { nbf: now + 35 });
+  sk('skew30', 'skew 30: iat 35 s ahead', { iat: now + 35 });
+
+  // ---- keys from the Backend API JWKS (reference §4.2)
+  const jw = (name, profile, t) => add(name, { profile, headers: bearer(t) });
+  jw('jwks valid', 'jwks', jwt());
+  jw('jwks unknown kid', 'jwks', jwt({ header: { kid: 'ins_other' }, key: other.privateKey }));
+  jw('jwks no kid', 'jwks', jwt({ header: { kid: undefined } }));
+  jw('jwks forged with known kid', 'jwks', jwt({ key: other.privateKey }));
+  add('jwks alg RS384', { profile: 'jwks', headers: bearer(jwt({ header: { alg: 'RS384' } })), difference: 'rs384-rs512-not-allowed-by-default' });
+  jw('jwks expired', 'jwks', jwt({ payload: claims({ exp: now - 60, iat: now - 120, nbf: now - 130 }) }));
+  jw('jwks invalid secret key', 'jwks-bad-sk', jwt());
+  jw('jwks Backend API down', 'jwks-down', jwt());
+  add('jwks cookie valid', { profile: 'jwks', headers: pair(jwt(), now - 10) });
+  return L;
+}
+
+// ------------------------------------------------------------------------------------- main
+const differences = JSON.parse(fs.readFileSync(path.join(HERE, 'differences.json'), 'utf8'));
+let failed = false;
+try {
+  await startHttpd();
+  const list = cases();
+  let agree = 0, explained = 0;
+  const bad = [];
+  const reasons = new Set();
+  for (const c of list) {
+    // Timing-relative cases: the SDK and httpd see the same second (both within ~100 ms).
+    const s = await sdk(c);
+    const m = await send(c);
+    const e = expected(s);
+    if (s.reason) reasons.add(s.reason);
+    const same = agrees(e, m);
+    const line = `${c.name} [${c.profile}]: SDK ${s.status}${s.reason ? ' ' + s.reason : ''}${s.userId ? ' ' + s.userId : ''}` +
+      `${s.location ? ' -> ' + s.location : ''}; module ${m.status} ${m.authStatus || '-'} ${m.reason || '-'} ${m.user || '-'}` +
+      `${m.location ? ' -> ' + m.location : ''}`;
+    if (verbose || c.difference) console.log((same ? 'same   ' : c.difference ? `known (${c.difference}) ` : 'DIFF   ') + line.slice(0, 300));
+    if (c.difference) {
+      const d = differences.differences.find((x) => x.id === c.difference);
+      if (!d) {
+        bad.push(`${line}\n    names unknown difference ${c.difference}`);
+      } else if (m.status === 200 || m.user) {
+        bad.push(`${line}\n    difference ${c.difference} must be a denial by the module, it accepted`);
+      } else if (same) {
+        agree++;
+      } else if (s.status === 'signed-in' || s.status === 'handshake' || s.status === 'signed-out') {
+        explained++;
+      }
+      continue;
+    }
+    if (same) agree++;
+    else bad.push(line);
+  }
+  console.log(`SDK @clerk/backend ${JSON.parse(fs.readFileSync(path.join(HERE, 'node_modules/@clerk/backend/package.json'))).version}; ` +
+    `reasons seen: ${[...reasons].sort().join(', ')}`);
+  console.log(`Backend API (JWKS) requests: ${bapiFetches}`);
+  for (const b of bad) console.log('DISAGREEMENT: ' + b);
+  console.log(`agreement ${agree}/${list.length} (${explained} deliberate differences, ${bad.length} unexplained)`);
+  failed = bad.length > 0 || agree + explained !== list.length;
+} catch (err) {
+  console.log('conformance setup failed: ' + (err.stack || err));
+  failed = true;
+} finally {
+  await stopHttpd();
+  bapi.close();
+}
+process.exit(failed ? 1 : 0);
