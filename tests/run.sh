@@ -11,7 +11,8 @@ top=$(pwd)
 
 PACKAGES="apache2 apache2-dev libapr1-dev libaprutil1-dev libssl-dev libjansson-dev
   libcurl4-openssl-dev check autoconf automake libtool pkg-config curl make gcc
-  python3 python3-pytest valgrind clang-format openssl memcached redis-server"
+  python3 python3-pytest valgrind clang-format openssl memcached redis-server
+  chromium nodejs"
 
 if [ "${CLERK_NO_APT:-0}" != 1 ]; then
     SUDO=""
@@ -35,6 +36,9 @@ step() { # name, command...: a build step; a failure stops the run
     fi
 }
 
+# The real-browser handshake test: playwright-core pinned by tests/browser/package-lock.json
+# drives Debian's chromium (no browser download). npm comes with the machine's Node.js.
+step "npm ci (tests/browser)" npm ci --prefix tests/browser --no-audit --no-fund
 step autogen ./autogen.sh
 step configure ./configure --enable-werror
 step build make -j2

@@ -3,6 +3,7 @@ a cookie jar between the module and a fake Clerk Frontend/Backend API on loopbac
 (fake_clerk.py). This file starts its own httpd, because ClerkAPIURL is server-wide and points
 at the fake Backend API here."""
 
+import json
 import os
 import secrets
 import subprocess
@@ -475,3 +476,31 @@ def test_dev_failed_nonce_exchange_still_cleans_the_url(hs, fake, inst, browser)
     assert r.header("x-clerk-auth-reason") == "session-token-missing"
     assert r.header("cache-control") == "no-store"
     assert len(fake.payload_calls()) == 1
+
+
+# --------------------------------------------------------------------------- real browser
+BROWSER_DIR = os.path.join(conftest.SRCDIR, "tests", "browser")
+
+
+def test_real_chromium_expired_session_ends_on_the_page_showing_the_user(hs, fake, inst, minter):
+    """Debian's chromium (headless, playwright-core from tests/browser, `npm ci` there by
+    tests/run.sh) follows the 307s and stores the cookies itself: nothing here emulates a
+    browser."""
+    assert os.path.exists("/usr/bin/chromium"), "apt-get install chromium (tests/run.sh does)"
+    assert os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")), \
+        "run `npm ci` in tests/browser (tests/run.sh does)"
+    tok, iat = expired_session(minter)
+    url = hs.base + "/prod/env.cgi"
+    r = subprocess.run(["node", os.path.join(BROWSER_DIR, "handshake.js"), url, tok, str(iat),
+                        inst["prod"].sub], capture_output=True, text=True, timeout=90,
+                       cwd=BROWSER_DIR)
+    assert r.returncode == 0, (r.stdout, r.stderr[-2000:])
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["remote_user"] == inst["prod"].sub
+    assert [h["status"] for h in out["hops"]] == [307, 307, 200], out
+    assert len(fake.handshakes()) == 1
+    # the browser itself sent what a browser sends on a navigation
+    path, q, headers = fake.handshakes()[0]
+    assert headers.get("sec-fetch-dest") == "document"
+    assert dict(q)["__clerk_hs_reason"] == \
+        "session-token-expired-refresh-non-eligible-no-refresh-cookie"
