@@ -88,8 +88,10 @@ static void add_set_cookie(ctx *c, const char *value)
 }
 
 /* Clerk's handleMaybeHandshakeStatus (reference §2.4): a handshake only for a GET document
- * request below the loop limit, and (ours) only when an instance is known to send it to. */
-static void maybe_handshake(ctx *c, clerk_reason reason, const char *message)
+ * request below the loop limit, and (ours) only when an instance is known to send it to. The
+ * 307 goes to location when given (Clerk's preset headers), else to the handshake URL. */
+static void maybe_handshake_to(ctx *c, clerk_reason reason, const char *message,
+                               const char *location)
 {
     if (!c->out->eligible_for_handshake || !c->cfg->pk || c->cfg->handshake_off) {
         signed_out(c, reason, message);
@@ -106,11 +108,38 @@ static void maybe_handshake(ctx *c, clerk_reason reason, const char *message)
     finish(c, CLERK_HANDSHAKE, reason, message);
     const clerk_config *cfg = c->cfg;
     clerk_state *o = c->out;
-    o->location = clerk_handshake_url(
-        c->p, cfg->frontend_api ? cfg->frontend_api : cfg->pk->fapi_host, o->public_url,
-        o->suffixed_cookies, clerk_reason_str(reason), wants_nonce(cfg), o->session_token,
-        c->dev ? o->dev_browser : NULL);
+    o->location = location
+                      ? location
+                      : clerk_handshake_url(
+                            c->p, cfg->frontend_api ? cfg->frontend_api : cfg->pk->fapi_host,
+                            o->public_url, o->suffixed_cookies, clerk_reason_str(reason),
+                            wants_nonce(cfg), o->session_token, c->dev ? o->dev_browser : NULL);
     add_set_cookie(c, clerk_handshake_counter_cookie(c->p, o->redirect_count));
+}
+
+static void maybe_handshake(ctx *c, clerk_reason reason, const char *message)
+{
+    maybe_handshake_to(c, reason, message, NULL);
+}
+
+/* Reference §2.2 step 5: a development primary sends the browser back to the satellite's
+ * __clerk_redirect_url with the dev-browser token appended and __clerk_synced=true (replacing
+ * any earlier value), the fragment kept last. */
+static const char *satellite_return_url(ctx *c, const char *back)
+{
+    static const char *const synced[] = {"__clerk_synced", NULL};
+    const char *hash = strchr(back, '#');
+    const char *base = hash ? apr_pstrmemdup(c->p, back, (apr_size_t)(hash - back)) : back;
+    const char *u = clerk_url_strip_params(c->p, base, synced);
+    if (!u)
+        u = base;
+    const char *sep = strchr(u, '?') ? (u[strlen(u) - 1] == '?' ? "" : "&") : "?";
+    const char *dev = c->out->dev_browser;
+    if (dev) {
+        u = apr_pstrcat(c->p, u, sep, "__clerk_db_jwt=", clerk_url_encode(c->p, dev), NULL);
+        sep = "&";
+    }
+    return apr_pstrcat(c->p, u, sep, "__clerk_synced=true", hash ? hash : "", NULL);
 }
 
 /* Clerk's handleSessionTokenError (reference §2.3) with refresh never attempted: an expired
@@ -591,7 +620,8 @@ static void cookie_path(ctx *c)
         const char *back = nonempty(clerk_query_get(c->p, query, QUERY_REDIRECT_URL));
         /* Clerk throws on a URL it cannot parse; we just skip the rule. */
         if (back && clerk_url_origin(c->p, back)) {
-            maybe_handshake(c, CLERK_R_PRIMARY_RESPONDS_TO_SYNCING, "");
+            maybe_handshake_to(c, CLERK_R_PRIMARY_RESPONDS_TO_SYNCING, "",
+                               satellite_return_url(c, back));
             return;
         }
     }

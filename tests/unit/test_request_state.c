@@ -675,6 +675,20 @@ START_TEST(dev_browser_in_query_is_dev_browser_sync)
 }
 END_TEST
 
+START_TEST(dev_satellite_return_url_replaces_synced_and_keeps_the_fragment)
+{
+    cfg.pk = test_pk;
+    req.cookie = "__clerk_db_jwt=dvb";
+    req.url.query = "__clerk_redirect_url="
+                    "https%3A%2F%2Fsat.example.com%2Fp%3Fx%3D1%26__clerk_synced%3Dfalse%23top";
+    document_request();
+    clerk_state st = decide();
+    assert_state(&st, CLERK_HANDSHAKE, CLERK_R_PRIMARY_RESPONDS_TO_SYNCING);
+    ck_assert_str_eq(st.location,
+                     "https://sat.example.com/p?x=1&__clerk_db_jwt=dvb&__clerk_synced=true#top");
+}
+END_TEST
+
 START_TEST(production_ignores_dev_browser_rules)
 {
     req.cookie = session_cookies(good_token(), "1");
@@ -694,6 +708,9 @@ START_TEST(dev_primary_with_redirect_url_responds_to_syncing)
     /* before dev-browser-sync, as Clerk orders them */
     assert_state(&st, CLERK_HANDSHAKE, CLERK_R_PRIMARY_RESPONDS_TO_SYNCING);
     ck_assert_str_eq(st.dev_browser, "d");
+    /* back to the satellite, not to the Frontend API, as Clerk's preset Location */
+    ck_assert_str_eq(st.location,
+                     "https://sat.example.com/p?__clerk_db_jwt=d&__clerk_synced=true");
     /* a value that is no absolute URL is not followed */
     req.url.query = "__clerk_redirect_url=javascript%3Aalert(1)";
     st = decide();
@@ -1064,6 +1081,7 @@ Suite *request_state_suite(void)
     tcase_add_test(tc, dev_browser_in_query_is_dev_browser_sync);
     tcase_add_test(tc, production_ignores_dev_browser_rules);
     tcase_add_test(tc, dev_primary_with_redirect_url_responds_to_syncing);
+    tcase_add_test(tc, dev_satellite_return_url_replaces_synced_and_keeps_the_fragment);
     tcase_add_test(tc, cross_origin_referer_on_signed_in_document_is_handshake);
     tcase_add_test(tc, same_origin_or_invalid_referer_stays_signed_in);
     tcase_add_test(tc, known_clerk_referers_do_not_trigger_cross_origin_sync);
