@@ -49,11 +49,38 @@ struct slot {
     int user_seen, reason_seen;
 };
 
+#define MAX_BUCKETS 16
+
+/* Wrong verdicts grouped by what came back, so one cause shows as one line. */
+struct bucket {
+    long status;
+    char reason[FIELD_CAP];
+    unsigned long count;
+};
+
 struct totals {
     unsigned long checked, wrong, s5xx, transport;
     unsigned long by_status[6];
     unsigned samples;
+    struct bucket buckets[MAX_BUCKETS];
+    size_t nbuckets;
 };
+
+static void count_wrong(struct totals *t, long status, const char *reason)
+{
+    for (size_t i = 0; i < t->nbuckets; i++) {
+        if (t->buckets[i].status == status && strcmp(t->buckets[i].reason, reason) == 0) {
+            t->buckets[i].count++;
+            return;
+        }
+    }
+    if (t->nbuckets == MAX_BUCKETS)
+        return;
+    struct bucket *b = &t->buckets[t->nbuckets++];
+    b->status = status;
+    snprintf(b->reason, sizeof(b->reason), "%s", reason[0] ? reason : "-");
+    b->count = 1;
+}
 
 static double now_s(void)
 {
@@ -262,6 +289,7 @@ static void judge(struct totals *t, const struct slot *s, CURLcode rc)
     if (status != e->status || !field_matches(e->user, s->user) ||
         (e->status != 200 && e->reason != NULL && !field_matches(e->reason, s->reason))) {
         t->wrong++;
+        count_wrong(t, status, s->reason);
         if (t->samples++ < MAX_SAMPLES)
             fprintf(stderr, "line %u: want %ld user=%s reason=%s, got %ld user=%s reason=%s\n",
                     e->line, e->status, e->user ? e->user : "-", e->reason ? e->reason : "-",
@@ -370,6 +398,9 @@ int main(int argc, char **argv)
     printf("requests checked %lu, wrong verdicts %lu, 5xx %lu, transport errors %lu "
            "(2xx %lu, 4xx %lu; %zu distinct requests)\n",
            t.checked, t.wrong, t.s5xx, t.transport, t.by_status[2], t.by_status[4], nreq);
+    for (size_t i = 0; i < t.nbuckets; i++)
+        printf("  wrong verdicts answered %ld %s: %lu\n", t.buckets[i].status, t.buckets[i].reason,
+               t.buckets[i].count);
 
     for (long i = 0; i < parallel; i++)
         curl_easy_cleanup(slots[i].easy);
