@@ -3,6 +3,7 @@ a cookie jar between the module and a fake Clerk Frontend/Backend API on loopbac
 (fake_clerk.py). This file starts its own httpd, because ClerkAPIURL is server-wide and points
 at the fake Backend API here."""
 
+import hashlib
 import json
 import os
 import secrets
@@ -504,3 +505,38 @@ def test_real_chromium_expired_session_ends_on_the_page_showing_the_user(hs, fak
     assert headers.get("sec-fetch-dest") == "document"
     assert dict(q)["__clerk_hs_reason"] == \
         "session-token-expired-refresh-non-eligible-no-refresh-cookie"
+
+
+# ------------------------------------------------------------------------- directive parsing
+@pytest.mark.parametrize("value,ok", [
+    ("clerk.example.com", True),
+    ("127.0.0.1:9000", True),
+    ("http://127.0.0.1:9000/prod", True),
+    ("https://example.com/__clerk/", True),
+    ("ftp://clerk.example.com", False),
+    ("https://clerk.example.com/?x=1", False),
+    ("https://user@clerk.example.com", False),
+    ("clerk.example.com/path", False),
+    ("https://", False),
+])
+def test_clerk_frontend_api_values_checked_at_configtest(work, minter, value, ok):
+    from test_01_config import configtest, write_conf
+    path, marks = write_conf(work, "fapi-" + hashlib.sha1(value.encode()).hexdigest()[:10], [
+        "AuthType Clerk", "ClerkPublishableKey " + PK,
+        'ClerkJWTKey "file:%s"' % minter.pub_pem,
+        "ClerkFrontendAPI %s #BAD" % value, "ClerkHandshake Off", "Require valid-user"])
+    rc, out = configtest(path)
+    if ok:
+        assert rc == 0, out
+    else:
+        assert rc != 0, out
+        assert "line %d" % marks["bad"] in out and "ClerkFrontendAPI: '%s'" % value in out, out
+
+
+def test_clerk_handshake_takes_on_or_off_only(work, minter):
+    from test_01_config import configtest, write_conf
+    path, marks = write_conf(work, "hs-flag", [
+        "AuthType Clerk", "ClerkPublishableKey " + PK, 'ClerkJWTKey "file:%s"' % minter.pub_pem,
+        "ClerkHandshake maybe #BAD", "Require valid-user"])
+    rc, out = configtest(path)
+    assert rc != 0 and "line %d" % marks["bad"] in out and "ClerkHandshake" in out, out
