@@ -110,10 +110,16 @@ const PROFILES = {
 
 // ------------------------------------------------------------------- loopback Backend API
 let bapiFetches = 0;
+const NONCES = new Map(); // handshake nonce -> Set-Cookie directives the Backend API returns
 const bapi = http.createServer((req, res) => {
   const auth = req.headers.authorization || '';
   bapiFetches++;
-  if (!req.url.startsWith('/v1/jwks')) {
+  if (req.url.startsWith('/v1/clients/handshake_payload') && auth === 'Bearer ' + SK) {
+    const nonce = new URL(req.url, 'http://x').searchParams.get('nonce');
+    const directives = NONCES.get(nonce);
+    if (directives) res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'handshake_payload', directives }));
+    else res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"resource_not_found"}]}');
+  } else if (!req.url.startsWith('/v1/jwks')) {
     res.writeHead(404).end();
   } else if (auth === 'Bearer ' + SK) {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JWKS);
@@ -248,6 +254,7 @@ function send(c) {
         authStatus: res.headers['x-clerk-auth-status'] || '',
         reason: res.headers['x-clerk-auth-reason'] || '',
         location: res.headers.location || '',
+        setCookies: res.headers['set-cookie'] || [],
       }));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
@@ -279,25 +286,35 @@ async function sdk(c) {
   return {
     status: st.status, reason: st.reason ?? '', userId: auth?.userId ?? '',
     sessionStatus: auth?.sessionStatus ?? null, location: st.headers?.get('location') ?? '',
+    setCookies: st.headers?.getSetCookie?.() ?? [],
   };
 }
 
-// What the module must answer for the SDK's verdict.
+// What the module must answer for the SDK's verdict. A Location (a handshake, or a resolved
+// development handshake going back to the clean URL) is a 307 there whatever the state.
 function expected(s) {
-  if (s.status === 'signed-in' && s.userId) return { status: 200, user: s.userId };
-  if (s.status === 'signed-in') return { status: 401, authStatus: 'signed-out', reason: 'session-pending' };
-  if (s.status === 'signed-out') return { status: 401, authStatus: 'signed-out', reason: s.reason };
-  return { status: 307, authStatus: 'handshake', reason: s.reason, location: s.location };
+  let e;
+  if (s.status === 'signed-in' && s.userId) e = { status: 200, user: s.userId };
+  else if (s.status === 'signed-in') e = { status: 401, authStatus: 'signed-out', reason: 'session-pending' };
+  else if (s.status === 'signed-out') e = { status: 401, authStatus: 'signed-out', reason: s.reason };
+  else e = { status: 307, authStatus: 'handshake', reason: s.reason };
+  // A resolved development handshake is signed in and still goes back to the clean URL: the
+  // module may already name the user on that 307.
+  if (s.location) e = { ...e, status: 307, location: s.location, user: s.userId };
+  e.setCookies = s.setCookies;
+  return e;
 }
 
 function agrees(e, m) {
-  if (e.status === 200) return m.status === 200 && m.user === e.user;
-  if (m.user) return false;
+  // Set-Cookie (the redirect counter, a resolved handshake's directives): the same list.
+  const sameCookies = JSON.stringify(m.setCookies) === JSON.stringify(e.setCookies);
+  if (e.status === 200) return m.status === 200 && m.user === e.user && sameCookies;
+  if (m.user && m.user !== e.user) return false;
   if (e.status === 307) {
-    if (m.status === 307) return m.location === e.location;
-    return m.status === 401 && m.authStatus === 'handshake' && m.reason === e.reason;
+    if (m.status === 307) return m.location === e.location && sameCookies;
+    return e.authStatus === 'handshake' && m.status === 401 && m.authStatus === 'handshake' && m.reason === e.reason;
   }
-  return m.status === e.status && m.authStatus === e.authStatus && m.reason === e.reason;
+  return !m.user && m.status === e.status && m.authStatus === e.authStatus && m.reason === e.reason && sameCookies;
 }
 
 // ------------------------------------------------------------------------------------ cases
@@ -458,9 +475,32 @@ function cases() {
   doc('document cross-origin referer, redirect count 1', { Cookie: `__session=${jwt()}; __client_uat=${now - 10}; __clerk_redirect_count=1`, Referer: 'https://satellite.example.org/' });
   add('non-document cross-origin referer', { profile: 'pem', headers: { ...pair(jwt(), now - 10), Referer: 'https://satellite.example.org/' } });
 
+  // ---- returning handshakes (reference §5.3-5.4): the payload as a JWT or through a nonce
+  const devTok = (over = {}) => jwt({ payload: claims({ iss: 'https://' + DEV_HOST, ...over }) });
+  const hsJwt = (directives, key = main.privateKey) => jwt({ payload: { handshake: directives }, key });
+  const hsFor = (t) => [`__session=${t}; Path=/; SameSite=Lax; Secure`, `__client_uat=${now - 2}; Path=/; Max-Age=315360000; SameSite=Lax; Secure`];
+  const hsClear = ['__session=; Path=/; Max-Age=0; SameSite=Lax; Secure', '__client_uat=0; Path=/; Max-Age=315360000; SameSite=Lax; Secure'];
+  doc('handshake JWT cookie signs in', { Cookie: `__clerk_handshake=${hsJwt(hsFor(jwt()))}` });
+  doc('handshake JWT cookie, signed out by Clerk', { Cookie: `__clerk_handshake=${hsJwt(hsClear)}` });
+  doc('handshake JWT cookie, suffixed session directive', { Cookie: `__clerk_handshake=${hsJwt([`__session_${SFX}=${jwt()}; Path=/`, `__client_uat_${SFX}=${now - 2}; Path=/`])}` });
+  doc('handshake JWT forged, falls through', { Cookie: `__clerk_handshake=${hsJwt(hsFor(jwt()), other.privateKey)}; __session=${jwt()}; __client_uat=${now - 10}` });
+  doc('handshake JWT with expired session, falls through', { Cookie: `__clerk_handshake=${hsJwt(hsFor(expired()))}` });
+  NONCES.set('nonce-in', hsFor(jwt()));
+  NONCES.set('nonce-out', hsClear);
+  doc('handshake nonce query signs in', {}, { query: '?__clerk_handshake_nonce=nonce-in' });
+  doc('handshake nonce cookie signs in', { Cookie: '__clerk_handshake_nonce=nonce-in' });
+  doc('handshake nonce, signed out by Clerk', {}, { query: '?__clerk_handshake_nonce=nonce-out' });
+  doc('handshake nonce unknown to the Backend API', { Cookie: `__session=${jwt()}; __client_uat=${now - 10}` }, { query: '?__clerk_handshake_nonce=nonce-unknown' });
+  add('handshake JWT on a non-document request', { profile: 'pem', headers: { Cookie: `__clerk_handshake=${hsJwt(hsFor(jwt()))}` } });
+  {
+    const devHs = (directives) => jwt({ payload: { handshake: directives } });
+    const d = (t) => [`__session=${t}; Path=/`, `__client_uat=${now - 2}; Path=/`, '__clerk_db_jwt=dvb_9; Path=/'];
+    add('dev handshake JWT query: back to the clean URL', { profile: 'dev', headers: { ...DOC }, query: `?keep=1&__clerk_handshake=${devHs(d(devTok()))}&__clerk_help=1` });
+    add('dev handshake JWT query, signed out', { profile: 'dev', headers: { ...DOC }, query: `?__clerk_handshake=${devHs(hsClear)}` });
+  }
+
   // ---- development instance (pk_test_, reference §2.2 steps 5-7)
   const dev = (name, h, extra = {}) => add(name, { profile: 'dev', headers: h, ...extra });
-  const devTok = (over = {}) => jwt({ payload: claims({ iss: 'https://' + DEV_HOST, ...over }) });
   dev('dev header valid', bearer(devTok()));
   dev('dev cookie without dev browser', pair(devTok(), now - 10));
   dev('dev cookie with dev browser cookie', { Cookie: `__session=${devTok()}; __client_uat=${now - 10}; __clerk_db_jwt=dvb_1` });
