@@ -16,6 +16,7 @@
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
+#include <openssl/rsa.h>
 #include <openssl/obj_mac.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
@@ -52,9 +53,34 @@ static void key_free(clerk_key *k)
 {
     if (k == NULL)
         return;
+    for (int i = 0; i < 3; i++) {
+        EVP_PKEY_CTX_free(k->rs_ctx[i]);
+        EVP_MD_free(k->rs_md[i]);
+    }
     EVP_PKEY_free(k->pkey);
     free(k->kid);
     free(k);
+}
+
+/* The RS256/384/512 verification contexts of an RSA key (see clerk_key). A failure only leaves
+ * that slot NULL: verification then takes the generic path. */
+static void prepare_rsa(clerk_key *k)
+{
+    static const char *const md_names[3] = {"SHA256", "SHA384", "SHA512"};
+    for (int i = 0; i < 3; i++) {
+        EVP_MD *md = EVP_MD_fetch(NULL, md_names[i], NULL);
+        EVP_PKEY_CTX *c = md ? EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL) : NULL;
+        if (c == NULL || EVP_PKEY_verify_init(c) != 1 ||
+            EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) != 1 ||
+            EVP_PKEY_CTX_set_signature_md(c, md) != 1) {
+            EVP_PKEY_CTX_free(c);
+            EVP_MD_free(md);
+            ERR_clear_error();
+            continue;
+        }
+        k->rs_ctx[i] = c;
+        k->rs_md[i] = md;
+    }
 }
 
 /* Key identity: the first 8 bytes of SHA-256 over the DER SubjectPublicKeyInfo. */
@@ -162,6 +188,8 @@ static int add_key(clerk_keyset *ks, EVP_PKEY *pkey, const char *kid, int any_ki
     k->pkey = pkey;
     k->any_kid = any_kid;
     k->alg = alg;
+    if (k->kty == CLERK_KTY_RSA)
+        prepare_rsa(k);
     ks->keys[ks->n++] = k;
     return 0;
 fail:

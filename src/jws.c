@@ -80,11 +80,34 @@ static size_t raw_to_der(const unsigned char *sig, size_t width, unsigned char *
     return len > 0 ? (size_t)len : 0;
 }
 
+/* RS256/384/512 with the key's prepared context (clerk_key.rs_ctx): a duplicate of it, the
+ * digest with the fetched md, one EVP_PKEY_verify. Same answers as the generic path. */
+static int verify_prepared(const clerk_key *k, int i, const unsigned char *msg, size_t msglen,
+                           const unsigned char *sig, size_t siglen)
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    int result = -1;
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_dup(k->rs_ctx[i]);
+    if (c != NULL && EVP_Digest(msg, msglen, digest, &dlen, k->rs_md[i], NULL) == 1)
+        result = EVP_PKEY_verify(c, sig, siglen, digest, dlen) == 1 ? 1 : 0;
+    if (result != 1)
+        ERR_clear_error();
+    EVP_PKEY_CTX_free(c);
+    return result;
+}
+
 int clerk_jws_verify(unsigned alg, const clerk_key *k, const unsigned char *msg, size_t msglen,
                      const unsigned char *sig, size_t siglen)
 {
     if (!clerk_alg_fits_key(alg, k) || sig == NULL || siglen == 0 || (msg == NULL && msglen))
         return 0;
+    int rs = alg == CLERK_ALG_RS256   ? 0
+             : alg == CLERK_ALG_RS384 ? 1
+             : alg == CLERK_ALG_RS512 ? 2
+                                      : -1;
+    if (rs >= 0 && k->rs_ctx[rs] != NULL)
+        return verify_prepared(k, rs, msg, msglen, sig, siglen);
 
     const EVP_MD *md = NULL;
     size_t ec_width = 0;

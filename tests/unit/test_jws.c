@@ -1,4 +1,5 @@
 /* Signature verification: every supported alg verifies its own signatures and nothing else. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,6 +143,45 @@ START_TEST(tampered_signature_does_not_verify)
                      0);
     clerk_jwt_free(jwt);
     free(tok);
+}
+END_TEST
+
+/* RSA keys carry prepared RS256/384/512 contexts; a key without them (generic path) must give
+ * the same answers for good, tampered and truncated signatures. */
+START_TEST(rsa_prepared_and_generic_paths_agree)
+{
+    static const char *const algs[] = {"RS256", "RS384", "RS512"};
+    const clerk_key *k = key_of(ks_rsa);
+    clerk_key generic = *k;
+    for (int i = 0; i < 3; i++) {
+        ck_assert_ptr_nonnull(k->rs_ctx[i]);
+        generic.rs_ctx[i] = NULL;
+    }
+    for (int i = 0; i < 3; i++) {
+        unsigned alg = clerk_alg_from_name(algs[i]);
+        char hdr[64];
+        snprintf(hdr, sizeof hdr, "{\"alg\":\"%s\",\"typ\":\"JWT\"}", algs[i]);
+        char *tok = mint_sign(rsa2048, algs[i], hdr, "{\"sub\":\"user_1\"}");
+        clerk_jwt *jwt = decode(tok);
+        const unsigned char *m = (const unsigned char *)jwt->signing_input;
+        ck_assert_int_eq(clerk_jws_verify(alg, k, m, jwt->signing_len, jwt->sig, jwt->sig_len), 1);
+        ck_assert_int_eq(
+            clerk_jws_verify(alg, &generic, m, jwt->signing_len, jwt->sig, jwt->sig_len), 1);
+        /* a digest of another size under the same key is refused by both */
+        unsigned other = clerk_alg_from_name(algs[(i + 1) % 3]);
+        ck_assert_int_eq(clerk_jws_verify(other, k, m, jwt->signing_len, jwt->sig, jwt->sig_len),
+                         0);
+        ck_assert_int_eq(
+            clerk_jws_verify(other, &generic, m, jwt->signing_len, jwt->sig, jwt->sig_len), 0);
+        jwt->sig[3] ^= 0x40;
+        ck_assert_int_eq(clerk_jws_verify(alg, k, m, jwt->signing_len, jwt->sig, jwt->sig_len), 0);
+        ck_assert_int_eq(
+            clerk_jws_verify(alg, &generic, m, jwt->signing_len, jwt->sig, jwt->sig_len), 0);
+        ck_assert_int_eq(clerk_jws_verify(alg, k, m, jwt->signing_len, jwt->sig, jwt->sig_len - 1),
+                         0);
+        clerk_jwt_free(jwt);
+        free(tok);
+    }
 }
 END_TEST
 
@@ -301,6 +341,7 @@ Suite *jws_suite(void)
     tcase_add_loop_test(tc, tampered_payload_does_not_verify, 0, n);
     tcase_add_loop_test(tc, tampered_signature_does_not_verify, 0, n);
     tcase_add_test(tc, signature_by_another_key_does_not_verify);
+    tcase_add_test(tc, rsa_prepared_and_generic_paths_agree);
     tcase_add_test(tc, alg_that_does_not_fit_the_key_is_refused);
     tcase_add_test(tc, jwk_alg_restricts_its_key);
     tcase_add_test(tc, es_signature_of_wrong_length_is_invalid);
