@@ -48,6 +48,10 @@ typedef struct ctx {
     int is_get;
     const char *session_cookie; /* chosen __session(_sfx), NULL when absent or empty */
     int64_t client_uat;
+    /* A cached verified token found while peeking at a cookie (suffix choice), and its text:
+     * get_token takes it instead of a second cache look-up, and peeking never parses it. */
+    const char *peeked;
+    clerk_token *peeked_tok;
 } ctx;
 
 static void logmsg(const ctx *c, int level, const char *msg)
@@ -191,7 +195,10 @@ static clerk_token *get_token(ctx *c, const char *tok, int *cached, clerk_error 
     size_t len = strlen(tok);
     clerk_token *t = NULL;
     *cached = 0;
-    if (c->cfg->cache) {
+    if (c->peeked_tok && strcmp(tok, c->peeked) == 0) {
+        t = clerk_token_ref(c->peeked_tok);
+        *cached = 1;
+    } else if (c->cfg->cache) {
         t = clerk_token_cache_get(c->cfg->cache, tok, len, c->req->now_ms, c->cfg->verify.skew_ms);
         *cached = t != NULL;
     }
@@ -240,21 +247,36 @@ typedef struct peek {
     int64_t iat; /* 0 when absent or not a number, as `payload.iat || 0` */
     int has_exp;
     double exp;
-    clerk_jwt *jwt;
+    clerk_jwt *jwt; /* owned when the token was decoded here; NULL when read from the cache */
 } peek;
 
-static void peek_token(const ctx *c, const char *tok, peek *pk)
+static void peek_token(ctx *c, const char *tok, peek *pk)
 {
     memset(pk, 0, sizeof(*pk));
     clerk_error e;
-    if (!tok || !*tok || clerk_jwt_decode(tok, strlen(tok), max_token_len(c), &pk->jwt, &e) != 0)
+    const clerk_jwt *jwt = NULL;
+    clerk_token *t = NULL;
+    /* A token verified before is read from the cache, not parsed again on every request. */
+    if (tok && *tok && c->cfg->cache && !c->peeked_tok)
+        t = clerk_token_cache_get(c->cfg->cache, tok, strlen(tok), c->req->now_ms,
+                                  c->cfg->verify.skew_ms);
+    if (t) {
+        apr_pool_cleanup_register(c->p, t, release_token, apr_pool_cleanup_null);
+        c->peeked = tok;
+        c->peeked_tok = t;
+        jwt = t->jwt;
+    } else if (tok && *tok &&
+               clerk_jwt_decode(tok, strlen(tok), max_token_len(c), &pk->jwt, &e) == 0) {
+        jwt = pk->jwt;
+    }
+    if (!jwt)
         return;
     pk->decoded = 1;
-    pk->iss = json_object_get(pk->jwt->payload, "iss");
-    const json_t *iat = json_object_get(pk->jwt->payload, "iat");
+    pk->iss = json_object_get(jwt->payload, "iss");
+    const json_t *iat = json_object_get(jwt->payload, "iat");
     if (json_is_number(iat))
         pk->iat = (int64_t)json_number_value(iat);
-    const json_t *exp = json_object_get(pk->jwt->payload, "exp");
+    const json_t *exp = json_object_get(jwt->payload, "exp");
     if (json_is_number(exp)) {
         pk->has_exp = 1;
         pk->exp = json_number_value(exp);
