@@ -172,6 +172,10 @@ KeepAliveTimeout 30
 MaxConnectionsPerChild 0
 $MPM
 DocumentRoot "$H"
+<Directory />
+    AllowOverride None
+    Require all denied
+</Directory>
 <Directory "$H">
     Options +ExecCGI
     AddHandler cgi-script .cgi
