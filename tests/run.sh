@@ -86,5 +86,37 @@ else
     failed=$((failed + 1))
 fi
 
+# Load with faults (tests/load/run.sh: per MPM a private httpd restarted gracefully under a
+# checked request stream while its JWKS rotates; each MPM counts once) and conformance with
+# Clerk's SDK (tests/conformance/run.sh: each agreeing or deliberately different case counts
+# once, each unexplained disagreement fails once).
+echo "== load"
+tests/load/run.sh . >tests/load.log 2>&1
+grep -E '^(load [a-z]+:|requests checked|  wrong verdicts)' tests/load.log
+if line=$(grep -E '^load: [0-9]+ passed, [0-9]+ failed' tests/load.log | tail -n 1); then
+    passed=$((passed + $(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')))
+    failed=$((failed + $(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
+else
+    tail -n 40 tests/load.log
+    failed=$((failed + 1))
+fi
+echo "== conformance"
+# npm comes with the image's nodejs (NodeSource v20); Debian's npm package conflicts with it.
+tests/conformance/run.sh . >tests/conformance.log 2>&1
+conf_rc=$?
+grep -E '^(agreement|DISAGREEMENT)' tests/conformance.log | cut -c1-400
+if line=$(grep -E '^agreement [0-9]+/[0-9]+ \([0-9]+ deliberate differences, [0-9]+ unexplained\)' \
+    tests/conformance.log | tail -n 1); then
+    n=$(echo "$line" | sed -E 's/^agreement ([0-9]+).*/\1/')
+    d=$(echo "$line" | sed -E 's/.*\(([0-9]+) deliberate.*/\1/')
+    u=$(echo "$line" | sed -E 's/.* ([0-9]+) unexplained.*/\1/')
+    passed=$((passed + n + d))
+    failed=$((failed + u))
+    [ "$conf_rc" -eq 0 ] || [ "$u" -gt 0 ] || failed=$((failed + 1))
+else
+    tail -n 40 tests/conformance.log
+    failed=$((failed + 1))
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
