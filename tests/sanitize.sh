@@ -50,6 +50,10 @@ if [ -f "$top/config.status" ]; then
         (cd "$top" && tar --exclude=./build-asan --exclude='*/node_modules' -cf - .) | tar -xf - -C "$src"
         make -C "$src" distclean >>"$log" 2>&1
     fi
+    # npm trees installed beside the sources (tests/browser) are linked, not copied.
+    for nm in "$top"/*/node_modules "$top"/*/*/node_modules; do
+        [ -d "$nm" ] && [ -d "$src/$(dirname "${nm#"$top"/}")" ] && ln -s "$nm" "$src/${nm#"$top"/}"
+    done
 else
     src=$top
 fi
