@@ -12,11 +12,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 builddir=$(cd "${1:-.}" && pwd)
 seconds=${LOAD_SECONDS:-20}
 users=${LOAD_USERS:-200}
+# Keys and requests are minted once per run and shared by the MPMs.
+shared="$builddir/tests/load/work-shared"
+rm -rf "$shared"
 passed=0
 failed=0
 for mpm in ${LOAD_MPMS:-event worker prefork}; do
     if /usr/bin/python3 "$here/loadrun.py" --builddir "$builddir" --mpm "$mpm" \
-        --seconds "$seconds" --users "$users"; then
+        --seconds "$seconds" --users "$users" --shared "$shared"; then
         echo "load $mpm: PASS"
         passed=$((passed + 1))
     else
