@@ -12,7 +12,7 @@ top=$(pwd)
 PACKAGES="apache2 apache2-dev libapr1-dev libaprutil1-dev libssl-dev libjansson-dev
   libcurl4-openssl-dev check autoconf automake libtool pkg-config curl make gcc
   python3 python3-pytest valgrind clang-format openssl memcached redis-server
-  chromium nodejs"
+  chromium nodejs clang libclang-rt-14-dev"
 
 if [ "${CLERK_NO_APT:-0}" != 1 ]; then
     SUDO=""
@@ -117,6 +117,27 @@ else
     tail -n 40 tests/conformance.log
     failed=$((failed + 1))
 fi
+
+# Fuzzing (tests/fuzz/run.sh, ${FUZZ_SECONDS:-30} s per target) and the ASan+UBSan build's unit
+# and e2e suites (tests/sanitize.sh): each fuzz target and each sanitizer suite counts once.
+# Both print a closing "<name>: P passed, F failed".
+for check in fuzz/run.sh sanitize.sh; do
+    name=${check%%[/.]*}
+    echo "== $name"
+    tests/$check >"tests/$name.log" 2>&1
+    grep -E '^[a-z_]+: [0-9]+ execs|^sanitize [a-z0-9]+:' "tests/$name.log"
+    if line=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed" "tests/$name.log" | tail -n 1); then
+        p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
+        f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+        passed=$((passed + p))
+        failed=$((failed + f))
+        [ "$f" -eq 0 ] || tail -n 60 "tests/$name.log"
+    else
+        echo "$name produced no summary:"
+        tail -n 40 "tests/$name.log"
+        failed=$((failed + 1))
+    fi
+done
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
