@@ -134,7 +134,7 @@ int clerk_handshake_response(request_rec *r, const struct clerk_state *st);
 /* The per-directory handshake directives; the including file defines DIR_SLOT and CLERK_SCOPE
  * and the record has frontend_api (const char *) and handshake (int, -1 unset). */
 #define CLERK_HANDSHAKE_DIRECTIVES                                                                 \
-    AP_INIT_TAKE1("ClerkFrontendAPI", clerk_handshake_set_frontend_api, DIR_SLOT(frontend_api),   \
+    AP_INIT_TAKE1("ClerkFrontendAPI", clerk_handshake_set_frontend_api, DIR_SLOT(frontend_api),    \
                   CLERK_SCOPE,                                                                     \
                   "where handshakes go: host or http(s) URL (default: from the publishable key)"), \
         AP_INIT_FLAG("ClerkHandshake", ap_set_flag_slot, DIR_SLOT(handshake), CLERK_SCOPE,         \

@@ -90,8 +90,8 @@ typedef struct clerk_dir_conf {
     int debug_headers;
     int trust_forwarded;
     apr_size_t max_token_size;
-    const char *frontend_api; /* ClerkFrontendAPI (httpd_handshake.c) */
-    int handshake;            /* ClerkHandshake */
+    const char *frontend_api;  /* ClerkFrontendAPI (httpd_handshake.c) */
+    int handshake;             /* ClerkHandshake */
     const clerk_resolved *res; /* derived once per record by merge / post_config */
 } clerk_dir_conf;
 

@@ -34,8 +34,8 @@ typedef struct clerk_config {
     clerk_verify_opts verify;        /* now_ms is ignored here: the request's now is used */
     int accept_pending;              /* ClerkAcceptPending */
     clerk_key_source keys;
-    clerk_token_cache *cache;        /* NULL: no verified-token cache */
-    clerk_log_fn log;                /* may be NULL */
+    clerk_token_cache *cache; /* NULL: no verified-token cache */
+    clerk_log_fn log;         /* may be NULL */
     void *log_ctx;
     /* Handshake (reference §5); all zero: handshakes on, Frontend API from pk, no nonce. */
     int handshake_off;        /* 1: would-be handshakes are signed-out, payloads ignored */
@@ -68,16 +68,16 @@ typedef struct clerk_state {
     /* Inputs of the handshake redirect (reference §5.1), set for every decision. */
     int eligible_for_handshake; /* GET document request */
     int suffixed_cookies;
-    const char *session_token;  /* raw token string (cookie preferred, else header), or NULL */
-    const char *dev_browser;    /* __clerk_db_jwt (query, then cookie), or NULL */
-    int redirect_count;         /* __clerk_redirect_count cookie, 0 when absent/invalid */
-    const char *public_url;     /* clerk_public_url() of the request */
+    const char *session_token; /* raw token string (cookie preferred, else header), or NULL */
+    const char *dev_browser;   /* __clerk_db_jwt (query, then cookie), or NULL */
+    int redirect_count;        /* __clerk_redirect_count cookie, 0 when absent/invalid */
+    const char *public_url;    /* clerk_public_url() of the request */
     /* What the response must carry (reference §2.4, §5.4). */
-    const char *location;             /* 307 target: the handshake URL (status handshake) or,
-                                         after a development handshake, the cleaned URL */
-    apr_array_header_t *set_cookies;  /* const char * Set-Cookie values; NULL when none */
-    int handshake_resolved;           /* a returning handshake was applied: send
-                                         Access-Control-Allow-Origin: null and -Credentials */
+    const char *location;            /* 307 target: the handshake URL (status handshake) or,
+                                        after a development handshake, the cleaned URL */
+    apr_array_header_t *set_cookies; /* const char * Set-Cookie values; NULL when none */
+    int handshake_resolved;          /* a returning handshake was applied: send
+                                        Access-Control-Allow-Origin: null and -Credentials */
 } clerk_state;
 
 /* 1 when the request is a GET document navigation (Sec-Fetch-Dest document|iframe, or none and
