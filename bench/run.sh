@@ -5,7 +5,8 @@
 #   bench/run.sh            the table (BENCH_SECONDS per run, default 10; BENCH_REPS, default 3;
 #                           the median of the repetitions is printed), then the core micro-benchmark
 #   bench/run.sh memory     RSS of one httpd child across BENCH_MEM_REQUESTS requests (default
-#                           1,000,000) with 1,000 rotating tokens
+#                           1,000,000) with 1,000 rotating tokens (BENCH_MEM_ROW=fresh: every
+#                           request a cache miss)
 #   BENCH_SMOKE=1 bench/run.sh   1 s x 1 repetition, to see that every row works
 #
 # Other knobs: BENCH_CONNS ("16 64"), BENCH_THREADS (wrk threads, 2), BENCH_FRESH_TOKENS
@@ -391,19 +392,27 @@ start_httpd oidc
 
 if [ "$MODE" = memory ]; then
     N=${BENCH_MEM_REQUESTS:-1000000}
-    row=$(echo "$ROWS_ALL" | grep '^rot|')
+    MEMROW=${BENCH_MEM_ROW:-rot} # rot: 1,000 rotating tokens (cache hits); fresh: every request a miss
+    row=$(echo "$ROWS_ALL" | grep "^$MEMROW|")
     check_row "$row"
-    child=$(pgrep -P "$(cat "$WORK/run/clerk.pid")" apache2 | while read -r p; do
-        grep -q "mod_clerk_auth" "/proc/$p/maps" 2>/dev/null && echo "$p"; done | head -1)
+    # The worker process: the child with the most threads (the cgid daemon has one).
+    child="" most=0
+    for p in $(pgrep -P "$(cat "$WORK/run/clerk.pid")" apache2); do
+        n=$(awk '/^Threads:/ { print $2 }' "/proc/$p/status")
+        if [ "$n" -gt "$most" ]; then
+            most=$n
+            child=$p
+        fi
+    done
     rss() { awk '/^VmRSS/ { print $2 }' "/proc/$child/status"; }
     measure "$row" 16 2 >/dev/null # warm: every token cached, pools at their working size
     r0=$(rss)
-    say "memory: one child (pid $child), 64 threads, 16 connections, 1,000 rotating tokens"
+    echo "memory: one child (pid $child), 64 threads, 16 connections, tokens: $(wc -l <"$T/$(field "$row" 6).txt") ($MEMROW)"
     printf 'requests     RSS KiB   delta KiB\n%9d %10d %10d\n' 0 "$r0" 0
     total=0
     while [ "$total" -lt "$N" ]; do
         out=$(wrk -t"$THREADS" -c16 -d"$DURATION"s -s bench/rotate.lua \
-            "http://127.0.0.1:$PORT_CLERK/pem/f.txt" -- bearer "$T/rot.txt" "$UAT" 2>&1)
+            "http://127.0.0.1:$PORT_CLERK/pem/f.txt" -- bearer "$T/$(field "$row" 6).txt" "$UAT" 2>&1)
         n=$(echo "$out" | awk '/requests in/ { print $1 }')
         bad=$(echo "$out" | awk '/Non-2xx/ { print $NF }')
         [ -z "$bad" ] || die "memory run: $bad non-2xx answers"
