@@ -4,7 +4,10 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-[ -f Makefile ] || ./configure --enable-werror >/dev/null
+if [ ! -f Makefile ]; then
+    [ -x configure ] || autoreconf -fi >/dev/null
+    ./configure >/dev/null
+fi
 make -j2 >/dev/null
 cc=${CC:-cc}
 flags="-std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Isrc -Itests/tools"
