@@ -17,24 +17,25 @@ deps=($(apr-1-config --includes --cppflags) $(pkg-config --cflags jansson libcur
 # shellcheck disable=SC2207
 libs=($(apr-1-config --link-ld) $(pkg-config --libs jansson libcurl openssl) -lm)
 san=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
-cflags=(-std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter "${san[@]}"
+cflags=(-std=gnu11 -g -O1 -Wall -Wextra -Wno-unused-parameter "${san[@]}"
     -I"$top/src" -I"$here" "${deps[@]}")
 
-# The core, with coverage for the fuzzer but without its main().
+# The core, with coverage for the fuzzer but without its main(). -Werror is gcc's job there (a
+# clang-only warning in a core unit should not stop the fuzzing); the targets use it.
 objs=()
 for src in "$top"/src/*.c; do
     obj=$out/obj/$(basename "${src%.c}").o
     "$CC" "${cflags[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$obj"
     objs+=("$obj")
 done
-"$CC" "${cflags[@]}" -fsanitize=fuzzer-no-link -c "$here/fuzz_common.c" -o "$out/obj/fuzz_common.o"
+"$CC" "${cflags[@]}" -Werror -fsanitize=fuzzer-no-link -c "$here/fuzz_common.c" -o "$out/obj/fuzz_common.o"
 objs+=("$out/obj/fuzz_common.o")
 
 n=0
 for t in "$here"/fuzz_*.c; do
     name=$(basename "${t%.c}")
     [ "$name" = fuzz_common ] && continue
-    "$CC" "${cflags[@]}" -fsanitize=fuzzer "$t" "${objs[@]}" "${libs[@]}" -o "$out/$name"
+    "$CC" "${cflags[@]}" -Werror -fsanitize=fuzzer "$t" "${objs[@]}" "${libs[@]}" -o "$out/$name"
     n=$((n + 1))
 done
 echo "fuzz: built $n targets in $out"
