@@ -135,10 +135,6 @@ apr_table_t *clerk_cookies_parse(apr_pool_t *p, const char *header)
             vs++;
         while (ve > vs && is_ows(s[ve - 1]))
             ve--;
-        if (ve - vs >= 2 && s[vs] == '"' && s[ve - 1] == '"') {
-            vs++;
-            ve--;
-        }
         char *name = apr_pstrmemdup(p, s + ks, ke - ks);
         if (!clerk_cookie_get(t, name)) {
             const char *val = NULL;

@@ -12,7 +12,8 @@
 #define CLERK_COOKIES_MAX_HEADER 65536
 
 /* Parses a Cookie header into a table (name -> value): pairs split on ';', a segment without
- * '=' skipped, name and value trimmed of spaces and tabs, surrounding double quotes removed,
+ * '=' skipped, name and value trimmed of spaces and tabs, surrounding double quotes kept (the
+ * `cookie` 1.x parser bundled in @clerk/backend keeps them, so a quoted token is not a token),
  * values with '%' percent-decoded as decodeURIComponent does (left as-is when the decoding is
  * invalid, not UTF-8, or would produce a NUL). Only the first occurrence of each exact
  * (case-sensitive) name is stored. A NULL header gives an empty table. */

@@ -88,12 +88,17 @@ START_TEST(cookie_names_are_case_sensitive)
 }
 END_TEST
 
-START_TEST(quoted_cookie_value_loses_its_quotes)
+/* The npm `cookie` 1.x parser in @clerk/backend keeps them, so a quoted __session is not a JWT
+ * there: stripping them would accept what the SDK denies. */
+START_TEST(quoted_cookie_value_keeps_its_quotes)
 {
-    apr_table_t *t = clerk_cookies_parse(pool, "a=\"quoted value\"; b=\"; c=\"x");
-    ck_assert_str_eq(clerk_cookie_get(t, "a"), "quoted value");
+    apr_table_t *t =
+        clerk_cookies_parse(pool, "a=\"quoted value\"; b=\"; c=\"x; d= \"%41\" ; e=\"\"");
+    ck_assert_str_eq(clerk_cookie_get(t, "a"), "\"quoted value\"");
     ck_assert_str_eq(clerk_cookie_get(t, "b"), "\"");
     ck_assert_str_eq(clerk_cookie_get(t, "c"), "\"x");
+    ck_assert_str_eq(clerk_cookie_get(t, "d"), "\"A\""); /* trimmed and decoded, quotes kept */
+    ck_assert_str_eq(clerk_cookie_get(t, "e"), "\"\"");
 }
 END_TEST
 
@@ -325,7 +330,7 @@ Suite *request_parse_suite(void)
     tcase_add_checked_fixture(c, setup, teardown);
     tcase_add_test(c, cookies_split_trimmed_and_first_occurrence_wins);
     tcase_add_test(c, cookie_names_are_case_sensitive);
-    tcase_add_test(c, quoted_cookie_value_loses_its_quotes);
+    tcase_add_test(c, quoted_cookie_value_keeps_its_quotes);
     tcase_add_test(c, percent_encoded_value_is_decoded);
     tcase_add_test(c, malformed_percent_leaves_value_raw);
     tcase_add_test(c, segment_without_equals_is_skipped);
