@@ -6,7 +6,9 @@
 #include <string.h>
 #include <time.h>
 #include <apr_strings.h>
+#include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
+#include <apr_time.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -16,6 +18,10 @@
 /* A process re-reads the shared record at most this often while it has nothing fresh, so a
  * flood of unknown kids or an outage costs no store access per request. */
 #define STORE_RECHECK_S 1
+/* A process with no keys polls the store this often (doubling up to the cap) while another
+ * process fetches: a loopback or nearby Clerk answers in a few milliseconds. */
+#define AWAIT_FIRST_US (5 * 1000)
+#define AWAIT_MAX_US   (50 * 1000)
 /* A record claiming a fetch further in the future than this is not trusted. */
 #define FUTURE_SLACK_S 300
 /* The record outlives max_stale by this much, so the last error stays visible. */
@@ -46,6 +52,7 @@ struct clerk_jwks_remote {
     clerk_jwks_log_fn log;
     void *log_ctx;
     apr_thread_mutex_t *mu;
+    apr_thread_cond_t *idle; /* signalled when busy drops */
     /* Everything below is guarded by mu. */
     clerk_keyset *ks;   /* the set requests use (one reference owned here) */
     char *kids;         /* sorted ", "-joined kids of ks, for Clerk's mismatch message */
@@ -182,8 +189,9 @@ clerk_jwks_remote *clerk_jwks_remote_create(apr_pool_t *p, const clerk_jwks_remo
     hex(md, sizeof md, h);
     r->key = apr_pstrcat(p, "clerk-jwks:", h, NULL);
 
-    if (apr_thread_mutex_create(&r->mu, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS) {
-        snprintf(err, errlen, "cannot create a thread mutex");
+    if (apr_thread_mutex_create(&r->mu, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS ||
+        apr_thread_cond_create(&r->idle, p) != APR_SUCCESS) {
+        snprintf(err, errlen, "cannot create a thread mutex or condition");
         return NULL;
     }
     apr_pool_cleanup_register(p, r, remote_cleanup, apr_pool_cleanup_null);
@@ -515,19 +523,70 @@ static int fetch_due(clerk_jwks_remote *r, int64_t now, const char *kid, int for
     return due;
 }
 
-/* The slow path: adopt the shared copy, and fetch when due and this caller wins the lock.
- * Returns 1 fetched, 0 nothing fetched, -1 a fetch failed (its error in *ferr). Never waits for
- * another thread or process. */
-static int refresh_step(clerk_jwks_remote *r, int64_t now, const char *kid, int forced,
-                        clerk_error *ferr)
+/* How long a request with no keys may wait for someone else's fetch: that fetch's own bound. */
+static apr_interval_time_t wait_budget(const clerk_jwks_remote *r)
+{
+    long ms = r->timeout_ms > 0 ? r->timeout_ms : CLERK_HTTP_DEFAULT_TIMEOUT_MS;
+    return apr_time_from_msec(ms);
+}
+
+static int has_keys(clerk_jwks_remote *r)
 {
     lock(r);
-    if (r->busy) {
-        unlock(r);
-        return 0;
+    int has = r->ks != NULL;
+    unlock(r);
+    return has;
+}
+
+/* Another process holds the refresh lock and this one has no keys: polls the store until that
+ * fetch's record appears (1: keys adopted), the lock comes free (0: now held by us, -1: trylock
+ * failed) or the deadline passes (1 too: answer with nothing). bufp and rec hold the last read. */
+static int await_other_fetch(clerk_jwks_remote *r, int64_t now, apr_time_t deadline,
+                             unsigned char **bufp, record *rec)
+{
+    apr_interval_time_t pause = AWAIT_FIRST_US;
+    for (;;) {
+        apr_interval_time_t left = deadline - apr_time_now();
+        if (left <= 0)
+            return 1;
+        apr_sleep(pause < left ? pause : left);
+        pause = pause * 2 < AWAIT_MAX_US ? pause * 2 : AWAIT_MAX_US;
+        free(*bufp);
+        *bufp = NULL;
+        memset(rec, 0, sizeof *rec);
+        if (store_read(r, now, bufp, rec))
+            adopt(r, rec);
+        if (has_keys(r))
+            return 1;
+        int t = r->store.trylock(r->store.ctx, r->key);
+        if (t != 1)
+            return t;
+    }
+}
+
+/* The slow path: adopt the shared copy, and fetch when due and this caller wins the lock.
+ * Returns 1 fetched, 0 nothing fetched, -1 a fetch failed (its error in *ferr).
+ *
+ * A caller whose process has keys never waits: it answers with them. With may_wait and no keys,
+ * a caller that finds a fetch running (another thread of this process in the slow path, or
+ * another process holding the store lock) waits for its result, at most the fetch timeout;
+ * during an outage no fetch runs (min_refresh), so nobody waits. */
+static int refresh_step(clerk_jwks_remote *r, int64_t now, const char *kid, int forced,
+                        int may_wait, clerk_error *ferr)
+{
+    apr_time_t deadline = may_wait ? apr_time_now() + wait_budget(r) : 0;
+    lock(r);
+    while (r->busy) {
+        apr_interval_time_t left = deadline - apr_time_now();
+        if (!may_wait || r->ks != NULL || left <= 0) {
+            unlock(r);
+            return 0;
+        }
+        apr_thread_cond_timedwait(r->idle, r->mu, left);
     }
     r->busy = 1;
-    int check_store = r->has_store && now >= r->next_store_check;
+    /* Without keys the store is the first place they can come from: read it every time. */
+    int check_store = r->has_store && (r->ks == NULL || now >= r->next_store_check);
     if (check_store)
         r->next_store_check = now + STORE_RECHECK_S;
     unlock(r);
@@ -537,12 +596,17 @@ static int refresh_step(clerk_jwks_remote *r, int64_t now, const char *kid, int 
     int have = 0, locked = 0, result = 0;
     if (check_store && (have = store_read(r, now, &buf, &rec)))
         adopt(r, &rec);
-    if (!fetch_due(r, now, kid, forced))
+    /* Not due may mean another process's attempt marker throttles us while its fetch runs: a
+     * process with no keys asks the lock whether that fetch is still running. */
+    if (!fetch_due(r, now, kid, forced) &&
+        !(may_wait && r->has_store && r->store.trylock != NULL && !has_keys(r)))
         goto done;
 
     if (r->has_store) {
         if (r->store.trylock != NULL) {
             int t = r->store.trylock(r->store.ctx, r->key);
+            if (t == 1 && may_wait && !has_keys(r))
+                t = await_other_fetch(r, now, deadline, &buf, &rec);
             if (t == 1)
                 goto done; /* another process is fetching: answer with what we have */
             locked = t == 0;
@@ -620,6 +684,7 @@ done:
     free(buf);
     lock(r);
     r->busy = 0;
+    apr_thread_cond_broadcast(r->idle);
     unlock(r);
     return result;
 }
@@ -711,7 +776,7 @@ const clerk_key *clerk_jwks_request_lookup(void *ctx, const char *kid, clerk_err
     clerk_keyset_unref(ks);
 
     clerk_error ferr = {0};
-    int fr = refresh_step(r, now, kid, forced, &ferr);
+    int fr = refresh_step(r, now, kid, forced, 1, &ferr);
 
     ks = snapshot(r, &fetched_at);
     if (ks != NULL && now - fetched_at <= r->max_stale) {
@@ -752,7 +817,9 @@ int clerk_jwks_remote_preload(clerk_jwks_remote *r, int64_t now_s, clerk_error *
     clerk_jwks_request_init(&rq, r, now_s);
     int64_t now = rq.now_s ? rq.now_s : (int64_t)time(NULL);
     clerk_error ferr = {0};
-    int fr = refresh_step(r, now, NULL, 0, &ferr);
+    /* Startup must not wait: the child serves unprotected content meanwhile, and its requests
+     * wait for the running fetch themselves. */
+    int fr = refresh_step(r, now, NULL, 0, 0, &ferr);
     int64_t fetched_at;
     clerk_keyset *ks = snapshot(r, &fetched_at);
     int usable = ks != NULL && now - fetched_at <= r->max_stale;

@@ -9,8 +9,10 @@
  *
  * Policy: refetch when the set is `refresh_s` old; on an unknown kid, at most one fetch per
  * `min_refresh_s` per server (the record's last_attempt is the marker); concurrent misses are
- * coalesced by the store's try-lock (a loser never waits: it re-reads the store, else answers
- * with what it has); after failures the last good set serves until `max_stale_s` past its fetch
+ * coalesced by the store's try-lock (a loser with keys never waits: it answers with them; a loser
+ * with no keys, e.g. a process just started, waits for the running fetch's result, re-reading the
+ * store, at most the fetch timeout; with no fetch running, as in an outage, nobody waits);
+ * after failures the last good set serves until `max_stale_s` past its fetch
  * time, then every lookup fails with the last error (jwk-remote-failed-to-load, or
  * secret-key-invalid when Clerk said so). No retries within a request: the next attempt comes
  * min_refresh_s later. */
@@ -105,8 +107,8 @@ const char *clerk_jwks_remote_store_key(const clerk_jwks_remote *r);
 
 /* Loads keys at startup (child_init, or post_config after the store exists): adopts the shared
  * record when there is one, else fetches unless another process holds the lock. Never waits for
- * another process and never makes startup fail: returns 0 when a usable set is loaded, else -1
- * with err for a warning. */
+ * another process (the first requests do) and never makes startup fail: returns 0 when a usable
+ * set is loaded, else -1 with err for a warning. */
 int clerk_jwks_remote_preload(clerk_jwks_remote *r, int64_t now_s, clerk_error *err);
 
 /* What one request holds: the key sets its lookups returned stay referenced until
@@ -125,8 +127,9 @@ void clerk_jwks_request_init(clerk_jwks_request *rq, clerk_jwks_remote *r, int64
 clerk_key_source clerk_jwks_request_source(clerk_jwks_request *rq);
 
 /* clerk_key_source.lookup over a clerk_jwks_request (ctx): the key for kid, refreshing per the
- * policy above; NULL with err (jwk-kid-mismatch with Clerk's message, jwk-remote-failed-to-load,
- * secret-key-invalid). The returned key's set is held by rq. */
+ * policy above (blocks at most the fetch timeout, and only while the process has no keys); NULL
+ * with err (jwk-kid-mismatch with Clerk's message, jwk-remote-failed-to-load, secret-key-invalid).
+ * The returned key's set is held by rq. */
 const clerk_key *clerk_jwks_request_lookup(void *ctx, const char *kid, clerk_error *err);
 
 /* Drops every reference rq holds (a pool cleanup in the glue); rq can be reused after init. */

@@ -5,6 +5,7 @@
 #endif
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <apr_pools.h>
+#include <apr_time.h>
 #include <curl/curl.h>
 #include <openssl/ssl.h>
 
@@ -43,26 +45,34 @@ typedef struct mem_store {
     int gets, sets, trylocks;
 } mem_store;
 
+/* Like the shmcb store's data mutex: two policy instances on two threads share one store. */
+static pthread_mutex_t mem_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static int mem_get(void *ctx, const char *key, unsigned char *buf, size_t cap, size_t *len)
 {
     mem_store *m = ctx;
+    int rc = 1;
+    pthread_mutex_lock(&mem_mu);
     m->gets++;
     for (int i = 0; i < MEM_SLOTS; i++) {
         if (m->slot[i].val != NULL && strcmp(m->slot[i].key, key) == 0) {
-            if (m->slot[i].expires_at <= *m->now || m->slot[i].len > cap)
-                return 1;
-            memcpy(buf, m->slot[i].val, m->slot[i].len);
-            *len = m->slot[i].len;
-            return 0;
+            if (m->slot[i].expires_at > *m->now && m->slot[i].len <= cap) {
+                memcpy(buf, m->slot[i].val, m->slot[i].len);
+                *len = m->slot[i].len;
+                rc = 0;
+            }
+            break;
         }
     }
-    return 1;
+    pthread_mutex_unlock(&mem_mu);
+    return rc;
 }
 
 static int mem_set(void *ctx, const char *key, const unsigned char *val, size_t len,
                    int64_t expires_at)
 {
     mem_store *m = ctx;
+    pthread_mutex_lock(&mem_mu);
     m->sets++;
     int free_slot = -1;
     for (int i = 0; i < MEM_SLOTS; i++) {
@@ -80,6 +90,7 @@ static int mem_set(void *ctx, const char *key, const unsigned char *val, size_t 
     m->slot[free_slot].len = len;
     m->slot[free_slot].expires_at = expires_at;
     snprintf(m->slot[free_slot].key, sizeof m->slot[free_slot].key, "%s", key);
+    pthread_mutex_unlock(&mem_mu);
     return 0;
 }
 
@@ -87,19 +98,24 @@ static int mem_trylock(void *ctx, const char *key)
 {
     (void)key;
     mem_store *m = ctx;
+    pthread_mutex_lock(&mem_mu);
     m->trylocks++;
-    if (m->busy || m->locked)
-        return 1;
-    m->locked = 1;
-    return 0;
+    int rc = m->busy || m->locked ? 1 : 0;
+    if (rc == 0)
+        m->locked = 1;
+    pthread_mutex_unlock(&mem_mu);
+    return rc;
 }
 
 static void mem_unlock(void *ctx, const char *key)
 {
     (void)key;
     mem_store *m = ctx;
-    ck_assert_int_eq(m->locked, 1);
+    pthread_mutex_lock(&mem_mu);
+    int was = m->locked;
     m->locked = 0;
+    pthread_mutex_unlock(&mem_mu);
+    ck_assert_int_eq(was, 1);
 }
 
 static void mem_free(mem_store *m)
@@ -517,15 +533,221 @@ START_TEST(busy_lock_loser_never_blocks_and_answers_with_what_it_has)
     ck_assert_int_eq(e.reason, CLERK_R_JWK_KID_MISMATCH);
     ck_assert_int_eq(sc.calls, 1);
     ck_assert_int_gt(store.trylocks, 0);
-    /* a fresh process with nothing gets the generic failure at once */
+    /* preload never waits, even with nothing to serve */
     clerk_jwks_remote *r2 = make_remote();
     mem_free(&store);
     memset(store.slot, 0, sizeof store.slot);
-    ck_assert(!find(r2, "ins_k1", &e));
+    apr_time_t t0 = apr_time_now();
+    ck_assert_int_eq(clerk_jwks_remote_preload(r2, now, &e), -1);
+    ck_assert_int_lt(apr_time_now() - t0, apr_time_from_msec(500));
+    ck_assert_int_eq(sc.calls, 1);
+}
+END_TEST
+
+/* ---- waiting for someone else's fetch (two threads, as two processes or two workers) ------- */
+
+/* A fetch that stops until the test opens the gate: a policy instance "mid-fetch". */
+typedef struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int entered, open;
+    long delay_ms; /* the opener's pause */
+} gate;
+static gate gt = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
+
+static int gated_fetch(void *ctx, const clerk_http_request *req, clerk_http_response *resp,
+                       char *err, size_t errlen)
+{
+    pthread_mutex_lock(&gt.mu);
+    gt.entered = 1;
+    pthread_cond_broadcast(&gt.cv);
+    while (!gt.open)
+        pthread_cond_wait(&gt.cv, &gt.mu);
+    pthread_mutex_unlock(&gt.mu);
+    return scripted_fetch(ctx, req, resp, err, errlen);
+}
+
+static void gate_reset(void)
+{
+    gt.entered = gt.open = 0;
+}
+
+static void gate_wait_entered(void)
+{
+    pthread_mutex_lock(&gt.mu);
+    while (!gt.entered)
+        pthread_cond_wait(&gt.cv, &gt.mu);
+    pthread_mutex_unlock(&gt.mu);
+}
+
+static void gate_open(void)
+{
+    pthread_mutex_lock(&gt.mu);
+    gt.open = 1;
+    pthread_cond_broadcast(&gt.cv);
+    pthread_mutex_unlock(&gt.mu);
+}
+
+static void *gate_opener(void *arg)
+{
+    (void)arg;
+    usleep((useconds_t)gt.delay_ms * 1000);
+    gate_open();
+    return NULL;
+}
+
+static clerk_jwks_remote *make_remote_with(clerk_jwks_fetch_fn fetch, long timeout_ms)
+{
+    clerk_jwks_remote_opts o = {
+        .url = URL,
+        .secret_key = SK,
+        .timeout_ms = timeout_ms,
+        .store = &mem_iface,
+        .fetch = fetch,
+        .fetch_ctx = &sc,
+        .log = capture_log,
+    };
+    char err[256];
+    clerk_jwks_remote *r = clerk_jwks_remote_create(pool, &o, err, sizeof err);
+    ck_assert_msg(r != NULL, "%s", err);
+    return r;
+}
+
+typedef struct finder {
+    clerk_jwks_remote *r;
+    const char *kid;
+    int found;
+    pthread_t th;
+} finder;
+
+static void *finder_main(void *arg)
+{
+    finder *f = arg;
+    f->found = find(f->r, f->kid, NULL);
+    return NULL;
+}
+
+/* Starts a lookup on its own thread and returns once it is inside the gated fetch. */
+static void start_fetching(finder *f, clerk_jwks_remote *r, const char *kid)
+{
+    gate_reset();
+    f->r = r;
+    f->kid = kid;
+    f->found = -1;
+    ck_assert_int_eq(pthread_create(&f->th, NULL, finder_main, f), 0);
+    gate_wait_entered();
+}
+
+/* Looks kid up on this thread while the gate opens after delay_ms; returns the time taken. */
+static apr_interval_time_t timed_find(clerk_jwks_remote *r, const char *kid, long delay_ms,
+                                      int *found, clerk_error *e)
+{
+    pthread_t opener;
+    gt.delay_ms = delay_ms;
+    ck_assert_int_eq(pthread_create(&opener, NULL, gate_opener, NULL), 0);
+    apr_time_t t0 = apr_time_now();
+    *found = find(r, kid, e);
+    apr_interval_time_t took = apr_time_now() - t0;
+    pthread_join(opener, NULL);
+    return took;
+}
+
+START_TEST(process_without_keys_waits_for_another_process_fetch_and_gets_its_keys)
+{
+    push(&sc, 0, 200, jwks_k1, NULL);
+    clerk_jwks_remote *a = make_remote_with(gated_fetch, 5000);
+    clerk_jwks_remote *b = make_remote_with(gated_fetch, 5000);
+    finder fa;
+    start_fetching(&fa, a, "ins_k1"); /* a holds the store lock, its fetch in flight */
+    int found;
+    clerk_error e = {0};
+    apr_interval_time_t took = timed_find(b, "ins_k1", 200, &found, &e);
+    pthread_join(fa.th, NULL);
+    ck_assert_int_eq(fa.found, 1);
+    ck_assert_msg(found, "b answered %s: %s", clerk_reason_str(e.reason), e.message);
+    ck_assert_int_ge(took, apr_time_from_msec(150)); /* it did wait for a's fetch */
+    ck_assert_int_lt(took, apr_time_from_msec(3000));
+    ck_assert_int_eq(sc.calls, 1); /* b took a's copy from the store, never fetched itself */
+}
+END_TEST
+
+START_TEST(thread_without_keys_waits_for_the_thread_fetching_in_its_process)
+{
+    push(&sc, 0, 200, jwks_k1, NULL);
+    clerk_jwks_remote *a = make_remote_with(gated_fetch, 5000);
+    finder fa;
+    start_fetching(&fa, a, "ins_k1");
+    int found;
+    clerk_error e = {0};
+    apr_interval_time_t took = timed_find(a, "ins_k1", 200, &found, &e);
+    pthread_join(fa.th, NULL);
+    ck_assert_int_eq(fa.found, 1);
+    ck_assert_msg(found, "second thread answered %s: %s", clerk_reason_str(e.reason), e.message);
+    ck_assert_int_ge(took, apr_time_from_msec(150));
+    ck_assert_int_eq(sc.calls, 1);
+}
+END_TEST
+
+START_TEST(process_with_keys_never_waits_for_another_process_fetch)
+{
+    push(&sc, 0, 200, jwks_k1, NULL);
+    push(&sc, 0, 200, jwks_k1k2, NULL);
+    clerk_jwks_remote *a = make_remote_with(gated_fetch, 5000);
+    clerk_jwks_remote *b = make_remote_with(gated_fetch, 5000);
+    gt.open = 1;
+    ck_assert(find(b, "ins_k1", NULL)); /* b has a set */
+    now = T0 + 400;                     /* due for a refresh everywhere */
+    finder fa;
+    start_fetching(&fa, a, "ins_k1");
+    int found;
+    clerk_error e = {0};
+    /* the gate stays shut far longer than any wait b could make */
+    apr_interval_time_t took = timed_find(b, "ins_k1", 2500, &found, &e);
+    ck_assert(found); /* serves what it has */
+    ck_assert_int_lt(took, apr_time_from_msec(1000));
+    apr_time_t t0 = apr_time_now();
+    ck_assert(!find(b, "ins_k2", &e)); /* unknown kid: its own set's answer, at once */
+    ck_assert_int_eq(e.reason, CLERK_R_JWK_KID_MISMATCH);
+    ck_assert_int_lt(apr_time_now() - t0, apr_time_from_msec(1000));
+    pthread_join(fa.th, NULL);
+    ck_assert_int_eq(sc.calls, 2);
+}
+END_TEST
+
+START_TEST(outage_without_a_running_fetch_makes_nobody_wait)
+{
+    push(&sc, -1, 0, NULL, "Connection refused");
+    clerk_jwks_remote *a = make_remote_with(scripted_fetch, 5000);
+    clerk_jwks_remote *b = make_remote_with(scripted_fetch, 5000);
+    clerk_error e;
+    ck_assert(!find(a, "ins_k1", &e));
+    ck_assert_int_eq(e.reason, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD);
+    for (int i = 0; i < 3; i++) {
+        clerk_jwks_remote *who = i == 1 ? a : b;
+        apr_time_t t0 = apr_time_now();
+        ck_assert(!find(who, "ins_k1", &e));
+        ck_assert_int_lt(apr_time_now() - t0, apr_time_from_msec(500));
+        ck_assert_int_eq(e.reason, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD);
+        ck_assert_ptr_nonnull(strstr(e.message, "Connection refused"));
+    }
+    ck_assert_int_eq(sc.calls, 1); /* min_refresh holds for every process */
+    ck_assert_int_eq(store.locked, 0);
+}
+END_TEST
+
+START_TEST(wait_for_a_fetch_that_never_ends_stops_at_the_fetch_timeout)
+{
+    clerk_jwks_remote *r = make_remote_with(scripted_fetch, 300);
+    store.busy = 1; /* another process holds the refresh lock and never finishes */
+    clerk_error e;
+    apr_time_t t0 = apr_time_now();
+    ck_assert(!find(r, "ins_k1", &e));
+    apr_interval_time_t took = apr_time_now() - t0;
+    ck_assert_int_ge(took, apr_time_from_msec(250));
+    ck_assert_int_lt(took, apr_time_from_msec(1500));
     ck_assert_int_eq(e.reason, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD);
     ck_assert_str_eq(e.message, CLERK_JWKS_MSG_FAILED_TO_LOAD);
-    ck_assert_int_eq(clerk_jwks_remote_preload(r2, now, &e), -1);
-    ck_assert_int_eq(sc.calls, 1);
+    ck_assert_int_eq(sc.calls, 0);
 }
 END_TEST
 
@@ -927,7 +1149,7 @@ START_TEST(tls_is_verified_and_ca_file_adds_a_trust_anchor)
     snprintf(url, sizeof url, "https://127.0.0.1:%d/v1/jwks", ntohs(a.sin_port));
     snprintf(ca, sizeof ca, "%s/cert.pem", tls_dir);
     clerk_http_response rs;
-    clerk_http_request rq = {.url = url, .timeout_ms = 5000};
+    clerk_http_request rq = {.url = url, .timeout_ms = 60000};
     int rc1 = clerk_http_get(&rq, &rs, err, sizeof err);
     char err1[256];
     snprintf(err1, sizeof err1, "%s", err);
@@ -972,6 +1194,11 @@ Suite *jwks_remote_suite(void)
     tcase_add_test(tc, garbage_or_oversized_body_keeps_last_good_set);
     tcase_add_test(tc, two_processes_sharing_a_store_fetch_once);
     tcase_add_test(tc, busy_lock_loser_never_blocks_and_answers_with_what_it_has);
+    tcase_add_test(tc, process_without_keys_waits_for_another_process_fetch_and_gets_its_keys);
+    tcase_add_test(tc, thread_without_keys_waits_for_the_thread_fetching_in_its_process);
+    tcase_add_test(tc, process_with_keys_never_waits_for_another_process_fetch);
+    tcase_add_test(tc, outage_without_a_running_fetch_makes_nobody_wait);
+    tcase_add_test(tc, wait_for_a_fetch_that_never_ends_stops_at_the_fetch_timeout);
     tcase_add_test(tc, tampered_shared_record_is_ignored);
     tcase_add_test(tc, held_key_survives_a_swap_until_release);
     tcase_add_test(tc, without_a_store_the_process_fetches_alone);
@@ -980,7 +1207,7 @@ Suite *jwks_remote_suite(void)
 
     TCase *th = tcase_create("http_fetch");
     tcase_add_checked_fixture(th, http_setup, http_teardown);
-    tcase_set_timeout(th, 30);
+    tcase_set_timeout(th, 150); /* valgrind runs the TLS handshakes slowly */
     tcase_add_test(th, http_status_body_and_request_headers);
     tcase_add_test(th, http_error_status_is_returned_with_its_body);
     tcase_add_test(th, http_redirect_is_not_followed);
