@@ -32,27 +32,6 @@ int clerk_handshake_http_get(void *ctx, apr_pool_t *p, const char *url, const ch
     return rc;
 }
 
-const char *clerk_form_encode(apr_pool_t *p, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = strlen(s);
-    char *out = apr_palloc(p, n * 3 + 1), *o = out;
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-            *c == '*' || *c == '-' || *c == '.' || *c == '_') {
-            *o++ = (char)*c;
-        } else if (*c == ' ') {
-            *o++ = '+';
-        } else {
-            *o++ = '%';
-            *o++ = hex[*c >> 4];
-            *o++ = hex[*c & 15];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
 const char *clerk_handshake_endpoint(apr_pool_t *p, const char *frontend_api)
 {
     const char *base = frontend_api ? frontend_api : "";

@@ -43,7 +43,6 @@ int clerk_handshake_http_get(void *ctx, apr_pool_t *p, const char *url, const ch
 
 /* s encoded as URLSearchParams serialises a value (application/x-www-form-urlencoded: ASCII
  * alphanumerics and *-._ kept, space as '+', every other byte %XX upper-case). */
-const char *clerk_form_encode(apr_pool_t *p, const char *s);
 
 /* "https://<frontend_api>/v1/client/handshake" (the value kept as is when it starts with
  * "http"; trailing slashes trimmed). */

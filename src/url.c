@@ -156,6 +156,27 @@ const char *clerk_query_get(apr_pool_t *p, const char *query, const char *name)
     return NULL;
 }
 
+const char *clerk_form_encode(apr_pool_t *p, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(s);
+    char *out = apr_palloc(p, n * 3 + 1), *o = out;
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+            *c == '*' || *c == '-' || *c == '.' || *c == '_') {
+            *o++ = (char)*c;
+        } else if (*c == ' ') {
+            *o++ = '+';
+        } else {
+            *o++ = '%';
+            *o++ = hex[*c >> 4];
+            *o++ = hex[*c & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 const char *clerk_url_strip_params(apr_pool_t *p, const char *url, const char *const *names)
 {
     if (!url)
@@ -163,14 +184,15 @@ const char *clerk_url_strip_params(apr_pool_t *p, const char *url, const char *c
     const char *q = strchr(url, '?');
     if (!q || !names)
         return url;
+    /* Clerk edits URLs through URLSearchParams, which re-serializes the whole query as form
+     * data (space as '+', '/' as %2F ...) and drops an empty '?': do the same, so the URLs we
+     * send match the SDK's byte for byte. */
     const char *hash = strchr(q, '#');
     size_t qlen = hash ? (size_t)(hash - q - 1) : strlen(q + 1);
-    char *out = apr_palloc(p, strlen(url) + 1);
-    size_t o = (size_t)(q - url);
-    memcpy(out, url, o);
+    const char *out = apr_pstrmemdup(p, url, (apr_size_t)(q - url));
     int kept = 0;
     const char *s = q + 1, *end = q + 1 + qlen;
-    while (s <= end) {
+    while (s < end) {
         const char *amp = memchr(s, '&', (size_t)(end - s));
         size_t len = amp ? (size_t)(amp - s) : (size_t)(end - s);
         if (len > 0) {
@@ -181,24 +203,15 @@ const char *clerk_url_strip_params(apr_pool_t *p, const char *url, const char *c
             for (const char *const *k = names; *k; k++)
                 if (strcmp(*k, n) == 0)
                     drop = 1;
-            if (!drop) {
-                out[o++] = kept ? '&' : '?';
-                memcpy(out + o, s, len);
-                o += len;
-                kept++;
-            }
+            if (!drop)
+                out = apr_pstrcat(p, out, kept++ ? "&" : "?", clerk_form_encode(p, n), "=",
+                                  clerk_form_encode(p, form_decode(p, val, vlen)), NULL);
         }
         if (!amp)
             break;
         s = amp + 1;
     }
-    if (hash) {
-        size_t hl = strlen(hash);
-        memcpy(out + o, hash, hl);
-        o += hl;
-    }
-    out[o] = '\0';
-    return out;
+    return hash ? apr_pstrcat(p, out, hash, NULL) : out;
 }
 
 const char *clerk_url_origin(apr_pool_t *p, const char *url)

@@ -12,8 +12,8 @@ typedef struct clerk_url_in {
     const char *xf_proto;    /* X-Forwarded-Proto, or NULL */
     const char *cf_proto;    /* CloudFront-Forwarded-Proto, or NULL */
     int trust_forwarded;
-    const char *path;        /* raw path as received (percent-encoded) */
-    const char *query;       /* raw query without '?', or NULL */
+    const char *path;  /* raw path as received (percent-encoded) */
+    const char *query; /* raw query without '?', or NULL */
 } clerk_url_in;
 
 /* "<scheme>://<host>" per spec §1.8 (first comma-separated value of forwarded headers). */
@@ -25,7 +25,8 @@ const char *clerk_public_url(apr_pool_t *p, const clerk_url_in *in);
 /* The first value of query parameter name (percent- and '+'-decoded), or NULL. */
 const char *clerk_query_get(apr_pool_t *p, const char *query, const char *name);
 
-/* url with every query parameter named in names (NULL-terminated) removed. */
+/* url with every query parameter named in names (NULL-terminated) removed and the rest
+ * re-serialized as URLSearchParams does (form encoding; no '?' when nothing is left). */
 const char *clerk_url_strip_params(apr_pool_t *p, const char *url, const char *const *names);
 
 /* "<scheme>://<host[:port]>" of an absolute http(s) URL (lower-cased scheme and host), or NULL
@@ -34,5 +35,9 @@ const char *clerk_url_origin(apr_pool_t *p, const char *url);
 
 /* Percent-encodes s for use as a query value (RFC 3986 unreserved kept). */
 const char *clerk_url_encode(apr_pool_t *p, const char *s);
+
+/* application/x-www-form-urlencoded value as URLSearchParams writes it: alphanumerics and
+ * "*-._" kept, space as '+', every other byte %XX. */
+const char *clerk_form_encode(apr_pool_t *p, const char *s);
 
 #endif

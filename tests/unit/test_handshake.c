@@ -199,7 +199,7 @@ START_TEST(handshake_url_has_clerks_parameters_in_order)
                                         "cookie",
                                         1, "aaa.bbb.ccc", NULL);
     ck_assert_str_eq(u, "https://clerk.example.com/v1/client/handshake"
-                        "?redirect_url=https%3A%2F%2Fapp.example.com%2Fa%2Fb%3Fx%3D1%26y%3Dtwo+"
+                        "?redirect_url=https%3A%2F%2Fapp.example.com%2Fa%2Fb%3Fx%3D1%26y%3Dtwo%2B"
                         "words"
                         "&__clerk_api_version=2026-05-12"
                         "&suffixed_cookies=true"
