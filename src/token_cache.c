@@ -54,12 +54,47 @@ clerk_token_cache *clerk_token_cache_create(size_t capacity)
     return c;
 }
 
+/* One digest context per thread, reused for every look-up: EVP_Digest would allocate and free
+ * two contexts per call (measured: half of its cost under httpd). Freed when the thread ends. */
+static pthread_key_t md_ctx_key;
+static pthread_once_t md_ctx_once = PTHREAD_ONCE_INIT;
+static int md_ctx_key_ok;
+
+static void md_ctx_free(void *ctx)
+{
+    EVP_MD_CTX_free(ctx);
+}
+
+static void md_ctx_key_init(void)
+{
+    md_ctx_key_ok = pthread_key_create(&md_ctx_key, md_ctx_free) == 0;
+}
+
+static EVP_MD_CTX *thread_md_ctx(void)
+{
+    pthread_once(&md_ctx_once, md_ctx_key_init);
+    if (!md_ctx_key_ok)
+        return NULL;
+    EVP_MD_CTX *ctx = pthread_getspecific(md_ctx_key);
+    if (ctx == NULL && (ctx = EVP_MD_CTX_new()) != NULL &&
+        pthread_setspecific(md_ctx_key, ctx) != 0) {
+        EVP_MD_CTX_free(ctx);
+        ctx = NULL;
+    }
+    return ctx;
+}
+
 /* The digest of the token and the index of its set; -1 when hashing fails. */
 static int locate(const clerk_token_cache *c, const char *tok, size_t len, unsigned char key[32],
                   size_t *set)
 {
     unsigned int n = 0;
-    if (EVP_Digest(tok, len, key, &n, c->sha256, NULL) != 1 || n != 32)
+    EVP_MD_CTX *ctx = thread_md_ctx();
+    int ok = ctx != NULL
+                 ? EVP_DigestInit_ex2(ctx, c->sha256, NULL) == 1 &&
+                       EVP_DigestUpdate(ctx, tok, len) == 1 && EVP_DigestFinal_ex(ctx, key, &n) == 1
+                 : EVP_Digest(tok, len, key, &n, c->sha256, NULL) == 1;
+    if (!ok || n != 32)
         return -1;
     uint64_t h;
     memcpy(&h, key, sizeof h);
