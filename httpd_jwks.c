@@ -46,6 +46,7 @@ typedef struct jwks_cache {
     const ap_socache_provider_t *provider;
     ap_socache_instance_t *inst;
     int notmpsafe; /* provider needs the data mutex (shmcb) */
+    int on_host;   /* the data never leaves this machine (shmcb, dbm): see source_get */
     int initialised;
     server_rec *s; /* for the provider's logging */
     clerk_jwks_store store;
@@ -197,6 +198,7 @@ static const char *make_cache(cmd_parms *cmd, apr_pool_t *p, const char *spec, j
     if (err)
         return apr_psprintf(cmd->pool, "%s: %s", spec, err);
     c->notmpsafe = (c->provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) != 0;
+    c->on_host = strcmp(name, "shmcb") == 0 || strcmp(name, "dbm") == 0;
     *out = c;
     return NULL;
 }
@@ -387,6 +389,17 @@ static clerk_jwks_remote *source_get(apr_pool_t *p, apr_pool_t *tmp, server_rec 
         return r;
 
     jwks_cache *cache = c->cache ? c->cache : default_cache;
+    /* The shared record is signed with the secret key. A ClerkJWKSURL source has none, so
+     * anyone who can write to a network cache (memcache, redis) could plant keys for it: such
+     * a source keeps its keys per process instead (fail closed; costs one fetch per process). */
+    if (cache && !cache->on_host && !send_secret) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     CLERK_LOGNO(0412) "ClerkJWKSURL %s has no secret key to sign its shared "
+                                       "record, so it is not shared through ClerkCache %s: "
+                                       "each process fetches it on its own",
+                     url, cache->spec);
+        cache = NULL;
+    }
     clerk_fetch_settings fs;
     clerk_server_fetch_settings(s, &fs);
     clerk_jwks_remote_opts o = {
@@ -590,6 +603,7 @@ static int jwks_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
                 return 500;
             }
             default_cache->notmpsafe = (prov->flags & AP_SOCACHE_FLAG_NOTMPSAFE) != 0;
+            default_cache->on_host = 1;
         }
         jwks_cache *use = c->cache ? c->cache : default_cache;
         if (!use || use->initialised)

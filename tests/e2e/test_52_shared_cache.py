@@ -8,7 +8,7 @@ import os
 import pytest
 
 from conftest import curl
-from jwks_server import Daemon, ModuleHttpd, jwks_server, protected  # noqa: F401
+from jwks_server import PK, Daemon, ModuleHttpd, jwks_server, protected  # noqa: F401
 
 
 @pytest.fixture(scope="module", params=["memcache", "redis"])
@@ -25,8 +25,15 @@ def fleet(request, work, jwks_server):
 ClerkCABundle "{ca}"
 ClerkCache {kind}:127.0.0.1:{port}
 {p}
+<Location /u/>
+    AuthType Clerk
+    AuthName clerk-e2e
+    ClerkPublishableKey {pk}
+    ClerkJWKSURL {api}/.well-known/jwks.json
+    Require valid-user
+</Location>
 """.format(api=jwks_server.base, ca=jwks_server.ca, kind=kind, port=daemon.port,
-                p=protected("/p/", label)), extra_modules=("socache_" + kind,))
+                p=protected("/p/", label), pk=PK), extra_modules=("socache_" + kind,))
             nodes.append(h)
         yield label, nodes
     finally:
@@ -38,7 +45,7 @@ ClerkCache {kind}:127.0.0.1:{port}
 def test_second_server_uses_the_first_servers_keys(fleet, jwks_server, minter):
     label, (one, two) = fleet
     one.start()
-    assert one.wait_log("JWKS fetched"), one.tail()
+    assert one.wait_log("JWKS fetched from %s/v1/jwks" % jwks_server.base), one.tail()
     assert len(jwks_server.fetches(label)) == 1
     assert curl(one.url("/p/hello.txt"), ["Authorization: Bearer " + minter.sign()]).status == 200
 
@@ -49,5 +56,17 @@ def test_second_server_uses_the_first_servers_keys(fleet, jwks_server, minter):
     forged = minter.sign(key="other")
     assert curl(two.url("/p/hello.txt"), ["Authorization: Bearer " + forged]).status == 401
     assert len(jwks_server.fetches(label)) == 1, jwks_server.fetches(label)
-    assert "JWKS fetched" not in two.log_text()
+    assert "JWKS fetched from %s/v1/jwks" % jwks_server.base not in two.log_text()
     print("%s fleet: 2 servers, %d fetch" % (label, len(jwks_server.fetches(label))))
+
+
+def test_url_only_source_is_not_shared_through_a_network_cache(fleet, jwks_server, minter):
+    """A ClerkJWKSURL source has no secret key to sign the shared record with, so anyone who can
+    write to memcached/redis could plant keys for it: it must not use the network cache."""
+    label, (one, two) = fleet
+    for h in (one, two):
+        r = curl(h.url("/u/hello.txt"), ["Authorization: Bearer " + minter.sign()])
+        assert r.status == 200, (r, h.tail())
+        assert "CLERK0412" in h.log_text(), h.tail()
+    # Shared, the second server would have made no fetch of its own.
+    assert len(jwks_server.fetches(path="/.well-known/jwks.json")) >= 2
