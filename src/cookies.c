@@ -2,21 +2,11 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "cookies.h"
+#include "url.h"
 
 static int is_ows(char c)
 {
     return c == ' ' || c == '\t';
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* 1 when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
@@ -68,7 +58,7 @@ static char *percent_decode(apr_pool_t *p, const char *s, size_t len)
         if (s[i] == '%') {
             if (i + 2 >= len)
                 return NULL;
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            int hi = clerk_hex_digit(s[i + 1]), lo = clerk_hex_digit(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return NULL;
             char c = (char)(hi * 16 + lo);

@@ -8,7 +8,7 @@
 /* Longest host[:port] taken from a header; longer values are ignored as malformed. */
 #define HOST_MAX 300
 
-static int hexval(char c)
+int clerk_hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -112,8 +112,8 @@ static char *form_decode(apr_pool_t *p, const char *s, size_t len)
         int hi, lo;
         if (s[i] == '+') {
             out[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < len && (hi = hexval(s[i + 1])) >= 0 &&
-                   (lo = hexval(s[i + 2])) >= 0) {
+        } else if (s[i] == '%' && i + 2 < len && (hi = clerk_hex_digit(s[i + 1])) >= 0 &&
+                   (lo = clerk_hex_digit(s[i + 2])) >= 0) {
             out[o++] = (char)(hi * 16 + lo);
             i += 2;
         } else {

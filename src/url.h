@@ -36,6 +36,9 @@ const char *clerk_url_origin(apr_pool_t *p, const char *url);
 /* Percent-encodes s for use as a query value (RFC 3986 unreserved kept). */
 const char *clerk_url_encode(apr_pool_t *p, const char *s);
 
+/* The value of one hex digit (either case), or -1. */
+int clerk_hex_digit(char c);
+
 /* application/x-www-form-urlencoded value as URLSearchParams writes it: alphanumerics and
  * "*-._" kept, space as '+', every other byte %XX. */
 const char *clerk_form_encode(apr_pool_t *p, const char *s);
