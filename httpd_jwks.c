@@ -71,6 +71,24 @@ static apr_pool_t *remotes_pool;       /* where late sources (.htaccess, <Files>
 static server_rec *main_server;
 static jwks_cache *default_cache; /* the default shmcb, when some source needs it */
 
+/* Each source's shared-record key -> the cache it lives in (for the graceful hand-over). */
+static apr_hash_t *source_caches;
+
+/* Records handed from one generation to the next (see carry_records). Only the parent touches
+ * them, in post_config and in a pconf cleanup, both single-threaded: no mutex needed. httpd
+ * unloads and reloads this module between generations, so the list's head is kept as process
+ * pool userdata (CARRIED_KEY), not only in a static. */
+#define CARRIED_KEY "clerk_auth:jwks-carried"
+static apr_pool_t *process_pool;
+typedef struct carried_record {
+    char *key;
+    unsigned char *val;
+    size_t len;
+    int64_t expires;
+    struct carried_record *next;
+} carried_record;
+static carried_record *carried;
+
 /* ---- server configuration -------------------------------------------------------------- */
 
 void *clerk_create_server_conf(apr_pool_t *p, server_rec *s)
@@ -423,6 +441,9 @@ static clerk_jwks_remote *source_get(apr_pool_t *p, apr_pool_t *tmp, server_rec 
         return NULL;
     }
     apr_hash_set(remotes, apr_pstrdup(p, k), APR_HASH_KEY_STRING, r);
+    if (cache && source_caches)
+        apr_hash_set(source_caches, apr_pstrdup(p, clerk_jwks_remote_store_key(r)),
+                     APR_HASH_KEY_STRING, cache);
     return r;
 }
 
@@ -558,13 +579,99 @@ static int init_cache(apr_pool_t *pconf, server_rec *s, jwks_cache *c, int n)
     return OK;
 }
 
+static void free_carried(void)
+{
+    while (carried) {
+        carried_record *next = carried->next;
+        free(carried->key);
+        free(carried->val);
+        free(carried);
+        carried = next;
+    }
+}
+
+/* An on-host cache (shmcb) dies with its generation, so a graceful restart during a Clerk
+ * outage would leave every new child without keys, signing everyone out although the last
+ * good set is still within ClerkJWKSMaxStale. Before the old cache goes (this cleanup is
+ * registered after it, so it runs first), the parent copies each source's record out; the
+ * next post_config writes it into the new cache. The record is signed and dated, so the
+ * policy still checks it and still enforces max-stale. */
+static apr_status_t carry_records(void *unused)
+{
+    (void)unused;
+    void *v = NULL; /* a list no generation took (it had no remote source): drop it */
+    if (process_pool)
+        apr_pool_userdata_get(&v, CARRIED_KEY, process_pool);
+    carried = v;
+    free_carried();
+    if (!source_caches)
+        return APR_SUCCESS;
+    apr_pool_t *tmp;
+    if (apr_pool_create(&tmp, NULL) != APR_SUCCESS)
+        return APR_SUCCESS;
+    for (apr_hash_index_t *hi = apr_hash_first(tmp, source_caches); hi; hi = apr_hash_next(hi)) {
+        const void *key;
+        void *val;
+        apr_hash_this(hi, &key, NULL, &val);
+        jwks_cache *c = val;
+        if (!c->on_host || !c->initialised)
+            continue; /* memcached/redis outlive the generation on their own */
+        size_t cap = CLERK_JWKS_DEFAULT_MAX_BODY + CLERK_JWKS_RECORD_OVERHEAD, len = 0;
+        carried_record *cr = calloc(1, sizeof(*cr));
+        unsigned char *buf = malloc(cap);
+        char *k = strdup(key);
+        if (!cr || !buf || !k || store_get(c, key, buf, cap, &len) != 0) {
+            free(cr);
+            free(buf);
+            free(k);
+            continue;
+        }
+        cr->key = k;
+        cr->val = buf;
+        cr->len = len;
+        cr->expires = (int64_t)apr_time_sec(apr_time_now()) + 86400;
+        cr->next = carried;
+        carried = cr;
+    }
+    apr_pool_destroy(tmp);
+    source_caches = NULL;
+    if (process_pool)
+        apr_pool_userdata_set(carried, CARRIED_KEY, apr_pool_cleanup_null, process_pool);
+    carried = NULL; /* owned through the userdata now */
+    return APR_SUCCESS;
+}
+
+/* Writes the records carried from the previous generation into this one's caches. */
+static void restore_carried(server_rec *s)
+{
+    int n = 0;
+    void *v = NULL;
+    apr_pool_userdata_get(&v, CARRIED_KEY, s->process->pool);
+    apr_pool_userdata_set(NULL, CARRIED_KEY, apr_pool_cleanup_null, s->process->pool);
+    carried = v;
+    for (carried_record *cr = carried; cr; cr = cr->next) {
+        jwks_cache *c =
+            source_caches ? apr_hash_get(source_caches, cr->key, APR_HASH_KEY_STRING) : NULL;
+        if (c && c->initialised && store_set(c, cr->key, cr->val, cr->len, cr->expires) == 0)
+            n++;
+    }
+    if (n)
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     CLERK_LOGNO(0413) "kept %d JWKS record(s) across the restart", n);
+    free_carried();
+}
+
 static int jwks_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     (void)plog;
     apr_status_t rv;
 
     main_server = s;
+    process_pool = s->process->pool;
     remotes = apr_hash_make(pconf);
+    source_caches = apr_hash_make(pconf);
+    /* The default cache lived in the previous generation's pconf: make it anew. */
+    default_cache = NULL;
     remotes_pool = pconf;
     if (apr_thread_mutex_create(&remotes_mu, APR_THREAD_MUTEX_DEFAULT, pconf) != APR_SUCCESS)
         return 500;
@@ -623,6 +730,8 @@ static int jwks_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
         return 500;
     }
     collect_sources(pconf, ptemp, s);
+    restore_carried(s);
+    apr_pool_cleanup_register(pconf, NULL, carry_records, apr_pool_cleanup_null);
     return OK;
 }
 
