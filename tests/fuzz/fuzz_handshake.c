@@ -5,6 +5,7 @@
 #include <string.h>
 #include "fuzz_common.h"
 #include "handshake.h"
+#include "url.h"
 
 typedef struct body {
     const char *text;
