@@ -1209,8 +1209,8 @@ static void scan_tree(tree_scan *s, const ap_directive_t *d, const ap_directive_
             s->any_keys = 1;
             if (vhost)
                 /* apr_hash keeps the key pointer: give it a copy that outlives this frame. */
-                apr_hash_set(s->vhost_keys, apr_pmemdup(s->p, &vhost, sizeof(vhost)),
-                             sizeof(vhost), "");
+                apr_hash_set(s->vhost_keys, apr_pmemdup(s->p, &vhost, sizeof(vhost)), sizeof(vhost),
+                             "");
             else
                 s->main_keys = 1;
         } else if (strcasecmp(d->directive, "AuthType") == 0) {

@@ -13,13 +13,13 @@ typedef struct clerk_auth {
     const char *actor;          /* act.sub, or NULL */
     const char *org_id;         /* v2 o.id / v1 org_id, or NULL */
     const char *org_slug;
-    const char *org_role;       /* "org:<role>" in v2; v1 as given */
+    const char *org_role;                /* "org:<role>" in v2; v1 as given */
     apr_array_header_t *org_permissions; /* const char *; never NULL, may be empty */
     int has_fva;
-    long fva[2];                /* minutes since first / second factor; -1 = never */
-    const char *plans;          /* pla raw, or NULL */
-    const char *features;       /* fea raw, or NULL */
-    int version;                /* 2 when v == 2, else 1 */
+    long fva[2];          /* minutes since first / second factor; -1 = never */
+    const char *plans;    /* pla raw, or NULL */
+    const char *features; /* fea raw, or NULL */
+    int version;          /* 2 when v == 2, else 1 */
 } clerk_auth;
 
 /* Fills a from a verified payload; strings are pool copies. Returns 0, -1 when payload is not

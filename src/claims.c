@@ -65,7 +65,8 @@ static const char *string_or_null(const json_t *v)
 }
 
 /* Time claims must be integers: Clerk accepts any JS number, we refuse fractions and values
- * outside [0, year 9999] (stricter; Clerk never issues them). */
+ * outside [0, year 9999] (stricter; Clerk never issues them;
+ * differences.h: time-claims). */
 static void take_time(const json_t *v, int *has, int64_t *out, int *bad)
 {
     if (v == NULL)
@@ -114,6 +115,7 @@ static int check_sub(const clerk_claims *c, clerk_error *err)
         return clerk_error_set(err, CLERK_R_TOKEN_VERIFICATION_FAILED,
                                "Subject claim (sub) is required and must be a string. Received %s.",
                                json_quote(claim(c, "sub"), q, sizeof q));
+    /* differences.h: empty-sub */
     /* Ours: an empty subject would make an empty REMOTE_USER; Clerk never issues one. */
     if (c->sub[0] == '\0')
         return clerk_error_set(err, CLERK_R_TOKEN_VERIFICATION_FAILED,
@@ -171,7 +173,8 @@ static int aud_claim_nonempty(const json_t *aud)
 /* Checked only when both the option and the claim are non-empty (Clerk). A string must be in
  * the list, an array must share an entry with it. Clerk's current code wraps aud in an array
  * before this test, so an array aud is never actually compared there; we follow the documented
- * rule (reference §3 step 7), and refuse an aud of any other type (stricter). */
+ * rule (reference §3 step 7), and refuse an aud of any other type (stricter;
+ * differences.h: aud-type). */
 static int check_aud(const clerk_claims *c, const clerk_verify_opts *o, clerk_error *err)
 {
     int have_option = 0;

@@ -58,6 +58,7 @@ json_t *clerk_json_parse_object(const char *buf, size_t len, int max_depth, char
      * logged, and say only what kind of problem it was. Without JSON_ALLOW_NUL, "\u0000" in a
      * string is refused too. */
     json_error_t jerr;
+    /* differences.h: duplicate-keys */
     json_t *v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (v == NULL) {
         if (err) {

@@ -59,6 +59,7 @@ int clerk_jwt_decode(const char *tok, size_t len, size_t max_len, clerk_jwt **ou
     *out = NULL;
     if (max_len == 0)
         max_len = CLERK_JWT_DEFAULT_MAX_LEN;
+    /* differences.h: max-token-size */
     if (len > max_len)
         return clerk_error_set(err, CLERK_R_TOKEN_INVALID, CLERK_JWT_MSG_TOO_LARGE_FMT, max_len);
     if (tok == NULL)

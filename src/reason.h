@@ -32,7 +32,8 @@ typedef enum clerk_reason {
     CLERK_R_SATELLITE_NEEDS_SYNCING,
     CLERK_R_SESSION_TOKEN_AND_UAT_MISSING,
     CLERK_R_SESSION_TOKEN_MISSING,
-    CLERK_R_SESSION_TOKEN_EXPIRED_NO_REFRESH_COOKIE, /* ...-refresh-non-eligible-no-refresh-cookie */
+    CLERK_R_SESSION_TOKEN_EXPIRED_NO_REFRESH_COOKIE, /* ...-refresh-non-eligible-no-refresh-cookie
+                                                      */
     CLERK_R_SESSION_TOKEN_EXPIRED_NON_GET,           /* ...-refresh-non-eligible-non-get */
     CLERK_R_SESSION_TOKEN_IAT_BEFORE_CLIENT_UAT,
     CLERK_R_SESSION_TOKEN_NBF,

@@ -26,6 +26,7 @@
 
 /* Clerk stops redirecting at this many handshakes in a row; we stop at this or more (spec §2:
  * the SDK stops only at exactly 3, so a forged higher count would loop forever there). */
+/* differences.h: redirect-count */
 #define REDIRECT_LOOP_LIMIT 3
 
 /* Clerk's message for the cross-origin referrer handshake (JS request.ts). */
@@ -522,8 +523,8 @@ static void header_path(ctx *c, const char *tok)
 /* The handshake payload a returning request carries: the nonce exchanged through the Backend
  * API (it wins over a JWT; a failed exchange is an empty list, as Clerk logs and goes on), or
  * the handshake JWT. Returns 0 with *out, or -1 with err when the JWT fails verification. */
-static int handshake_directives(ctx *c, const char *hs, const char *nonce,
-                                apr_array_header_t **out, clerk_error *err)
+static int handshake_directives(ctx *c, const char *hs, const char *nonce, apr_array_header_t **out,
+                                clerk_error *err)
 {
     const clerk_config *cfg = c->cfg;
     if (nonce) {
@@ -558,13 +559,13 @@ static int resolve_handshake(ctx *c, const char *hs, const char *nonce)
     if (handshake_directives(c, hs, nonce, &dirs, &err) != 0) {
         if (c->dev && clerk_reason_is_token_error(err.reason)) {
             char full[CLERK_ERROR_MESSAGE_MAX + 256];
-            const char *msg = err.reason == CLERK_R_TOKEN_INVALID_SIGNATURE
-                                  ? CLERK_HS_MSG_DEV_SIGNATURE
-                                  : apr_psprintf(c->p,
-                                                 "Clerk: Handshake token verification failed: "
-                                                 "%s.",
-                                                 clerk_error_full_message(&err, "cookie", full,
-                                                                          sizeof(full)));
+            const char *msg =
+                err.reason == CLERK_R_TOKEN_INVALID_SIGNATURE
+                    ? CLERK_HS_MSG_DEV_SIGNATURE
+                    : apr_psprintf(c->p,
+                                   "Clerk: Handshake token verification failed: "
+                                   "%s.",
+                                   clerk_error_full_message(&err, "cookie", full, sizeof(full)));
             logmsg(c, CLERK_LOG_ERR, msg);
             signed_out(c, err.reason, msg);
             return 1;

@@ -97,6 +97,7 @@ int clerk_token_verify(clerk_token *t, const clerk_verify_opts *o, const clerk_k
         return clerk_error_set(err, CLERK_R_TOKEN_INVALID, "Invalid JWT type %s. Expected \"JWT\".",
                                header_quote(typ, q, sizeof q));
 
+    /* differences.h: crit */
     /* Ours (stricter): no extension we would have to understand, and no header member of a
      * type a parser elsewhere might read differently. */
     if (jwt->has_crit)

@@ -709,8 +709,7 @@ START_TEST(dev_primary_with_redirect_url_responds_to_syncing)
     assert_state(&st, CLERK_HANDSHAKE, CLERK_R_PRIMARY_RESPONDS_TO_SYNCING);
     ck_assert_str_eq(st.dev_browser, "d");
     /* back to the satellite, not to the Frontend API, as Clerk's preset Location */
-    ck_assert_str_eq(st.location,
-                     "https://sat.example.com/p?__clerk_db_jwt=d&__clerk_synced=true");
+    ck_assert_str_eq(st.location, "https://sat.example.com/p?__clerk_db_jwt=d&__clerk_synced=true");
     /* a value that is no absolute URL is not followed */
     req.url.query = "__clerk_redirect_url=javascript%3Aalert(1)";
     st = decide();

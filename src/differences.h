@@ -1,0 +1,32 @@
+/* The one list, in code, of where mod_clerk_auth deliberately answers differently from
+ * Clerk's backend SDK (spec §2). Every item is a stricter denial of input Clerk never issues;
+ * none accepts what the SDK refuses. The README ("Deliberate differences") lists the same
+ * items for operators, and tests/conformance/differences.json pins them against the SDK
+ * itself. The code implementing an item carries its tag in a comment, so
+ * `grep -rn 'differences.h:' src` finds every site.
+ *
+ *   empty-sub        claims.c   an empty `sub` is token-verification-failed (REMOTE_USER would
+ *                               be empty)
+ *   duplicate-keys   json_strict.c  duplicate JSON keys in header or payload: token-invalid
+ *                               (parser differentials)
+ *   padded-b64url    b64url.c   '=' padding, '+' and '/' refused: token-invalid
+ *   crit             token.c    a `crit` header, and alg/kid/typ/cat that are not strings:
+ *                               token-invalid
+ *   max-token-size   jwt.c      tokens over ClerkMaxTokenSize (default 16 KiB) refused before
+ *                               any parsing: token-invalid
+ *   time-claims      claims.c   exp/nbf/iat must be integers in [0, year 9999]: fractions,
+ *                               negatives and huge values are token-verification-failed
+ *   aud-type         claims.c   with ClerkAudience set, an `aud` that is neither a string nor
+ *                               an array fails
+ *   redirect-count   request_state.c  the handshake loop stops at a redirect count of 3 or
+ *                               more (the SDK stops only at exactly 3)
+ *   org-features     auth.c     v2 `fea`/`o.fpm`: features named only by scopes o/ou/uo,
+ *                               masks only all-digit; otherwise no permission
+ *   fva              auth.c     `fva` counts only when both ages are integers -1 or >= 0
+ *
+ * Not differences but choices where the SDK has no equivalent (documented in the README):
+ * ClerkIssuer, pending sessions refused by default (reason session-pending), forwarded headers
+ * trusted only with ClerkTrustForwardedHeaders On, no satellites / refresh / org sync. */
+#ifndef CLERK_DIFFERENCES_H
+#define CLERK_DIFFERENCES_H
+#endif
