@@ -1,7 +1,21 @@
 /* Runs every core suite; CK_RUN_SUITE / CK_RUN_CASE select a subset (Check's own variables). */
 #include <stdlib.h>
+#include <jansson.h>
 #include <apr_general.h>
+#include "mint.h"
 #include "unit.h"
+
+void unit_add_jwk(clerk_keyset *ks, EVP_PKEY *k, const char *kid, const char *alg)
+{
+    char err[256];
+    char *text = mint_public_jwk(k, kid, alg);
+    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    ck_assert_ptr_nonnull(j);
+    int rc = clerk_keyset_add_jwk(ks, j, err, sizeof(err));
+    json_decref(j);
+    ck_assert_msg(rc == 0, "%s", err);
+}
 
 int main(void)
 {

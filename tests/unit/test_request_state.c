@@ -66,11 +66,7 @@ static void setup(void)
     char err[256];
     apr_pool_create(&pool, NULL);
     keyset = clerk_keyset_new();
-    char *jwk = mint_public_jwk(key, KID, "RS256");
-    json_t *j = json_loads(jwk, 0, NULL);
-    ck_assert_int_eq(clerk_keyset_add_jwk(keyset, j, err, sizeof(err)), 0);
-    json_decref(j);
-    free(jwk);
+    unit_add_jwk(keyset, key, KID, "RS256");
     ck_assert_int_eq(clerk_publishable_key_parse(pool, LIVE_PK, &live_pk, err, sizeof(err)), 0);
     ck_assert_int_eq(clerk_publishable_key_parse(pool, TEST_PK, &test_pk, err, sizeof(err)), 0);
 

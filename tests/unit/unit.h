@@ -3,6 +3,8 @@
 #define CLERK_UNIT_H
 
 #include <check.h>
+#include <openssl/evp.h>
+#include "jwk.h"
 
 Suite *b64url_suite(void);
 Suite *jwt_suite(void);
@@ -18,5 +20,8 @@ Suite *export_suite(void);
 Suite *has_suite(void);
 Suite *jwks_remote_suite(void);
 Suite *handshake_suite(void);
+
+/* Adds k's public JWK (kid, optional alg) to ks, failing the test if the set refuses it. */
+void unit_add_jwk(clerk_keyset *ks, EVP_PKEY *k, const char *kid, const char *alg);
 
 #endif
