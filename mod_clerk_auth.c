@@ -118,8 +118,10 @@ typedef struct clerk_req {
     int preflight;
     clerk_request facts;
     clerk_state st;
-    clerk_auth auth;
-    const char *user; /* signed in: REMOTE_USER */
+    clerk_auth auth; /* signed in: made on first use by clerk_request_identity */
+    int auth_made;
+    const clerk_token_exports *exports; /* signed in: the token's variables */
+    const char *user;                   /* signed in: REMOTE_USER */
 } clerk_req;
 
 module AP_MODULE_DECLARE_DATA clerk_auth_module;
@@ -832,10 +834,13 @@ static void fill_request_facts(request_rec *r, const clerk_resolved *rs, clerk_r
  * bytes (it reaches logs and X-Remote-User). NULL when the token has no usable value. */
 static const char *user_from_token(request_rec *r, const clerk_token *t, const char *claim)
 {
-    const json_t *v = json_object_get(t->jwt->payload, claim);
     const char *user = NULL;
+    /* The default needs no look-up: verification required sub to be a non-empty string. */
+    const json_t *v = strcmp(claim, "sub") == 0 ? NULL : json_object_get(t->jwt->payload, claim);
 
-    if (json_is_string(v))
+    if (!v)
+        user = strcmp(claim, "sub") == 0 ? t->claims.sub : NULL;
+    else if (json_is_string(v))
         user = json_string_value(v);
     else if (json_is_integer(v))
         user = apr_psprintf(r->pool, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
@@ -847,18 +852,9 @@ static const char *user_from_token(request_rec *r, const clerk_token *t, const c
     return user;
 }
 
-/* The token's payload segment as received: base64url of exactly the payload that was signed. */
-static const char *payload_segment(apr_pool_t *p, const clerk_jwt *jwt)
-{
-    const char *in = jwt->signing_input;
-    const char *dot = in ? memchr(in, '.', jwt->signing_len) : NULL;
-    return dot ? apr_pstrmemdup(p, dot + 1, jwt->signing_len - (size_t)(dot + 1 - in)) : NULL;
-}
-
 typedef struct export_ctx {
     request_rec *r;
     int pass_as;
-    const clerk_jwt *jwt; /* signed in: the verified token */
 } export_ctx;
 
 static void export_var(void *vctx, const char *name, const char *value)
@@ -866,24 +862,46 @@ static void export_var(void *vctx, const char *name, const char *value)
     export_ctx *x = vctx;
     if (x->pass_as & PASS_ENV)
         apr_table_setn(x->r->subprocess_env, name, value);
-    if (x->pass_as & PASS_HEADERS) {
-        /* JSON in a header would need escaping rules of its own; base64url needs none. */
-        if (strcmp(name, "CLERK_CLAIMS") == 0 &&
-            !(value = x->jwt ? payload_segment(x->r->pool, x->jwt) : NULL))
-            return;
+    if (x->pass_as & PASS_HEADERS)
         apr_table_setn(x->r->headers_in, clerk_export_header_name(x->r->pool, name), value);
-    }
 }
 
+/* 1 when the environment already holds a CLERK_* name (SetEnvIf, an internal redirect): then
+ * each token variable must replace, not add. */
+static int env_has_clerk_names(const apr_table_t *env)
+{
+    const apr_array_header_t *h = apr_table_elts(env);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)h->elts;
+    for (int i = 0; i < h->nelts; i++)
+        if (e[i].key && strncasecmp(e[i].key, "CLERK_", 6) == 0)
+            return 1;
+    return 0;
+}
+
+/* The token's variables are made once per token (clerk_export_token_vars) and point into it; the
+ * request holds its token until its pool is destroyed, so they outlive every reader. */
 static void export_decision(request_rec *r, const clerk_resolved *rs, clerk_req *rq)
 {
-    const clerk_auth *auth = rq->st.status == CLERK_SIGNED_IN ? &rq->auth : NULL;
-    export_ctx x = {r, rs->pass_as, auth ? rq->st.token->jwt : NULL};
+    export_ctx x = {r, rs->pass_as};
 
     if (rs->pass_as == PASS_NONE)
         return;
-    clerk_export_vars(r->pool, &rq->st, auth, export_var, &x);
-    if (auth && (rs->pass_as & PASS_HEADERS)) {
+    clerk_export_state_vars(&rq->st, export_var, &x);
+    if (rq->st.status != CLERK_SIGNED_IN || rq->exports == NULL)
+        return;
+    const clerk_token_exports *v = rq->exports;
+    if (rs->pass_as & PASS_ENV) {
+        /* apr_table_setn scans the table for each name; adding is safe when none is there. */
+        void (*set)(apr_table_t *, const char *, const char *) =
+            env_has_clerk_names(r->subprocess_env) ? apr_table_setn : apr_table_addn;
+        for (size_t i = 0; i < v->n; i++)
+            set(r->subprocess_env, v->v[i].name, v->v[i].value);
+    }
+    if (rs->pass_as & PASS_HEADERS) {
+        /* Reserved names were scrubbed from headers_in before the decision. */
+        for (size_t i = 0; i < v->n; i++)
+            if (v->v[i].header_value != NULL)
+                apr_table_addn(r->headers_in, v->v[i].header, v->v[i].header_value);
         apr_table_setn(r->headers_in, "X-Remote-User", rq->user);
         apr_table_setn(r->headers_in, "X-Auth-Type", CLERK_AUTH_TYPE);
     }
@@ -908,10 +926,10 @@ static void log_decision(request_rec *r, const clerk_resolved *rs, const clerk_r
     const clerk_state *st = &rq->st;
 
     if (st->status == CLERK_SIGNED_IN) {
+        const char *sid = st->token->claims.sid;
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       CLERK_LOGNO(0003) "signed-in: user=%s sid=%s carrier=%s kid=%.64s", rq->user,
-                      rq->auth.session_id ? rq->auth.session_id : "-", source_name(st->source),
-                      st->kid ? st->kid : "-");
+                      sid ? sid : "-", source_name(st->source), st->kid ? st->kid : "-");
         return;
     }
     if (st->source != CLERK_SRC_NONE) {
@@ -989,9 +1007,10 @@ static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
     clerk_request_state(r->pool, &rq->facts, &cc, &rq->st);
 
     if (rq->st.status == CLERK_SIGNED_IN) {
-        const clerk_token *t = rq->st.token;
+        clerk_token *t = rq->st.token;
         rq->user = user_from_token(r, t, rs->user_claim);
-        if (!rq->user || clerk_auth_from_claims(r->pool, t->jwt->payload, &rq->auth) != 0) {
+        rq->exports = clerk_export_token_vars(r->pool, t);
+        if (!rq->user || !rq->exports || !rq->exports->ok) {
             rq->st.status = CLERK_SIGNED_OUT;
             rq->st.reason = CLERK_R_TOKEN_VERIFICATION_FAILED;
             rq->st.message = apr_psprintf(r->pool,
@@ -1114,13 +1133,20 @@ static int clerk_check_authn(request_rec *r)
 
 int clerk_request_identity(request_rec *r, clerk_identity *id)
 {
-    const clerk_req *rq = ap_get_module_config(r->request_config, &clerk_auth_module);
+    clerk_req *rq = ap_get_module_config(r->request_config, &clerk_auth_module);
     if (!rq || !rq->decided)
         return CLERK_IDENTITY_NONE;
     if (rq->preflight)
         return CLERK_IDENTITY_PREFLIGHT;
     if (rq->st.status != CLERK_SIGNED_IN)
         return CLERK_IDENTITY_NONE;
+    /* Made only when a Require line asks: Require valid-user never pays for it. The decision
+     * already checked that it can be made (clerk_token_exports.ok). */
+    if (!rq->auth_made) {
+        if (clerk_auth_from_claims(r->pool, rq->st.token->jwt->payload, &rq->auth) != 0)
+            return CLERK_IDENTITY_NONE;
+        rq->auth_made = 1;
+    }
     id->auth = &rq->auth;
     id->payload = rq->st.token->jwt->payload;
     id->now_ms = rq->facts.now_ms;

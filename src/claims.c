@@ -181,8 +181,10 @@ static int check_aud(const clerk_claims *c, const clerk_verify_opts *o, clerk_er
     for (size_t i = 0; i < o->n_aud; i++)
         if (o->aud[i] != NULL && o->aud[i][0] != '\0')
             have_option = 1;
+    if (!have_option) /* the common case: no look-up in the payload at all */
+        return 0;
     const json_t *aud = claim(c, "aud");
-    if (!have_option || !aud_claim_nonempty(aud))
+    if (!aud_claim_nonempty(aud))
         return 0;
     char q[QUOTE_MAX + 1], list[256];
     if (json_is_string(aud)) {

@@ -80,11 +80,7 @@ static void export_claims(apr_pool_t *p, clerk_token *t, clerk_export_fn fn, voi
     const json_t *payload = t->jwt->payload;
     if (!json_is_object(payload))
         return;
-    /* Kept with the token: a cached token is serialised once, not on every request. The pool
-     * copy keeps the value's lifetime the request's, whatever holds the token. */
-    const char *all = clerk_token_claims_json(t);
-    if (all != NULL)
-        emit(fn, ctx, "CLERK_CLAIMS", apr_pstrdup(p, all));
+    emit(fn, ctx, "CLERK_CLAIMS", clerk_token_claims_json(t));
     const char *key;
     const json_t *v;
     json_object_foreach((json_t *)payload, key, v)
@@ -97,8 +93,7 @@ static void export_claims(apr_pool_t *p, clerk_token *t, clerk_export_fn fn, voi
     }
 }
 
-void clerk_export_vars(apr_pool_t *p, const clerk_state *st, const clerk_auth *auth,
-                       clerk_export_fn fn, void *ctx)
+void clerk_export_state_vars(const clerk_state *st, clerk_export_fn fn, void *ctx)
 {
     fn(ctx, "CLERK_AUTH_STATUS", status_str(st->status));
     if (st->status != CLERK_SIGNED_IN && st->reason != CLERK_R_NONE)
@@ -107,8 +102,12 @@ void clerk_export_vars(apr_pool_t *p, const clerk_state *st, const clerk_auth *a
         fn(ctx, "CLERK_TOKEN_SOURCE", "header");
     else if (st->source == CLERK_SRC_COOKIE)
         fn(ctx, "CLERK_TOKEN_SOURCE", "cookie");
-    if (auth == NULL)
-        return;
+}
+
+/* The variables that come from the token alone, in spec §4's order. */
+static void export_token_vars(apr_pool_t *p, clerk_token *t, const clerk_auth *auth,
+                              clerk_export_fn fn, void *ctx)
+{
     emit(fn, ctx, "CLERK_USER_ID", auth->user_id);
     emit(fn, ctx, "CLERK_SESSION_ID", auth->session_id);
     emit(fn, ctx, "CLERK_SESSION_STATUS", auth->session_status);
@@ -120,8 +119,94 @@ void clerk_export_vars(apr_pool_t *p, const clerk_state *st, const clerk_auth *a
     emit(fn, ctx, "CLERK_ACTOR", auth->actor);
     if (auth->has_fva)
         fn(ctx, "CLERK_FVA", apr_psprintf(p, "%ld,%ld", auth->fva[0], auth->fva[1]));
-    if (st->token != NULL && st->token->jwt != NULL)
-        export_claims(p, st->token, fn, ctx);
+    if (t != NULL && t->jwt != NULL)
+        export_claims(p, t, fn, ctx);
+}
+
+void clerk_export_vars(apr_pool_t *p, const clerk_state *st, const clerk_auth *auth,
+                       clerk_export_fn fn, void *ctx)
+{
+    clerk_export_state_vars(st, fn, ctx);
+    if (auth != NULL)
+        export_token_vars(p, st->token, auth, fn, ctx);
+}
+
+typedef struct pending {
+    apr_array_header_t *names, *values;
+    size_t bytes;
+} pending;
+
+static void keep(void *ctx, const char *name, const char *value)
+{
+    pending *q = ctx;
+    APR_ARRAY_PUSH(q->names, const char *) = name;
+    APR_ARRAY_PUSH(q->values, const char *) = value;
+    q->bytes += 2 * strlen(name) + 3 + 1 + strlen(value) + 1;
+}
+
+/* Copies s into the block at *at; returns the copy. */
+static const char *put(char **at, const char *s, size_t n)
+{
+    char *out = *at;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    *at += n + 1;
+    return out;
+}
+
+/* "<header>.<payload>.<sig>": the payload segment, the base64url of exactly what was signed. */
+static const char *payload_segment(const clerk_jwt *jwt, size_t *n)
+{
+    const char *in = jwt->signing_input;
+    const char *dot = in != NULL ? memchr(in, '.', jwt->signing_len) : NULL;
+    *n = dot != NULL ? jwt->signing_len - (size_t)(dot + 1 - in) : 0;
+    return dot != NULL ? dot + 1 : NULL;
+}
+
+/* Builds the block in one allocation, so the token frees it with one free(). */
+static clerk_token_exports *build(apr_pool_t *p, clerk_token *t)
+{
+    clerk_auth a;
+    pending q = {apr_array_make(p, 24, sizeof(const char *)),
+                 apr_array_make(p, 24, sizeof(const char *)), 0};
+    int ok = clerk_auth_from_claims(p, t->jwt->payload, &a) == 0;
+    if (ok)
+        export_token_vars(p, t, &a, keep, &q);
+    size_t seg_len = 0;
+    const char *seg = payload_segment(t->jwt, &seg_len);
+    size_t n = (size_t)q.names->nelts;
+    size_t head = sizeof(clerk_token_exports) + n * sizeof(clerk_export_entry);
+    clerk_token_exports *x = malloc(head + q.bytes + seg_len + 1);
+    if (x == NULL)
+        return NULL;
+    char *at = (char *)x + head;
+    x->ok = ok;
+    x->n = n;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = APR_ARRAY_IDX(q.names, i, const char *);
+        const char *value = APR_ARRAY_IDX(q.values, i, const char *);
+        clerk_export_entry *e = &x->v[i];
+        e->name = put(&at, name, strlen(name));
+        const char *h = clerk_export_header_name(p, name);
+        e->header = put(&at, h, strlen(h));
+        e->value = put(&at, value, strlen(value));
+        e->header_value = e->value;
+        /* JSON in a header would need escaping rules of its own; base64url needs none. */
+        if (strcmp(name, "CLERK_CLAIMS") == 0)
+            e->header_value = seg != NULL ? put(&at, seg, seg_len) : NULL;
+    }
+    return x;
+}
+
+const clerk_token_exports *clerk_export_token_vars(apr_pool_t *scratch, clerk_token *t)
+{
+    if (t == NULL || t->jwt == NULL)
+        return NULL;
+    const clerk_token_exports *have = clerk_token_memo(t);
+    if (have != NULL)
+        return have;
+    clerk_token_exports *x = build(scratch, t);
+    return x != NULL ? clerk_token_memo_set(t, x) : NULL;
 }
 
 const char *clerk_export_header_name(apr_pool_t *p, const char *name)

@@ -17,6 +17,33 @@ typedef void (*clerk_export_fn)(void *ctx, const char *name, const char *value);
 void clerk_export_vars(apr_pool_t *p, const clerk_state *st, const clerk_auth *auth,
                        clerk_export_fn fn, void *ctx);
 
+/* Calls fn for what depends on the request rather than the token: CLERK_AUTH_STATUS,
+ * CLERK_AUTH_REASON (when signed out) and CLERK_TOKEN_SOURCE. */
+void clerk_export_state_vars(const clerk_state *st, clerk_export_fn fn, void *ctx);
+
+/* One variable of a token, in both forms. */
+typedef struct clerk_export_entry {
+    const char *name;   /* CLERK_USER_ID */
+    const char *header; /* X-Clerk-User-Id */
+    const char *value;  /* environment value */
+    const char
+        *header_value; /* header value (CLERK_CLAIMS: base64url of the payload); NULL: none */
+} clerk_export_entry;
+
+/* Everything a signed-in request exports from its token (CLERK_USER_ID .. CLERK_CLAIM_<NAME>,
+ * as clerk_export_vars orders them). ok is 0 when the payload gives no auth object
+ * (clerk_auth_from_claims fails): such a token cannot sign a request in, and n is 0. */
+typedef struct clerk_token_exports {
+    int ok;
+    size_t n;
+    clerk_export_entry v[];
+} clerk_token_exports;
+
+/* The token's exports, built on first use (temporary work in scratch) and kept with the token,
+ * so a cached token costs no JSON walk per request; strings live as long as the token. NULL
+ * when t has no decoded JWT or memory runs out. Thread-safe. */
+const clerk_token_exports *clerk_export_token_vars(apr_pool_t *scratch, clerk_token *t);
+
 /* Header form of an exported name: "X-" + Title-Case with '-' (CLERK_USER_ID ->
  * X-Clerk-User-Id, REMOTE_USER -> X-Remote-User). */
 const char *clerk_export_header_name(apr_pool_t *p, const char *name);

@@ -28,14 +28,22 @@ static int decode_segment(const char *s, size_t len, unsigned char **out, size_t
     return 0;
 }
 
-/* A header or payload segment as a JSON object, or NULL. */
-static json_t *decode_json_segment(const char *s, size_t len)
+/* A header or payload segment as a JSON object, or NULL. With text, the decoded JSON text is
+ * kept there (malloc'd, NUL-terminated) when the object parses. */
+static json_t *decode_json_segment(const char *s, size_t len, char **text, size_t *text_len)
 {
     unsigned char *raw = NULL;
     size_t rawlen = 0;
     if (len == 0 || decode_segment(s, len, &raw, &rawlen) != 0)
         return NULL;
     json_t *v = clerk_json_parse_object((const char *)raw, rawlen, CLERK_JSON_MAX_DEPTH, NULL, 0);
+    if (v != NULL && text != NULL) {
+        /* CLERK_B64URL_DECODED_MAX leaves room: 3 bytes per 4 characters, rounded up. */
+        raw[rawlen] = '\0';
+        *text = (char *)raw;
+        *text_len = rawlen;
+        return v;
+    }
     free(raw);
     return v;
 }
@@ -78,12 +86,12 @@ int clerk_jwt_decode(const char *tok, size_t len, size_t max_len, clerk_jwt **ou
     if (jwt == NULL)
         return clerk_error_set(err, CLERK_R_TOKEN_INVALID, "Out of memory decoding the JWT.");
 
-    jwt->header = decode_json_segment(tok, hlen);
+    jwt->header = decode_json_segment(tok, hlen, NULL, NULL);
     if (jwt->header == NULL) {
         clerk_jwt_free(jwt);
         return clerk_error_set(err, CLERK_R_TOKEN_INVALID, "%s", CLERK_JWT_MSG_HEADER);
     }
-    jwt->payload = decode_json_segment(dot1 + 1, plen);
+    jwt->payload = decode_json_segment(dot1 + 1, plen, &jwt->payload_json, &jwt->payload_json_len);
     if (jwt->payload == NULL) {
         clerk_jwt_free(jwt);
         return clerk_error_set(err, CLERK_R_TOKEN_INVALID, "%s", CLERK_JWT_MSG_PAYLOAD);
@@ -94,13 +102,14 @@ int clerk_jwt_decode(const char *tok, size_t len, size_t max_len, clerk_jwt **ou
     }
 
     jwt->signing_len = (size_t)(dot2 - tok);
-    jwt->signing_input = malloc(jwt->signing_len + 1);
+    jwt->text_len = len;
+    jwt->signing_input = malloc(len + 1);
     if (jwt->signing_input == NULL) {
         clerk_jwt_free(jwt);
         return clerk_error_set(err, CLERK_R_TOKEN_INVALID, "Out of memory decoding the JWT.");
     }
-    memcpy(jwt->signing_input, tok, jwt->signing_len);
-    jwt->signing_input[jwt->signing_len] = '\0';
+    memcpy(jwt->signing_input, tok, len);
+    jwt->signing_input[len] = '\0';
 
     int types_ok = 1;
     types_ok &= header_string(jwt->header, "alg", &jwt->alg_name) == 0;
@@ -122,6 +131,7 @@ void clerk_jwt_free(clerk_jwt *jwt)
     json_decref(jwt->header);
     json_decref(jwt->payload);
     free(jwt->signing_input);
+    free(jwt->payload_json);
     free(jwt->sig);
     free(jwt);
 }

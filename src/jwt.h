@@ -26,8 +26,14 @@ typedef struct clerk_jwt {
     const char *cat;      /* borrowed; NULL when absent */
     int has_crit;         /* header has "crit": refused by verification */
     int header_types_ok;  /* 0 when alg/kid/typ/cat is present but not a string */
-    char *signing_input;  /* owned copy of "<header>.<payload>" */
+    /* Owned copy of the whole token text, NUL-terminated; its first signing_len bytes are
+     * "<header>.<payload>", what the signature covers. One copy serves both the signature check
+     * and the token cache's exact comparison. */
+    char *signing_input;
     size_t signing_len;
+    size_t text_len;    /* length of the whole token text at signing_input */
+    char *payload_json; /* owned: the payload's JSON text as signed, NUL-terminated */
+    size_t payload_json_len;
     unsigned char *sig; /* owned decoded signature */
     size_t sig_len;
 } clerk_jwt;

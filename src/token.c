@@ -12,6 +12,8 @@
 /* sub prefix of machine-to-machine tokens (Clerk's machine.ts). */
 #define M2M_SUBJECT_PREFIX "mch_"
 
+static int wrong_type(const clerk_token *t);
+
 int clerk_token_decode(const char *tok, size_t len, size_t max_len, clerk_token **out,
                        clerk_error *err)
 {
@@ -26,12 +28,15 @@ int clerk_token_decode(const char *tok, size_t len, size_t max_len, clerk_token 
     }
     t->jwt = jwt;
     clerk_claims_extract(jwt->payload, &t->claims);
+    t->wrong_type = wrong_type(t);
     atomic_init(&t->refs, 1);
     *out = t;
     return 0;
 }
 
-int clerk_token_is_wrong_type(const clerk_token *t)
+/* Decided once per token: the header and sub never change, and a cached token is asked on every
+ * request. */
+static int wrong_type(const clerk_token *t)
 {
     const json_t *typ = json_object_get(t->jwt->header, "typ");
     if (json_is_string(typ) && (strcmp(json_string_value(typ), "at+jwt") == 0 ||
@@ -46,6 +51,11 @@ int clerk_token_is_wrong_type(const clerk_token *t)
                                                  strcmp(json_string_value(cat), CAT_IGNORE) == 0)))
         return 1;
     return 0;
+}
+
+int clerk_token_is_wrong_type(const clerk_token *t)
+{
+    return t->wrong_type;
 }
 
 /* JSON.stringify of a header member for a message, bounded; "undefined" when absent. */
@@ -137,10 +147,35 @@ int clerk_token_verify(clerk_token *t, const clerk_verify_opts *o, const clerk_k
     return clerk_claims_check(&t->claims, o, err);
 }
 
+/* 1 when JSON text (already parsed strictly) has no whitespace between tokens and no DEL: then
+ * it is exactly what compact serialisation would print, up to escapes. */
+static int is_compact(const char *s, size_t n)
+{
+    int in_string = 0, escaped = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == 0x7f || (!in_string && c <= 0x20))
+            return 0;
+        if (escaped)
+            escaped = 0;
+        else if (c == '\\')
+            escaped = in_string;
+        else if (c == '"')
+            in_string = !in_string;
+    }
+    return 1;
+}
+
 const char *clerk_token_claims_json(clerk_token *t)
 {
     if (t == NULL || t->jwt == NULL || !json_is_object(t->jwt->payload))
         return NULL;
+    /* The payload's own text, as signed, when it is compact: Clerk's tokens are JSON.stringify
+     * output, so this is the usual answer and costs no serialisation. Anything else (whitespace
+     * between tokens, DEL) takes the re-serialised form below. */
+    const clerk_jwt *j = t->jwt;
+    if (j->payload_json != NULL && is_compact(j->payload_json, j->payload_json_len))
+        return j->payload_json;
     char *have = atomic_load_explicit(&t->claims_json, memory_order_acquire);
     if (have != NULL)
         return have;
@@ -178,6 +213,25 @@ const char *clerk_token_claims_json(clerk_token *t)
     return out;
 }
 
+void *clerk_token_memo(clerk_token *t)
+{
+    return atomic_load_explicit(&t->memo, memory_order_acquire);
+}
+
+void *clerk_token_memo_set(clerk_token *t, void *block)
+{
+    void *have = NULL;
+    if (block == NULL)
+        return clerk_token_memo(t);
+    /* Two requests may race to make it: the first stored wins. */
+    if (!atomic_compare_exchange_strong_explicit(&t->memo, &have, block, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        free(block);
+        return have;
+    }
+    return block;
+}
+
 clerk_token *clerk_token_ref(clerk_token *t)
 {
     if (t != NULL)
@@ -192,6 +246,7 @@ void clerk_token_release(clerk_token *t)
     if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
         clerk_jwt_free(t->jwt);
         free(atomic_load_explicit(&t->claims_json, memory_order_relaxed));
+        free(atomic_load_explicit(&t->memo, memory_order_relaxed));
         free(t);
     }
 }

@@ -23,11 +23,15 @@ typedef struct clerk_token {
     clerk_jwt *jwt;
     clerk_claims claims;
     uint64_t verified_fp; /* fp of the key whose signature check passed; 0 = not verified */
+    int wrong_type;       /* clerk_token_is_wrong_type's answer, made at decode */
     atomic_int refs;
     /* CLERK_CLAIMS text (malloc'd), made by the first request that exports it and then shared:
      * a cached token is serialised once, not on every hit. Set only through
      * clerk_token_claims_json. */
     _Atomic(char *) claims_json;
+    /* One malloc'd block derived from the token by a later stage (export.c's variables), made by
+     * the first request that needs it and then shared. Set only through clerk_token_memo_set. */
+    _Atomic(void *) memo;
 } clerk_token;
 
 /* Decodes without verifying (see clerk_jwt_decode); *out has one reference. */
@@ -46,10 +50,18 @@ int clerk_token_is_wrong_type(const clerk_token *t);
 int clerk_token_verify(clerk_token *t, const clerk_verify_opts *o, const clerk_key_source *keys,
                        clerk_error *err);
 
-/* The token's payload as exported in CLERK_CLAIMS (compact JSON, DEL escaped as \u007f), made on
- * first use and kept with the token; NULL when it cannot be made. Thread-safe; the string lives
- * as long as the token. */
+/* The token's payload as exported in CLERK_CLAIMS: its JSON text as signed when that has no
+ * control byte or DEL (Clerk's compact tokens), else compact JSON made on first use with DEL
+ * escaped as \u007f and kept with the token; NULL when it cannot be made. Thread-safe; the
+ * string lives as long as the token. */
 const char *clerk_token_claims_json(clerk_token *t);
+
+/* The block attached with clerk_token_memo_set, or NULL. Thread-safe. */
+void *clerk_token_memo(clerk_token *t);
+
+/* Attaches block (malloc'd, freed with the token) unless one is attached already, and returns the
+ * one attached: block itself, or the earlier one (block is then freed). Thread-safe. */
+void *clerk_token_memo_set(clerk_token *t, void *block);
 
 /* Takes another reference; returns t. Thread-safe. */
 clerk_token *clerk_token_ref(clerk_token *t);

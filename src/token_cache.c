@@ -1,27 +1,26 @@
-/* A set-associative cache of verified tokens: a token's SHA-256 picks a set of WAYS slots, so
- * get and put scan a fixed number of entries (O(1)) and memory is fixed at creation. Sets are
- * guarded by a stripe of mutexes so threads working on different tokens rarely contend. */
+/* A set-associative cache of verified tokens: a hash of the token text picks a set of WAYS
+ * slots, so get and put scan a fixed number of entries (O(1)) and memory is fixed at creation.
+ * Sets are guarded by a stripe of mutexes so threads working on different tokens rarely
+ * contend. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/evp.h>
+#include <apr_hash.h>
 #include "token_cache.h"
 
-#define WAYS    8  /* slots per set; the oldest of a full set is evicted */
-#define STRIPES 64 /* mutexes; set i uses stripe i % STRIPES */
+#define WAYS        8  /* slots per set; the oldest of a full set is evicted */
+#define STRIPES     64 /* mutexes; set i uses stripe i % STRIPES */
+#define HASHED_TAIL 32 /* trailing characters of the token text that pick its set */
 
 typedef struct slot {
-    unsigned char key[32]; /* SHA-256 of the token text */
-    clerk_token *tok;      /* NULL: free */
+    uint32_t hash;    /* text_hash of the token text */
+    clerk_token *tok; /* NULL: free; its jwt holds the whole text for the exact comparison */
     int64_t exp_ms;
     uint64_t seq; /* insertion order within the cache, for eviction */
 } slot;
 
 struct clerk_token_cache {
-    /* Fetched once: EVP_sha256() would make every EVP_Digest fetch the provider's implementation
-     * again, under a lock all threads share (measured: the largest cost of a cache hit). */
-    EVP_MD *sha256;
     size_t nsets;
     slot *slots; /* nsets * WAYS */
     pthread_mutex_t locks[STRIPES];
@@ -38,10 +37,7 @@ clerk_token_cache *clerk_token_cache_create(size_t capacity)
         return NULL;
     c->nsets = (capacity + WAYS - 1) / WAYS;
     c->slots = calloc(c->nsets * WAYS, sizeof *c->slots);
-    c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    if (c->slots == NULL || c->sha256 == NULL) {
-        EVP_MD_free(c->sha256);
-        free(c->slots);
+    if (c->slots == NULL) {
         free(c);
         return NULL;
     }
@@ -54,52 +50,21 @@ clerk_token_cache *clerk_token_cache_create(size_t capacity)
     return c;
 }
 
-/* One digest context per thread, reused for every look-up: EVP_Digest would allocate and free
- * two contexts per call (measured: half of its cost under httpd). Freed when the thread ends. */
-static pthread_key_t md_ctx_key;
-static pthread_once_t md_ctx_once = PTHREAD_ONCE_INIT;
-static int md_ctx_key_ok;
-
-static void md_ctx_free(void *ctx)
+/* The set of a token text. Only verified tokens are ever stored, and a token's last characters
+ * are its signature's, which a client cannot choose for a token that verifies: hashing them is
+ * enough to spread stored tokens evenly, and costs a fraction of hashing the whole text. A
+ * look-up then compares the whole text, so two tokens are never confused. */
+static uint32_t text_hash(const char *tok, size_t len)
 {
-    EVP_MD_CTX_free(ctx);
+    size_t n = len < HASHED_TAIL ? len : HASHED_TAIL;
+    apr_ssize_t klen = (apr_ssize_t)n;
+    return (uint32_t)apr_hashfunc_default(tok + len - n, &klen);
 }
 
-static void md_ctx_key_init(void)
+static int same_text(const slot *s, uint32_t h, const char *tok, size_t len)
 {
-    md_ctx_key_ok = pthread_key_create(&md_ctx_key, md_ctx_free) == 0;
-}
-
-static EVP_MD_CTX *thread_md_ctx(void)
-{
-    pthread_once(&md_ctx_once, md_ctx_key_init);
-    if (!md_ctx_key_ok)
-        return NULL;
-    EVP_MD_CTX *ctx = pthread_getspecific(md_ctx_key);
-    if (ctx == NULL && (ctx = EVP_MD_CTX_new()) != NULL &&
-        pthread_setspecific(md_ctx_key, ctx) != 0) {
-        EVP_MD_CTX_free(ctx);
-        ctx = NULL;
-    }
-    return ctx;
-}
-
-/* The digest of the token and the index of its set; -1 when hashing fails. */
-static int locate(const clerk_token_cache *c, const char *tok, size_t len, unsigned char key[32],
-                  size_t *set)
-{
-    unsigned int n = 0;
-    EVP_MD_CTX *ctx = thread_md_ctx();
-    int ok = ctx != NULL
-                 ? EVP_DigestInit_ex2(ctx, c->sha256, NULL) == 1 &&
-                       EVP_DigestUpdate(ctx, tok, len) == 1 && EVP_DigestFinal_ex(ctx, key, &n) == 1
-                 : EVP_Digest(tok, len, key, &n, c->sha256, NULL) == 1;
-    if (!ok || n != 32)
-        return -1;
-    uint64_t h;
-    memcpy(&h, key, sizeof h);
-    *set = (size_t)(h % c->nsets);
-    return 0;
+    const clerk_jwt *j = s->tok->jwt;
+    return s->hash == h && j->text_len == len && memcmp(j->signing_input, tok, len) == 0;
 }
 
 static int expired(int64_t exp_ms, int64_t now_ms, int64_t max_skew_ms)
@@ -112,18 +77,14 @@ clerk_token *clerk_token_cache_get(clerk_token_cache *c, const char *tok, size_t
 {
     if (c == NULL || tok == NULL)
         return NULL;
-    unsigned char key[32];
-    size_t set;
-    if (locate(c, tok, len, key, &set) != 0) {
-        atomic_fetch_add(&c->misses, 1);
-        return NULL;
-    }
+    uint32_t h = text_hash(tok, len);
+    size_t set = h % c->nsets;
     clerk_token *found = NULL, *dropped = NULL;
     pthread_mutex_t *lock = &c->locks[set % STRIPES];
     pthread_mutex_lock(lock);
     slot *s = &c->slots[set * WAYS];
     for (int i = 0; i < WAYS; i++) {
-        if (s[i].tok == NULL || memcmp(s[i].key, key, sizeof key) != 0)
+        if (s[i].tok == NULL || !same_text(&s[i], h, tok, len))
             continue;
         if (expired(s[i].exp_ms, now_ms, max_skew_ms)) {
             dropped = s[i].tok;
@@ -144,12 +105,11 @@ clerk_token *clerk_token_cache_get(clerk_token_cache *c, const char *tok, size_t
 void clerk_token_cache_put(clerk_token_cache *c, const char *tok, size_t len, clerk_token *t)
 {
     if (c == NULL || tok == NULL || t == NULL || t->verified_fp == 0 || !t->claims.has_exp ||
-        t->claims.bad_exp)
+        t->claims.bad_exp || t->jwt == NULL || t->jwt->text_len != len ||
+        memcmp(t->jwt->signing_input, tok, len) != 0)
         return;
-    unsigned char key[32];
-    size_t set;
-    if (locate(c, tok, len, key, &set) != 0)
-        return;
+    uint32_t h = text_hash(tok, len);
+    size_t set = h % c->nsets;
     clerk_token *old = NULL;
     pthread_mutex_t *lock = &c->locks[set % STRIPES];
     pthread_mutex_lock(lock);
@@ -157,7 +117,7 @@ void clerk_token_cache_put(clerk_token_cache *c, const char *tok, size_t len, cl
     /* Same token again: replace it (never two copies); else a free slot; else the oldest. */
     int victim = -1;
     for (int i = 0; i < WAYS && victim < 0; i++)
-        if (s[i].tok != NULL && memcmp(s[i].key, key, sizeof key) == 0)
+        if (s[i].tok != NULL && same_text(&s[i], h, tok, len))
             victim = i;
     for (int i = 0; i < WAYS && victim < 0; i++)
         if (s[i].tok == NULL)
@@ -171,7 +131,7 @@ void clerk_token_cache_put(clerk_token_cache *c, const char *tok, size_t len, cl
     old = s[victim].tok;
     if (old == NULL)
         atomic_fetch_add(&c->entries, 1);
-    memcpy(s[victim].key, key, sizeof key);
+    s[victim].hash = h;
     s[victim].tok = clerk_token_ref(t);
     s[victim].exp_ms = t->claims.exp * 1000;
     s[victim].seq = atomic_fetch_add(&c->seq, 1);
@@ -199,7 +159,6 @@ void clerk_token_cache_destroy(clerk_token_cache *c)
         clerk_token_release(c->slots[i].tok);
     for (int i = 0; i < STRIPES; i++)
         pthread_mutex_destroy(&c->locks[i]);
-    EVP_MD_free(c->sha256);
     free(c->slots);
     free(c);
 }

@@ -1,4 +1,4 @@
-/* Per-process cache of verified tokens, keyed by SHA-256 of the token text, bounded. */
+/* Per-process cache of verified tokens, keyed by the exact token text, bounded. */
 #ifndef CLERK_TOKEN_CACHE_H
 #define CLERK_TOKEN_CACHE_H
 
@@ -17,7 +17,7 @@ clerk_token *clerk_token_cache_get(clerk_token_cache *c, const char *tok, size_t
                                    int64_t now_ms, int64_t max_skew_ms);
 
 /* Stores a verified token (takes its own reference); evicts the oldest entry of its bucket when
- * full. Unverified tokens are ignored. */
+ * full. Unverified tokens, and a token whose text is not tok, are ignored. */
 void clerk_token_cache_put(clerk_token_cache *c, const char *tok, size_t len, clerk_token *t);
 
 /* Counters since creation. */

@@ -258,7 +258,12 @@ START_TEST(header_fields_are_extracted)
     /* The signing input is the token up to the second dot, byte for byte. */
     ck_assert_uint_eq(jwt->signing_len, (size_t)(strrchr(t, '.') - t));
     ck_assert_int_eq(strncmp(jwt->signing_input, t, jwt->signing_len), 0);
-    ck_assert_int_eq(jwt->signing_input[jwt->signing_len], '\0');
+    /* The copy holds the whole token text (the cache compares it), NUL-terminated. */
+    ck_assert_uint_eq(jwt->text_len, strlen(t));
+    ck_assert_str_eq(jwt->signing_input, t);
+    /* The payload's JSON text is kept as signed. */
+    ck_assert_str_eq(jwt->payload_json, "{\"sub\":\"user_1\"}");
+    ck_assert_uint_eq(jwt->payload_json_len, strlen(jwt->payload_json));
     clerk_jwt_free(jwt);
     free(t);
     EVP_PKEY_free(k);

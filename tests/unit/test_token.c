@@ -426,6 +426,15 @@ START_TEST(claims_json_is_made_once_and_kept_with_the_token)
     ck_assert_ptr_eq(clerk_token_claims_json(t), first);
     clerk_token_release(t);
     ck_assert_ptr_null(clerk_token_claims_json(NULL));
+    /* Whitespace between members is re-serialised away too. */
+    t = mint_token(rsa_key, "RS256", HDR_RS256, "{\"sub\":\"user_1\",\n \"exp\":1700000600}");
+    ck_assert_str_eq(clerk_token_claims_json(t), "{\"sub\":\"user_1\",\"exp\":1700000600}");
+    clerk_token_release(t);
+    /* A compact payload is exported as signed, byte for byte (escapes kept), without a copy. */
+    t = mint_token(rsa_key, "RS256", HDR_RS256, "{\"sub\":\"user_1\",\"n\":\"\\u00e9\\/\"}");
+    ck_assert_str_eq(clerk_token_claims_json(t), "{\"sub\":\"user_1\",\"n\":\"\\u00e9\\/\"}");
+    ck_assert_ptr_eq(clerk_token_claims_json(t), t->jwt->payload_json);
+    clerk_token_release(t);
 }
 END_TEST
 
@@ -487,6 +496,16 @@ START_TEST(cache_key_is_the_whole_token_text)
     clerk_token *t = verified(GOOD_CLAIMS, &text);
     clerk_token_cache_put(c, text, strlen(text), t);
     ck_assert_ptr_null(clerk_token_cache_get(c, text, strlen(text) - 1, NOW_MS, 5000));
+    /* Only the tail picks the set: a text that differs before it (same signature characters,
+     * another payload) is still a different token. */
+    char *dot = strchr(text, '.');
+    char was = dot[3];
+    dot[3] = was == 'A' ? 'B' : 'A';
+    ck_assert_ptr_null(clerk_token_cache_get(c, text, strlen(text), NOW_MS, 5000));
+    dot[3] = was;
+    clerk_token *hit = clerk_token_cache_get(c, text, strlen(text), NOW_MS, 5000);
+    ck_assert_ptr_eq(hit, t);
+    clerk_token_release(hit);
     text[strlen(text) - 1] ^= 0x01;
     ck_assert_ptr_null(clerk_token_cache_get(c, text, strlen(text), NOW_MS, 5000));
     clerk_token_release(t);
