@@ -852,6 +852,15 @@ static const char *user_from_token(request_rec *r, const clerk_token *t, const c
     return user;
 }
 
+/* The signed-in token's payload segment, for X-Clerk-Claims. */
+static const char *claims_header_value(request_rec *r)
+{
+    const clerk_req *rq = ap_get_module_config(r->request_config, &clerk_auth_module);
+    size_t n;
+    const char *seg = rq && rq->st.token ? clerk_jwt_payload_segment(rq->st.token->jwt, &n) : NULL;
+    return seg ? apr_pstrmemdup(r->pool, seg, n) : NULL;
+}
+
 typedef struct export_ctx {
     request_rec *r;
     int pass_as;
@@ -862,8 +871,12 @@ static void export_var(void *vctx, const char *name, const char *value)
     export_ctx *x = vctx;
     if (x->pass_as & PASS_ENV)
         apr_table_setn(x->r->subprocess_env, name, value);
-    if (x->pass_as & PASS_HEADERS)
+    if (x->pass_as & PASS_HEADERS) {
+        /* JSON in a header would need escaping rules of its own; base64url needs none. */
+        if (strcmp(name, "CLERK_CLAIMS") == 0 && !(value = claims_header_value(x->r)))
+            return;
         apr_table_setn(x->r->headers_in, clerk_export_header_name(x->r->pool, name), value);
+    }
 }
 
 /* 1 when the environment already holds a CLERK_* name (SetEnvIf, an internal redirect): then
@@ -886,9 +899,15 @@ static void export_decision(request_rec *r, const clerk_resolved *rs, clerk_req 
 
     if (rs->pass_as == PASS_NONE)
         return;
-    clerk_export_state_vars(&rq->st, export_var, &x);
-    if (rq->st.status != CLERK_SIGNED_IN || rq->exports == NULL)
+    if (rq->st.status != CLERK_SIGNED_IN || rq->exports == NULL) {
+        clerk_export_vars(r->pool, &rq->st, rq->auth_made ? &rq->auth : NULL, export_var, &x);
+        if (rq->auth_made && (rs->pass_as & PASS_HEADERS)) {
+            apr_table_setn(r->headers_in, "X-Remote-User", rq->user);
+            apr_table_setn(r->headers_in, "X-Auth-Type", CLERK_AUTH_TYPE);
+        }
         return;
+    }
+    clerk_export_state_vars(&rq->st, export_var, &x);
     const clerk_token_exports *v = rq->exports;
     if (rs->pass_as & PASS_ENV) {
         /* apr_table_setn scans the table for each name; adding is safe when none is there. */
@@ -1009,8 +1028,17 @@ static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
     if (rq->st.status == CLERK_SIGNED_IN) {
         clerk_token *t = rq->st.token;
         rq->user = user_from_token(r, t, rs->user_claim);
-        rq->exports = clerk_export_token_vars(r->pool, t);
-        if (!rq->user || !rq->exports || !rq->exports->ok) {
+        /* A token seen before gets its variables made once and kept; a first sighting (maybe the
+         * only one) exports from its auth object directly, which costs less than keeping. */
+        int usable;
+        if (rq->st.token_cached || clerk_token_memo(t)) {
+            rq->exports = clerk_export_token_vars(r->pool, t);
+            usable = rq->exports && rq->exports->ok;
+        } else {
+            usable = clerk_auth_from_claims(r->pool, t->jwt->payload, &rq->auth) == 0;
+            rq->auth_made = usable;
+        }
+        if (!rq->user || !usable) {
             rq->st.status = CLERK_SIGNED_OUT;
             rq->st.reason = CLERK_R_TOKEN_VERIFICATION_FAILED;
             rq->st.message = apr_psprintf(r->pool,

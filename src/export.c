@@ -154,15 +154,6 @@ static const char *put(char **at, const char *s, size_t n)
     return out;
 }
 
-/* "<header>.<payload>.<sig>": the payload segment, the base64url of exactly what was signed. */
-static const char *payload_segment(const clerk_jwt *jwt, size_t *n)
-{
-    const char *in = jwt->signing_input;
-    const char *dot = in != NULL ? memchr(in, '.', jwt->signing_len) : NULL;
-    *n = dot != NULL ? jwt->signing_len - (size_t)(dot + 1 - in) : 0;
-    return dot != NULL ? dot + 1 : NULL;
-}
-
 /* Builds the block in one allocation, so the token frees it with one free(). */
 static clerk_token_exports *build(apr_pool_t *p, clerk_token *t)
 {
@@ -173,7 +164,7 @@ static clerk_token_exports *build(apr_pool_t *p, clerk_token *t)
     if (ok)
         export_token_vars(p, t, &a, keep, &q);
     size_t seg_len = 0;
-    const char *seg = payload_segment(t->jwt, &seg_len);
+    const char *seg = clerk_jwt_payload_segment(t->jwt, &seg_len);
     size_t n = (size_t)q.names->nelts;
     size_t head = sizeof(clerk_token_exports) + n * sizeof(clerk_export_entry);
     clerk_token_exports *x = malloc(head + q.bytes + seg_len + 1);

@@ -64,6 +64,13 @@ static int header_string(const json_t *header, const char *name, const char **ou
 
 int clerk_jwt_decode(const char *tok, size_t len, size_t max_len, clerk_jwt **out, clerk_error *err)
 {
+    return clerk_jwt_decode_with(tok, len, max_len, NULL, NULL, out, err);
+}
+
+int clerk_jwt_decode_with(const char *tok, size_t len, size_t max_len,
+                          clerk_jwt_header_lookup known, void *known_ctx, clerk_jwt **out,
+                          clerk_error *err)
+{
     *out = NULL;
     if (max_len == 0)
         max_len = CLERK_JWT_DEFAULT_MAX_LEN;
@@ -86,7 +93,9 @@ int clerk_jwt_decode(const char *tok, size_t len, size_t max_len, clerk_jwt **ou
     if (jwt == NULL)
         return clerk_error_set(err, CLERK_R_TOKEN_INVALID, "Out of memory decoding the JWT.");
 
-    jwt->header = decode_json_segment(tok, hlen, NULL, NULL);
+    jwt->header = known != NULL && hlen > 0 ? known(known_ctx, tok, hlen) : NULL;
+    if (jwt->header == NULL)
+        jwt->header = decode_json_segment(tok, hlen, NULL, NULL);
     if (jwt->header == NULL) {
         clerk_jwt_free(jwt);
         return clerk_error_set(err, CLERK_R_TOKEN_INVALID, "%s", CLERK_JWT_MSG_HEADER);
@@ -122,6 +131,14 @@ int clerk_jwt_decode(const char *tok, size_t len, size_t max_len, clerk_jwt **ou
 
     *out = jwt;
     return 0;
+}
+
+const char *clerk_jwt_payload_segment(const clerk_jwt *jwt, size_t *n)
+{
+    const char *in = jwt != NULL ? jwt->signing_input : NULL;
+    const char *dot = in != NULL ? memchr(in, '.', jwt->signing_len) : NULL;
+    *n = dot != NULL ? jwt->signing_len - (size_t)(dot + 1 - in) : 0;
+    return dot != NULL ? dot + 1 : NULL;
 }
 
 void clerk_jwt_free(clerk_jwt *jwt)

@@ -46,6 +46,20 @@ typedef struct clerk_jwt {
 int clerk_jwt_decode(const char *tok, size_t len, size_t max_len, clerk_jwt **out,
                      clerk_error *err);
 
+/* A header segment already decoded and trusted (the token cache remembers those of verified
+ * tokens): a new reference to its JSON object, or NULL to decode it. */
+typedef json_t *(*clerk_jwt_header_lookup)(void *ctx, const char *seg, size_t len);
+
+/* clerk_jwt_decode that first asks known (when non-NULL) for the header segment, so the few
+ * headers an instance signs with are not decoded again for every new token. Same answers. */
+int clerk_jwt_decode_with(const char *tok, size_t len, size_t max_len,
+                          clerk_jwt_header_lookup known, void *known_ctx, clerk_jwt **out,
+                          clerk_error *err);
+
+/* The payload segment as received (base64url of exactly the signed payload), *n its length; not
+ * NUL-terminated; NULL when jwt has no signing input. */
+const char *clerk_jwt_payload_segment(const clerk_jwt *jwt, size_t *n);
+
 /* Frees a decoded JWT; NULL is ignored. */
 void clerk_jwt_free(clerk_jwt *jwt);
 

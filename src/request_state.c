@@ -203,13 +203,16 @@ static clerk_token *get_token(ctx *c, const char *tok, int *cached, clerk_error 
         t = clerk_token_cache_get(c->cfg->cache, tok, len, c->req->now_ms, c->cfg->verify.skew_ms);
         *cached = t != NULL;
     }
-    if (!t && clerk_token_decode(tok, len, max_token_len(c), &t, err) != 0)
+    if (!t && clerk_token_decode_with(tok, len, max_token_len(c),
+                                      c->cfg->cache ? clerk_token_cache_known_header : NULL,
+                                      c->cfg->cache, &t, err) != 0)
         return NULL;
     if (!t) {
         clerk_error_set(err, CLERK_R_UNEXPECTED_ERROR, "token decode returned nothing");
         return NULL;
     }
     apr_pool_cleanup_register(c->p, t, release_token, apr_pool_cleanup_null);
+    c->out->token_cached = *cached;
     if (t->jwt && t->jwt->kid)
         c->out->kid = apr_pstrdup(c->p, t->jwt->kid);
     return t;

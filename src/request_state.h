@@ -65,6 +65,7 @@ typedef struct clerk_state {
     clerk_token_source source; /* where a token was found (NONE: none presented) */
     const char *kid;           /* kid of the presented token if it decoded, else NULL */
     clerk_token *token;        /* signed in: the verified token; released by a pool cleanup */
+    int token_cached;          /* the token came from the verified-token cache (seen before) */
     /* Inputs of the handshake redirect (reference §5.1), set for every decision. */
     int eligible_for_handshake; /* GET document request */
     int suffixed_cookies;

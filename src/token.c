@@ -17,9 +17,16 @@ static int wrong_type(const clerk_token *t);
 int clerk_token_decode(const char *tok, size_t len, size_t max_len, clerk_token **out,
                        clerk_error *err)
 {
+    return clerk_token_decode_with(tok, len, max_len, NULL, NULL, out, err);
+}
+
+int clerk_token_decode_with(const char *tok, size_t len, size_t max_len,
+                            clerk_jwt_header_lookup known, void *known_ctx, clerk_token **out,
+                            clerk_error *err)
+{
     *out = NULL;
     clerk_jwt *jwt = NULL;
-    if (clerk_jwt_decode(tok, len, max_len, &jwt, err) != 0)
+    if (clerk_jwt_decode_with(tok, len, max_len, known, known_ctx, &jwt, err) != 0)
         return -1;
     clerk_token *t = calloc(1, sizeof *t);
     if (t == NULL) {

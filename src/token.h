@@ -38,6 +38,12 @@ typedef struct clerk_token {
 int clerk_token_decode(const char *tok, size_t len, size_t max_len, clerk_token **out,
                        clerk_error *err);
 
+/* clerk_token_decode asking known for header segments decoded before (see
+ * clerk_jwt_decode_with). */
+int clerk_token_decode_with(const char *tok, size_t len, size_t max_len,
+                            clerk_jwt_header_lookup known, void *known_ctx, clerk_token **out,
+                            clerk_error *err);
+
 /* 1 when the token is a machine token (typ at+jwt / application/at+jwt, or sub "mch_...") or
  * its cat is present and not a session category (ref §2.1 step 1), else 0. */
 int clerk_token_is_wrong_type(const clerk_token *t);

@@ -20,7 +20,19 @@ typedef struct slot {
     uint64_t seq; /* insertion order within the cache, for eviction */
 } slot;
 
+/* A header segment of a verified token and its decoded object, kept for the cache's life. */
+typedef struct known_header {
+    json_t *header;
+    size_t len;
+    char seg[];
+} known_header;
+
+/* An instance signs with one header per key: a handful covers key rotation. Entries are only
+ * ever added, so readers need no lock and no reference on the entry itself. */
+#define KNOWN_HEADERS 8
+
 struct clerk_token_cache {
+    _Atomic(known_header *) headers[KNOWN_HEADERS];
     size_t nsets;
     slot *slots; /* nsets * WAYS */
     pthread_mutex_t locks[STRIPES];
@@ -65,6 +77,50 @@ static int same_text(const slot *s, uint32_t h, const char *tok, size_t len)
 {
     const clerk_jwt *j = s->tok->jwt;
     return s->hash == h && j->text_len == len && memcmp(j->signing_input, tok, len) == 0;
+}
+
+json_t *clerk_token_cache_known_header(void *cache, const char *seg, size_t len)
+{
+    clerk_token_cache *c = cache;
+    for (int i = 0; c != NULL && i < KNOWN_HEADERS; i++) {
+        known_header *k = atomic_load_explicit(&c->headers[i], memory_order_acquire);
+        if (k == NULL)
+            break;
+        if (k->len == len && memcmp(k->seg, seg, len) == 0)
+            return json_incref(k->header);
+    }
+    return NULL;
+}
+
+/* Keeps the header of a token just stored, when it is new and there is room. */
+static void remember_header(clerk_token_cache *c, const clerk_jwt *jwt)
+{
+    const char *dot = memchr(jwt->signing_input, '.', jwt->signing_len);
+    if (dot == NULL || jwt->header == NULL)
+        return;
+    size_t len = (size_t)(dot - jwt->signing_input);
+    json_t *have = clerk_token_cache_known_header(c, jwt->signing_input, len);
+    if (have != NULL) {
+        json_decref(have);
+        return;
+    }
+    known_header *k = malloc(sizeof *k + len);
+    if (k == NULL)
+        return;
+    k->header = json_incref(jwt->header);
+    k->len = len;
+    memcpy(k->seg, jwt->signing_input, len);
+    for (int i = 0; i < KNOWN_HEADERS; i++) {
+        known_header *expect = NULL;
+        if (atomic_compare_exchange_strong_explicit(&c->headers[i], &expect, k,
+                                                    memory_order_acq_rel, memory_order_acquire))
+            return;
+        /* Two threads may add the same header at once: one copy is enough. */
+        if (expect->len == len && memcmp(expect->seg, k->seg, len) == 0)
+            break;
+    }
+    json_decref(k->header);
+    free(k);
 }
 
 static int expired(int64_t exp_ms, int64_t now_ms, int64_t max_skew_ms)
@@ -137,6 +193,7 @@ void clerk_token_cache_put(clerk_token_cache *c, const char *tok, size_t len, cl
     s[victim].seq = atomic_fetch_add(&c->seq, 1);
     pthread_mutex_unlock(lock);
     clerk_token_release(old);
+    remember_header(c, t->jwt);
 }
 
 void clerk_token_cache_stats(const clerk_token_cache *c, uint64_t *hits, uint64_t *misses,
@@ -159,6 +216,13 @@ void clerk_token_cache_destroy(clerk_token_cache *c)
         clerk_token_release(c->slots[i].tok);
     for (int i = 0; i < STRIPES; i++)
         pthread_mutex_destroy(&c->locks[i]);
+    for (int i = 0; i < KNOWN_HEADERS; i++) {
+        known_header *k = atomic_load(&c->headers[i]);
+        if (k != NULL) {
+            json_decref(k->header);
+            free(k);
+        }
+    }
     free(c->slots);
     free(c);
 }

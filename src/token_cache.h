@@ -20,6 +20,11 @@ clerk_token *clerk_token_cache_get(clerk_token_cache *c, const char *tok, size_t
  * full. Unverified tokens, and a token whose text is not tok, are ignored. */
 void clerk_token_cache_put(clerk_token_cache *c, const char *tok, size_t len, clerk_token *t);
 
+/* A clerk_jwt_header_lookup over the headers of tokens stored so far (ctx: the cache): a new
+ * reference to the JSON object of a header segment byte-identical to a stored token's, or NULL.
+ * At most a few headers are kept (the first ones seen), for the cache's life; lock-free. */
+json_t *clerk_token_cache_known_header(void *cache, const char *seg, size_t len);
+
 /* Counters since creation. */
 void clerk_token_cache_stats(const clerk_token_cache *c, uint64_t *hits, uint64_t *misses,
                              size_t *entries);

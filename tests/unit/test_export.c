@@ -98,6 +98,48 @@ START_TEST(signed_in_exports_user_session_org_and_actor)
 }
 END_TEST
 
+/* The per-token list a cached token exports on every hit says exactly what clerk_export_vars
+ * says for its token, with header forms, and is made once. */
+START_TEST(token_list_matches_the_exported_variables_and_is_kept)
+{
+    clerk_state st;
+    clerk_auth a;
+    clerk_token *t = state_for(CLAIMS_V2, &st, &a);
+    collected c = export_of(&st, &a);
+    const clerk_token_exports *x = clerk_export_token_vars(pool, t);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_int_eq(x->ok, 1);
+    ck_assert_uint_eq(x->n + 2, (size_t)c.count); /* + CLERK_AUTH_STATUS, CLERK_TOKEN_SOURCE */
+    for (size_t i = 0; i < x->n; i++) {
+        const clerk_export_entry *e = &x->v[i];
+        ck_assert_str_eq(e->value, apr_table_get(c.vars, e->name));
+        ck_assert_str_eq(e->header, clerk_export_header_name(pool, e->name));
+        if (strcmp(e->name, "CLERK_CLAIMS") == 0) {
+            size_t n;
+            const char *seg = clerk_jwt_payload_segment(t->jwt, &n);
+            ck_assert_uint_eq(strlen(e->header_value), n);
+            ck_assert_int_eq(memcmp(e->header_value, seg, n), 0);
+        } else {
+            ck_assert_str_eq(e->header_value, e->value);
+        }
+    }
+    ck_assert_ptr_eq(clerk_export_token_vars(pool, t), x);
+    clerk_token_release(t);
+
+    /* No usable auth object (sub missing): the list says so and holds nothing. */
+    char *jwt = mint_sign(key, "ES256", "{\"alg\":\"ES256\"}", "{\"sid\":\"sess_1\"}");
+    clerk_error err = {0};
+    ck_assert_int_eq(clerk_token_decode(jwt, strlen(jwt), 0, &t, &err), 0);
+    free(jwt);
+    x = clerk_export_token_vars(pool, t);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_int_eq(x->ok, 0);
+    ck_assert_uint_eq(x->n, 0);
+    clerk_token_release(t);
+    ck_assert_ptr_null(clerk_export_token_vars(pool, NULL));
+}
+END_TEST
+
 START_TEST(claims_json_is_the_compact_payload)
 {
     clerk_state st;
@@ -262,6 +304,7 @@ Suite *export_suite(void)
     tcase_add_checked_fixture(t, pool_setup, pool_teardown);
     tcase_add_test(t, signed_in_exports_user_session_org_and_actor);
     tcase_add_test(t, claims_json_is_the_compact_payload);
+    tcase_add_test(t, token_list_matches_the_exported_variables_and_is_kept);
     tcase_add_test(t, absent_sts_fva_org_and_actor_leave_variables_unset);
     tcase_add_test(t, scalar_claims_are_exported_by_sanitised_name);
     tcase_add_test(t, values_with_control_characters_are_not_exported);

@@ -514,6 +514,54 @@ START_TEST(cache_key_is_the_whole_token_text)
 }
 END_TEST
 
+/* Headers of stored (verified) tokens are remembered, so a new token with the same header
+ * segment is not decoded twice; anything else is decoded as usual. */
+START_TEST(cache_remembers_headers_of_stored_tokens_only)
+{
+    clerk_token_cache *c = clerk_token_cache_create(64);
+    char *unverified = mint_sign(rsa_key, "RS256", HDR_RS256, GOOD_CLAIMS);
+    clerk_token *u = decode(strdup(unverified));
+    size_t hlen = (size_t)(strchr(unverified, '.') - unverified);
+    clerk_token_cache_put(c, unverified, strlen(unverified), u);
+    ck_assert_ptr_null(clerk_token_cache_known_header(c, unverified, hlen));
+
+    char *text;
+    clerk_token *t = verified(GOOD_CLAIMS, &text);
+    clerk_token_cache_put(c, text, strlen(text), t);
+    json_t *h = clerk_token_cache_known_header(c, text, hlen);
+    ck_assert_ptr_eq(h, t->jwt->header);
+    json_decref(h);
+    ck_assert_ptr_null(clerk_token_cache_known_header(c, text, hlen - 1));
+
+    /* Another token with that header shares the object; its payload is its own. */
+    clerk_token *n = NULL;
+    clerk_error err = {0};
+    char *other = mint_sign(rsa_key, "RS256", HDR_RS256, "{\"sub\":\"user_2\"}");
+    ck_assert_int_eq(clerk_token_decode_with(other, strlen(other), 0,
+                                             clerk_token_cache_known_header, c, &n, &err),
+                     0);
+    ck_assert_ptr_eq(n->jwt->header, t->jwt->header);
+    ck_assert_str_eq(n->jwt->alg_name, "RS256");
+    ck_assert_str_eq(n->claims.sub, "user_2");
+    clerk_token_release(n);
+    /* A different header segment is decoded, not matched. */
+    char *hs384 = mint_sign(rsa_key, "RS384", "{\"alg\":\"RS384\"}", GOOD_CLAIMS);
+    ck_assert_int_eq(clerk_token_decode_with(hs384, strlen(hs384), 0,
+                                             clerk_token_cache_known_header, c, &n, &err),
+                     0);
+    ck_assert_ptr_ne(n->jwt->header, t->jwt->header);
+    ck_assert_str_eq(n->jwt->alg_name, "RS384");
+    clerk_token_release(n);
+    clerk_token_release(t);
+    clerk_token_release(u);
+    clerk_token_cache_destroy(c);
+    free(text);
+    free(other);
+    free(hs384);
+    free(unverified);
+}
+END_TEST
+
 START_TEST(cache_hit_skips_signature_but_reapplies_claims)
 {
     clerk_token_cache *c = clerk_token_cache_create(64);
@@ -692,6 +740,7 @@ Suite *token_suite(void)
     tcase_add_test(t, cache_returns_the_stored_token_and_counts_hits);
     tcase_add_test(t, cache_ignores_unverified_tokens);
     tcase_add_test(t, cache_key_is_the_whole_token_text);
+    tcase_add_test(t, cache_remembers_headers_of_stored_tokens_only);
     tcase_add_test(t, cache_hit_skips_signature_but_reapplies_claims);
     tcase_add_test(t, cache_drops_entries_past_exp_and_skew);
     tcase_add_test(t, cache_is_bounded_and_evicts_the_oldest);
