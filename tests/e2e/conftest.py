@@ -7,6 +7,7 @@ not from the module's code."""
 
 import base64
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -455,17 +456,17 @@ class Response:
         return "<Response %s %r %r>" % (self.status, self.headers, self.body[:300])
 
 
-_curl_seq = [0]
+_curl_seq = itertools.count(1)  # next() on a count is atomic: threads never share a file
 
 
 def curl(url, headers=(), method=None, data=None, timeout=10):
     """One request with the real curl client; returns status, headers of the final (only)
     response and body."""
-    _curl_seq[0] += 1
+    seq = next(_curl_seq)
     d = os.path.join(WORK, "curl")
     os.makedirs(d, exist_ok=True)
-    hfile = os.path.join(d, "h%d" % _curl_seq[0])
-    bfile = os.path.join(d, "b%d" % _curl_seq[0])
+    hfile = os.path.join(d, "h%d" % seq)
+    bfile = os.path.join(d, "b%d" % seq)
     cmd = ["curl", "-s", "-g", "--max-time", str(timeout), "-o", bfile, "-D", hfile,
            "-w", "%{http_code}"]
     if method:
@@ -489,8 +490,10 @@ def curl(url, headers=(), method=None, data=None, timeout=10):
     except OSError:
         body = ""
     for p in (hfile, bfile):
-        if os.path.exists(p):
+        try:
             os.unlink(p)
+        except FileNotFoundError:
+            pass
     return Response(status, hdrs, body)
 
 
