@@ -864,13 +864,16 @@ static const char *claims_header_value(request_rec *r)
 typedef struct export_ctx {
     request_rec *r;
     int pass_as;
+    /* apr_table_setn or, when the environment holds no CLERK_* name yet, apr_table_addn:
+     * setn scans the table for each name, and every exported name starts alike. */
+    void (*env_set)(apr_table_t *, const char *, const char *);
 } export_ctx;
 
 static void export_var(void *vctx, const char *name, const char *value)
 {
     export_ctx *x = vctx;
     if (x->pass_as & PASS_ENV)
-        apr_table_setn(x->r->subprocess_env, name, value);
+        x->env_set(x->r->subprocess_env, name, value);
     if (x->pass_as & PASS_HEADERS) {
         /* JSON in a header would need escaping rules of its own; base64url needs none. */
         if (strcmp(name, "CLERK_CLAIMS") == 0 && !(value = claims_header_value(x->r)))
@@ -895,10 +898,11 @@ static int env_has_clerk_names(const apr_table_t *env)
  * request holds its token until its pool is destroyed, so they outlive every reader. */
 static void export_decision(request_rec *r, const clerk_resolved *rs, clerk_req *rq)
 {
-    export_ctx x = {r, rs->pass_as};
-
     if (rs->pass_as == PASS_NONE)
         return;
+    export_ctx x = {r, rs->pass_as,
+                    env_has_clerk_names(r->subprocess_env) ? apr_table_setn : apr_table_addn};
+
     if (rq->st.status != CLERK_SIGNED_IN || rq->exports == NULL) {
         clerk_export_vars(r->pool, &rq->st, rq->auth_made ? &rq->auth : NULL, export_var, &x);
         if (rq->auth_made && (rs->pass_as & PASS_HEADERS)) {
@@ -909,13 +913,9 @@ static void export_decision(request_rec *r, const clerk_resolved *rs, clerk_req 
     }
     clerk_export_state_vars(&rq->st, export_var, &x);
     const clerk_token_exports *v = rq->exports;
-    if (rs->pass_as & PASS_ENV) {
-        /* apr_table_setn scans the table for each name; adding is safe when none is there. */
-        void (*set)(apr_table_t *, const char *, const char *) =
-            env_has_clerk_names(r->subprocess_env) ? apr_table_setn : apr_table_addn;
+    if (rs->pass_as & PASS_ENV)
         for (size_t i = 0; i < v->n; i++)
-            set(r->subprocess_env, v->v[i].name, v->v[i].value);
-    }
+            x.env_set(r->subprocess_env, v->v[i].name, v->v[i].value);
     if (rs->pass_as & PASS_HEADERS) {
         /* Reserved names were scrubbed from headers_in before the decision. */
         for (size_t i = 0; i < v->n; i++)

@@ -9,6 +9,12 @@
 #                           request a cache miss)
 #   BENCH_SMOKE=1 bench/run.sh   1 s x 1 repetition, to see that every row works
 #
+# Placement: with BENCH_PIN=1 (the default on 2 or more CPUs) every httpd runs on CPU 0 and wrk on
+# the others. On a 2-core machine wrk and httpd otherwise share both cores and where the
+# scheduler puts them swings req/s by 15-40 % from run to run; pinned, the server's own cost per
+# request decides req/s, which is what the ratios compare. BENCH_PIN=0 lets them mix.
+# BENCH_CONF_EXTRA adds lines to every instance's configuration (e.g. "EnableMMAP Off").
+#
 # Other knobs: BENCH_CONNS ("16 64"), BENCH_THREADS (wrk threads, 2), BENCH_FRESH_TOKENS
 # (distinct tokens cycled for "fresh token every request", 40000), BENCH_WORK (bench/work),
 # BENCH_MICRO=0 (skip the micro-benchmark), BENCH_ROWS (space-separated row ids to run).
@@ -34,6 +40,12 @@ if [ "$SMOKE" = 1 ]; then
     DURATION=1
     REPS=1
     FRESH_N=${BENCH_FRESH_TOKENS:-12000}
+fi
+PIN_SERVER="" PIN_CLIENT="" PLACEMENT="httpd and wrk share all CPUs"
+if [ "${BENCH_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ]; then
+    PIN_SERVER="taskset -c 0"
+    PIN_CLIENT="taskset -c 1-$(($(nproc) - 1))"
+    PLACEMENT="httpd pinned to CPU 0, wrk to CPU 1-$(($(nproc) - 1))"
 fi
 APACHE=/usr/sbin/apache2
 MODDIR=/usr/lib/apache2/modules
@@ -171,6 +183,7 @@ KeepAlive On
 MaxKeepAliveRequests 0
 KeepAliveTimeout 30
 MaxConnectionsPerChild 0
+${BENCH_CONF_EXTRA:-}
 $MPM
 DocumentRoot "$H"
 <Directory />
@@ -232,7 +245,7 @@ STARTED=""
 start_httpd() { # name
     local name=$1 port
     port=$(port_of "$name")
-    "$APACHE" -f "$WORK/$name.conf" -k start || die "httpd $name did not start: $(tail -5 "$WORK/logs/$name.error.log" 2>/dev/null)"
+    $PIN_SERVER "$APACHE" -f "$WORK/$name.conf" -k start || die "httpd $name did not start: $(tail -5 "$WORK/logs/$name.error.log" 2>/dev/null)"
     STARTED="$STARTED $name"
     local i
     for i in $(seq 1 100); do
@@ -286,6 +299,7 @@ cpu_ticks() {
 # --- rows ------------------------------------------------------------------------------------
 # id|label|instance|path|mode|token file
 ROWS_ALL="base|unprotected static 100 B|base|/open/f.txt|none|rot
+open|unprotected, module loaded, same instance|clerk|/open/f.txt|none|rot
 one|ours: PEM key, one token|clerk|/pem/f.txt|bearer|one
 rot|ours: PEM key, 1,000 distinct tokens|clerk|/pem/f.txt|bearer|rot
 fresh|ours: PEM key, fresh token every request|clerk|/pem/f.txt|bearer|fresh
@@ -368,7 +382,7 @@ measure() { # row conns seconds
     file=$T/$(field "$1" 6).txt
     url="http://127.0.0.1:$(port_of "$inst")$path"
     before=$(cpu_ticks "$inst")
-    out=$(wrk -t"$THREADS" -c"$2" -d"$3"s --latency -s bench/rotate.lua "$url" -- "$mode" "$file" "$UAT" 2>&1)
+    out=$($PIN_CLIENT wrk -t"$THREADS" -c"$2" -d"$3"s --latency -s bench/rotate.lua "$url" -- "$mode" "$file" "$UAT" 2>&1)
     after=$(cpu_ticks "$inst")
     reqs=$(echo "$out" | awk '/requests in/ { print $1 }')
     rps=$(echo "$out" | awk '/^Requests\/sec:/ { print $2 }')
@@ -411,7 +425,7 @@ if [ "$MODE" = memory ]; then
     printf 'requests     RSS KiB   delta KiB\n%9d %10d %10d\n' 0 "$r0" 0
     total=0
     while [ "$total" -lt "$N" ]; do
-        out=$(wrk -t"$THREADS" -c16 -d"$DURATION"s -s bench/rotate.lua \
+        out=$($PIN_CLIENT wrk -t"$THREADS" -c16 -d"$DURATION"s -s bench/rotate.lua \
             "http://127.0.0.1:$PORT_CLERK/pem/f.txt" -- bearer "$T/$(field "$row" 6).txt" "$UAT" 2>&1)
         n=$(echo "$out" | awk '/requests in/ { print $1 }')
         bad=$(echo "$out" | awk '/Non-2xx/ { print $NF }')
@@ -455,6 +469,7 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 echo
 echo "mod_clerk_auth benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, load before: $load"
 echo "httpd $($APACHE -v | awk -F'[ /]' '/version/ { print $4 }') event MPM (2 processes x 64 threads, keep-alive unlimited), wrk -t$THREADS, ${DURATION} s per run, median of $REPS, git $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "$PLACEMENT${BENCH_CONF_EXTRA:+; extra configuration: $BENCH_CONF_EXTRA}"
 echo
 printf '| %-44s | %5s | %9s | %8s | %12s | %8s |\n' "row" "conns" "req/s" "p99 ms" "CPU us/req" "ratio"
 printf '|%s|%s|%s|%s|%s|%s|\n' "----------------------------------------------" "------:" "----------:" "---------:" "-------------:" "---------:"
@@ -476,6 +491,8 @@ for c in $CONNS; do
 done
 echo
 echo "ratio: req/s over the unprotected row at the same connection count, same run."
+echo "\"module loaded, same instance\": the module's instance serving an unprotected path (the"
+echo "module loaded but not applied): the noise floor of the ratios."
 echo "fresh token: $(wc -l <"$T/fresh.txt") distinct tokens cycled, far more than the module's"
 echo "per-process cache of 4,096 verified tokens, so every request misses it."
 
