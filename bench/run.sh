@@ -387,14 +387,17 @@ measure() { # row conns seconds
     reqs=$(echo "$out" | awk '/requests in/ { print $1 }')
     rps=$(echo "$out" | awk '/^Requests\/sec:/ { print $2 }')
     p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" { print $2 }')")
-    errs=$(echo "$out" | awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ {
+    bad=$(echo "$out" | awk '/Non-2xx or 3xx responses:/ { n += $NF } END { print n + 0 }')
+    # wrk's "Socket errors: connect N, read N, write N, timeout N", kept apart from wrong answers
+    sock=$(echo "$out" | awk '/Socket errors:/ {
         for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) n += $i } END { print n + 0 }')
+    [ "$sock" = 0 ] || say "  $url: $(echo "$out" | grep 'Socket errors:')"
     [ -n "$reqs" ] && [ "$reqs" -gt 0 ] || {
         say "$out"
         die "wrk made no request to $url"
     }
-    awk -v r="$rps" -v p="$p99" -v d=$((after - before)) -v n="$reqs" -v t="$TCK" -v e="$errs" \
-        'BEGIN { printf "%s %s %.1f %d\n", r, p, d * 1e6 / t / n, e }'
+    awk -v r="$rps" -v p="$p99" -v d=$((after - before)) -v n="$reqs" -v t="$TCK" -v e="$bad" \
+        -v k="$sock" 'BEGIN { printf "%s %s %.1f %d %d\n", r, p, d * 1e6 / t / n, e, k }'
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -483,9 +486,11 @@ for c in $CONNS; do
         p99=$(sel 4 | median)
         cpu=$(sel 5 | median)
         errs=$(sel 6 | awk '{ n += $1 } END { print n + 0 }')
+        sockerrs=$(sel 7 | awk '{ n += $1 } END { print n + 0 }')
         ratio=$(awk -v a="$rps" -v b="$base" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }')
         label=$(field "$r" 2)
-        [ "$errs" = 0 ] || label="$label (!! $errs errors)"
+        [ "$errs" = 0 ] || label="$label (!! $errs non-2xx)"
+        [ "$sockerrs" = 0 ] || label="$label ($sockerrs socket errors)"
         printf '| %-44s | %5s | %9.0f | %8.2f | %12.1f | %8s |\n' "$label" "$c" "$rps" "$p99" "$cpu" "$ratio"
     done
 done
