@@ -903,9 +903,11 @@ static void export_decision(request_rec *r, const clerk_resolved *rs, clerk_req 
     export_ctx x = {r, rs->pass_as,
                     env_has_clerk_names(r->subprocess_env) ? apr_table_setn : apr_table_addn};
 
-    if (rq->st.status != CLERK_SIGNED_IN || rq->exports == NULL) {
-        clerk_export_vars(r->pool, &rq->st, rq->auth_made ? &rq->auth : NULL, export_var, &x);
-        if (rq->auth_made && (rs->pass_as & PASS_HEADERS)) {
+    const int signed_in = rq->st.status == CLERK_SIGNED_IN;
+    if (!signed_in || rq->exports == NULL) {
+        const clerk_auth *auth = signed_in && rq->auth_made ? &rq->auth : NULL;
+        clerk_export_vars(r->pool, &rq->st, auth, export_var, &x);
+        if (auth && (rs->pass_as & PASS_HEADERS)) {
             apr_table_setn(r->headers_in, "X-Remote-User", rq->user);
             apr_table_setn(r->headers_in, "X-Auth-Type", CLERK_AUTH_TYPE);
         }
@@ -1039,6 +1041,9 @@ static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
             rq->auth_made = usable;
         }
         if (!rq->user || !usable) {
+            /* Nothing of the token may reach the application of a signed-out request. */
+            rq->auth_made = 0;
+            rq->exports = NULL;
             rq->st.status = CLERK_SIGNED_OUT;
             rq->st.reason = CLERK_R_TOKEN_VERIFICATION_FAILED;
             rq->st.message = apr_psprintf(r->pool,

@@ -246,7 +246,7 @@ keep = {k: v for k, v in os.environ.items()
 sys.stdout.write("Content-Type: application/json\r\n\r\n" + json.dumps(keep, sort_keys=True))
 """
 
-CGI_DIRS = ["main", "userclaim", "pending", "jwks", "jwks-es", "azp-a", "azp-b", "pass",
+CGI_DIRS = ["main", "userclaim", "userclaim-pass", "pending", "jwks", "jwks-es", "azp-a", "azp-b", "pass",
             "pass-vu", "u401", "u403", "u404", "signin", "signin-fwd", "small", "issuer", "api",
             "hta", "role", "claim", "static", "org", "perm", "reverified", "reverified-mf",
             "skew0"]

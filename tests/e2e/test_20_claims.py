@@ -67,6 +67,31 @@ def test_user_claim_picks_remote_user(get, minter):
     assert env["CLERK_USER_ID"] == c["sub"]
 
 
+def test_token_without_the_user_claim_exports_nothing_of_itself(get, minter):
+    """A verified token lacking ClerkUserClaim's claim is signed out: on a pass page the
+    application sees the state only, first sighting and cached alike, in both forms."""
+    c = minter.claims()
+    tok = minter.sign(c)
+    for _ in range(2):
+        r = get("/userclaim-pass/env.cgi", token=tok)
+        assert r.status == 200, r
+        env = r.json()
+        assert env.get("CLERK_AUTH_STATUS") == "signed-out"
+        assert "REMOTE_USER" not in env
+        leaked = [k for k in env if k.startswith(("CLERK_USER", "CLERK_SESSION", "CLERK_CLAIM",
+                                                  "HTTP_X_CLERK_USER", "HTTP_X_CLERK_CLAIM",
+                                                  "HTTP_X_REMOTE_USER"))]
+        assert leaked == [], leaked
+    c = minter.claims(email="jane@example.test")
+    tok = minter.sign(c)
+    for _ in range(2):
+        env = signed_in(get("/userclaim-pass/env.cgi", token=tok))
+        assert env["REMOTE_USER"] == "jane@example.test"
+        assert env["CLERK_USER_ID"] == c["sub"]
+        assert env["HTTP_X_REMOTE_USER"] == "jane@example.test"
+        assert env["HTTP_X_CLERK_USER_ID"] == c["sub"]
+
+
 def test_pending_session_is_refused_by_default(get, minter):
     tok = minter.sign(minter.claims(sts="pending"))
     signed_out(get(MAIN, token=tok), None)
