@@ -10,7 +10,7 @@ const char *clerk_authorization_token(apr_pool_t *p, const char *header)
     /* Clerk splits on single spaces and keeps the first two pieces. */
     const char *sp = strchr(header, ' ');
     if (!sp)
-        return apr_pstrdup(p, header);
+        return header;
     const char *second = sp + 1;
     const char *end = strchr(second, ' ');
     size_t second_len = end ? (size_t)(end - second) : strlen(second);
@@ -20,6 +20,7 @@ const char *clerk_authorization_token(apr_pool_t *p, const char *header)
         return apr_pstrmemdup(p, header, (size_t)(sp - header));
     }
     if ((size_t)(sp - header) == 6 && memcmp(header, "Bearer", 6) == 0)
-        return apr_pstrmemdup(p, second, second_len);
+        /* The usual case, a token running to the end, is returned in place: no 1 KiB copy. */
+        return end ? apr_pstrmemdup(p, second, second_len) : second;
     return NULL;
 }

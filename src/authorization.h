@@ -6,7 +6,8 @@
 
 /* The token in an Authorization value: the second space-separated piece when the scheme is
  * exactly "Bearer", the whole value when it has no space, NULL for any other scheme or a NULL
- * header. The result is a pool copy (may be empty). */
+ * header. The result points into header when the token runs to its end, else is a copy in p
+ * (may be empty): either way it lives as long as both. */
 const char *clerk_authorization_token(apr_pool_t *p, const char *header);
 
 #endif

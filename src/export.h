@@ -36,6 +36,7 @@ typedef struct clerk_export_entry {
 typedef struct clerk_token_exports {
     int ok;
     size_t n;
+    size_t hot_len; /* bytes from the block's start holding v[], names and header names */
     clerk_export_entry v[];
 } clerk_token_exports;
 

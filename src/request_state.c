@@ -92,6 +92,15 @@ static void add_set_cookie(ctx *c, const char *value)
     APR_ARRAY_PUSH(c->out->set_cookies, const char *) = value;
 }
 
+/* The public URL is built only when a redirect may need it: a signed-in request never does, and
+ * building it is a fair share of a cache hit's cost. */
+static const char *need_public_url(ctx *c)
+{
+    if (!c->out->public_url)
+        c->out->public_url = clerk_public_url(c->p, &c->req->url);
+    return c->out->public_url;
+}
+
 /* Clerk's handleMaybeHandshakeStatus (reference §2.4): a handshake only for a GET document
  * request below the loop limit, and (ours) only when an instance is known to send it to. The
  * 307 goes to location when given (Clerk's preset headers), else to the handshake URL. */
@@ -113,6 +122,7 @@ static void maybe_handshake_to(ctx *c, clerk_reason reason, const char *message,
     finish(c, CLERK_HANDSHAKE, reason, message);
     const clerk_config *cfg = c->cfg;
     clerk_state *o = c->out;
+    need_public_url(c);
     o->location = location
                       ? location
                       : clerk_handshake_url(
@@ -325,7 +335,7 @@ static int iss_is_instance(apr_pool_t *p, const json_t *iss, const char *fapi)
 static int uses_suffixed_cookies(ctx *c)
 {
     const clerk_publishable_key *pk = c->cfg->pk;
-    if (!pk)
+    if (!pk || apr_is_empty_table(c->cookies)) /* no cookie: rule 3 below, cheaply */
         return 0;
     const char *sfx = pk->suffix;
     const char *us = nonempty(
@@ -583,7 +593,7 @@ static int resolve_handshake(ctx *c, const char *hs, const char *nonce)
         add_set_cookie(c, APR_ARRAY_IDX(dirs, i, const char *));
     o->handshake_resolved = 1;
     if (c->dev)
-        o->location = clerk_handshake_clean_url(c->p, o->public_url);
+        o->location = clerk_handshake_clean_url(c->p, need_public_url(c));
 
     const char *tok = clerk_handshake_session_token(c->p, dirs);
     if (!tok || !*tok) {
@@ -731,7 +741,6 @@ void clerk_request_state(apr_pool_t *p, const clerk_request *req, const clerk_co
     c.is_get = req->method && strcmp(req->method, "GET") == 0;
     c.cookies = clerk_cookies_parse(p, req->cookie);
 
-    out->public_url = clerk_public_url(p, &req->url);
     out->eligible_for_handshake = clerk_is_document_request(req);
     out->redirect_count = parse_redirect_count(clerk_cookie_get(c.cookies, COOKIE_REDIRECT_COUNT));
     out->suffixed_cookies = uses_suffixed_cookies(&c);
@@ -752,4 +761,6 @@ void clerk_request_state(apr_pool_t *p, const clerk_request *req, const clerk_co
             out->source = CLERK_SRC_COOKIE;
         cookie_path(&c);
     }
+    if (out->status != CLERK_SIGNED_IN)
+        need_public_url(&c);
 }

@@ -72,7 +72,8 @@ typedef struct clerk_state {
     const char *session_token; /* raw token string (cookie preferred, else header), or NULL */
     const char *dev_browser;   /* __clerk_db_jwt (query, then cookie), or NULL */
     int redirect_count;        /* __clerk_redirect_count cookie, 0 when absent/invalid */
-    const char *public_url;    /* clerk_public_url() of the request */
+    const char *public_url;    /* clerk_public_url() of the request; NULL when signed in
+                                  without a redirect (nothing needs it then) */
     /* What the response must carry (reference §2.4, §5.4). */
     const char *location;            /* 307 target: the handshake URL (status handshake) or,
                                         after a development handshake, the cleaned URL */
