@@ -196,7 +196,8 @@ static const clerk_resolved *resolve_dir_conf(apr_pool_t *p, const clerk_dir_con
 static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 {
     const clerk_dir_conf *base = basev, *add = addv;
-    clerk_dir_conf *m = apr_pcalloc(p, sizeof(*m));
+    clerk_dir_conf merged, *m = &merged;
+    memset(&merged, 0, sizeof(merged)); /* padding included: the records are compared below */
 
     INHERIT(pk, NULL);
     INHERIT(secret_key, NULL);
@@ -222,6 +223,14 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     INHERIT(max_token_size, (apr_size_t)0);
     INHERIT(frontend_api, NULL);
     INHERIT(handshake, -1);
+    /* httpd merges a matching <Location> into every request: when the outer record adds
+     * nothing (the usual case), the section's own record, resolved at startup, is the answer
+     * and the request allocates and resolves nothing. Both records are zero-filled before
+     * their fields are set, so comparing bytes compares fields. */
+    merged.res = add->res;
+    if (add->res && memcmp(&merged, add, sizeof(merged)) == 0)
+        return addv;
+    m = apr_pmemdup(p, &merged, sizeof(merged));
     /* Merged records are what requests see; resolving here makes it once per record. */
     m->res = resolve_dir_conf(p, m);
     return m;
@@ -1312,14 +1321,37 @@ static int clerk_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     return bad ? HTTP_INTERNAL_SERVER_ERROR : OK;
 }
 
+/* Resolves the records of sections (and of <If> inside them), so merge_dir_conf can hand a
+ * request a section's record as it is. Runs once per configuration, before any request. */
+static void resolve_sections(apr_pool_t *p, const apr_array_header_t *secs)
+{
+    for (int i = 0; secs && i < secs->nelts; i++) {
+        ap_conf_vector_t *v = APR_ARRAY_IDX(secs, i, ap_conf_vector_t *);
+        clerk_dir_conf *d = ap_get_module_config(v, &clerk_auth_module);
+        if (d && !d->res)
+            d->res = resolve_dir_conf(p, d);
+        const core_dir_config *cd = ap_get_core_module_config(v);
+        if (cd) {
+            resolve_sections(p, cd->sec_file);
+            resolve_sections(p, cd->sec_if);
+        }
+    }
+}
+
 /* Resolves every server's base record (vhosts' are merges, already resolved; the main
- * server's is raw), so requests that match no section read a ready clerk_config too. */
+ * server's is raw), so requests that match no section read a ready clerk_config too, and every
+ * section's record. */
 static int clerk_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     for (server_rec *sv = s; sv; sv = sv->next) {
         clerk_dir_conf *d = ap_get_module_config(sv->lookup_defaults, &clerk_auth_module);
         if (d)
             d->res = resolve_dir_conf(pconf, d);
+        const core_server_config *sc = ap_get_core_module_config(sv->module_config);
+        if (sc) {
+            resolve_sections(pconf, sc->sec_dir);
+            resolve_sections(pconf, sc->sec_url);
+        }
     }
     return OK;
 }

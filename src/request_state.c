@@ -335,7 +335,7 @@ static int iss_is_instance(apr_pool_t *p, const json_t *iss, const char *fapi)
 static int uses_suffixed_cookies(ctx *c)
 {
     const clerk_publishable_key *pk = c->cfg->pk;
-    if (!pk || apr_is_empty_table(c->cookies)) /* no cookie: rule 3 below, cheaply */
+    if (!pk || !c->cookies || apr_is_empty_table(c->cookies)) /* no cookie: rule 3, cheaply */
         return 0;
     const char *sfx = pk->suffix;
     const char *us = nonempty(
@@ -739,7 +739,7 @@ void clerk_request_state(apr_pool_t *p, const clerk_request *req, const clerk_co
     ctx c = {.p = p, .req = req, .cfg = cfg, .out = out};
     c.dev = cfg->pk && !cfg->pk->production;
     c.is_get = req->method && strcmp(req->method, "GET") == 0;
-    c.cookies = clerk_cookies_parse(p, req->cookie);
+    c.cookies = req->cookie ? clerk_cookies_parse(p, req->cookie) : NULL; /* get reads NULL */
 
     out->eligible_for_handshake = clerk_is_document_request(req);
     out->redirect_count = parse_redirect_count(clerk_cookie_get(c.cookies, COOKIE_REDIRECT_COUNT));
