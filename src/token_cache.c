@@ -82,9 +82,26 @@ static int same_text(const slot *s, uint32_t h, const char *tok, size_t len)
 {
     if (s->hash != h || s->len != len)
         return 0;
+    for (size_t i = 0; i < sizeof(clerk_token); i += 64)
+        __builtin_prefetch((const char *)s->tok + i);
     for (size_t i = 0; i < len; i += 64)
         __builtin_prefetch(s->text + i);
     return memcmp(s->text, tok, len) == 0;
+}
+
+/* What a request reads of a cached token after the look-up: its decoded JWT, the claim strings
+ * the checks compare, and the exported variables. With thousands of tokens cached each sits in
+ * its own cold line; asking for them together costs one wait instead of one each. */
+static void prefetch_token(const clerk_token *t)
+{
+    __builtin_prefetch(t->jwt);
+    __builtin_prefetch(t->claims.sub);
+    __builtin_prefetch(t->claims.azp);
+    if (t->claims.sts != NULL)
+        __builtin_prefetch(t->claims.sts);
+    void *memo = atomic_load_explicit((_Atomic(void *) *)&t->memo, memory_order_acquire);
+    if (memo != NULL)
+        __builtin_prefetch(memo);
 }
 
 json_t *clerk_token_cache_known_header(void *cache, const char *seg, size_t len)
@@ -156,6 +173,7 @@ clerk_token *clerk_token_cache_get(clerk_token_cache *c, const char *tok, size_t
             atomic_fetch_sub(&c->entries, 1);
         } else {
             found = clerk_token_ref(s[i].tok);
+            prefetch_token(found);
         }
         break;
     }
