@@ -5,7 +5,14 @@
  *
  * The shared counters live in one anonymous shared-memory segment the parent creates once (kept
  * in the process pool, so graceful restarts keep counting) and every child inherits by fork.
- * The request path only does relaxed atomic adds on it: no lock, no system call. */
+ * The request path only does relaxed atomic adds on it: no lock, no system call. The counters
+ * are striped by CPU and the page sums the stripes, so requests on different cores do not all
+ * write one cache line. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* sched_getcpu */
+#endif
+#include <sched.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -40,18 +47,32 @@ static const char module_version[] = PACKAGE_VERSION;
 APLOG_USE_MODULE(clerk_auth);
 
 #define STATUS_HANDLER "clerk-status"
-#define SHM_USERDATA   "clerk_auth_status_shm"
-#define SHM_MAGIC      0x636c65726b737431ULL /* "clerkst1": layout version */
+/* The layout version is in the name too: a graceful restart into a newer module gets a segment
+ * of its own layout instead of reading the old one. */
+#define SHM_USERDATA "clerk_auth_status_shm2"
+#define SHM_MAGIC    0x636c65726b737432ULL /* "clerkst2": layout version */
+#define STRIPES      16
 
-/* The shared counters. Only ever added to; readers may see a sum mid-update, never a torn word
- * (64-bit atomics). */
-typedef struct status_shared {
-    uint64_t magic;
-    int64_t started_at_s; /* when the parent created the segment */
-    uint64_t outcome[3];  /* by clerk_status: signed-in, signed-out, handshake */
+/* One stripe of the counters. Only ever added to; readers may see a sum mid-update, never a
+ * torn word (64-bit atomics). */
+typedef struct counters {
+    uint64_t outcome[3]; /* by clerk_status: signed-in, signed-out, handshake */
     uint64_t preflight;
     uint64_t reason[CLERK_R__COUNT];
     uint64_t authz[3]; /* by clerk_status_authz_result */
+} counters;
+
+/* Padded to whole lines so two stripes never share one. */
+typedef union padded_counters {
+    counters c;
+    char pad[(sizeof(counters) + 63) / 64 * 64];
+} padded_counters;
+
+typedef struct status_shared {
+    uint64_t magic;
+    int64_t started_at_s; /* when the parent created the segment */
+    char pad[48];         /* stripes start on a line of their own */
+    padded_counters stripe[STRIPES];
 } status_shared;
 
 static status_shared *shared;       /* NULL when the segment could not be made: counting is off */
@@ -69,29 +90,46 @@ static void add(uint64_t *counter)
     __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
 }
 
-static json_int_t load(const uint64_t *counter)
+/* The stripe of the CPU the thread runs on (glibc reads it from rseq: no system call), so
+ * requests on different cores add to different lines; a thread moved between the read and the
+ * add only shares a line for that one add. */
+static counters *mine(void)
 {
-    return (json_int_t)__atomic_load_n(counter, __ATOMIC_RELAXED);
+    int cpu = sched_getcpu();
+    return &shared->stripe[cpu >= 0 ? cpu % STRIPES : 0].c;
 }
+
+/* A counter summed over the stripes; offset of the counter within struct counters. */
+static json_int_t load(size_t offset)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < STRIPES; i++)
+        sum += __atomic_load_n((const uint64_t *)((const char *)&shared->stripe[i].c + offset),
+                               __ATOMIC_RELAXED);
+    return (json_int_t)sum;
+}
+
+#define SUM(field) load(offsetof(counters, field))
 
 void clerk_status_count_decision(int preflight, int status, int reason)
 {
     if (!shared)
         return;
+    counters *c = mine();
     if (preflight) {
-        add(&shared->preflight);
+        add(&c->preflight);
         return;
     }
     if (status >= 0 && status < 3)
-        add(&shared->outcome[status]);
+        add(&c->outcome[status]);
     if (status != CLERK_SIGNED_IN && reason > CLERK_R_NONE && reason < CLERK_R__COUNT)
-        add(&shared->reason[reason]);
+        add(&c->reason[reason]);
 }
 
 void clerk_status_count_authz(int result)
 {
     if (shared && result >= 0 && result < 3)
-        add(&shared->authz[result]);
+        add(&mine()->authz[result]);
 }
 
 /* ---- startup ------------------------------------------------------------------------------- */
@@ -160,23 +198,23 @@ static json_t *verifications_json(void)
     json_int_t total = 0;
     static const char *const outcome_names[3] = {"signed-in", "signed-out", "handshake"};
     for (int i = 0; i < 3; i++) {
-        total += load(&shared->outcome[i]);
-        json_object_set_new(v, outcome_names[i], json_integer(load(&shared->outcome[i])));
+        json_int_t n = SUM(outcome[i]);
+        total += n;
+        json_object_set_new(v, outcome_names[i], json_integer(n));
     }
     json_object_set_new(v, "total", json_integer(total));
-    json_object_set_new(v, "cors-preflight", json_integer(load(&shared->preflight)));
+    json_object_set_new(v, "cors-preflight", json_integer(SUM(preflight)));
     for (int r = CLERK_R_NONE + 1; r < CLERK_R__COUNT; r++)
         json_object_set_new(by_reason, clerk_reason_str((clerk_reason)r),
-                            json_integer(load(&shared->reason[r])));
+                            json_integer(SUM(reason[r])));
     json_object_set_new(v, "by_reason", by_reason);
     return v;
 }
 
 static json_t *authz_json(void)
 {
-    return json_pack("{s:I,s:I,s:I}", "granted", load(&shared->authz[CLERK_AUTHZ_GRANTED]),
-                     "denied", load(&shared->authz[CLERK_AUTHZ_DENIED]), "error",
-                     load(&shared->authz[CLERK_AUTHZ_ERROR]));
+    return json_pack("{s:I,s:I,s:I}", "granted", SUM(authz[CLERK_AUTHZ_GRANTED]), "denied",
+                     SUM(authz[CLERK_AUTHZ_DENIED]), "error", SUM(authz[CLERK_AUTHZ_ERROR]));
 }
 
 static json_t *token_cache_json(void)

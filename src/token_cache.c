@@ -1,7 +1,8 @@
 /* A set-associative cache of verified tokens: a hash of the token text picks a set of WAYS
  * slots, so get and put scan a fixed number of entries (O(1)) and memory is fixed at creation.
  * Sets are guarded by a stripe of mutexes so threads working on different tokens rarely
- * contend. */
+ * contend; the hit and miss counters live with the stripes and are counted under the lock
+ * already held, so no cache line is written by every request of every thread. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -13,14 +14,32 @@
 #define STRIPES     64 /* mutexes; set i uses stripe i % STRIPES */
 #define HASHED_TAIL 32 /* trailing characters of the token text that pick its set */
 
+/* One entry of a set; tok NULL: free. */
 typedef struct slot {
-    uint32_t hash;    /* text_hash of the token text */
-    uint32_t len;     /* length of the token text */
     const char *text; /* the token's own copy of its text (tok->jwt), for the exact comparison */
-    clerk_token *tok; /* NULL: free */
+    clerk_token *tok;
     int64_t exp_ms;
     uint64_t seq; /* insertion order within the cache, for eviction */
 } slot;
+
+/* A look-up reads the first line (every way's hash and length) and then only the way that
+ * matches: with thousands of tokens cached the sets are cold, and each line read is a wait. */
+typedef struct set {
+    uint32_t hash[WAYS]; /* text_hash of the way's token text */
+    uint32_t len[WAYS];  /* its length; 0 when free */
+    slot s[WAYS];
+} set;
+
+typedef struct stripe {
+    pthread_mutex_t lock;
+    uint64_t hits, misses; /* counted under lock */
+} stripe;
+
+/* Stripes padded to a line so two threads' locks never share one. */
+typedef union padded_stripe {
+    stripe st;
+    char pad[(sizeof(stripe) + 63) / 64 * 64];
+} padded_stripe;
 
 /* A header segment of a verified token and its decoded object, kept for the cache's life. */
 typedef struct known_header {
@@ -36,9 +55,9 @@ typedef struct known_header {
 struct clerk_token_cache {
     _Atomic(known_header *) headers[KNOWN_HEADERS];
     size_t nsets;
-    slot *slots; /* nsets * WAYS */
-    pthread_mutex_t locks[STRIPES];
-    atomic_uint_fast64_t hits, misses, seq;
+    set *sets; /* nsets, line-aligned */
+    padded_stripe *stripes;
+    atomic_uint_fast64_t seq;
     atomic_size_t entries;
 };
 
@@ -50,15 +69,18 @@ clerk_token_cache *clerk_token_cache_create(size_t capacity)
     if (c == NULL)
         return NULL;
     c->nsets = (capacity + WAYS - 1) / WAYS;
-    c->slots = calloc(c->nsets * WAYS, sizeof *c->slots);
-    if (c->slots == NULL) {
+    c->sets = aligned_alloc(64, (c->nsets * sizeof(set) + 63) / 64 * 64);
+    c->stripes = aligned_alloc(64, STRIPES * sizeof(padded_stripe));
+    if (c->sets == NULL || c->stripes == NULL) {
+        free(c->sets);
+        free(c->stripes);
         free(c);
         return NULL;
     }
+    memset(c->sets, 0, c->nsets * sizeof(set));
+    memset(c->stripes, 0, STRIPES * sizeof(padded_stripe));
     for (int i = 0; i < STRIPES; i++)
-        pthread_mutex_init(&c->locks[i], NULL);
-    atomic_init(&c->hits, 0);
-    atomic_init(&c->misses, 0);
+        pthread_mutex_init(&c->stripes[i].st.lock, NULL);
     atomic_init(&c->seq, 0);
     atomic_init(&c->entries, 0);
     return c;
@@ -75,18 +97,36 @@ static uint32_t text_hash(const char *tok, size_t len)
     return (uint32_t)apr_hashfunc_default(tok + len - n, &klen);
 }
 
-/* The text pointer sits in the slot so a look-up reads the set, then the text, without first
- * walking token -> jwt; the text's lines are requested together because with thousands of
- * tokens cached it is rarely in a near cache, and one by one each line waits for the last. */
-static int same_text(const slot *s, uint32_t h, const char *tok, size_t len)
+/* The way of set q holding exactly tok, or -1. The text's lines are requested together (and
+ * the token's, which a hit reads next) because with thousands of tokens cached they are rarely
+ * in a near cache, and one by one each line waits for the last. */
+static int find_way(const set *q, uint32_t h, const char *tok, size_t len)
 {
-    if (s->hash != h || s->len != len)
-        return 0;
-    for (size_t i = 0; i < sizeof(clerk_token); i += 64)
-        __builtin_prefetch((const char *)s->tok + i);
-    for (size_t i = 0; i < len; i += 64)
-        __builtin_prefetch(s->text + i);
-    return memcmp(s->text, tok, len) == 0;
+    for (int i = 0; i < WAYS; i++) {
+        if (q->hash[i] != h || q->len[i] != len || q->s[i].tok == NULL)
+            continue;
+        const slot *s = &q->s[i];
+        for (size_t k = 0; k < sizeof(clerk_token); k += 64)
+            __builtin_prefetch((const char *)s->tok + k);
+        for (size_t k = 0; k < len; k += 64)
+            __builtin_prefetch(s->text + k);
+        if (memcmp(s->text, tok, len) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* Empties way i of q; returns the token it held, to be released outside the lock. */
+static clerk_token *take(clerk_token_cache *c, set *q, int i)
+{
+    clerk_token *old = q->s[i].tok;
+    q->s[i].tok = NULL;
+    q->s[i].text = NULL;
+    q->hash[i] = 0;
+    q->len[i] = 0;
+    if (old != NULL)
+        atomic_fetch_sub(&c->entries, 1);
+    return old;
 }
 
 /* What a request reads of a cached token after the look-up: its decoded JWT, the claim strings
@@ -156,70 +196,62 @@ static int expired(int64_t exp_ms, int64_t now_ms, int64_t max_skew_ms)
 clerk_token *clerk_token_cache_get(clerk_token_cache *c, const char *tok, size_t len,
                                    int64_t now_ms, int64_t max_skew_ms)
 {
-    if (c == NULL || tok == NULL || len > UINT32_MAX)
+    if (c == NULL || tok == NULL || len == 0 || len > UINT32_MAX)
         return NULL;
     uint32_t h = text_hash(tok, len);
-    size_t set = h % c->nsets;
+    size_t si = h % c->nsets;
+    set *q = &c->sets[si];
+    stripe *st = &c->stripes[si % STRIPES].st;
     clerk_token *found = NULL, *dropped = NULL;
-    pthread_mutex_t *lock = &c->locks[set % STRIPES];
-    pthread_mutex_lock(lock);
-    slot *s = &c->slots[set * WAYS];
-    for (int i = 0; i < WAYS; i++) {
-        if (s[i].tok == NULL || !same_text(&s[i], h, tok, len))
-            continue;
-        if (expired(s[i].exp_ms, now_ms, max_skew_ms)) {
-            dropped = s[i].tok;
-            s[i].tok = NULL;
-            atomic_fetch_sub(&c->entries, 1);
-        } else {
-            found = clerk_token_ref(s[i].tok);
-            prefetch_token(found);
-        }
-        break;
+    pthread_mutex_lock(&st->lock);
+    int i = find_way(q, h, tok, len);
+    if (i >= 0 && expired(q->s[i].exp_ms, now_ms, max_skew_ms)) {
+        dropped = take(c, q, i);
+    } else if (i >= 0) {
+        found = clerk_token_ref(q->s[i].tok);
+        prefetch_token(found);
     }
-    pthread_mutex_unlock(lock);
+    if (found != NULL)
+        st->hits++;
+    else
+        st->misses++;
+    pthread_mutex_unlock(&st->lock);
     /* Freeing a token walks its JSON: done outside the lock. */
     clerk_token_release(dropped);
-    atomic_fetch_add(found != NULL ? &c->hits : &c->misses, 1);
     return found;
 }
 
 void clerk_token_cache_put(clerk_token_cache *c, const char *tok, size_t len, clerk_token *t)
 {
-    if (c == NULL || tok == NULL || len > UINT32_MAX || t == NULL || t->verified_fp == 0 ||
-        !t->claims.has_exp || t->claims.bad_exp || t->jwt == NULL || t->jwt->text_len != len ||
-        memcmp(t->jwt->signing_input, tok, len) != 0)
+    if (c == NULL || tok == NULL || len == 0 || len > UINT32_MAX || t == NULL ||
+        t->verified_fp == 0 || !t->claims.has_exp || t->claims.bad_exp || t->jwt == NULL ||
+        t->jwt->text_len != len || memcmp(t->jwt->signing_input, tok, len) != 0)
         return;
     uint32_t h = text_hash(tok, len);
-    size_t set = h % c->nsets;
-    clerk_token *old = NULL;
-    pthread_mutex_t *lock = &c->locks[set % STRIPES];
-    pthread_mutex_lock(lock);
-    slot *s = &c->slots[set * WAYS];
-    /* Same token again: replace it (never two copies); else a free slot; else the oldest. */
-    int victim = -1;
+    size_t si = h % c->nsets;
+    set *q = &c->sets[si];
+    stripe *st = &c->stripes[si % STRIPES].st;
+    pthread_mutex_lock(&st->lock);
+    /* Same token again: replace it (never two copies); else a free way; else the oldest. */
+    int victim = find_way(q, h, tok, len);
     for (int i = 0; i < WAYS && victim < 0; i++)
-        if (s[i].tok != NULL && same_text(&s[i], h, tok, len))
-            victim = i;
-    for (int i = 0; i < WAYS && victim < 0; i++)
-        if (s[i].tok == NULL)
+        if (q->s[i].tok == NULL)
             victim = i;
     if (victim < 0) {
         victim = 0;
         for (int i = 1; i < WAYS; i++)
-            if (s[i].seq < s[victim].seq)
+            if (q->s[i].seq < q->s[victim].seq)
                 victim = i;
     }
-    old = s[victim].tok;
-    if (old == NULL)
-        atomic_fetch_add(&c->entries, 1);
-    s[victim].hash = h;
-    s[victim].len = (uint32_t)len;
-    s[victim].text = t->jwt->signing_input;
-    s[victim].tok = clerk_token_ref(t);
-    s[victim].exp_ms = t->claims.exp * 1000;
-    s[victim].seq = atomic_fetch_add(&c->seq, 1);
-    pthread_mutex_unlock(lock);
+    clerk_token *old = take(c, q, victim);
+    atomic_fetch_add(&c->entries, 1);
+    q->hash[victim] = h;
+    q->len[victim] = (uint32_t)len;
+    q->s[victim].text = t->jwt->signing_input;
+    q->s[victim].tok = clerk_token_ref(t);
+    q->s[victim].exp_ms = t->claims.exp * 1000;
+    q->s[victim].seq = atomic_fetch_add(&c->seq, 1);
+    pthread_mutex_unlock(&st->lock);
     clerk_token_release(old);
     remember_header(c, t->jwt);
 }
@@ -227,23 +259,31 @@ void clerk_token_cache_put(clerk_token_cache *c, const char *tok, size_t len, cl
 void clerk_token_cache_stats(const clerk_token_cache *c, uint64_t *hits, uint64_t *misses,
                              size_t *entries)
 {
-    clerk_token_cache *m = (clerk_token_cache *)c; /* atomics are read, not changed */
+    uint64_t h = 0, m = 0;
+    for (int i = 0; c != NULL && i < STRIPES; i++) {
+        stripe *st = &c->stripes[i].st;
+        pthread_mutex_lock(&st->lock);
+        h += st->hits;
+        m += st->misses;
+        pthread_mutex_unlock(&st->lock);
+    }
     if (hits != NULL)
-        *hits = c != NULL ? atomic_load(&m->hits) : 0;
+        *hits = h;
     if (misses != NULL)
-        *misses = c != NULL ? atomic_load(&m->misses) : 0;
+        *misses = m;
     if (entries != NULL)
-        *entries = c != NULL ? atomic_load(&m->entries) : 0;
+        *entries = c != NULL ? atomic_load(&((clerk_token_cache *)c)->entries) : 0;
 }
 
 void clerk_token_cache_destroy(clerk_token_cache *c)
 {
     if (c == NULL)
         return;
-    for (size_t i = 0; i < c->nsets * WAYS; i++)
-        clerk_token_release(c->slots[i].tok);
+    for (size_t i = 0; i < c->nsets; i++)
+        for (int w = 0; w < WAYS; w++)
+            clerk_token_release(c->sets[i].s[w].tok);
     for (int i = 0; i < STRIPES; i++)
-        pthread_mutex_destroy(&c->locks[i]);
+        pthread_mutex_destroy(&c->stripes[i].st.lock);
     for (int i = 0; i < KNOWN_HEADERS; i++) {
         known_header *k = atomic_load(&c->headers[i]);
         if (k != NULL) {
@@ -251,6 +291,7 @@ void clerk_token_cache_destroy(clerk_token_cache *c)
             free(k);
         }
     }
-    free(c->slots);
+    free(c->sets);
+    free(c->stripes);
     free(c);
 }
