@@ -1,7 +1,7 @@
 -- wrk script: every request carries the next token of a file, as "Authorization: Bearer" or as
 -- the __session cookie (with __client_uat), or carries nothing (the unprotected baseline still
 -- pays for the same Lua work so ratios compare like with like).
---   wrk ... -s bench/rotate.lua URL -- MODE FILE [CLIENT_UAT]     MODE: bearer | cookie | none
+--   wrk ... -s bench/rotate.lua URL -- MODE FILE [CLIENT_UAT]     MODE: bearer | cookie | basic | none
 -- Threads start at different offsets so no two send the same token at the same time.
 local counter = 0
 function setup(thread)
@@ -27,6 +27,10 @@ function request()
         hdrs["Authorization"] = "Bearer " .. toks[i]
     elseif mode == "cookie" then
         hdrs["Cookie"] = "__session=" .. toks[i] .. "; __client_uat=" .. uat
+    elseif mode == "basic" then
+        -- httpd's own Basic auth (mod_authn_anon, any user): the token rides along unread
+        hdrs["Authorization"] = "Basic YmVuY2g6eA=="
+        hdrs["X-Token"] = toks[i]
     else
         hdrs["X-Token"] = toks[i]
     end

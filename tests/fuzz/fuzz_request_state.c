@@ -56,7 +56,11 @@ static int scripted_get(void *ctx, apr_pool_t *p, const char *url, const char *c
 
 static void check(const clerk_state *st)
 {
-    if (st->message == NULL || st->public_url == NULL)
+    if (st->message == NULL)
+        __builtin_trap();
+    /* The public URL is built whenever a response may redirect: every decision but a plain
+     * signed-in one. */
+    if ((st->status != CLERK_SIGNED_IN || st->location != NULL) && st->public_url == NULL)
         __builtin_trap();
     if (st->status == CLERK_SIGNED_IN && (st->token == NULL || st->reason != CLERK_R_NONE))
         __builtin_trap(); /* signed in only with a verified token */
