@@ -128,7 +128,7 @@ BASIC=$(printf %s "bench:x" | base64) # mod_authn_anon takes any user name
 
 # --- document roots ------------------------------------------------------------------------
 H=$WORK/htdocs
-for d in open pem jwks-url oidc; do
+for d in open anon pem jwks-url oidc; do
     mkdir -p "$H/$d"
     head -c 99 /dev/zero | tr '\0' 'x' >"$H/$d/f.txt"
     echo >>"$H/$d/f.txt" # 100 bytes
