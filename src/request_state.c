@@ -321,9 +321,10 @@ static int iss_is_instance(apr_pool_t *p, const json_t *iss, const char *fapi)
     char *buf = apr_palloc(p, n + 1);
     size_t o = 0;
     for (size_t i = 0; i < n;) {
-        if (strncasecmp(s + i, "https://", 8) == 0)
+        /* Most characters are not an 'h': only those start a scheme worth comparing. */
+        if ((s[i] | 0x20) == 'h' && strncasecmp(s + i, "https://", 8) == 0)
             i += 8;
-        else if (strncasecmp(s + i, "http://", 7) == 0)
+        else if ((s[i] | 0x20) == 'h' && strncasecmp(s + i, "http://", 7) == 0)
             i += 7;
         else
             buf[o++] = s[i++];
@@ -332,17 +333,30 @@ static int iss_is_instance(apr_pool_t *p, const json_t *iss, const char *fapi)
     return strcmp(buf, fapi) == 0;
 }
 
+/* "<base>_<suffix>" in buf (cookie names are short and fixed: no pool copy per request). */
+static const char *suffixed_name(char buf[64], const char *base, const char *sfx)
+{
+    size_t b = strlen(base), n = strlen(sfx);
+    if (b + 1 + n + 1 > 64)
+        return base; /* cannot happen: our names and an 8-character suffix */
+    memcpy(buf, base, b);
+    buf[b] = '_';
+    memcpy(buf + b + 1, sfx, n + 1);
+    return buf;
+}
+
 static int uses_suffixed_cookies(ctx *c)
 {
     const clerk_publishable_key *pk = c->cfg->pk;
     if (!pk || !c->cookies || apr_is_empty_table(c->cookies)) /* no cookie: rule 3, cheaply */
         return 0;
     const char *sfx = pk->suffix;
-    const char *us = nonempty(
-        clerk_cookie_get(c->cookies, apr_pstrcat(c->p, COOKIE_CLIENT_UAT, "_", sfx, NULL)));
+    char name[64];
+    const char *us =
+        nonempty(clerk_cookie_get(c->cookies, suffixed_name(name, COOKIE_CLIENT_UAT, sfx)));
     const char *u = nonempty(clerk_cookie_get(c->cookies, COOKIE_CLIENT_UAT));
     const char *ss =
-        nonempty(clerk_cookie_get(c->cookies, apr_pstrcat(c->p, COOKIE_SESSION, "_", sfx, NULL)));
+        nonempty(clerk_cookie_get(c->cookies, suffixed_name(name, COOKIE_SESSION, sfx)));
     const char *s = nonempty(clerk_cookie_get(c->cookies, COOKIE_SESSION));
     peek ps, pss;
     int result;
@@ -393,8 +407,9 @@ done:
 /* The cookie named base, suffixed or not per the choice above. */
 static const char *suffixed_or_not(ctx *c, const char *base)
 {
+    char name[64];
     if (c->out->suffixed_cookies)
-        return clerk_cookie_get(c->cookies, apr_pstrcat(c->p, base, "_", c->cfg->pk->suffix, NULL));
+        return clerk_cookie_get(c->cookies, suffixed_name(name, base, c->cfg->pk->suffix));
     return clerk_cookie_get(c->cookies, base);
 }
 
