@@ -29,6 +29,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 MODE=${1:-table}
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg) # before this script starts anything
 SMOKE=${BENCH_SMOKE:-0}
 DURATION=${BENCH_SECONDS:-10}
 REPS=${BENCH_REPS:-3}
@@ -485,9 +486,8 @@ for rep in $(seq 1 "$REPS"); do
 done
 
 # --- the table ---------------------------------------------------------------------------------
-load=$(cut -d' ' -f1-3 /proc/loadavg)
 echo
-echo "mod_clerk_auth benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, load before: $load"
+echo "mod_clerk_auth benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, load at start: $LOAD_AT_START"
 echo "httpd $($APACHE -v | awk -F'[ /]' '/version/ { print $4 }') event MPM (2 processes x 64 threads, keep-alive unlimited), wrk -t$THREADS, ${DURATION} s per run, median of $REPS, git $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "$PLACEMENT${BENCH_CONF_EXTRA:+; extra configuration: $BENCH_CONF_EXTRA}"
 echo
