@@ -132,16 +132,14 @@ static clerk_token *take(clerk_token_cache *c, set *q, int i)
 /* What a request reads of a cached token after the look-up: its decoded JWT, the claim strings
  * the checks compare, and the exported variables. With thousands of tokens cached each sits in
  * its own cold line; asking for them together costs one wait instead of one each. */
-static void prefetch_token(const clerk_token *t)
+static void prefetch_token(clerk_token *t)
 {
+    /* A prefetch of NULL (an absent claim, no variables yet) is a no-op. */
     __builtin_prefetch(t->jwt);
     __builtin_prefetch(t->claims.sub);
     __builtin_prefetch(t->claims.azp);
-    if (t->claims.sts != NULL)
-        __builtin_prefetch(t->claims.sts);
-    void *memo = atomic_load_explicit((_Atomic(void *) *)&t->memo, memory_order_acquire);
-    if (memo != NULL)
-        __builtin_prefetch(memo);
+    __builtin_prefetch(t->claims.sts);
+    __builtin_prefetch(clerk_token_memo(t));
 }
 
 json_t *clerk_token_cache_known_header(void *cache, const char *seg, size_t len)
