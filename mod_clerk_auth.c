@@ -124,7 +124,9 @@ typedef struct clerk_req {
     const char *user;                   /* signed in: REMOTE_USER */
 } clerk_req;
 
-module AP_MODULE_DECLARE_DATA clerk_auth_module;
+/* The one symbol httpd looks up: everything else is built hidden (Makefile.am), so the
+ * module's calls to its own functions are direct and no other module can interpose on them. */
+__attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA clerk_auth_module;
 
 /* Per process: verified tokens (created in child_init) and the "log once" flags. */
 static clerk_token_cache *token_cache;
