@@ -3,10 +3,14 @@
 # mod_auth_openidc and a CGI, all on loopback, measured in the same run.
 #
 #   bench/run.sh            the table (BENCH_SECONDS per run, default 10; BENCH_REPS, default 3;
-#                           the median of the repetitions is printed), then the core micro-benchmark
+#                           the median of the repetitions is printed), the paired runs, then the core
+#                           micro-benchmark
 #   bench/run.sh memory     RSS of one httpd child across BENCH_MEM_REQUESTS requests (default
 #                           1,000,000) with 1,000 rotating tokens (BENCH_MEM_ROW=fresh: every
 #                           request a cache miss)
+#   bench/run.sh pairs      only the paired runs (also run after the table): each of
+#                           BENCH_PAIR_ROWS ("open anon one rot") alternating with the unprotected
+#                           baseline, BENCH_PAIRS (7) pairs of BENCH_PAIR_SECONDS (3) s, median ratio
 #   BENCH_SMOKE=1 bench/run.sh   1 s x 1 repetition, to see that every row works
 #
 # Placement: with BENCH_PIN=1 (the default on 2 or more CPUs) every httpd runs on CPU 0 and wrk on
@@ -420,6 +424,45 @@ measure() { # row conns seconds
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+# --- paired runs ---------------------------------------------------------------------------------
+# The table's rows of one repetition are minutes apart, and on a shared host the machine's speed
+# drifts by more than the differences we look for. Here each row alternates with the unprotected
+# baseline in short back-to-back runs (which one goes first alternates too), each pair gives one
+# ratio, and the median of the pairs is printed with their spread.
+pairs() {
+    local n=$1 secs=$2 ids=$3 c id r b m1 m2 i
+    echo
+    echo "paired runs: each row against the unprotected baseline, $n pairs of ${secs} s back to back"
+    printf '| %-44s | %5s | %9s | %10s | %8s | %17s | %9s |\n' "row" "conns" "row req/s" "base req/s" "ratio" "pairs min-max" "CPU ratio"
+    printf '|%s|%s|%s|%s|%s|%s|%s|\n' "----------------------------------------------" "------:" "----------:" "-----------:" "---------:" "------------------:" "----------:"
+    b=$(echo "$ROWS_ALL" | grep "^base|")
+    for c in $CONNS; do
+        for id in $ids; do
+            r=$(echo "$ROWS_ALL" | grep "^$id|") || die "no row $id"
+            : >"$WORK/pairs.txt"
+            for i in $(seq 1 "$n"); do
+                if [ $((i % 2)) = 1 ]; then
+                    m1=$(measure "$b" "$c" "$secs")
+                    m2=$(measure "$r" "$c" "$secs")
+                else
+                    m2=$(measure "$r" "$c" "$secs")
+                    m1=$(measure "$b" "$c" "$secs")
+                fi
+                set -- $m2
+                [ "$4" = 0 ] || die "row $id: $4 non-2xx answers in a paired run"
+                echo "$m2 $m1" | awk '{ printf "%s %s %.4f %.4f\n", $1, $6, $1 / $6, $3 / $8 }' >>"$WORK/pairs.txt"
+                say "  pair $i: $id c=$c: $(tail -1 "$WORK/pairs.txt")"
+            done
+            printf '| %-44s | %5s | %9.0f | %10.0f | %7.2fx | %7.2fx - %5.2fx | %8.2fx |\n' "$(field "$r" 2)" "$c" \
+                "$(cut -d' ' -f1 "$WORK/pairs.txt" | median)" "$(cut -d' ' -f2 "$WORK/pairs.txt" | median)" \
+                "$(cut -d' ' -f3 "$WORK/pairs.txt" | median)" "$(cut -d' ' -f3 "$WORK/pairs.txt" | sort -g | head -1)" \
+                "$(cut -d' ' -f3 "$WORK/pairs.txt" | sort -g | tail -1)" "$(cut -d' ' -f4 "$WORK/pairs.txt" | median)"
+        done
+    done
+    echo "ratio: the median of the pairs' ratios (row req/s over the baseline's in the run beside it)."
+    echo "CPU ratio: the median of the pairs' server CPU per request, row over baseline (1.05x: 5 % more)."
+}
+
 write_confs
 start_httpd base
 start_httpd clerk
@@ -457,6 +500,18 @@ if [ "$MODE" = memory ]; then
     done
     [ "$(pgrep -P "$(cat "$WORK/run/clerk.pid")" apache2 | grep -c "^$child$")" = 1 ] ||
         die "the measured child was replaced during the run"
+    exit 0
+fi
+
+if [ "$MODE" = pairs ]; then
+    for id in base ${BENCH_PAIR_ROWS:-open anon one rot}; do
+        check_row "$(echo "$ROWS_ALL" | grep "^$id|")"
+    done
+    for id in ${BENCH_PAIR_ROWS:-open anon one rot}; do # warm
+        measure "$(echo "$ROWS_ALL" | grep "^$id|")" 16 2 >/dev/null
+    done
+    pairs "${BENCH_PAIRS:-7}" "${BENCH_PAIR_SECONDS:-3}" "${BENCH_PAIR_ROWS:-open anon one rot}"
+    stop_all
     exit 0
 fi
 
@@ -523,6 +578,10 @@ echo "that row, for rows served by the module's instance (no instance-to-instanc
 echo "mod_authn_anon: httpd's own Basic auth accepting any user, the least an AuthType costs."
 echo "fresh token: $(wc -l <"$T/fresh.txt") distinct tokens cycled, far more than the module's"
 echo "per-process cache of 4,096 verified tokens, so every request misses it."
+
+if { [ "$MODE" = table ] && [ "${BENCH_PAIRS:-7}" != 0 ] && [ "$SMOKE" != 1 ]; }; then
+    pairs "${BENCH_PAIRS:-7}" "${BENCH_PAIR_SECONDS:-3}" "${BENCH_PAIR_ROWS:-open anon one rot}"
+fi
 
 stop_all
 
