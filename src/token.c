@@ -109,10 +109,15 @@ int clerk_token_verify(clerk_token *t, const clerk_verify_opts *o, const clerk_k
     if (key == NULL)
         return -1;
 
-    const json_t *typ = json_object_get(jwt->header, "typ");
-    if (typ != NULL && !(json_is_string(typ) && strcmp(json_string_value(typ), "JWT") == 0))
-        return clerk_error_set(err, CLERK_R_TOKEN_INVALID, "Invalid JWT type %s. Expected \"JWT\".",
-                               header_quote(typ, q, sizeof q));
+    /* A string typ was kept at decode, and a non-string one cleared header_types_ok: the header
+     * is looked up again only to describe a refusal (a cached token is checked on every hit). */
+    if (!(jwt->typ != NULL ? strcmp(jwt->typ, "JWT") == 0 : jwt->header_types_ok)) {
+        const json_t *typ = json_object_get(jwt->header, "typ");
+        if (typ != NULL && !(json_is_string(typ) && strcmp(json_string_value(typ), "JWT") == 0))
+            return clerk_error_set(err, CLERK_R_TOKEN_INVALID,
+                                   "Invalid JWT type %s. Expected \"JWT\".",
+                                   header_quote(typ, q, sizeof q));
+    }
 
     /* differences.h: crit */
     /* Ours (stricter): no extension we would have to understand, and no header member of a

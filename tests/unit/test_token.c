@@ -287,6 +287,29 @@ START_TEST(typ_other_than_jwt_is_token_invalid)
 }
 END_TEST
 
+START_TEST(non_string_typ_is_token_invalid_with_its_json)
+{
+    clerk_token *t = mint_token(rsa_key, "RS256", "{\"alg\":\"RS256\",\"typ\":5}", GOOD_CLAIMS);
+    clerk_verify_opts o = opts();
+    clerk_error err;
+    ck_assert_int_eq(verify_with(t, pem_set, &o, &err), CLERK_R_TOKEN_INVALID);
+    ck_assert_str_eq(err.message, "Invalid JWT type 5. Expected \"JWT\".");
+    clerk_token_release(t);
+}
+END_TEST
+
+/* Absent typ with another member of the wrong type: typ passes, the header type rule refuses. */
+START_TEST(absent_typ_with_non_string_kid_is_refused_by_the_types_rule)
+{
+    clerk_token *t = mint_token(rsa_key, "RS256", "{\"alg\":\"RS256\",\"kid\":[]}", GOOD_CLAIMS);
+    clerk_verify_opts o = opts();
+    clerk_error err;
+    ck_assert_int_eq(verify_with(t, pem_set, &o, &err), CLERK_R_TOKEN_INVALID);
+    ck_assert_str_eq(err.message, "Invalid JWT header: alg, kid, typ and cat must be strings.");
+    clerk_token_release(t);
+}
+END_TEST
+
 START_TEST(absent_typ_is_accepted)
 {
     clerk_token *t = mint_token(rsa_key, "RS256", "{\"alg\":\"RS256\"}", GOOD_CLAIMS);
@@ -720,6 +743,8 @@ Suite *token_suite(void)
     tcase_add_test(t, no_key_source_is_jwk_failed_to_resolve);
     tcase_add_test(t, m2m_category_is_refused_before_key_lookup);
     tcase_add_test(t, typ_other_than_jwt_is_token_invalid);
+    tcase_add_test(t, non_string_typ_is_token_invalid_with_its_json);
+    tcase_add_test(t, absent_typ_with_non_string_kid_is_refused_by_the_types_rule);
     tcase_add_test(t, absent_typ_is_accepted);
     tcase_add_test(t, crit_header_is_token_invalid_our_stricter_rule);
     tcase_add_test(t, non_string_kid_is_token_invalid);
