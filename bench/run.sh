@@ -430,7 +430,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (
 # baseline in short back-to-back runs (which one goes first alternates too), each pair gives one
 # ratio, and the median of the pairs is printed with their spread.
 pairs() {
-    local n=$1 secs=$2 ids=$3 c id r b m1 m2 i
+    local n=$1 secs=$2 ids=$3 c id r b m1 m2 i bad
     echo
     echo "paired runs: each row against the unprotected baseline, $n pairs of ${secs} s back to back"
     printf '| %-44s | %5s | %9s | %10s | %8s | %17s | %9s |\n' "row" "conns" "row req/s" "base req/s" "ratio" "pairs min-max" "CPU ratio"
@@ -448,8 +448,8 @@ pairs() {
                     m2=$(measure "$r" "$c" "$secs")
                     m1=$(measure "$b" "$c" "$secs")
                 fi
-                set -- $m2
-                [ "$4" = 0 ] || die "row $id: $4 non-2xx answers in a paired run"
+                bad=$(echo "$m2" | cut -d' ' -f4)
+                [ "$bad" = 0 ] || die "row $id: $bad non-2xx answers in a paired run"
                 echo "$m2 $m1" | awk '{ printf "%s %s %.4f %.4f\n", $1, $6, $1 / $6, $3 / $8 }' >>"$WORK/pairs.txt"
                 say "  pair $i: $id c=$c: $(tail -1 "$WORK/pairs.txt")"
             done
