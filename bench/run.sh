@@ -40,6 +40,9 @@ REPS=${BENCH_REPS:-3}
 CONNS=${BENCH_CONNS:-"16 64"}
 THREADS=${BENCH_THREADS:-2}
 FRESH_N=${BENCH_FRESH_TOKENS:-40000}
+PAIRS=${BENCH_PAIRS:-7}
+PAIR_SECONDS=${BENCH_PAIR_SECONDS:-3}
+PAIR_ROWS=${BENCH_PAIR_ROWS:-"open anon one rot"}
 WORK=${BENCH_WORK:-$top/bench/work}
 if [ "$SMOKE" = 1 ]; then
     DURATION=1
@@ -504,13 +507,13 @@ if [ "$MODE" = memory ]; then
 fi
 
 if [ "$MODE" = pairs ]; then
-    for id in base ${BENCH_PAIR_ROWS:-open anon one rot}; do
+    for id in base $PAIR_ROWS; do
         check_row "$(echo "$ROWS_ALL" | grep "^$id|")"
     done
-    for id in ${BENCH_PAIR_ROWS:-open anon one rot}; do # warm
+    for id in $PAIR_ROWS; do # warm
         measure "$(echo "$ROWS_ALL" | grep "^$id|")" 16 2 >/dev/null
     done
-    pairs "${BENCH_PAIRS:-7}" "${BENCH_PAIR_SECONDS:-3}" "${BENCH_PAIR_ROWS:-open anon one rot}"
+    pairs "$PAIRS" "$PAIR_SECONDS" "$PAIR_ROWS"
     stop_all
     exit 0
 fi
@@ -579,8 +582,8 @@ echo "mod_authn_anon: httpd's own Basic auth accepting any user, the least an Au
 echo "fresh token: $(wc -l <"$T/fresh.txt") distinct tokens cycled, far more than the module's"
 echo "per-process cache of 4,096 verified tokens, so every request misses it."
 
-if { [ "$MODE" = table ] && [ "${BENCH_PAIRS:-7}" != 0 ] && [ "$SMOKE" != 1 ]; }; then
-    pairs "${BENCH_PAIRS:-7}" "${BENCH_PAIR_SECONDS:-3}" "${BENCH_PAIR_ROWS:-open anon one rot}"
+if [ "$MODE" = table ] && [ "$PAIRS" != 0 ] && [ "$SMOKE" != 1 ]; then
+    pairs "$PAIRS" "$PAIR_SECONDS" "$PAIR_ROWS"
 fi
 
 stop_all

@@ -22,8 +22,8 @@ typedef struct clerk_jwt {
     const char *alg_name; /* borrowed from header; NULL when absent or not a string */
     unsigned alg;         /* CLERK_ALG_* bit, 0 when unknown/none/HS* */
     const char *kid;      /* borrowed; NULL when absent or not a string */
-    const char *typ;      /* borrowed; NULL when absent */
-    const char *cat;      /* borrowed; NULL when absent */
+    const char *typ;      /* borrowed; NULL when absent or not a string */
+    const char *cat;      /* borrowed; NULL when absent or not a string */
     int has_crit;         /* header has "crit": refused by verification */
     int header_types_ok;  /* 0 when alg/kid/typ/cat is present but not a string */
     /* Owned copy of the whole token text, NUL-terminated; its first signing_len bytes are
