@@ -19,6 +19,13 @@
 # request decides req/s, which is what the ratios compare. BENCH_PIN=0 lets them mix.
 # BENCH_CONF_EXTRA adds lines to every instance's configuration (e.g. "EnableMMAP Off").
 #
+# Profile: BENCH_PROFILE=lean (the default) gives every instance only the modules its rows need
+# and no access log: the cheapest httpd request there is, so the module's cost shows largest.
+# BENCH_PROFILE=debian gives every instance what a stock Debian apache2 runs: the modules
+# Debian enables by default, each with Debian's own .load and .conf, the combined access log
+# written per request, and apache2.conf's .ht* rule. The baseline then costs what an operator's
+# unprotected httpd costs, and the ratios say what the module adds to that.
+#
 # Other knobs: BENCH_CONNS ("16 64"), BENCH_THREADS (wrk threads, 2), BENCH_FRESH_TOKENS
 # (distinct tokens cycled for "fresh token every request", 40000), BENCH_WORK (bench/work),
 # BENCH_MICRO=0 (skip the micro-benchmark), BENCH_ROWS (space-separated row ids to run).
@@ -44,6 +51,8 @@ PAIRS=${BENCH_PAIRS:-7}
 PAIR_SECONDS=${BENCH_PAIR_SECONDS:-3}
 PAIR_ROWS=${BENCH_PAIR_ROWS:-"open anon one rot"}
 WORK=${BENCH_WORK:-$top/bench/work}
+PROFILE=${BENCH_PROFILE:-lean}
+case $PROFILE in lean | debian) ;; *) echo "bench: BENCH_PROFILE is lean or debian" >&2 && exit 1 ;; esac
 if [ "$SMOKE" = 1 ]; then
     DURATION=1
     REPS=1
@@ -84,6 +93,7 @@ MINT=$top/tests/tools/clerk-mint
 [ -x "$MINT" ] && [ -e "$MODULE" ] || die "build did not produce clerk-mint / the module"
 
 mkdir -p "$WORK"/{keys,tokens,htdocs,run,logs}
+rm -f "$WORK"/logs/*.log # this run's logs only (mod_auth_openidc's grow by gigabytes)
 
 # --- keys and tokens (kept between runs while they have more than a day to live) ---------
 K=$WORK/keys
@@ -169,13 +179,33 @@ MaxSpareThreads 64'
 MPM=$mpm_table
 [ "$MODE" = memory ] && MPM=$mpm_memory
 
+# What a fresh Debian 12 apache2 package enables (/etc/apache2/mods-enabled after install).
+DEBIAN_MODS="access_compat alias auth_basic authn_core authn_file authz_core authz_host authz_user
+autoindex deflate dir env filter mime negotiation reqtimeout setenvif status"
+
 conf_head() { # name port extra-modules...
     local name=$1 port=$2
     shift 2
-    local m
+    local m loaded=" "
     for m in mpm_event authn_core authz_core authz_user mime alias dir cgid socache_shmcb "$@"; do
         echo "LoadModule ${m}_module $MODDIR/mod_${m}.so"
+        loaded="$loaded$m "
     done
+    if [ "$PROFILE" = debian ]; then
+        for m in $DEBIAN_MODS; do
+            case $loaded in *" $m "*) ;; *) echo "Include /etc/apache2/mods-available/$m.load" ;; esac
+            [ ! -e "/etc/apache2/mods-available/$m.conf" ] ||
+                echo "Include /etc/apache2/mods-available/$m.conf"
+        done
+        cat <<EOF
+HostnameLookups Off
+LogFormat "%h %l %u %t \"%r\" %>s %O \"%{Referer}i\" \"%{User-Agent}i\"" combined
+CustomLog "$WORK/logs/$name.access.log" combined
+<FilesMatch "^\.ht">
+    Require all denied
+</FilesMatch>
+EOF
+    fi
     cat <<EOF
 ServerRoot "$WORK"
 ServerName 127.0.0.1
@@ -409,6 +439,8 @@ measure() { # row conns seconds
     before=$(cpu_ticks "$inst")
     out=$($PIN_CLIENT wrk -t"$THREADS" -c"$2" -d"$3"s --latency -s bench/rotate.lua "$url" -- "$mode" "$file" "$UAT" 2>&1)
     after=$(cpu_ticks "$inst")
+    # the access log is opened for appending: emptied in place, the disk does not fill over a run
+    [ "$PROFILE" != debian ] || : >"$WORK/logs/$inst.access.log"
     reqs=$(echo "$out" | awk '/requests in/ { print $1 }')
     rps=$(echo "$out" | awk '/^Requests\/sec:/ { print $2 }')
     p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" { print $2 }')")
@@ -435,7 +467,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (
 pairs() {
     local n=$1 secs=$2 ids=$3 c id r b m1 m2 i bad
     echo
-    echo "paired runs: each row against the unprotected baseline, $n pairs of ${secs} s back to back"
+    echo "paired runs ($PROFILE profile): each row against the unprotected baseline, $n pairs of ${secs} s back to back"
     printf '| %-44s | %5s | %9s | %10s | %8s | %17s | %9s |\n' "row" "conns" "row req/s" "base req/s" "ratio" "pairs min-max" "CPU ratio"
     printf '|%s|%s|%s|%s|%s|%s|%s|\n' "----------------------------------------------" "------:" "----------:" "-----------:" "---------:" "------------------:" "----------:"
     b=$(echo "$ROWS_ALL" | grep "^base|")
@@ -548,6 +580,11 @@ echo
 echo "mod_clerk_auth benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, load at start: $LOAD_AT_START"
 echo "httpd $($APACHE -v | awk -F'[ /]' '/version/ { print $4 }') event MPM (2 processes x 64 threads, keep-alive unlimited), wrk -t$THREADS, ${DURATION} s per run, median of $REPS, git $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "$PLACEMENT${BENCH_CONF_EXTRA:+; extra configuration: $BENCH_CONF_EXTRA}"
+if [ "$PROFILE" = debian ]; then
+    echo "profile debian: Debian's default modules and their .conf files, combined access log per request"
+else
+    echo "profile lean: only the modules the rows need, no access log"
+fi
 echo
 printf '| %-44s | %5s | %9s | %8s | %12s | %8s | %10s |\n' "row" "conns" "req/s" "p99 ms" "CPU us/req" "ratio" "same inst."
 printf '|%s|%s|%s|%s|%s|%s|%s|\n' "----------------------------------------------" "------:" "----------:" "---------:" "-------------:" "---------:" "-----------:"
