@@ -1061,6 +1061,9 @@ static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
                                           "The session token has no usable '%s' claim for "
                                           "REMOTE_USER (ClerkUserClaim).",
                                           rs->user_claim);
+            /* The core names the public URL only for its own signed-out decisions; the
+             * sign-in redirect needs it for this one too. */
+            rq->st.public_url = clerk_public_url(r->pool, &rq->facts.url);
         }
     }
     log_decision(r, rs, rq);
@@ -1081,6 +1084,31 @@ static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
     return rq;
 }
 
+/* The realm as an RFC 9110 quoted-string body. ap_auth_name() already escapes quotes the way
+ * ap_escape_quotes does (a backslash pair is kept as it is), which leaves a trailing lone
+ * backslash to escape the closing quote; that one is doubled here, and control characters,
+ * which a quoted-string cannot carry, become spaces. Pairs are kept so the realm reads as
+ * mod_auth_basic's does. */
+static const char *quoted_string_body(apr_pool_t *p, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > MAX_HEADER_VALUE_BYTES)
+        n = MAX_HEADER_VALUE_BYTES;
+    char *out = apr_palloc(p, 2 * n + 1), *o = out;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || (c == '\\' && i + 1 == n))
+            *o++ = '\\';
+        else if (c == '\\') {
+            *o++ = (char)c;
+            c = (unsigned char)s[++i];
+        }
+        *o++ = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+    }
+    *o = '\0';
+    return out;
+}
+
 /* RFC 6750 §3: the realm always; error and error_description only when a token was sent. */
 static void set_challenge(request_rec *r)
 {
@@ -1089,7 +1117,7 @@ static void set_challenge(request_rec *r)
     if (!realm)
         realm = r->hostname ? r->hostname : r->server->server_hostname;
     const char *value =
-        apr_pstrcat(r->pool, "Bearer realm=\"", ap_escape_quotes(r->pool, realm), "\"", NULL);
+        apr_pstrcat(r->pool, "Bearer realm=\"", quoted_string_body(r->pool, realm), "\"", NULL);
 
     if (rq && rq->decided && !rq->preflight && rq->st.status != CLERK_SIGNED_IN &&
         rq->st.source != CLERK_SRC_NONE)

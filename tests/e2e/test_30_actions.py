@@ -90,6 +90,13 @@ def test_sec_fetch_dest_document_is_redirected_whatever_accept(get, httpd):
     assert redirect_url(r) == "%s/signin/env.cgi" % httpd.base
 
 
+def test_token_without_user_claim_is_sent_to_sign_in_with_its_url(get, httpd, minter):
+    tok = minter.sign(minter.claims())
+    r = get("/signin-userclaim/env.cgi?a=1", token=tok, headers=["Accept: text/html"])
+    assert redirect_url(r) == "%s/signin-userclaim/env.cgi?a=1" % httpd.base
+    assert r.header("x-clerk-auth-reason") == "token-verification-failed"
+
+
 def test_api_request_in_sign_in_location_still_gets_401(get):
     r = get("/signin/env.cgi", headers=["Accept: application/json"])
     signed_out(r, "session-token-and-uat-missing", presented=False, realm=None)
@@ -159,3 +166,12 @@ def test_forwarded_headers_take_first_value_and_cloudfront_proto(get):
            "X-Forwarded-Host: app.example.test, proxy.internal"]
     assert redirect_url(get("/signin-fwd/env.cgi", headers=fwd)) == \
         "https://app.example.test/signin-fwd/env.cgi"
+
+
+def test_realm_is_a_valid_quoted_string(get):
+    """AuthName's quotes are escaped (as httpd's own Basic challenge does) and a trailing
+    backslash is doubled, so it cannot swallow the closing quote of the challenge."""
+    r = get("/realm-escape/env.cgi")
+    assert r.status == 401, r
+    assert r.header("www-authenticate") == r'Bearer realm="say \"hi\" back\slash\\"', \
+        r.header("www-authenticate")
