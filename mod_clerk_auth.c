@@ -1181,6 +1181,16 @@ static int clerk_check_access(request_rec *r)
     return DECLINED;
 }
 
+/* Scrubs a Clerk request's headers as soon as its per-directory configuration is known: before
+ * any header_parser (a per-directory SetEnvIf, mod_rewrite's RewriteCond) reads them, and also
+ * when no access hook of ours runs at all (`Satisfy Any` with a host rule that allows). */
+static int clerk_post_perdir_config(request_rec *r)
+{
+    if (is_clerk_auth_type(r))
+        request_record(r);
+    return DECLINED;
+}
+
 /* Returns OK with r->user set for a signed-in request (and for a CORS preflight, with an empty
  * user), the configured status for a signed-out one, DECLINED for any AuthType but Clerk. */
 static int clerk_check_authn(request_rec *r)
@@ -1416,6 +1426,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_check_config(clerk_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(clerk_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(clerk_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_perdir_config(clerk_post_perdir_config, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_check_access(clerk_check_access, NULL, NULL, APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authn(clerk_check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(clerk_note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);

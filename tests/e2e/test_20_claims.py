@@ -114,6 +114,15 @@ def test_cgi_never_sees_spoofed_clerk_variables(get, minter):
     assert "user_evil" not in json.dumps(env), env
 
 
+def test_spoofed_headers_are_gone_before_per_directory_setenvif(get, minter):
+    c = minter.claims()
+    r = get("/setenvif/env.cgi", token=minter.sign(c),
+            headers=["X-Clerk-User-Id: user_evil", "Remote-User: user_evil"])
+    env = signed_in(r)
+    assert "HTTP_SEEN_CLERK_USER_ID" not in env and "HTTP_SEEN_REMOTE_USER" not in env, env
+    assert "user_evil" not in json.dumps(env), env
+
+
 # --------------------------------------------------------------------- Require providers
 def admin_claims(minter, rol):
     return minter.claims(v=2, o={"id": "org_9", "slg": "initech", "rol": rol})
