@@ -88,7 +88,19 @@ const char *clerk_cookie_get(const apr_table_t *cookies, const char *name)
     return NULL;
 }
 
-apr_table_t *clerk_cookies_parse(apr_pool_t *p, const char *header)
+static int wanted(const char *name, size_t len, const char *const *prefixes)
+{
+    if (!prefixes)
+        return 1;
+    for (; *prefixes; prefixes++) {
+        size_t n = strlen(*prefixes);
+        if (len >= n && memcmp(name, *prefixes, n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+apr_table_t *clerk_cookies_parse(apr_pool_t *p, const char *header, const char *const *prefixes)
 {
     apr_table_t *t = apr_table_make(p, 8);
     if (!header)
@@ -98,9 +110,10 @@ apr_table_t *clerk_cookies_parse(apr_pool_t *p, const char *header)
         return t;
     const char *s = header;
     size_t idx = 0;
-    int stored = 0, segments = 0;
-    /* Both bounds keep hostile headers (thousands of duplicates) cheap. */
-    while (idx < len && stored < CLERK_COOKIES_MAX && segments++ < 8 * CLERK_COOKIES_MAX) {
+    int stored = 0;
+    /* The header's length bounds the scan; the stored count bounds the look-ups, so thousands of
+     * cookies cost one pass. A cookie after many others (a site's own) is still found. */
+    while (idx < len) {
         const char *eq = memchr(s + idx, '=', len - idx);
         if (!eq)
             break;
@@ -125,6 +138,9 @@ apr_table_t *clerk_cookies_parse(apr_pool_t *p, const char *header)
             vs++;
         while (ve > vs && is_ows(s[ve - 1]))
             ve--;
+        idx = end_idx + 1;
+        if (stored >= CLERK_COOKIES_MAX || !wanted(s + ks, ke - ks, prefixes))
+            continue;
         char *name = apr_pstrmemdup(p, s + ks, ke - ks);
         if (!clerk_cookie_get(t, name)) {
             const char *val = NULL;
@@ -135,7 +151,6 @@ apr_table_t *clerk_cookies_parse(apr_pool_t *p, const char *header)
             apr_table_addn(t, name, val);
             stored++;
         }
-        idx = end_idx + 1;
     }
     return t;
 }

@@ -5,7 +5,8 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 
-/* Most cookies read from one header; the rest are ignored (bounded work per request). */
+/* Most cookies stored from one header; the rest are ignored (bounded work per request). Only
+ * names with a wanted prefix count, so a site's own cookies cannot push Clerk's out. */
 #define CLERK_COOKIES_MAX 128
 
 /* Most bytes of one Cookie header that are read; the rest is ignored. */
@@ -16,8 +17,10 @@
  * `cookie` 1.x parser bundled in @clerk/backend keeps them, so a quoted token is not a token),
  * values with '%' percent-decoded as decodeURIComponent does (left as-is when the decoding is
  * invalid, not UTF-8, or would produce a NUL). Only the first occurrence of each exact
- * (case-sensitive) name is stored. A NULL header gives an empty table. */
-apr_table_t *clerk_cookies_parse(apr_pool_t *p, const char *header);
+ * (case-sensitive) name is stored, and only names starting with one of `prefixes` (a
+ * NULL-terminated list; NULL keeps every name). Every segment of the header is read, in time
+ * linear in its length. A NULL header gives an empty table. */
+apr_table_t *clerk_cookies_parse(apr_pool_t *p, const char *header, const char *const *prefixes);
 
 /* The value of the cookie named exactly name (case-sensitive, unlike apr_table_get), or NULL. */
 const char *clerk_cookie_get(const apr_table_t *cookies, const char *name);

@@ -19,10 +19,13 @@
 #define COOKIE_REDIRECT_COUNT "__clerk_redirect_count"
 #define COOKIE_HANDSHAKE      "__clerk_handshake"
 #define COOKIE_HS_NONCE       "__clerk_handshake_nonce"
-#define QUERY_DEV_BROWSER     "__clerk_db_jwt"
-#define QUERY_REDIRECT_URL    "__clerk_redirect_url"
-#define QUERY_HANDSHAKE       "__clerk_handshake"
-#define QUERY_HS_NONCE        "__clerk_handshake_nonce"
+/* Every cookie read below (suffixed names included) starts with one of these. */
+static const char *const clerk_cookie_prefixes[] = {COOKIE_SESSION, COOKIE_CLIENT_UAT, "__clerk_",
+                                                    NULL};
+#define QUERY_DEV_BROWSER  "__clerk_db_jwt"
+#define QUERY_REDIRECT_URL "__clerk_redirect_url"
+#define QUERY_HANDSHAKE    "__clerk_handshake"
+#define QUERY_HS_NONCE     "__clerk_handshake_nonce"
 
 /* Clerk stops redirecting at this many handshakes in a row; we stop at this or more (spec §2:
  * the SDK stops only at exactly 3, so a forged higher count would loop forever there). */
@@ -754,7 +757,8 @@ void clerk_request_state(apr_pool_t *p, const clerk_request *req, const clerk_co
     ctx c = {.p = p, .req = req, .cfg = cfg, .out = out};
     c.dev = cfg->pk && !cfg->pk->production;
     c.is_get = req->method && strcmp(req->method, "GET") == 0;
-    c.cookies = req->cookie ? clerk_cookies_parse(p, req->cookie) : NULL; /* get reads NULL */
+    c.cookies = req->cookie ? clerk_cookies_parse(p, req->cookie, clerk_cookie_prefixes)
+                            : NULL; /* get reads NULL */
 
     out->eligible_for_handshake = clerk_is_document_request(req);
     out->redirect_count = parse_redirect_count(clerk_cookie_get(c.cookies, COOKIE_REDIRECT_COUNT));

@@ -7,7 +7,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fuzz_pool();
-    apr_table_t *t = clerk_cookies_parse(p, fuzz_cstr(p, data, size));
+    apr_table_t *t = clerk_cookies_parse(p, fuzz_cstr(p, data, size), NULL);
     if (t == NULL || apr_table_elts(t)->nelts > CLERK_COOKIES_MAX)
         __builtin_trap();
     static const char *const names[] = {"__session", "__client_uat", "__session_abcdefgh",

@@ -71,7 +71,7 @@ END_TEST
 
 START_TEST(cookies_split_trimmed_and_first_occurrence_wins)
 {
-    apr_table_t *t = clerk_cookies_parse(pool, " a = 1 ;b=2;\ta=3; c=");
+    apr_table_t *t = clerk_cookies_parse(pool, " a = 1 ;b=2;\ta=3; c=", NULL);
     ck_assert_str_eq(clerk_cookie_get(t, "a"), "1");
     ck_assert_str_eq(clerk_cookie_get(t, "b"), "2");
     ck_assert_str_eq(clerk_cookie_get(t, "c"), "");
@@ -82,7 +82,7 @@ END_TEST
 
 START_TEST(cookie_names_are_case_sensitive)
 {
-    apr_table_t *t = clerk_cookies_parse(pool, "__SESSION=upper; __session=lower");
+    apr_table_t *t = clerk_cookies_parse(pool, "__SESSION=upper; __session=lower", NULL);
     ck_assert_str_eq(clerk_cookie_get(t, "__session"), "lower");
     ck_assert_str_eq(clerk_cookie_get(t, "__SESSION"), "upper");
 }
@@ -93,7 +93,7 @@ END_TEST
 START_TEST(quoted_cookie_value_keeps_its_quotes)
 {
     apr_table_t *t =
-        clerk_cookies_parse(pool, "a=\"quoted value\"; b=\"; c=\"x; d= \"%41\" ; e=\"\"");
+        clerk_cookies_parse(pool, "a=\"quoted value\"; b=\"; c=\"x; d= \"%41\" ; e=\"\"", NULL);
     ck_assert_str_eq(clerk_cookie_get(t, "a"), "\"quoted value\"");
     ck_assert_str_eq(clerk_cookie_get(t, "b"), "\"");
     ck_assert_str_eq(clerk_cookie_get(t, "c"), "\"x");
@@ -104,7 +104,7 @@ END_TEST
 
 START_TEST(percent_encoded_value_is_decoded)
 {
-    apr_table_t *t = clerk_cookies_parse(pool, "a=x%20y%3Dz; b=%C3%A9");
+    apr_table_t *t = clerk_cookies_parse(pool, "a=x%20y%3Dz; b=%C3%A9", NULL);
     ck_assert_str_eq(clerk_cookie_get(t, "a"), "x y=z");
     ck_assert_str_eq(clerk_cookie_get(t, "b"), "\xc3\xa9");
 }
@@ -112,7 +112,7 @@ END_TEST
 
 START_TEST(malformed_percent_leaves_value_raw)
 {
-    apr_table_t *t = clerk_cookies_parse(pool, "a=100%; b=%zz; c=%FF; d=%00x; e=%E9");
+    apr_table_t *t = clerk_cookies_parse(pool, "a=100%; b=%zz; c=%FF; d=%00x; e=%E9", NULL);
     ck_assert_str_eq(clerk_cookie_get(t, "a"), "100%");
     ck_assert_str_eq(clerk_cookie_get(t, "b"), "%zz");
     ck_assert_str_eq(clerk_cookie_get(t, "c"), "%FF"); /* not UTF-8: URIError in JS */
@@ -123,7 +123,7 @@ END_TEST
 
 START_TEST(segment_without_equals_is_skipped)
 {
-    apr_table_t *t = clerk_cookies_parse(pool, "junk; a=1; more junk ; b=2;tail");
+    apr_table_t *t = clerk_cookies_parse(pool, "junk; a=1; more junk ; b=2;tail", NULL);
     ck_assert_str_eq(clerk_cookie_get(t, "a"), "1");
     ck_assert_str_eq(clerk_cookie_get(t, "b"), "2");
     ck_assert_ptr_null(clerk_cookie_get(t, "junk"));
@@ -134,43 +134,62 @@ END_TEST
 
 START_TEST(value_keeps_later_equals_signs)
 {
-    apr_table_t *t = clerk_cookies_parse(pool, "a=b=c");
+    apr_table_t *t = clerk_cookies_parse(pool, "a=b=c", NULL);
     ck_assert_str_eq(clerk_cookie_get(t, "a"), "b=c");
 }
 END_TEST
 
 START_TEST(null_short_and_empty_headers_give_empty_table)
 {
-    ck_assert_int_eq(apr_table_elts(clerk_cookies_parse(pool, NULL))->nelts, 0);
-    ck_assert_int_eq(apr_table_elts(clerk_cookies_parse(pool, ""))->nelts, 0);
-    ck_assert_int_eq(apr_table_elts(clerk_cookies_parse(pool, "="))->nelts, 0);
+    ck_assert_int_eq(apr_table_elts(clerk_cookies_parse(pool, NULL, NULL))->nelts, 0);
+    ck_assert_int_eq(apr_table_elts(clerk_cookies_parse(pool, "", NULL))->nelts, 0);
+    ck_assert_int_eq(apr_table_elts(clerk_cookies_parse(pool, "=", NULL))->nelts, 0);
     ck_assert_ptr_null(clerk_cookie_get(NULL, "a"));
 }
 END_TEST
 
+static const char *const clerk_prefixes[] = {"__session", "__client_uat", "__clerk_", NULL};
+
 START_TEST(cookie_count_is_bounded)
 {
-    char *h = apr_palloc(pool, 400 * 16);
+    char *h = apr_palloc(pool, 400 * 24);
     size_t o = 0;
     for (int i = 0; i < 400; i++)
-        o += (size_t)sprintf(h + o, "c%d=v; ", i);
-    apr_table_t *t = clerk_cookies_parse(pool, h);
+        o += (size_t)sprintf(h + o, "__clerk_c%d=v; ", i);
+    apr_table_t *t = clerk_cookies_parse(pool, h, clerk_prefixes);
     ck_assert_int_eq(apr_table_elts(t)->nelts, CLERK_COOKIES_MAX);
-    ck_assert_str_eq(clerk_cookie_get(t, "c0"), "v");
-    ck_assert_ptr_null(clerk_cookie_get(t, "c399"));
+    ck_assert_str_eq(clerk_cookie_get(t, "__clerk_c0"), "v");
+    ck_assert_ptr_null(clerk_cookie_get(t, "__clerk_c399"));
 }
 END_TEST
 
-START_TEST(many_duplicates_stop_early)
+/* A site with hundreds of its own cookies still signs in: only Clerk's names are stored. */
+START_TEST(session_after_many_site_cookies_is_found)
+{
+    char *h = apr_palloc(pool, 2000 * 16 + 64);
+    size_t o = 0;
+    for (int i = 0; i < 2000; i++)
+        o += (size_t)sprintf(h + o, "site%d=v; ", i);
+    strcpy(h + o, "__client_uat_abc=9; __session=tok");
+    apr_table_t *t = clerk_cookies_parse(pool, h, clerk_prefixes);
+    ck_assert_int_eq(apr_table_elts(t)->nelts, 2);
+    ck_assert_str_eq(clerk_cookie_get(t, "__session"), "tok");
+    ck_assert_str_eq(clerk_cookie_get(t, "__client_uat_abc"), "9");
+    ck_assert_ptr_null(clerk_cookie_get(t, "site0"));
+}
+END_TEST
+
+START_TEST(many_duplicates_keep_the_first_and_read_on)
 {
     char *h = apr_palloc(pool, 5000 * 4 + 16);
     size_t o = 0;
     for (int i = 0; i < 5000; i++)
-        o += (size_t)sprintf(h + o, "a=1;");
+        o += (size_t)sprintf(h + o, "a=%d;", i % 10);
     strcpy(h + o, "b=2");
-    apr_table_t *t = clerk_cookies_parse(pool, h);
-    ck_assert_str_eq(clerk_cookie_get(t, "a"), "1");
-    ck_assert_ptr_null(clerk_cookie_get(t, "b")); /* beyond the segment bound */
+    apr_table_t *t = clerk_cookies_parse(pool, h, NULL);
+    ck_assert_int_eq(apr_table_elts(t)->nelts, 2);
+    ck_assert_str_eq(clerk_cookie_get(t, "a"), "0");
+    ck_assert_str_eq(clerk_cookie_get(t, "b"), "2");
 }
 END_TEST
 
@@ -337,7 +356,8 @@ Suite *request_parse_suite(void)
     tcase_add_test(c, value_keeps_later_equals_signs);
     tcase_add_test(c, null_short_and_empty_headers_give_empty_table);
     tcase_add_test(c, cookie_count_is_bounded);
-    tcase_add_test(c, many_duplicates_stop_early);
+    tcase_add_test(c, many_duplicates_keep_the_first_and_read_on);
+    tcase_add_test(c, session_after_many_site_cookies_is_found);
     suite_add_tcase(s, c);
 
     TCase *u = tcase_create("url");
