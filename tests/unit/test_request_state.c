@@ -547,11 +547,40 @@ END_TEST
 
 START_TEST(malformed_redirect_count_is_zero)
 {
-    req.cookie = "__client_uat=5; __clerk_redirect_count=3x";
+    /* Number(v) is NaN (or 0) for each, so the SDK reads 0 */
+    static const char *const zero[] = {"3x",  "0x", "0x1g", "0b2", "1e",  "+", ".",    "- 3", "inf",
+                                       "NaN", "0",  "-0",   "0.0", "0e5", "",  "+0x3", "1_0"};
     document_request();
-    clerk_state st = decide();
-    ck_assert_int_eq(st.redirect_count, 0);
-    assert_state(&st, CLERK_HANDSHAKE, CLERK_R_CLIENT_UAT_BUT_NO_SESSION_TOKEN);
+    for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
+        req.cookie = apr_psprintf(pool, "__client_uat=5; __clerk_redirect_count=%s", zero[i]);
+        clerk_state st = decide();
+        ck_assert_msg(st.redirect_count == 0, "%s gave %d", zero[i], st.redirect_count);
+        assert_state(&st, CLERK_HANDSHAKE, CLERK_R_CLIENT_UAT_BUT_NO_SESSION_TOKEN);
+    }
+}
+END_TEST
+
+/* Number() takes more than digits; what the SDK counts as 3 or more stops here too. */
+START_TEST(redirect_count_reads_as_javascript_number)
+{
+    static const struct {
+        const char *v;
+        int count;
+    } cases[] = {{"3.0", 3},         {"+3", 3},  {"3e0", 3},
+                 {"0x3", 3},         {"0o3", 3}, {"0b11", 3},
+                 {".3e1", 3},        {"2.5", 3}, {"Infinity", 1000000},
+                 {"1e300", 1000000}, {"0.5", 1}, {"-1", -1},
+                 {"-0.5", -1},       {"2", 2},   {"2.", 2},
+                 {"0X2", 2}};
+    document_request();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        req.cookie = apr_psprintf(pool, "__client_uat=5; __clerk_redirect_count=%s", cases[i].v);
+        clerk_state st = decide();
+        ck_assert_msg(st.redirect_count == cases[i].count, "%s gave %d", cases[i].v,
+                      st.redirect_count);
+        assert_state(&st, cases[i].count >= 3 ? CLERK_SIGNED_OUT : CLERK_HANDSHAKE,
+                     CLERK_R_CLIENT_UAT_BUT_NO_SESSION_TOKEN);
+    }
 }
 END_TEST
 
@@ -1070,6 +1099,7 @@ Suite *request_state_suite(void)
     tcase_add_test(tc, redirect_count_three_stops_with_signed_out);
     tcase_add_test(tc, redirect_count_above_three_also_stops);
     tcase_add_test(tc, malformed_redirect_count_is_zero);
+    tcase_add_test(tc, redirect_count_reads_as_javascript_number);
     tcase_add_test(tc, handshake_without_publishable_key_is_signed_out);
     tcase_add_test(tc, pending_session_is_signed_out_unless_accepted);
     tcase_add_test(tc, missing_azp_on_cookie_token_warns_once_per_process);
