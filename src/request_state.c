@@ -560,15 +560,9 @@ static const char *accounts_origin(apr_pool_t *p, const char *fapi)
 
 /* Clerk's isKnownClerkReferrer: the Frontend API itself, (development only) an Account Portal
  * host, or the production Account Portal derived from the Frontend API. */
-static int is_known_clerk_referrer(ctx *c, const char *ref_origin)
+static int is_known_clerk_referrer(ctx *c, const char *ref_origin, const char *hostname)
 {
     const clerk_publishable_key *pk = c->cfg->pk;
-    const char *host = strstr(ref_origin, "://") + 3;
-    const char *colon = strrchr(host, ':');
-    const char *bracket = strrchr(host, ']');
-    const char *hostname = colon && (!bracket || colon > bracket)
-                               ? apr_pstrmemdup(c->p, host, (size_t)(colon - host))
-                               : host;
     if (strcasecmp(hostname, pk->fapi_host) == 0)
         return 1;
     if (!pk->production && is_dev_account_portal(c->p, hostname))
@@ -585,12 +579,20 @@ static int needs_cross_origin_sync(ctx *c)
         strcmp(r->sec_fetch_dest, "document") != 0 || c->out->redirect_count != 0)
         return 0;
     const char *ref = clerk_url_origin(c->p, r->referer);
-    if (!ref)
-        return 0;
+    if (!ref) {
+        /* An app's or a file's URL (origin "null"), or ws:/ftp:: never the request's origin. */
+        const char *host = clerk_url_foreign_origin_host(c->p, r->referer);
+        return host && !is_known_clerk_referrer(c, "null", host);
+    }
     const char *self = clerk_url_origin(c->p, clerk_public_origin(c->p, &r->url));
     if (!self || strcmp(ref, self) == 0)
         return 0;
-    return !is_known_clerk_referrer(c, ref);
+    const char *host = strstr(ref, "://") + 3;
+    const char *colon = strrchr(host, ':');
+    const char *bracket = strrchr(host, ']');
+    if (colon && (!bracket || colon > bracket))
+        host = apr_pstrmemdup(c->p, host, (size_t)(colon - host));
+    return !is_known_clerk_referrer(c, ref, host);
 }
 
 /* ---- the two paths ------------------------------------------------------------------- */

@@ -263,6 +263,41 @@ const char *clerk_url_origin(apr_pool_t *p, const char *url)
     return apr_pstrcat(p, scheme, "://", norm_host(p, scheme, hp, strlen(hp)), NULL);
 }
 
+const char *clerk_url_foreign_origin_host(apr_pool_t *p, const char *url)
+{
+    static const char *const own[] = {"http", "https", "blob"};
+    static const char *const special[] = {"ws", "wss", "ftp"};
+    if (!url || !apr_isalpha(*url))
+        return NULL;
+    size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+    if (url[n] != ':')
+        return NULL;
+    int is_special = 0;
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+        if (strlen(own[i]) == n && strncasecmp(url, own[i], n) == 0)
+            return NULL;
+    for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++)
+        is_special |= strlen(special[i]) == n && strncasecmp(url, special[i], n) == 0;
+    const char *rest = url + n + 1;
+    if (strncmp(rest, "//", 2) != 0)
+        return is_special ? NULL : ""; /* a special scheme's URL needs a host (else it throws) */
+    rest += 2;
+    size_t alen = strcspn(rest, "/?#");
+    const char *at = memchr(rest, '@', alen);
+    while (at) { /* the host follows the last '@' of the authority */
+        alen -= (size_t)(at + 1 - rest);
+        rest = at + 1;
+        at = memchr(rest, '@', alen);
+    }
+    size_t hlen = alen;
+    const char *colon = memchr(rest, ':', alen);
+    if (colon && rest[0] != '[')
+        hlen = (size_t)(colon - rest);
+    if (is_special && hlen == 0)
+        return NULL;
+    return apr_pstrmemdup(p, rest, hlen);
+}
+
 const char *clerk_url_encode(apr_pool_t *p, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";

@@ -33,6 +33,12 @@ const char *clerk_url_strip_params(apr_pool_t *p, const char *url, const char *c
  * when url is not one. */
 const char *clerk_url_origin(apr_pool_t *p, const char *url);
 
+/* For an absolute URL whose WHATWG origin can never be an http(s) request's (ws:, wss:, ftp:
+ * with a host; any other scheme but blob: has the opaque origin "null", e.g. android-app: or
+ * file:), its host ("" when it has no authority); NULL for http(s) and blob: URLs and for
+ * strings that are no absolute URL. */
+const char *clerk_url_foreign_origin_host(apr_pool_t *p, const char *url);
+
 /* Percent-encodes s for use as a query value (RFC 3986 unreserved kept). */
 const char *clerk_url_encode(apr_pool_t *p, const char *s);
 

@@ -775,6 +775,34 @@ START_TEST(same_origin_or_invalid_referer_stays_signed_in)
 }
 END_TEST
 
+/* new URL(referrer).origin is "null" for these (or another scheme's): never the request's. */
+START_TEST(referer_of_another_scheme_is_cross_origin)
+{
+    static const char *const foreign[] = {
+        "android-app://com.example.app/", "file:///home/me/page.html", "foo:bar",
+        "ws://app.example.com/socket", "FTP://u@app.example.com:21/"};
+    req.cookie = session_cookies(good_token(), "1");
+    document_request();
+    for (size_t i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
+        req.referer = foreign[i];
+        clerk_state st = decide();
+        ck_assert_msg(st.status == CLERK_HANDSHAKE, "%s", foreign[i]);
+        assert_state(&st, CLERK_HANDSHAKE, CLERK_R_PRIMARY_DOMAIN_CROSS_ORIGIN_SYNC);
+    }
+    /* not URLs, or a special scheme without a host (new URL throws): no handshake */
+    static const char *const invalid[] = {"1ab:x", "ws:", "ftp:///x", "://x", "no-colon"};
+    for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+        req.referer = invalid[i];
+        clerk_state st = decide();
+        ck_assert_msg(st.status == CLERK_SIGNED_IN, "%s", invalid[i]);
+    }
+    /* the Frontend API's host is a known referrer whatever the scheme */
+    req.referer = "android-app://user@clerk.example.com:99/x";
+    clerk_state st = decide();
+    assert_state(&st, CLERK_SIGNED_IN, CLERK_R_NONE);
+}
+END_TEST
+
 START_TEST(known_clerk_referers_do_not_trigger_cross_origin_sync)
 {
     req.cookie = session_cookies(good_token(), "1");
@@ -1113,6 +1141,7 @@ Suite *request_state_suite(void)
     tcase_add_test(tc, cross_origin_referer_on_signed_in_document_is_handshake);
     tcase_add_test(tc, same_origin_or_invalid_referer_stays_signed_in);
     tcase_add_test(tc, known_clerk_referers_do_not_trigger_cross_origin_sync);
+    tcase_add_test(tc, referer_of_another_scheme_is_cross_origin);
     tcase_add_test(tc, cross_origin_sync_needs_get_document_and_no_redirect_yet);
     tcase_add_test(tc, cross_origin_uses_forwarded_origin_only_when_trusted);
     tcase_add_test(tc, suffix_step1_session_without_iss_uses_unsuffixed);
