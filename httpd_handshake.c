@@ -88,7 +88,7 @@ int clerk_handshake_response(request_rec *r, const clerk_state *st)
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     if (st->status == CLERK_HANDSHAKE)
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      CLERK_LOGNO(0502) "handshake redirect: reason=%s redirect_count=%d",
+                      CLERK_LOGNO(0502) "handshake redirect: reason=%s redirect_count=%g",
                       clerk_reason_str(st->reason), st->redirect_count);
     return HTTP_TEMPORARY_REDIRECT;
 }

@@ -1,6 +1,7 @@
 /* clerk-claim matching. The walk is a plain tree descent, so each JSON value is reached at most
  * once per test; the visit and depth caps only bound payloads far larger than Clerk mints. */
 #include "claim_match.h"
+#include "js_number.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,67 +60,6 @@ const char *clerk_claim_matcher_text(const clerk_claim_matcher *m)
     return m ? m->text : "";
 }
 
-/* JavaScript's Number::toString for a finite double: the shortest digits that read back as d,
- * in plain notation for decimal exponents from -6 to 20, else as d.ddde+N. */
-static void js_number_text(double d, char *out, size_t outlen)
-{
-    if (d == 0) {
-        snprintf(out, outlen, "0");
-        return;
-    }
-    int neg = d < 0;
-    if (neg)
-        d = -d;
-    char sci[40];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(sci, sizeof(sci), "%.*e", prec - 1, d);
-        if (strtod(sci, NULL) == d)
-            break;
-    }
-    /* Digits before 'e' (whatever the locale's decimal mark is), then the exponent. */
-    char digits[20];
-    int k = 0;
-    const char *c = sci;
-    for (; *c && *c != 'e' && *c != 'E'; c++) {
-        if (*c >= '0' && *c <= '9' && k < (int)sizeof(digits) - 1)
-            digits[k++] = *c;
-    }
-    digits[k] = '\0';
-    int n = (*c ? atoi(c + 1) : 0) + 1; /* d = 0.digits x 10^n */
-
-    char *o = out;
-    size_t left = outlen;
-#define PUT(...)                                                                                   \
-    do {                                                                                           \
-        int w_ = snprintf(o, left, __VA_ARGS__);                                                   \
-        if (w_ < 0 || (size_t)w_ >= left)                                                          \
-            return;                                                                                \
-        o += w_;                                                                                   \
-        left -= (size_t)w_;                                                                        \
-    } while (0)
-    if (neg)
-        PUT("-");
-    if (k <= n && n <= 21) {
-        PUT("%s", digits);
-        for (int i = 0; i < n - k; i++)
-            PUT("0");
-    } else if (0 < n && n <= 21) {
-        PUT("%.*s.%s", n, digits, digits + n);
-    } else if (-6 < n && n <= 0) {
-        PUT("0.");
-        for (int i = 0; i < -n; i++)
-            PUT("0");
-        PUT("%s", digits);
-    } else {
-        int e = n - 1;
-        if (k == 1)
-            PUT("%se%c%d", digits, e < 0 ? '-' : '+', e < 0 ? -e : e);
-        else
-            PUT("%c.%se%c%d", digits[0], digits + 1, e < 0 ? '-' : '+', e < 0 ? -e : e);
-    }
-#undef PUT
-}
-
 /* A string, number or boolean equal to the matcher's value; never an object, array or null. */
 static int scalar_equals(const clerk_claim_matcher *m, const json_t *v)
 {
@@ -132,7 +72,7 @@ static int scalar_equals(const clerk_claim_matcher *m, const json_t *v)
         snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return strcmp(buf, m->value) == 0;
     case JSON_REAL:
-        js_number_text(json_real_value(v), buf, sizeof(buf));
+        clerk_js_number_text(json_real_value(v), buf, sizeof(buf));
         return strcmp(buf, m->value) == 0;
     case JSON_TRUE:
         return strcmp(m->value, "true") == 0;

@@ -64,9 +64,9 @@ static const char *string_or_null(const json_t *v)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/* Time claims must be integers: Clerk accepts any JS number, we refuse fractions and values
- * outside [0, year 9999] (stricter; Clerk never issues them;
- * differences.h: time-claims). */
+/* Time claims must be whole numbers (json_strict makes 1.7e9 an integer, as JS has it): Clerk
+ * accepts any JS number, we refuse fractions and values outside [0, year 9999] (stricter;
+ * Clerk never issues them; differences.h: time-claims). */
 static void take_time(const json_t *v, int *has, int64_t *out, int *bad)
 {
     if (v == NULL)

@@ -14,8 +14,13 @@
  *                               token-invalid
  *   max-token-size   jwt.c      tokens over ClerkMaxTokenSize (default 16 KiB) refused before
  *                               any parsing: token-invalid
- *   time-claims      claims.c   exp/nbf/iat must be integers in [0, year 9999]: fractions,
- *                               negatives and huge values are token-verification-failed
+ *   time-claims      claims.c   exp/nbf/iat must be whole numbers in [0, year 9999] (1.7e9
+ *                               counts): fractions, negatives and huge values are
+ *                               token-verification-failed
+ *   nul-in-json      json_strict.c  a \u0000 escape in any header or payload string is
+ *                               token-invalid (C strings would cut the value there)
+ *   number-range     json_strict.c  a number beyond a double (1e400, JS Infinity) is
+ *                               token-invalid
  *   aud-type         claims.c   with ClerkAudience set, an `aud` that is neither a string nor
  *                               an array fails
  *   redirect-count   request_state.c  the handshake loop stops at a redirect count of 3 or

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "export.h"
+#include "js_number.h"
 
 /* Values reach CGI environments and, through glue, request headers to back ends. A value with a
  * control byte (CR, LF, NUL's neighbours, DEL) could split or forge a header there, so such a
@@ -66,11 +67,10 @@ static const char *scalar_value(apr_pool_t *p, const json_t *v)
         snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return apr_pstrdup(p, buf);
     }
-    if (json_is_real(v)) {
-        char *s = json_dumps(v, JSON_ENCODE_ANY);
-        const char *r = s != NULL ? apr_pstrdup(p, s) : NULL;
-        free(s);
-        return r;
+    if (json_is_real(v)) { /* as the SDK's String(n) prints it: 1e+21, 100000000000000000000 */
+        char buf[40];
+        clerk_js_number_text(json_real_value(v), buf, sizeof buf);
+        return apr_pstrdup(p, buf);
     }
     return NULL;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "handshake.h"
+#include "js_number.h"
 #include "http_fetch.h"
 #include "json_strict.h"
 #include "jws.h"
@@ -71,14 +72,12 @@ const char *clerk_handshake_url(apr_pool_t *p, const char *frontend_api, const c
     return url;
 }
 
-const char *clerk_handshake_counter_cookie(apr_pool_t *p, int count)
+const char *clerk_handshake_counter_cookie(apr_pool_t *p, double count)
 {
-    if (count < 0)
-        count = 0;
-    if (count > 1000000)
-        count = 1000000;
-    return apr_psprintf(p, "__clerk_redirect_count=%d; SameSite=Lax; HttpOnly; Max-Age=2",
-                        count + 1);
+    char n[40];
+    clerk_js_number_text(count + 1, n, sizeof n);
+    return apr_pstrcat(p, "__clerk_redirect_count=", n, "; SameSite=Lax; HttpOnly; Max-Age=2",
+                       NULL);
 }
 
 const char *clerk_handshake_clean_url(apr_pool_t *p, const char *url)

@@ -56,8 +56,9 @@ const char *clerk_handshake_url(apr_pool_t *p, const char *frontend_api, const c
                                 int suffixed_cookies, const char *reason, int nonce,
                                 const char *session_token, const char *dev_browser);
 
-/* "__clerk_redirect_count=<count+1>; SameSite=Lax; HttpOnly; Max-Age=2". */
-const char *clerk_handshake_counter_cookie(apr_pool_t *p, int count);
+/* "__clerk_redirect_count=<count+1>; SameSite=Lax; HttpOnly; Max-Age=2", count + 1 printed as
+ * JavaScript prints it (the SDK writes 1.5 after 0.5 and 0 after -1). count must be finite. */
+const char *clerk_handshake_counter_cookie(apr_pool_t *p, double count);
 
 /* url without __clerk_handshake, __clerk_help, __clerk_db_jwt and __clerk_handshake_nonce: where
  * a development handshake sends the browser back to (reference §5.4 step 3). */

@@ -3,6 +3,7 @@
  * that pick different duplicates would see different claims. */
 #include "json_strict.h"
 
+#include <math.h>
 #include <stdio.h>
 
 /* 0 when buf has no raw NUL byte and no nesting deeper than max_depth outside strings. The
@@ -41,6 +42,41 @@ static int prescan(const char *buf, size_t len, int max_depth, char *err, size_t
     return 0;
 }
 
+/* JavaScript has one number type, so 1700000000.0 and 1.7e9 are the integer 1700000000 there:
+ * whole reals that fit jansson's integer become integers, so every reader (time claims, export,
+ * Require clerk-claim) sees what the SDK sees. Depth is bounded by the prescan. */
+static json_t *whole_real_as_integer(const json_t *x)
+{
+    if (!json_is_real(x))
+        return NULL;
+    double d = json_real_value(x);
+    if (d != floor(d) || d < -0x1p63 || d >= 0x1p63)
+        return NULL;
+    return json_integer((json_int_t)d);
+}
+
+static void integers_as_javascript(json_t *v)
+{
+    json_t *n;
+    if (json_is_object(v)) {
+        for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
+            json_t *x = json_object_iter_value(it);
+            if ((n = whole_real_as_integer(x)))
+                json_object_iter_set_new(v, it, n);
+            else
+                integers_as_javascript(x);
+        }
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            json_t *x = json_array_get(v, i);
+            if ((n = whole_real_as_integer(x)))
+                json_array_set_new(v, i, n);
+            else
+                integers_as_javascript(x);
+        }
+    }
+}
+
 json_t *clerk_json_parse_object(const char *buf, size_t len, int max_depth, char *err,
                                 size_t errlen)
 {
@@ -58,8 +94,11 @@ json_t *clerk_json_parse_object(const char *buf, size_t len, int max_depth, char
      * logged, and say only what kind of problem it was. Without JSON_ALLOW_NUL, "\u0000" in a
      * string is refused too. */
     json_error_t jerr;
-    /* differences.h: duplicate-keys */
+    /* differences.h: duplicate-keys, nul-in-json, number-range */
     json_t *v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (v == NULL && json_error_code(&jerr) == json_error_numeric_overflow)
+        /* An integer beyond 64 bits is an ordinary (rounded) number to JSON.parse. */
+        v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &jerr);
     if (v == NULL) {
         if (err) {
             switch (json_error_code(&jerr)) {
@@ -85,5 +124,6 @@ json_t *clerk_json_parse_object(const char *buf, size_t len, int max_depth, char
             snprintf(err, errlen, "JSON is not an object");
         return NULL;
     }
+    integers_as_javascript(v);
     return v;
 }

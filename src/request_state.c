@@ -11,6 +11,7 @@
 #include <apr_strings.h>
 #include "authorization.h"
 #include "cookies.h"
+#include "js_number.h"
 #include "jwt.h"
 #include "request_state.h"
 
@@ -435,87 +436,16 @@ static int64_t js_parse_int(const char *s)
     return neg ? -v : v;
 }
 
-static int js_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-/* JavaScript Number(s) for an ASCII string, NaN when JS gives NaN: trimmed; "" is 0; 0x/0o/0b
- * integers (unsigned); [+-]Infinity; otherwise a signed decimal with optional fraction and
- * exponent, and nothing after it. The syntax is checked here because strtod also takes hex
- * floats, "inf" and "nan", which Number() does not. */
-static double js_number(const char *s)
-{
-    while (js_space(*s))
-        s++;
-    size_t n = strlen(s);
-    while (n && js_space(s[n - 1]))
-        n--;
-    if (!n)
-        return 0;
-    char buf[64];
-    if (n >= sizeof(buf))
-        n = sizeof(buf) - 1; /* longer decimals than any counter: precision is irrelevant */
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    if (buf[0] == '0' && buf[1] && strchr("xXoObB", buf[1])) {
-        int base = (buf[1] == 'x' || buf[1] == 'X') ? 16 : (buf[1] == 'o' || buf[1] == 'O') ? 8 : 2;
-        double v = 0;
-        if (!buf[2])
-            return NAN;
-        for (const char *c = buf + 2; *c; c++) {
-            int d = clerk_hex_digit(*c);
-            if (d < 0 || d >= base)
-                return NAN;
-            v = v * base + d;
-        }
-        return v;
-    }
-    const char *c = buf;
-    int neg = 0;
-    if (*c == '+' || *c == '-')
-        neg = *c++ == '-';
-    if (strcmp(c, "Infinity") == 0)
-        return neg ? -INFINITY : INFINITY;
-    size_t digits = strspn(c, "0123456789");
-    c += digits;
-    if (*c == '.') {
-        size_t frac = strspn(c + 1, "0123456789");
-        digits += frac;
-        c += 1 + frac;
-    }
-    if (!digits)
-        return NAN;
-    if (*c == 'e' || *c == 'E') {
-        c++;
-        if (*c == '+' || *c == '-')
-            c++;
-        size_t exp = strspn(c, "0123456789");
-        if (!exp)
-            return NAN;
-        c += exp;
-    }
-    if (*c)
-        return NAN;
-    return strtod(buf, NULL);
-}
-
-/* Number(cookie) || 0 for the redirect counter, as an int that keeps what the decisions read:
- * zero or not (the Referer rule), and at least 3 or not (the loop stop). A fraction rounds away
- * from zero so 0.5 stays non-zero and 2.5 stops; large values are clamped, they all mean
- * "loop". */
-static int parse_redirect_count(const char *s)
+/* Number(cookie) || 0 for the redirect counter, kept as JavaScript has it (the next counter is
+ * printed from it); infinities, which no loop reaches either way, become large finite values. */
+static double parse_redirect_count(const char *s)
 {
     if (!s)
         return 0;
-    double v = js_number(s);
-    if (isnan(v) || v == 0)
+    double v = clerk_js_number(s);
+    if (isnan(v))
         return 0;
-    if (v > 1000000)
-        return 1000000;
-    if (v < -1000000)
-        return -1000000;
-    return (int)(v > 0 ? ceil(v) : floor(v));
+    return v > 1e300 ? 1e300 : v < -1e300 ? -1e300 : v;
 }
 
 /* ---- referrer rules (reference §1.4) ------------------------------------------------- */

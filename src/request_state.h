@@ -71,7 +71,7 @@ typedef struct clerk_state {
     int suffixed_cookies;
     const char *session_token; /* raw token string (cookie preferred, else header), or NULL */
     const char *dev_browser;   /* __clerk_db_jwt (query, then cookie), or NULL */
-    int redirect_count;        /* __clerk_redirect_count cookie, 0 when absent/invalid */
+    double redirect_count;     /* Number(__clerk_redirect_count) || 0, always finite */
     const char *public_url;    /* clerk_public_url() of the request; NULL when signed in
                                   without a redirect (nothing needs it then) */
     /* What the response must carry (reference §2.4, §5.4). */

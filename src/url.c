@@ -279,10 +279,13 @@ const char *clerk_url_foreign_origin_host(apr_pool_t *p, const char *url)
     for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++)
         is_special |= strlen(special[i]) == n && strncasecmp(url, special[i], n) == 0;
     const char *rest = url + n + 1;
-    if (strncmp(rest, "//", 2) != 0)
-        return is_special ? NULL : ""; /* a special scheme's URL needs a host (else it throws) */
-    rest += 2;
-    size_t alen = strcspn(rest, "/?#");
+    if (is_special) /* any number of slashes (or backslashes) before the host, even none */
+        rest += strspn(rest, "/\\");
+    else if (strncmp(rest, "//", 2) == 0)
+        rest += 2;
+    else
+        return ""; /* no authority: an opaque path */
+    size_t alen = strcspn(rest, is_special ? "/?#\\" : "/?#");
     const char *at = memchr(rest, '@', alen);
     while (at) { /* the host follows the last '@' of the authority */
         alen -= (size_t)(at + 1 - rest);
@@ -294,7 +297,7 @@ const char *clerk_url_foreign_origin_host(apr_pool_t *p, const char *url)
     if (colon && rest[0] != '[')
         hlen = (size_t)(colon - rest);
     if (is_special && hlen == 0)
-        return NULL;
+        return NULL; /* a special scheme's URL needs a host (new URL throws) */
     return apr_pstrmemdup(p, rest, hlen);
 }
 

@@ -393,6 +393,14 @@ function cases() {
   hdr('header over ClerkMaxTokenSize', jwt({ payload: claims({ pad: 'x'.repeat(13000) }) }), { difference: 'over-max-token-size' });
   hdr('header fractional exp', jwt({ payload: claims({ exp: now + 60.5 }) }), { difference: 'non-integer-time-claims' });
   hdr('header exp beyond year 9999', jwt({ payload: claims({ exp: 253402300800 + 10 }) }), { difference: 'non-integer-time-claims' });
+  // Numbers as JSON.parse reads them: a 30-digit claim, and exp in exponent notation.
+  hdr('header integer beyond 64 bits in a claim', jwt({ rawPayload: JSON.stringify(claims()).replace('{', '{"big":123456789012345678901234567890,') }));
+  {
+    const c = claims();
+    hdr('header exp in exponent notation', jwt({ rawPayload: JSON.stringify(c).replace(`"exp":${c.exp}`, `"exp":${c.exp / 10}e1`) }));
+  }
+  hdr('header NUL escape in a claim', jwt({ payload: claims({ nick: 'a\u0000b' }) }), { difference: 'nul-in-json-string' });
+  hdr('header number beyond a double', jwt({ rawPayload: JSON.stringify(claims()).replace('{', '{"huge":1e400,') }), { difference: 'number-beyond-double' });
 
   // ---- Authorization forms (reference §1.1)
   const v = jwt();
@@ -459,6 +467,8 @@ function cases() {
   doc('document forged cookie (no handshake)', pair(jwt({ key: other.privateKey }), now - 10));
   doc('document expired, redirect count 2', { Cookie: `__session=${expired()}; __client_uat=${now - 200}; __clerk_redirect_count=2` });
   doc('document expired, redirect count 3', { Cookie: `__session=${expired()}; __client_uat=${now - 200}; __clerk_redirect_count=3` });
+  for (const n of ['3.0', '+3', '3e0', '0x3', '0.5', '-1', '2.5', '1e-7', '3x', ''])
+    doc(`document expired, redirect count ${JSON.stringify(n)}`, { Cookie: `__session=${expired()}; __client_uat=${now - 200}; __clerk_redirect_count=${n}` });
   doc('document expired, redirect count 4', { Cookie: `__session=${expired()}; __client_uat=${now - 200}; __clerk_redirect_count=4` }, { difference: 'redirect-count-over-3' });
   doc('document expired with query', pair(expired(), now - 200), { query: '?a=1&b=two%20words' });
   doc('document expired with plain query', pair(expired(), now - 200), { query: '?page=2&sort=name' });
@@ -469,6 +479,8 @@ function cases() {
   add('html accept with sec-fetch-dest empty, expired', { profile: 'pem', headers: { Accept: 'text/html', 'Sec-Fetch-Dest': 'empty', ...pair(expired(), now - 200) } });
   add('POST document expired', { profile: 'pem', method: 'POST', headers: { ...DOC, ...pair(expired(), now - 200) } });
   doc('document cross-origin referer', { ...pair(jwt(), now - 10), Referer: 'https://satellite.example.org/page' });
+  for (const ref of ['android-app://com.example.app/', 'file:///tmp/page.html', 'ws://127.0.0.1/x', 'not a url', 'ftp:///x', 'ws:', 'foo:bar'])
+    doc(`document referer ${ref}`, { ...pair(jwt(), now - 10), Referer: ref });
   doc('document same-origin referer', { ...pair(jwt(), now - 10), Referer: ORIGIN + '/elsewhere' });
   doc('document referer from FAPI host', { ...pair(jwt(), now - 10), Referer: 'https://' + LIVE_HOST + '/x' });
   doc('document referer from accounts portal', { ...pair(jwt(), now - 10), Referer: 'https://accounts.example.test/sign-in' });

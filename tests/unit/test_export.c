@@ -194,6 +194,26 @@ START_TEST(scalar_claims_are_exported_by_sanitised_name)
 }
 END_TEST
 
+/* Numbers print as the SDK's String(n) would: whole values plainly up to 1e21. */
+START_TEST(numbers_are_exported_as_javascript_prints_them)
+{
+    clerk_state st;
+    clerk_auth a;
+    clerk_token *t = state_for("{\"sub\":\"user_1\",\"exp\":1.70000006e9,\"two\":2.0,"
+                               "\"e19\":10000000000000000000,\"big\":1234567890123456789012345678,"
+                               "\"tiny\":0.0000001,\"neg\":-0.25}",
+                               &st, &a);
+    collected c = export_of(&st, &a);
+    ck_assert_str_eq(apr_table_get(c.vars, "CLERK_CLAIM_EXP"), "1700000060");
+    ck_assert_str_eq(apr_table_get(c.vars, "CLERK_CLAIM_TWO"), "2");
+    ck_assert_str_eq(apr_table_get(c.vars, "CLERK_CLAIM_E19"), "10000000000000000000");
+    ck_assert_str_eq(apr_table_get(c.vars, "CLERK_CLAIM_BIG"), "1.2345678901234569e+27");
+    ck_assert_str_eq(apr_table_get(c.vars, "CLERK_CLAIM_TINY"), "1e-7");
+    ck_assert_str_eq(apr_table_get(c.vars, "CLERK_CLAIM_NEG"), "-0.25");
+    clerk_token_release(t);
+}
+END_TEST
+
 START_TEST(values_with_control_characters_are_not_exported)
 {
     clerk_state st;
@@ -307,6 +327,7 @@ Suite *export_suite(void)
     tcase_add_test(t, token_list_matches_the_exported_variables_and_is_kept);
     tcase_add_test(t, absent_sts_fva_org_and_actor_leave_variables_unset);
     tcase_add_test(t, scalar_claims_are_exported_by_sanitised_name);
+    tcase_add_test(t, numbers_are_exported_as_javascript_prints_them);
     tcase_add_test(t, values_with_control_characters_are_not_exported);
     tcase_add_test(t, signed_out_exports_status_reason_and_source_only);
     tcase_add_test(t, signed_out_without_token_has_no_token_source);

@@ -226,6 +226,31 @@ START_TEST(number_overflowing_a_double_is_refused)
 }
 END_TEST
 
+/* JSON.parse reads a 30-digit integer as a rounded number and 1.7e9 as 1700000000: so do we. */
+START_TEST(numbers_read_as_javascript_reads_them)
+{
+    char *t = token("{\"alg\":\"RS256\"}",
+                    "{\"big\":123456789012345678901234567890,\"exp\":1.70000006e9,\"two\":2.0,"
+                    "\"half\":0.5,\"list\":[1e3,-7.0,{\"n\":9223372036854775808}]}");
+    clerk_jwt *jwt = NULL;
+    clerk_error e = {0};
+    ck_assert_int_eq(clerk_jwt_decode(t, strlen(t), 0, &jwt, &e), 0);
+    const json_t *p = jwt->payload;
+    ck_assert(json_is_real(json_object_get(p, "big")));
+    ck_assert(json_real_value(json_object_get(p, "big")) == 123456789012345678901234567890.0);
+    ck_assert(json_is_integer(json_object_get(p, "exp")));
+    ck_assert_int_eq(json_integer_value(json_object_get(p, "exp")), 1700000060);
+    ck_assert_int_eq(json_integer_value(json_object_get(p, "two")), 2);
+    ck_assert(json_is_real(json_object_get(p, "half")));
+    const json_t *list = json_object_get(p, "list");
+    ck_assert_int_eq(json_integer_value(json_array_get(list, 0)), 1000);
+    ck_assert_int_eq(json_integer_value(json_array_get(list, 1)), -7);
+    ck_assert(json_is_real(json_object_get(json_array_get(list, 2), "n"))); /* 2^63: no int64 */
+    clerk_jwt_free(jwt);
+    free(t);
+}
+END_TEST
+
 START_TEST(empty_signature_decodes_to_zero_length)
 {
     char *t = mint_sign(NULL, "none", "{\"alg\":\"none\"}", "{\"sub\":\"user_1\"}");
@@ -355,6 +380,7 @@ Suite *jwt_suite(void)
     tcase_add_test(tc, token_over_max_size_is_refused_before_decoding);
     tcase_add_test(tc, nul_bytes_in_json_are_refused);
     tcase_add_test(tc, number_overflowing_a_double_is_refused);
+    tcase_add_test(tc, numbers_read_as_javascript_reads_them);
     tcase_add_test(tc, empty_signature_decodes_to_zero_length);
     tcase_add_test(tc, header_fields_are_extracted);
     tcase_add_test(tc, absent_header_fields_are_null);

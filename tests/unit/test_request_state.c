@@ -554,32 +554,51 @@ START_TEST(malformed_redirect_count_is_zero)
     for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
         req.cookie = apr_psprintf(pool, "__client_uat=5; __clerk_redirect_count=%s", zero[i]);
         clerk_state st = decide();
-        ck_assert_msg(st.redirect_count == 0, "%s gave %d", zero[i], st.redirect_count);
+        ck_assert_msg(st.redirect_count == 0, "%s gave %g", zero[i], st.redirect_count);
         assert_state(&st, CLERK_HANDSHAKE, CLERK_R_CLIENT_UAT_BUT_NO_SESSION_TOKEN);
     }
 }
 END_TEST
 
-/* Number() takes more than digits; what the SDK counts as 3 or more stops here too. */
+/* Number() takes more than digits; what the SDK counts as 3 or more stops here too, and the
+ * next counter is the SDK's count + 1. */
 START_TEST(redirect_count_reads_as_javascript_number)
 {
     static const struct {
         const char *v;
-        int count;
-    } cases[] = {{"3.0", 3},         {"+3", 3},  {"3e0", 3},
-                 {"0x3", 3},         {"0o3", 3}, {"0b11", 3},
-                 {".3e1", 3},        {"2.5", 3}, {"Infinity", 1000000},
-                 {"1e300", 1000000}, {"0.5", 1}, {"-1", -1},
-                 {"-0.5", -1},       {"2", 2},   {"2.", 2},
-                 {"0X2", 2}};
+        double count;
+        const char *next; /* NULL: the loop stops */
+    } cases[] = {{"3.0", 3, NULL},
+                 {"+3", 3, NULL},
+                 {"3e0", 3, NULL},
+                 {"0x3", 3, NULL},
+                 {"0o3", 3, NULL},
+                 {"0b11", 3, NULL},
+                 {".3e1", 3, NULL},
+                 {"Infinity", 1e300, NULL},
+                 {"1e300", 1e300, NULL},
+                 {"2.5", 2.5, "3.5"},
+                 {"0.5", 0.5, "1.5"},
+                 {"-1", -1, "0"},
+                 {"-0.5", -0.5, "0.5"},
+                 {"2", 2, "3"},
+                 {"2.", 2, "3"},
+                 {"0X2", 2, "3"},
+                 {"1e-7", 1e-7, "1.0000001"}};
     document_request();
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         req.cookie = apr_psprintf(pool, "__client_uat=5; __clerk_redirect_count=%s", cases[i].v);
         clerk_state st = decide();
-        ck_assert_msg(st.redirect_count == cases[i].count, "%s gave %d", cases[i].v,
+        ck_assert_msg(st.redirect_count == cases[i].count, "%s gave %g", cases[i].v,
                       st.redirect_count);
-        assert_state(&st, cases[i].count >= 3 ? CLERK_SIGNED_OUT : CLERK_HANDSHAKE,
+        assert_state(&st, cases[i].next ? CLERK_HANDSHAKE : CLERK_SIGNED_OUT,
                      CLERK_R_CLIENT_UAT_BUT_NO_SESSION_TOKEN);
+        if (cases[i].next) {
+            ck_assert_int_eq(st.set_cookies->nelts, 1);
+            ck_assert_str_eq(APR_ARRAY_IDX(st.set_cookies, 0, const char *),
+                             apr_pstrcat(pool, "__clerk_redirect_count=", cases[i].next,
+                                         "; SameSite=Lax; HttpOnly; Max-Age=2", NULL));
+        }
     }
 }
 END_TEST
@@ -778,9 +797,13 @@ END_TEST
 /* new URL(referrer).origin is "null" for these (or another scheme's): never the request's. */
 START_TEST(referer_of_another_scheme_is_cross_origin)
 {
-    static const char *const foreign[] = {
-        "android-app://com.example.app/", "file:///home/me/page.html", "foo:bar",
-        "ws://app.example.com/socket", "FTP://u@app.example.com:21/"};
+    static const char *const foreign[] = {"android-app://com.example.app/",
+                                          "file:///home/me/page.html",
+                                          "foo:bar",
+                                          "ws://app.example.com/socket",
+                                          "FTP://u@app.example.com:21/",
+                                          "ftp:///x",
+                                          "ws:x"};
     req.cookie = session_cookies(good_token(), "1");
     document_request();
     for (size_t i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
@@ -790,7 +813,7 @@ START_TEST(referer_of_another_scheme_is_cross_origin)
         assert_state(&st, CLERK_HANDSHAKE, CLERK_R_PRIMARY_DOMAIN_CROSS_ORIGIN_SYNC);
     }
     /* not URLs, or a special scheme without a host (new URL throws): no handshake */
-    static const char *const invalid[] = {"1ab:x", "ws:", "ftp:///x", "://x", "no-colon"};
+    static const char *const invalid[] = {"1ab:x", "ws:", "ftp:///", "wss:/?x", "://x", "no-colon"};
     for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
         req.referer = invalid[i];
         clerk_state st = decide();

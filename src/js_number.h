@@ -1,0 +1,13 @@
+/* JavaScript number text both ways, where the SDK's JS semantics decide a value. */
+#ifndef CLERK_JS_NUMBER_H
+#define CLERK_JS_NUMBER_H
+
+#include <stddef.h>
+
+/* Number(s) for an ASCII string, NaN where JavaScript gives NaN (never reads past the NUL). */
+double clerk_js_number(const char *s);
+
+/* Writes String(d) for a finite double d as JavaScript prints it (truncated to outlen). */
+void clerk_js_number_text(double d, char *out, size_t outlen);
+
+#endif
