@@ -1008,6 +1008,18 @@ static clerk_req *request_record(request_rec *r)
     return rq;
 }
 
+/* The record of the request this one was redirected from or is a sub-request of, if any: its
+ * headers were scrubbed there, and any claim headers in them are ours. */
+static clerk_req *earlier_record(const request_rec *r)
+{
+    for (const request_rec *e = r->prev ? r->prev : r->main; e; e = e->prev ? e->prev : e->main) {
+        clerk_req *rq = ap_get_module_config(e->request_config, &clerk_auth_module);
+        if (rq)
+            return rq;
+    }
+    return NULL;
+}
+
 /* The request's decision, made at most once per request_rec. */
 static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
 {
@@ -1186,8 +1198,28 @@ static int clerk_check_access(request_rec *r)
  * when no access hook of ours runs at all (`Satisfy Any` with a host rule that allows). */
 static int clerk_post_perdir_config(request_rec *r)
 {
-    if (is_clerk_auth_type(r))
+    if (is_clerk_auth_type(r) && !earlier_record(r))
         request_record(r);
+    return DECLINED;
+}
+
+/* httpd skips authentication after an internal redirect to the same configuration (a
+ * per-directory RewriteRule to a front controller, ErrorDocument) and renames the variables to
+ * REDIRECT_*: the decision already made is exported again under its own names. Headers need
+ * nothing: the redirected request shares the original's. */
+static int clerk_fixups(request_rec *r)
+{
+    if (!r->prev || ap_get_module_config(r->request_config, &clerk_auth_module) ||
+        !is_clerk_auth_type(r))
+        return DECLINED;
+    clerk_req *rq = earlier_record(r);
+    const clerk_resolved *rs = request_conf(r);
+    if (!rq || !rq->decided || !(rs->pass_as & PASS_ENV))
+        return DECLINED;
+    ap_set_module_config(r->request_config, &clerk_auth_module, rq);
+    clerk_resolved env_only = *rs;
+    env_only.pass_as = PASS_ENV;
+    export_decision(r, &env_only, rq);
     return DECLINED;
 }
 
@@ -1430,6 +1462,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_check_access(clerk_check_access, NULL, NULL, APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authn(clerk_check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(clerk_note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_fixups(clerk_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     clerk_register_authz_providers(p);
     clerk_jwks_register_hooks(p);
     clerk_status_register_hooks(p);

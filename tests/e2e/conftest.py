@@ -185,7 +185,7 @@ def echo_backend():
 # ----------------------------------------------------------------------------------- httpd
 BASE_MODULES = [
     "mpm_event", "authn_core", "authz_core", "authz_user", "authz_host", "mime", "alias",
-    "dir", "env", "headers", "setenvif", "proxy", "proxy_http", "socache_shmcb",
+    "dir", "env", "headers", "setenvif", "proxy", "proxy_http", "socache_shmcb", "rewrite",
 ]
 
 
@@ -249,7 +249,7 @@ sys.stdout.write("Content-Type: application/json\r\n\r\n" + json.dumps(keep, sor
 CGI_DIRS = ["main", "userclaim", "userclaim-pass", "pending", "jwks", "jwks-es", "azp-a", "azp-b", "pass",
             "pass-vu", "u401", "u403", "u404", "signin", "signin-fwd", "small", "issuer", "api",
             "hta", "role", "claim", "static", "org", "perm", "reverified", "reverified-mf",
-            "skew0", "setenvif"]
+            "skew0", "setenvif", "front"]
 
 
 class Httpd:
@@ -281,6 +281,10 @@ class Httpd:
             os.chmod(os.path.join(p, "env.cgi"), 0o755)
         with open(os.path.join(self.work, "htdocs", "static", "hello.txt"), "w") as f:
             f.write("hello\n")
+        # A PHP-style front controller: .htaccess rewrites every path to the script, an
+        # internal redirect after authentication.
+        with open(os.path.join(self.work, "htdocs", "front", ".htaccess"), "w") as f:
+            f.write("RewriteEngine On\nRewriteRule ^app/ env.cgi [L]\n")
         # .htaccess (AllowOverride AuthConfig) overriding one directive of its <Directory>.
         with open(os.path.join(self.work, "htdocs", "hta", ".htaccess"), "w") as f:
             f.write("ClerkAuthorizedParties https://hta.example.test\n")

@@ -123,6 +123,19 @@ def test_spoofed_headers_are_gone_before_per_directory_setenvif(get, minter):
     assert "user_evil" not in json.dumps(env), env
 
 
+def test_front_controller_after_internal_redirect_sees_the_variables(get, minter):
+    """A per-directory rewrite (WordPress, Laravel) redirects internally after authentication:
+    the script still reads CLERK_* and REMOTE_USER, not REDIRECT_CLERK_*."""
+    c = minter.claims()
+    env = signed_in(get("/front/app/orders?id=7", token=minter.sign(c)))
+    assert env["REMOTE_USER"] == c["sub"]
+    assert env["CLERK_USER_ID"] == c["sub"]
+    assert env["CLERK_AUTH_STATUS"] == "signed-in"
+    assert env["HTTP_X_CLERK_USER_ID"] == c["sub"]
+    r = get("/front/app/orders")
+    assert r.status == 401, r
+
+
 # --------------------------------------------------------------------- Require providers
 def admin_claims(minter, rol):
     return minter.claims(v=2, o={"id": "org_9", "slg": "initech", "rol": rol})
