@@ -47,6 +47,9 @@ static const char module_version[] = PACKAGE_VERSION;
 APLOG_USE_MODULE(clerk_auth);
 
 #define STATUS_HANDLER "clerk-status"
+/* The name the specification gives the handler; both serve the same page. httpd lower-cases
+ * SetHandler arguments, hence the case-blind comparison. */
+#define STATUS_HANDLER_ALIAS "ClerkStatus"
 /* The layout version is in the name too: a graceful restart into a newer module gets a segment
  * of its own layout instead of reading the old one. */
 #define SHM_USERDATA "clerk_auth_status_shm2"
@@ -289,7 +292,8 @@ static json_t *key_sources_json(apr_pool_t *p, int64_t now)
 
 static int status_handler(request_rec *r)
 {
-    if (!r->handler || strcmp(r->handler, STATUS_HANDLER) != 0)
+    if (!r->handler || (strcmp(r->handler, STATUS_HANDLER) != 0 &&
+                        strcasecmp(r->handler, STATUS_HANDLER_ALIAS) != 0))
         return DECLINED;
     r->allowed |= (AP_METHOD_BIT << M_GET);
     if (r->method_number != M_GET)

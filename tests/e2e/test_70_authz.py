@@ -79,6 +79,8 @@ class AuthzHttpd(Httpd):
             out += ["    " + l for l in lines]
             out.append("</Location>")
         out += ["<Location /clerk-status>", "    SetHandler clerk-status",
+                "    Require ip 127.0.0.1", "</Location>",
+                "<Location /clerk-status-alias>", "    SetHandler ClerkStatus",
                 "    Require ip 127.0.0.1", "</Location>"]
         with open(self.conf, "w") as f:
             f.write("\n".join(out) + "\n")
@@ -402,6 +404,12 @@ def status(zget):
     assert r.header("content-type").startswith("application/json"), r
     assert "no-store" in (r.header("cache-control") or ""), r
     return r.json()
+
+
+def test_status_page_answers_under_the_specs_handler_name_too(zget):
+    r = zget("/clerk-status-alias")
+    assert r.status == 200, r
+    assert r.json()["module"] == "mod_clerk_auth"
 
 
 def test_status_page_counters_move_with_requests(zget, minter, authz):
