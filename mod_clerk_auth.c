@@ -1245,6 +1245,18 @@ static int clerk_check_authn(request_rec *r)
     return respond_signed_out(r, rs, rq);
 }
 
+/* A CORS preflight carries no credentials, so no user-based rule (`Require user`, `Require not
+ * clerk-…`, `Require expr` on REMOTE_USER) can judge it: it is authorized here, before
+ * mod_authz_core's user phase. Rules that need no user (`Require ip`, `Require all denied`,
+ * host and env rules) were already applied before authentication and still deny it. */
+static int clerk_authz_preflight(request_rec *r)
+{
+    if (!is_clerk_auth_type(r))
+        return DECLINED;
+    const clerk_req *rq = ap_get_module_config(r->request_config, &clerk_auth_module);
+    return rq && rq->decided && rq->preflight ? OK : DECLINED;
+}
+
 int clerk_request_identity(request_rec *r, clerk_identity *id)
 {
     clerk_req *rq = ap_get_module_config(r->request_config, &clerk_auth_module);
@@ -1461,6 +1473,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_post_perdir_config(clerk_post_perdir_config, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_check_access(clerk_check_access, NULL, NULL, APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authn(clerk_check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_authz(clerk_authz_preflight, NULL, NULL, APR_HOOK_FIRST,
+                        AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(clerk_note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(clerk_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     clerk_register_authz_providers(p);

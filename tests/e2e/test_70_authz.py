@@ -45,6 +45,9 @@ LOCATIONS = [
     ("merge/and", ["AuthMerging And", "Require clerk-role admin"]),
     ("merge/or", ["AuthMerging Or", "Require clerk-claim staff=true"]),
     ("optout", ["AuthzSendForbiddenOnFailure Off", "Require clerk-role admin"]),
+    ("user-only", ["Require user user_nobody"]),
+    ("ip-and-user", ["<RequireAll>", "  Require ip 192.0.2.1", "  Require valid-user",
+                     "</RequireAll>"]),
     ("deep", ["ClerkMaxTokenSize 65536", "<RequireAll>", "  Require valid-user",
               "  <RequireNone>", "    Require clerk-claim a.b=x", "  </RequireNone>",
               "</RequireAll>"]),
@@ -281,6 +284,8 @@ def test_clerk_claim_shapes(zget, minter, v):
 def test_every_provider_without_a_user_is_401_with_the_bearer_challenge(zget):
     # (The expr location's own condition holds, else httpd denies before asking for a user.)
     for path, _ in LOCATIONS:
+        if path == "ip-and-user":  # the host rule denies first: 403 (see the preflight tests)
+            continue
         signed_out(zget(url(path), headers=["X-Door: open"]), "session-token-and-uat-missing",
                    presented=False, realm=None)
 
@@ -404,6 +409,29 @@ def status(zget):
     assert r.header("content-type").startswith("application/json"), r
     assert "no-store" in (r.header("cache-control") or ""), r
     return r.json()
+
+
+PREFLIGHT = ["Origin: https://app.example.test", "Access-Control-Request-Method: GET"]
+
+
+def test_preflight_passes_every_user_based_rule(zget):
+    """No credentials ride on a preflight: a rule about the user (negated ones too) cannot deny
+    it, or the browser never sends the real request."""
+    for loc in ("org", "none", "deep", "user-only", "all", "expr"):
+        r = zget(url(loc), headers=PREFLIGHT + ["X-Door: open"], method="OPTIONS")
+        assert r.status == 200, (loc, r)
+        assert r.header("www-authenticate") is None, (loc, r)
+        assert r.json()["REQUEST_METHOD"] == "OPTIONS"
+        assert r.json().get("REMOTE_USER", "") == ""
+
+
+def test_preflight_still_meets_rules_that_need_no_user(zget):
+    r = zget(url("ip-and-user"), headers=PREFLIGHT, method="OPTIONS")
+    assert r.status == 403, r
+    r = zget(url("expr"), headers=PREFLIGHT, method="OPTIONS")  # its X-Door rule needs no user
+    assert r.status == 403, r
+    r = zget(url("user-only"), method="OPTIONS", headers=["Origin: https://app.example.test"])
+    assert r.status == 401, r  # not a preflight: authenticated as usual
 
 
 def test_status_page_answers_under_the_specs_handler_name_too(zget):
