@@ -909,7 +909,7 @@ static int env_has_clerk_names(const apr_table_t *env)
  * request holds its token until its pool is destroyed, so they outlive every reader. */
 static void export_decision(request_rec *r, const clerk_resolved *rs, clerk_req *rq)
 {
-    if (rs->pass_as == PASS_NONE)
+    if (rs->pass_as == PASS_NONE || rq->preflight) /* a preflight's state is no decision */
         return;
     export_ctx x = {r, rs->pass_as,
                     env_has_clerk_names(r->subprocess_env) ? apr_table_setn : apr_table_addn};
@@ -1008,16 +1008,16 @@ static clerk_req *request_record(request_rec *r)
     return rq;
 }
 
-/* The record of the request this one was redirected from or is a sub-request of, if any: its
- * headers were scrubbed there, and any claim headers in them are ours. */
-static clerk_req *earlier_record(const request_rec *r)
+/* The record of the request httpd takes this one's authentication from (the request it was
+ * redirected from, else the one it is a sub-request of, with the very same configuration:
+ * httpd's own test for skipping authentication), or NULL. That request's headers were scrubbed
+ * and carry its exports. */
+static clerk_req *inherited_record(const request_rec *r)
 {
-    for (const request_rec *e = r->prev ? r->prev : r->main; e; e = e->prev ? e->prev : e->main) {
-        clerk_req *rq = ap_get_module_config(e->request_config, &clerk_auth_module);
-        if (rq)
-            return rq;
-    }
-    return NULL;
+    const request_rec *e = r->prev && r->prev->per_dir_config == r->per_dir_config   ? r->prev
+                           : r->main && r->main->per_dir_config == r->per_dir_config ? r->main
+                                                                                     : NULL;
+    return e ? ap_get_module_config(e->request_config, &clerk_auth_module) : NULL;
 }
 
 /* The request's decision, made at most once per request_rec. */
@@ -1198,7 +1198,7 @@ static int clerk_check_access(request_rec *r)
  * when no access hook of ours runs at all (`Satisfy Any` with a host rule that allows). */
 static int clerk_post_perdir_config(request_rec *r)
 {
-    if (is_clerk_auth_type(r) && !earlier_record(r))
+    if (is_clerk_auth_type(r) && !inherited_record(r))
         request_record(r);
     return DECLINED;
 }
@@ -1206,21 +1206,50 @@ static int clerk_post_perdir_config(request_rec *r)
 /* httpd skips authentication after an internal redirect to the same configuration (a
  * per-directory RewriteRule to a front controller, ErrorDocument) and renames the variables to
  * REDIRECT_*: the decision already made is exported again under its own names. Headers need
- * nothing: the redirected request shares the original's. */
+ * nothing: the redirected request shares the original's (a sub-request copies them). */
 static int clerk_fixups(request_rec *r)
 {
-    if (!r->prev || ap_get_module_config(r->request_config, &clerk_auth_module) ||
+    if ((!r->prev && !r->main) || ap_get_module_config(r->request_config, &clerk_auth_module) ||
         !is_clerk_auth_type(r))
         return DECLINED;
-    clerk_req *rq = earlier_record(r);
-    const clerk_resolved *rs = request_conf(r);
-    if (!rq || !rq->decided || !(rs->pass_as & PASS_ENV))
+    clerk_req *rq = inherited_record(r);
+    if (!rq)
         return DECLINED;
     ap_set_module_config(r->request_config, &clerk_auth_module, rq);
-    clerk_resolved env_only = *rs;
-    env_only.pass_as = PASS_ENV;
-    export_decision(r, &env_only, rq);
+    const clerk_resolved *rs = request_conf(r);
+    if (rq->decided && (rs->pass_as & PASS_ENV)) {
+        clerk_resolved env_only = *rs;
+        env_only.pass_as = PASS_ENV;
+        export_decision(r, &env_only, rq);
+    }
     return DECLINED;
+}
+
+static int clerk_check_authn(request_rec *r);
+
+/* A request whose configuration became a Clerk one after authentication, without inheriting a
+ * decision: ap_internal_fast_redirect (DirectoryIndex, FallbackResource, MultiViews) hands a
+ * sub-request's configuration to the main request but not its user, its record or its scrubbed
+ * headers. The sub-request was authorized with the same headers; here they are scrubbed, the
+ * token is decided again (a cache hit) and the user and variables are set as for any request.
+ * Runs after mod_dir's fixups, which make the switch. */
+static int clerk_fixups_late(request_rec *r)
+{
+    if (ap_get_module_config(r->request_config, &clerk_auth_module) || !is_clerk_auth_type(r))
+        return DECLINED;
+    const clerk_resolved *rs = request_conf(r);
+    if (rs->action == ACTION_PASS) { /* as clerk_check_access */
+        int rc = clerk_handshake_response(r, &decide(r, rs)->st);
+        return rc == DECLINED ? OK : rc;
+    }
+    /* This runs the access checkers (clerk_check_access records and scrubs); when the rules
+     * need no user, that is all a request here gets. */
+    if (!ap_some_authn_required(r)) {
+        request_record(r);
+        return OK;
+    }
+    int rc = clerk_check_authn(r);
+    return rc == DECLINED ? OK : rc;
 }
 
 /* Returns OK with r->user set for a signed-in request (and for a CORS preflight, with an empty
@@ -1477,6 +1506,7 @@ static void register_hooks(apr_pool_t *p)
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(clerk_note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(clerk_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_fixups(clerk_fixups_late, NULL, NULL, APR_HOOK_REALLY_LAST);
     clerk_register_authz_providers(p);
     clerk_jwks_register_hooks(p);
     clerk_status_register_hooks(p);

@@ -136,6 +136,29 @@ def test_front_controller_after_internal_redirect_sees_the_variables(get, minter
     assert r.status == 401, r
 
 
+def test_preflight_through_a_front_controller_is_not_signed_in(get):
+    r = get("/front/app/orders", method="OPTIONS",
+            headers=["Origin: https://app.example.test", "Access-Control-Request-Method: GET"])
+    assert r.status == 200, r
+    env = r.json()
+    assert env["REQUEST_METHOD"] == "OPTIONS"
+    assert "CLERK_AUTH_STATUS" not in env and not env.get("REMOTE_USER"), env
+
+
+def test_directory_index_to_a_protected_script_is_authenticated_and_scrubbed(get, minter):
+    """mod_dir hands the sub-request's configuration to the main request, but neither its user
+    nor its scrubbed headers: the module decides again there."""
+    c = minter.claims()
+    spoof = ["X-Clerk-User-Id: user_evil", "Remote-User: user_evil", "X-Clerk-Claims: e30"]
+    env = signed_in(get("/dirindex/", token=minter.sign(c), headers=spoof))
+    assert env["REMOTE_USER"] == c["sub"]
+    assert env["CLERK_USER_ID"] == c["sub"]
+    assert env["HTTP_X_CLERK_USER_ID"] == c["sub"]
+    assert "user_evil" not in json.dumps(env) and env.get("HTTP_X_CLERK_CLAIMS") != "e30", env
+    signed_out(get("/dirindex/", headers=spoof), "session-token-and-uat-missing",
+               presented=False, realm=None)
+
+
 # --------------------------------------------------------------------- Require providers
 def admin_claims(minter, rol):
     return minter.claims(v=2, o={"id": "org_9", "slg": "initech", "rol": rol})
