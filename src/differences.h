@@ -24,7 +24,8 @@
  *   aud-type         claims.c   with ClerkAudience set, an `aud` that is neither a string nor
  *                               an array fails
  *   redirect-count   request_state.c  the handshake loop stops at a redirect count of 3 or
- *                               more (the SDK stops only at exactly 3)
+ *                               more, or one that cannot grow (-1e300); the SDK stops only at
+ *                               exactly 3
  *   org-features     auth.c     v2 `fea`/`o.fpm`: features named only by scopes o/ou/uo,
  *                               masks only all-digit; otherwise no permission
  *   fva              auth.c     `fva` counts only when both ages are integers -1 or >= 0

@@ -6,69 +6,95 @@
 #include "js_number.h"
 #include "url.h"
 
-static int js_space(char c)
+/* Bytes of the JavaScript white space or line terminator that s[0..avail) starts with, or 0:
+ * what Number() trims, Unicode spaces (U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F,
+ * U+205F, U+3000, U+FEFF) included, in UTF-8 (a percent-decoded cookie) and a lone 0xA0 byte
+ * (JavaScript reads a raw header byte as the code point of that value). */
+static size_t js_space(const unsigned char *s, size_t avail)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+    if (avail >= 1 && (s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r')))
+        return 1;
+    if (avail >= 2 && s[0] == 0xc2 && s[1] == 0xa0)
+        return 2;
+    if (avail >= 1 && s[0] == 0xa0)
+        return 1;
+    if (avail < 3)
+        return 0;
+    unsigned c = (unsigned)s[0] << 16 | (unsigned)s[1] << 8 | s[2];
+    if (c == 0xe19a80 || (c >= 0xe28080 && c <= 0xe2808a) || c == 0xe280a8 || c == 0xe280a9 ||
+        c == 0xe280af || c == 0xe2819f || c == 0xe38080 || c == 0xefbbbf)
+        return 3;
+    return 0;
 }
 
-/* JavaScript Number(s) for an ASCII string, NaN when JS gives NaN: trimmed; "" is 0; 0x/0o/0b
+/* 1 when s[0..n) ends with JavaScript white space; its length in *len. */
+static int ends_with_js_space(const unsigned char *s, size_t n, size_t *len)
+{
+    for (size_t k = 3; k >= 1; k--) /* the longest first: 0xA0 may end a UTF-8 sequence */
+        if (k <= n && js_space(s + n - k, k) == k) {
+            *len = k;
+            return 1;
+        }
+    return 0;
+}
+
+/* JavaScript Number(s), NaN where JS gives NaN: trimmed of JS white space; "" is 0; 0x/0o/0b
  * integers (unsigned); [+-]Infinity; otherwise a signed decimal with optional fraction and
  * exponent, and nothing after it. The syntax is checked here because strtod also takes hex
- * floats, "inf" and "nan", which Number() does not. */
-double clerk_js_number(const char *s)
+ * floats, "inf" and "nan", which Number() does not; the whole string is read, however long. */
+double clerk_js_number(const char *str)
 {
-    while (js_space(*s))
-        s++;
-    size_t n = strlen(s);
-    while (n && js_space(s[n - 1]))
-        n--;
+    const unsigned char *s = (const unsigned char *)str;
+    size_t n = strlen(str), k;
+    while ((k = js_space(s, n)) > 0) {
+        s += k;
+        n -= k;
+    }
+    while (ends_with_js_space(s, n, &k))
+        n -= k;
     if (!n)
         return 0;
-    char buf[64];
-    if (n >= sizeof(buf))
-        n = sizeof(buf) - 1; /* longer decimals than any counter: precision is irrelevant */
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    if (buf[0] == '0' && buf[1] && strchr("xXoObB", buf[1])) {
-        int base = (buf[1] == 'x' || buf[1] == 'X') ? 16 : (buf[1] == 'o' || buf[1] == 'O') ? 8 : 2;
+    if (n > 2 && s[0] == '0' && strchr("xXoObB", s[1])) {
+        int base = (s[1] == 'x' || s[1] == 'X') ? 16 : (s[1] == 'o' || s[1] == 'O') ? 8 : 2;
         double v = 0;
-        if (!buf[2])
-            return NAN;
-        for (const char *c = buf + 2; *c; c++) {
-            int d = clerk_hex_digit(*c);
+        for (size_t i = 2; i < n; i++) {
+            int d = clerk_hex_digit((char)s[i]);
             if (d < 0 || d >= base)
                 return NAN;
             v = v * base + d;
         }
         return v;
     }
-    const char *c = buf;
+    size_t i = 0;
     int neg = 0;
-    if (*c == '+' || *c == '-')
-        neg = *c++ == '-';
-    if (strcmp(c, "Infinity") == 0)
-        return neg ? -INFINITY : INFINITY;
-    size_t digits = strspn(c, "0123456789");
-    c += digits;
-    if (*c == '.') {
-        size_t frac = strspn(c + 1, "0123456789");
-        digits += frac;
-        c += 1 + frac;
+    if (s[0] == '+' || s[0] == '-') {
+        neg = s[0] == '-';
+        i = 1;
     }
+    if (n - i == 8 && memcmp(s + i, "Infinity", 8) == 0)
+        return neg ? -INFINITY : INFINITY;
+    size_t digits = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++, digits++;
+    if (i < n && s[i] == '.')
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+            digits++;
     if (!digits)
         return NAN;
-    if (*c == 'e' || *c == 'E') {
-        c++;
-        if (*c == '+' || *c == '-')
-            c++;
-        size_t exp = strspn(c, "0123456789");
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t exp = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++, exp++;
         if (!exp)
             return NAN;
-        c += exp;
     }
-    if (*c)
+    if (i != n)
         return NAN;
-    return strtod(buf, NULL);
+    /* s[0..n) is a plain decimal followed by white space or the end, where strtod stops. */
+    return strtod((const char *)s, NULL);
 }
 
 /* JavaScript's Number::toString for a finite double: the shortest digits that read back as d,

@@ -42,17 +42,24 @@ static int prescan(const char *buf, size_t len, int max_depth, char *err, size_t
     return 0;
 }
 
-/* JavaScript has one number type, so 1700000000.0 and 1.7e9 are the integer 1700000000 there:
- * whole reals that fit jansson's integer become integers, so every reader (time claims, export,
- * Require clerk-claim) sees what the SDK sees. Depth is bounded by the prescan. */
-static json_t *whole_real_as_integer(const json_t *x)
+/* JavaScript has one number type: 1700000000.0 and 1.7e9 are the integer 1700000000 there, and
+ * 9007199254740993 is 9007199254740992. Each number is made what JSON.parse gives, so every
+ * reader (time claims, export, Require clerk-claim) sees what the SDK sees, whichever parse
+ * jansson took. Depth is bounded by the prescan. */
+/* The number JSON.parse would give for x, as a new jansson value when it differs in kind: whole
+ * reals up to 2^53 become integers, integers beyond 2^53 become the rounded real JS holds
+ * (one rounding from the exact value, as JS's own parse). NULL when x stays as it is. */
+static json_t *as_javascript_number(const json_t *x)
 {
-    if (!json_is_real(x))
-        return NULL;
-    double d = json_real_value(x);
-    if (d != floor(d) || d < -0x1p63 || d >= 0x1p63)
-        return NULL;
-    return json_integer((json_int_t)d);
+    if (json_is_real(x)) {
+        double d = json_real_value(x);
+        return d == floor(d) && fabs(d) <= 0x1p53 ? json_integer((json_int_t)d) : NULL;
+    }
+    if (json_is_integer(x)) {
+        json_int_t i = json_integer_value(x);
+        return i > (json_int_t)1 << 53 || i < -((json_int_t)1 << 53) ? json_real((double)i) : NULL;
+    }
+    return NULL;
 }
 
 static void integers_as_javascript(json_t *v)
@@ -61,7 +68,7 @@ static void integers_as_javascript(json_t *v)
     if (json_is_object(v)) {
         for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
             json_t *x = json_object_iter_value(it);
-            if ((n = whole_real_as_integer(x)))
+            if ((n = as_javascript_number(x)))
                 json_object_iter_set_new(v, it, n);
             else
                 integers_as_javascript(x);
@@ -69,7 +76,7 @@ static void integers_as_javascript(json_t *v)
     } else if (json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v); i++) {
             json_t *x = json_array_get(v, i);
-            if ((n = whole_real_as_integer(x)))
+            if ((n = as_javascript_number(x)))
                 json_array_set_new(v, i, n);
             else
                 integers_as_javascript(x);

@@ -10,8 +10,8 @@
 
 /* Parses buf[0..len) as one JSON object (not array, not scalar) with jansson, refusing duplicate
  * keys, NUL bytes (raw or \u0000), nesting deeper than max_depth and numbers beyond a double.
- * Numbers read as JavaScript reads them: whole values within 64 bits are integers (1.7e9 too),
- * larger integers are rounded reals. Returns a new reference the caller json_decref()s, or NULL
+ * Numbers read as JavaScript reads them: whole values up to 2^53 are integers (1.7e9 too),
+ * larger ones rounded reals. Returns a new reference the caller json_decref()s, or NULL
  * with a short reason in err (may be NULL). */
 json_t *clerk_json_parse_object(const char *buf, size_t len, int max_depth, char *err,
                                 size_t errlen);

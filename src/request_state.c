@@ -29,8 +29,9 @@ static const char *const clerk_cookie_prefixes[] = {COOKIE_SESSION, COOKIE_CLIEN
 #define QUERY_HANDSHAKE    "__clerk_handshake"
 #define QUERY_HS_NONCE     "__clerk_handshake_nonce"
 
-/* Clerk stops redirecting at this many handshakes in a row; we stop at this or more (spec §2:
- * the SDK stops only at exactly 3, so a forged higher count would loop forever there). */
+/* Clerk stops redirecting at this many handshakes in a row; we stop at this or more, and at a
+ * count that cannot grow (spec §2: the SDK stops only at exactly 3, so a forged higher or
+ * hugely negative count would loop forever there). */
 /* differences.h: redirect-count */
 #define REDIRECT_LOOP_LIMIT 3
 
@@ -116,7 +117,9 @@ static void maybe_handshake_to(ctx *c, clerk_reason reason, const char *message,
         signed_out(c, reason, message);
         return;
     }
-    if (c->out->redirect_count >= REDIRECT_LOOP_LIMIT) {
+    /* A count too large in magnitude to grow (-1e300) would never reach the limit. */
+    double count = c->out->redirect_count;
+    if (count >= REDIRECT_LOOP_LIMIT || count + 1 == count) {
         logmsg(c, CLERK_LOG_WARN,
                "Clerk: Refreshing the session token resulted in an infinite redirect loop. This "
                "usually means that your Clerk instance keys do not match - make sure to copy the "

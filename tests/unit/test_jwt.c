@@ -231,7 +231,8 @@ START_TEST(numbers_read_as_javascript_reads_them)
 {
     char *t = token("{\"alg\":\"RS256\"}",
                     "{\"big\":123456789012345678901234567890,\"exp\":1.70000006e9,\"two\":2.0,"
-                    "\"half\":0.5,\"list\":[1e3,-7.0,{\"n\":9223372036854775808}]}");
+                    "\"half\":0.5,\"list\":[1e3,-7.0,{\"n\":9223372036854775808}],"
+                    "\"odd\":9007199254740993,\"max\":9007199254740992}");
     clerk_jwt *jwt = NULL;
     clerk_error e = {0};
     ck_assert_int_eq(clerk_jwt_decode(t, strlen(t), 0, &jwt, &e), 0);
@@ -246,6 +247,17 @@ START_TEST(numbers_read_as_javascript_reads_them)
     ck_assert_int_eq(json_integer_value(json_array_get(list, 0)), 1000);
     ck_assert_int_eq(json_integer_value(json_array_get(list, 1)), -7);
     ck_assert(json_is_real(json_object_get(json_array_get(list, 2), "n"))); /* 2^63: no int64 */
+    /* beyond 2^53 JS holds the nearest double */
+    ck_assert(json_number_value(json_object_get(p, "odd")) == 9007199254740992.0);
+    ck_assert_int_eq(json_integer_value(json_object_get(p, "max")), INT64_C(9007199254740992));
+    clerk_jwt_free(jwt);
+    free(t);
+    /* the same without an overflowing neighbour (jansson parses it exactly then) */
+    t = token("{\"alg\":\"RS256\"}", "{\"odd\":9007199254740993,\"neg\":-9007199254740995}");
+    ck_assert_int_eq(clerk_jwt_decode(t, strlen(t), 0, &jwt, &e), 0);
+    ck_assert(json_is_real(json_object_get(jwt->payload, "odd")));
+    ck_assert(json_real_value(json_object_get(jwt->payload, "odd")) == 9007199254740992.0);
+    ck_assert(json_real_value(json_object_get(jwt->payload, "neg")) == -9007199254740996.0);
     clerk_jwt_free(jwt);
     free(t);
 }

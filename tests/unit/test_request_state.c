@@ -548,8 +548,17 @@ END_TEST
 START_TEST(malformed_redirect_count_is_zero)
 {
     /* Number(v) is NaN (or 0) for each, so the SDK reads 0 */
-    static const char *const zero[] = {"3x",  "0x", "0x1g", "0b2", "1e",  "+", ".",    "- 3", "inf",
-                                       "NaN", "0",  "-0",   "0.0", "0e5", "",  "+0x3", "1_0"};
+    static const char *const zero[] = {
+        "3x",       "0x",
+        "0x1g",     "0b2",
+        "1e",       "+",
+        ".",        "- 3",
+        "inf",      "NaN",
+        "0",        "-0",
+        "0.0",      "0e5",
+        "",         "+0x3",
+        "1_0",      "\xc2",
+        "infinity", "1000000000000000000000000000000000000000000000000000000000000000000000x"};
     document_request();
     for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
         req.cookie = apr_psprintf(pool, "__client_uat=5; __clerk_redirect_count=%s", zero[i]);
@@ -568,23 +577,35 @@ START_TEST(redirect_count_reads_as_javascript_number)
         const char *v;
         double count;
         const char *next; /* NULL: the loop stops */
-    } cases[] = {{"3.0", 3, NULL},
-                 {"+3", 3, NULL},
-                 {"3e0", 3, NULL},
-                 {"0x3", 3, NULL},
-                 {"0o3", 3, NULL},
-                 {"0b11", 3, NULL},
-                 {".3e1", 3, NULL},
-                 {"Infinity", 1e300, NULL},
-                 {"1e300", 1e300, NULL},
-                 {"2.5", 2.5, "3.5"},
-                 {"0.5", 0.5, "1.5"},
-                 {"-1", -1, "0"},
-                 {"-0.5", -0.5, "0.5"},
-                 {"2", 2, "3"},
-                 {"2.", 2, "3"},
-                 {"0X2", 2, "3"},
-                 {"1e-7", 1e-7, "1.0000001"}};
+    } cases[] = {
+        {"3.0", 3, NULL},
+        {"+3", 3, NULL},
+        {"3e0", 3, NULL},
+        {"0x3", 3, NULL},
+        {"0o3", 3, NULL},
+        {"0b11", 3, NULL},
+        {".3e1", 3, NULL},
+        {"Infinity", 1e300, NULL},
+        {"1e300", 1e300, NULL},
+        {"2.5", 2.5, "3.5"},
+        {"0.5", 0.5, "1.5"},
+        {"-1", -1, "0"},
+        {"-0.5", -0.5, "0.5"},
+        {"2", 2, "3"},
+        {"2.", 2, "3"},
+        {"0X2", 2, "3"},
+        {"1e-7", 1e-7, "1.0000001"},
+        {"-1e300", -1e300, NULL}, /* cannot grow: stops */
+        {"-Infinity", -1e300, NULL},
+        {"\t 2 \n", 2, "3"},
+        {"2\xa0", 2, "3"},
+        {"\xc2\xa0"
+         "2\xe3\x80\x80",
+         2, "3"}, /* JS trims Unicode spaces too */
+        {"\xef\xbb\xbf"
+         "0x2",
+         2, "3"},
+        {"000000000000000000000000000000000000000000000000000000000000000000003", 3, NULL}};
     document_request();
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         req.cookie = apr_psprintf(pool, "__client_uat=5; __clerk_redirect_count=%s", cases[i].v);
