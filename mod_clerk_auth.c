@@ -27,6 +27,10 @@
 
 #include "httpd_clerk.h"
 
+#if !AP_MODULE_MAGIC_AT_LEAST(20120211, 47)
+#error "mod_clerk_auth needs httpd 2.4.13 or later (ap_some_authn_required)"
+#endif
+
 #include "auth.h"
 #include "authorization.h"
 #include "export.h"
@@ -122,6 +126,7 @@ typedef struct clerk_req {
     int auth_made;
     const clerk_token_exports *exports; /* signed in: the token's variables */
     const char *user;                   /* signed in: REMOTE_USER */
+    const void *conf;                   /* the per_dir_config it was made under */
 } clerk_req;
 
 /* The one symbol httpd looks up: everything else is built hidden (Makefile.am), so the
@@ -995,6 +1000,52 @@ static void log_decision(request_rec *r, const clerk_resolved *rs, const clerk_r
     }
 }
 
+/* A sub-request's record, kept on its main request's pool for ap_internal_fast_redirect, which
+ * hands the sub-request's configuration to the main request but not its record, user or
+ * scrubbed headers. A sub-request that is destroyed takes its record out again. */
+#define SUBREQ_RECORD_KEY "clerk_auth_subreq_record"
+
+typedef struct subreq_slot {
+    clerk_req *rq;
+} subreq_slot;
+
+typedef struct subreq_keep {
+    subreq_slot *slot;
+    clerk_req *rq;
+} subreq_keep;
+
+static apr_status_t forget_subreq_record(void *data)
+{
+    subreq_keep *k = data;
+    if (k->slot->rq == k->rq)
+        k->slot->rq = NULL;
+    return APR_SUCCESS;
+}
+
+static void keep_for_main(request_rec *r, clerk_req *rq)
+{
+    apr_pool_t *mp = r->main->pool;
+    subreq_slot *slot = NULL;
+    apr_pool_userdata_get((void **)&slot, SUBREQ_RECORD_KEY, mp);
+    if (!slot) {
+        slot = apr_pcalloc(mp, sizeof(*slot));
+        apr_pool_userdata_setn(slot, SUBREQ_RECORD_KEY, NULL, mp);
+    }
+    slot->rq = rq;
+    subreq_keep *k = apr_palloc(r->pool, sizeof(*k));
+    k->slot = slot;
+    k->rq = rq;
+    apr_pool_cleanup_register(r->pool, k, forget_subreq_record, apr_pool_cleanup_null);
+}
+
+/* The record of the sub-request whose configuration r was handed (fast redirect), or NULL. */
+static clerk_req *fast_redirected_record(const request_rec *r)
+{
+    subreq_slot *slot = NULL;
+    apr_pool_userdata_get((void **)&slot, SUBREQ_RECORD_KEY, r->pool);
+    return slot && slot->rq && slot->rq->conf == r->per_dir_config ? slot->rq : NULL;
+}
+
 /* The request's record, created on first use; the client's headers are scrubbed then, before
  * anything reads them. */
 static clerk_req *request_record(request_rec *r)
@@ -1002,8 +1053,11 @@ static clerk_req *request_record(request_rec *r)
     clerk_req *rq = ap_get_module_config(r->request_config, &clerk_auth_module);
     if (!rq) {
         rq = apr_pcalloc(r->pool, sizeof(*rq));
+        rq->conf = r->per_dir_config;
         ap_set_module_config(r->request_config, &clerk_auth_module, rq);
         scrub_reserved_headers(r);
+        if (r->main)
+            keep_for_main(r, rq);
     }
     return rq;
 }
@@ -1014,10 +1068,18 @@ static clerk_req *request_record(request_rec *r)
  * and carry its exports. */
 static clerk_req *inherited_record(const request_rec *r)
 {
-    const request_rec *e = r->prev && r->prev->per_dir_config == r->per_dir_config   ? r->prev
-                           : r->main && r->main->per_dir_config == r->per_dir_config ? r->main
-                                                                                     : NULL;
-    return e ? ap_get_module_config(e->request_config, &clerk_auth_module) : NULL;
+    /* Followed back while the configuration stays the same: a link that never reached our
+     * hooks (it failed early) has no record of its own. */
+    for (const request_rec *e = r;;) {
+        e = e->prev && e->prev->per_dir_config == e->per_dir_config   ? e->prev
+            : e->main && e->main->per_dir_config == e->per_dir_config ? e->main
+                                                                      : NULL;
+        if (!e)
+            return NULL;
+        clerk_req *rq = ap_get_module_config(e->request_config, &clerk_auth_module);
+        if (rq)
+            return rq;
+    }
 }
 
 /* The request's decision, made at most once per request_rec. */
@@ -1198,7 +1260,12 @@ static int clerk_check_access(request_rec *r)
  * when no access hook of ours runs at all (`Satisfy Any` with a host rule that allows). */
 static int clerk_post_perdir_config(request_rec *r)
 {
-    if (is_clerk_auth_type(r) && !inherited_record(r))
+    if (!is_clerk_auth_type(r))
+        return DECLINED;
+    clerk_req *rq = inherited_record(r); /* httpd will skip authentication: adopt its decision */
+    if (rq)
+        ap_set_module_config(r->request_config, &clerk_auth_module, rq);
+    else
         request_record(r);
     return DECLINED;
 }
@@ -1209,13 +1276,11 @@ static int clerk_post_perdir_config(request_rec *r)
  * nothing: the redirected request shares the original's (a sub-request copies them). */
 static int clerk_fixups(request_rec *r)
 {
-    if ((!r->prev && !r->main) || ap_get_module_config(r->request_config, &clerk_auth_module) ||
-        !is_clerk_auth_type(r))
+    if (!r->prev || !is_clerk_auth_type(r))
         return DECLINED;
-    clerk_req *rq = inherited_record(r);
-    if (!rq)
+    clerk_req *rq = ap_get_module_config(r->request_config, &clerk_auth_module);
+    if (!rq || rq != inherited_record(r))
         return DECLINED;
-    ap_set_module_config(r->request_config, &clerk_auth_module, rq);
     const clerk_resolved *rs = request_conf(r);
     if (rq->decided && (rs->pass_as & PASS_ENV)) {
         clerk_resolved env_only = *rs;
@@ -1227,17 +1292,34 @@ static int clerk_fixups(request_rec *r)
 
 static int clerk_check_authn(request_rec *r);
 
-/* A request whose configuration became a Clerk one after authentication, without inheriting a
- * decision: ap_internal_fast_redirect (DirectoryIndex, FallbackResource, MultiViews) hands a
+/* A request whose configuration changed to a Clerk one after its record was made (or without
+ * one): ap_internal_fast_redirect (DirectoryIndex, FallbackResource, MultiViews) hands a
  * sub-request's configuration to the main request but not its user, its record or its scrubbed
- * headers. The sub-request was authorized with the same headers; here they are scrubbed, the
- * token is decided again (a cache hit) and the user and variables are set as for any request.
- * Runs after mod_dir's fixups, which make the switch. */
-static int clerk_fixups_late(request_rec *r)
+ * headers. The sub-request's record is adopted when it is at hand; otherwise the request is
+ * decided here as any other would be (the sub-request was authorized with the same headers). */
+static int clerk_fixups_switched(request_rec *r)
 {
-    if (ap_get_module_config(r->request_config, &clerk_auth_module) || !is_clerk_auth_type(r))
+    if (!is_clerk_auth_type(r))
+        return DECLINED;
+    clerk_req *rq = ap_get_module_config(r->request_config, &clerk_auth_module);
+    if (rq && rq->conf == r->per_dir_config)
         return DECLINED;
     const clerk_resolved *rs = request_conf(r);
+    if ((rq = fast_redirected_record(r)) != NULL) {
+        /* The sub-request's decision, made under this very configuration: adopted, not made
+         * again (a handshake nonce is exchanged once). Its exports went into its own copy of
+         * the headers, so they are made again into the main request's, scrubbed first. */
+        ap_set_module_config(r->request_config, &clerk_auth_module, rq);
+        scrub_reserved_headers(r);
+        if (rq->decided && !rq->preflight && rq->st.status == CLERK_SIGNED_IN) {
+            r->user = (char *)rq->user;
+            r->ap_auth_type = (char *)CLERK_AUTH_TYPE;
+        }
+        if (rq->decided)
+            export_decision(r, rs, rq);
+        return OK;
+    }
+    ap_set_module_config(r->request_config, &clerk_auth_module, NULL);
     if (rs->action == ACTION_PASS) { /* as clerk_check_access */
         int rc = clerk_handshake_response(r, &decide(r, rs)->st);
         return rc == DECLINED ? OK : rc;
@@ -1506,7 +1588,9 @@ static void register_hooks(apr_pool_t *p)
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(clerk_note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(clerk_fixups, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_fixups(clerk_fixups_late, NULL, NULL, APR_HOOK_REALLY_LAST);
+    /* MultiViews switches the configuration before fixups, mod_dir during them (LAST). */
+    ap_hook_fixups(clerk_fixups_switched, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_fixups(clerk_fixups_switched, NULL, NULL, APR_HOOK_REALLY_LAST);
     clerk_register_authz_providers(p);
     clerk_jwks_register_hooks(p);
     clerk_status_register_hooks(p);

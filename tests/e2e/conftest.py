@@ -249,7 +249,7 @@ sys.stdout.write("Content-Type: application/json\r\n\r\n" + json.dumps(keep, sor
 CGI_DIRS = ["main", "userclaim", "userclaim-pass", "pending", "jwks", "jwks-es", "azp-a", "azp-b", "pass",
             "pass-vu", "u401", "u403", "u404", "signin", "signin-fwd", "small", "issuer", "api",
             "hta", "role", "claim", "static", "org", "perm", "reverified", "reverified-mf",
-            "skew0", "setenvif", "front", "dirindex"]
+            "skew0", "setenvif", "front", "dirindex", "dirindex2"]
 
 
 class Httpd:

@@ -1,6 +1,7 @@
 """What the application sees (spec §4) and authorization providers (spec §5)."""
 
 import json
+import os
 
 from helpers import signed_in, signed_out
 
@@ -157,6 +158,19 @@ def test_directory_index_to_a_protected_script_is_authenticated_and_scrubbed(get
     assert "user_evil" not in json.dumps(env) and env.get("HTTP_X_CLERK_CLAIMS") != "e30", env
     signed_out(get("/dirindex/", headers=spoof), "session-token-and-uat-missing",
                presented=False, realm=None)
+
+
+def test_directory_index_from_a_clerk_directory_takes_the_scripts_settings(get, minter, httpd):
+    email = "dirindex-%s@example.test" % os.urandom(4).hex()
+    c = minter.claims(email=email)
+    spoof = ["X-Clerk-User-Id: user_evil", "X-Remote-User: user_evil"]
+    env = signed_in(get("/dirindex2/", token=minter.sign(c), headers=spoof))
+    assert env["REMOTE_USER"] == email
+    assert env["HTTP_X_REMOTE_USER"] == email
+    assert env["HTTP_X_CLERK_USER_ID"] == c["sub"]
+    assert "user_evil" not in json.dumps(env), env
+    # the look-up's decision is adopted, not made again (a handshake nonce is exchanged once)
+    assert httpd.tail_error_log(400).count("signed-in: user=%s " % email) == 1
 
 
 # --------------------------------------------------------------------- Require providers
