@@ -1255,9 +1255,9 @@ static int clerk_check_access(request_rec *r)
     return DECLINED;
 }
 
-/* Scrubs a Clerk request's headers as soon as its per-directory configuration is known: before
- * any header_parser (a per-directory SetEnvIf, mod_rewrite's RewriteCond) reads them, and also
- * when no access hook of ours runs at all (`Satisfy Any` with a host rule that allows). */
+/* Scrubs a Clerk request's headers as soon as its per-directory configuration is known, before
+ * any header_parser (a per-directory SetEnvIf) reads them, or adopts the record of the request
+ * httpd will take the user from. */
 static int clerk_post_perdir_config(request_rec *r)
 {
     if (!is_clerk_auth_type(r))
