@@ -97,6 +97,25 @@ double clerk_js_number(const char *str)
     return strtod((const char *)s, NULL);
 }
 
+/* JavaScript Number.parseInt(s) || 0: leading white space (as Number() trims it), a sign, then
+ * decimal digits up to the first other character; no digits is 0. Clamped far beyond any real
+ * timestamp. */
+int64_t clerk_js_parse_int(const char *s)
+{
+    if (!s)
+        return 0;
+    for (size_t k; (k = js_space((const unsigned char *)s, strlen(s))) > 0;)
+        s += k;
+    int neg = 0;
+    if (*s == '+' || *s == '-')
+        neg = *s++ == '-';
+    int64_t v = 0;
+    for (; *s >= '0' && *s <= '9'; s++)
+        if (v < (INT64_C(1) << 52))
+            v = v * 10 + (*s - '0');
+    return neg ? -v : v;
+}
+
 /* JavaScript's Number::toString for a finite double: the shortest digits that read back as d,
  * in plain notation for decimal exponents from -6 to 20, else as d.ddde+N. */
 void clerk_js_number_text(double d, char *out, size_t outlen)

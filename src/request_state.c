@@ -421,24 +421,6 @@ static const char *suffixed_or_not(ctx *c, const char *base)
     return clerk_cookie_get(c->cookies, base);
 }
 
-/* JavaScript Number.parseInt(s) || 0: leading whitespace, a sign, then decimal digits up to
- * the first other character; no digits is 0. Clamped far beyond any real timestamp. */
-static int64_t js_parse_int(const char *s)
-{
-    if (!s)
-        return 0;
-    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' || *s == '\v')
-        s++;
-    int neg = 0;
-    if (*s == '+' || *s == '-')
-        neg = *s++ == '-';
-    int64_t v = 0;
-    for (; *s >= '0' && *s <= '9'; s++)
-        if (v < (INT64_C(1) << 52))
-            v = v * 10 + (*s - '0');
-    return neg ? -v : v;
-}
-
 /* Number(cookie) || 0 for the redirect counter, kept as JavaScript has it (the next counter is
  * printed from it); infinities, which no loop reaches either way, become large finite values. */
 static double parse_redirect_count(const char *s)
@@ -763,7 +745,7 @@ void clerk_request_state(apr_pool_t *p, const clerk_request *req, const clerk_co
     out->redirect_count = parse_redirect_count(clerk_cookie_get(c.cookies, COOKIE_REDIRECT_COUNT));
     out->suffixed_cookies = uses_suffixed_cookies(&c);
     c.session_cookie = nonempty(suffixed_or_not(&c, COOKIE_SESSION));
-    c.client_uat = js_parse_int(suffixed_or_not(&c, COOKIE_CLIENT_UAT));
+    c.client_uat = clerk_js_parse_int(suffixed_or_not(&c, COOKIE_CLIENT_UAT));
     out->dev_browser = nonempty(clerk_query_get(p, req->url.query, QUERY_DEV_BROWSER));
     if (!out->dev_browser)
         out->dev_browser = nonempty(suffixed_or_not(&c, COOKIE_DEV_BROWSER));
