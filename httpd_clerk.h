@@ -30,6 +30,25 @@ enum {
 /* Which of the CLERK_IDENTITY_* r is; fills id when signed in. */
 int clerk_request_identity(request_rec *r, clerk_identity *id);
 
+/* ---- CORS preflight (httpd_preflight.c) --------------------------------------------------- */
+
+/* ClerkCORSPreflight: what a CORS preflight in an AuthType Clerk section gets. */
+enum {
+    CLERK_PREFLIGHT_RESPOND = 1,     /* the module answers 204 itself; no handler runs */
+    CLERK_PREFLIGHT_HANDLER = 2,     /* passed on to the handler with no user at all */
+    CLERK_PREFLIGHT_AUTHENTICATE = 3 /* authenticated like any other request */
+};
+
+/* r's CLERK_PREFLIGHT_* when it is a CORS preflight under AuthType Clerk, else 0. */
+int clerk_preflight_mode(request_rec *r);
+
+/* As clerk_preflight_mode, and records r as a preflight (no user, nothing exported) when the
+ * mode is respond or handler. */
+int clerk_preflight_decide(request_rec *r);
+
+/* Registers the preflight's access and handler hooks. */
+void clerk_preflight_register_hooks(apr_pool_t *p);
+
 /* Registers the `Require clerk-*` providers (spec §5). */
 void clerk_register_authz_providers(apr_pool_t *p);
 

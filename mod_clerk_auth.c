@@ -96,6 +96,8 @@ typedef struct clerk_dir_conf {
     apr_size_t max_token_size;
     const char *frontend_api;  /* ClerkFrontendAPI (httpd_handshake.c) */
     int handshake;             /* ClerkHandshake */
+    int preflight;             /* ClerkCORSPreflight: CLERK_PREFLIGHT_*, 0 unset */
+    int scrub_all;             /* ClerkScrubHeaders (server/vhost scope only), -1 unset */
     const clerk_resolved *res; /* derived once per record by merge / post_config */
 } clerk_dir_conf;
 
@@ -114,6 +116,8 @@ struct clerk_resolved {
     int trust_forwarded;
     const char *sign_in_url;
     const char *user_claim;
+    int preflight; /* CLERK_PREFLIGHT_* */
+    int scrub_all;
 };
 
 /* The decision for one request_rec, so check_access and check_authn verify only once. */
@@ -149,6 +153,7 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     d->debug_headers = -1;
     d->trust_forwarded = -1;
     d->handshake = -1;
+    d->scrub_all = -1;
     return d;
 }
 
@@ -195,6 +200,8 @@ static const clerk_resolved *resolve_dir_conf(apr_pool_t *p, const clerk_dir_con
     rs->trust_forwarded = d->trust_forwarded == 1;
     rs->sign_in_url = d->sign_in_url;
     rs->user_claim = d->user_claim ? d->user_claim : DEFAULT_USER_CLAIM;
+    rs->preflight = d->preflight ? d->preflight : CLERK_PREFLIGHT_RESPOND;
+    rs->scrub_all = d->scrub_all == 1;
     return rs;
 }
 
@@ -230,6 +237,8 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     INHERIT(max_token_size, (apr_size_t)0);
     INHERIT(frontend_api, NULL);
     INHERIT(handshake, -1);
+    INHERIT(preflight, 0);
+    INHERIT(scrub_all, -1);
     /* httpd merges a matching <Location> into every request: when the outer record adds
      * nothing (the usual case), the section's own record, resolved at startup, is the answer
      * and the request allocates and resolves nothing. Both records are zero-filled before
@@ -627,6 +636,13 @@ static const keyword pass_claims_as[] = {{"environment", PASS_ENV},
 static const keyword_slot pass_claims_as_slot = {
     APR_OFFSETOF(clerk_dir_conf, pass_as), pass_claims_as, "environment, headers, both, none"};
 
+static const keyword cors_preflight[] = {{"respond", CLERK_PREFLIGHT_RESPOND},
+                                         {"handler", CLERK_PREFLIGHT_HANDLER},
+                                         {"authenticate", CLERK_PREFLIGHT_AUTHENTICATE},
+                                         {NULL, 0}};
+static const keyword_slot cors_preflight_slot = {APR_OFFSETOF(clerk_dir_conf, preflight),
+                                                 cors_preflight, "respond, handler, authenticate"};
+
 static const char *set_keyword(cmd_parms *cmd, void *cfg, const char *arg)
 {
     const keyword_slot *slot = cmd->info;
@@ -683,6 +699,12 @@ static const command_rec clerk_cmds[] = {
                   "longest token accepted, in bytes (default 16384)"),
     AP_INIT_FLAG("ClerkTrustForwardedHeaders", ap_set_flag_slot, DIR_SLOT(trust_forwarded),
                  CLERK_SCOPE, "use X-Forwarded-Host/-Proto for the public URL (default Off)"),
+    AP_INIT_TAKE1("ClerkCORSPreflight", set_keyword, (void *)&cors_preflight_slot, CLERK_SCOPE,
+                  "respond (204 from the module, default), handler (no user) or authenticate"),
+    /* Server scope only: it lands in the server's base record, which every section inherits. */
+    AP_INIT_FLAG("ClerkScrubHeaders", ap_set_flag_slot, DIR_SLOT(scrub_all), RSRC_CONF,
+                 "remove client-sent X-Remote-User / X-Clerk-* look-alikes from every request "
+                 "of this server, not only AuthType Clerk ones (default Off)"),
     CLERK_JWKS_DIRECTIVES,
     CLERK_HANDSHAKE_DIRECTIVES,
     {NULL}};
@@ -1089,7 +1111,7 @@ static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
     if (rq->decided)
         return rq;
     rq->decided = 1;
-    if (is_cors_preflight(r)) {
+    if (rs->preflight != CLERK_PREFLIGHT_AUTHENTICATE && is_cors_preflight(r)) {
         rq->preflight = 1;
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       CLERK_LOGNO(0008) "CORS preflight passed without a challenge");
@@ -1292,6 +1314,19 @@ static int clerk_fixups(request_rec *r)
 
 static int clerk_check_authn(request_rec *r);
 
+/* Removes every CLERK_* variable from env. */
+static void drop_clerk_vars(apr_pool_t *p, apr_table_t *env)
+{
+    const apr_array_header_t *h = apr_table_elts(env);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)h->elts;
+    apr_array_header_t *drop = apr_array_make(p, 8, sizeof(const char *));
+    for (int i = 0; i < h->nelts; i++)
+        if (e[i].key && strncasecmp(e[i].key, "CLERK_", 6) == 0)
+            APR_ARRAY_PUSH(drop, const char *) = e[i].key;
+    for (int i = 0; i < drop->nelts; i++)
+        apr_table_unset(env, APR_ARRAY_IDX(drop, i, const char *));
+}
+
 /* A request whose configuration changed to a Clerk one after its record was made (or without
  * one): ap_internal_fast_redirect (DirectoryIndex, FallbackResource, MultiViews) hands a
  * sub-request's configuration to the main request but not its user, its record or its scrubbed
@@ -1305,6 +1340,18 @@ static int clerk_fixups_switched(request_rec *r)
     if (rq && rq->conf == r->per_dir_config)
         return DECLINED;
     const clerk_resolved *rs = request_conf(r);
+    if (clerk_preflight_mode(r) == CLERK_PREFLIGHT_RESPOND ||
+        clerk_preflight_mode(r) == CLERK_PREFLIGHT_HANDLER) {
+        /* The look-up sub-request was a GET and may have been signed in by a token the
+         * client added: the preflight itself is decided as one, with no user, and the
+         * sub-request's variables (handed over with its environment) are dropped. */
+        ap_set_module_config(r->request_config, &clerk_auth_module, NULL);
+        r->user = NULL;
+        r->ap_auth_type = NULL;
+        drop_clerk_vars(r->pool, r->subprocess_env);
+        decide(r, rs);
+        return OK;
+    }
     if ((rq = fast_redirected_record(r)) != NULL) {
         /* The sub-request's decision, made under this very configuration: adopted, not made
          * again (a handshake nonce is exchanged once). Its exports went into its own copy of
@@ -1334,8 +1381,8 @@ static int clerk_fixups_switched(request_rec *r)
     return rc == DECLINED ? OK : rc;
 }
 
-/* Returns OK with r->user set for a signed-in request (and for a CORS preflight, with an empty
- * user), the configured status for a signed-out one, DECLINED for any AuthType but Clerk. */
+/* Returns OK with r->user set for a signed-in request, the configured status for a signed-out
+ * one, DECLINED for any AuthType but Clerk. */
 static int clerk_check_authn(request_rec *r)
 {
     if (!is_clerk_auth_type(r))
@@ -1343,10 +1390,11 @@ static int clerk_check_authn(request_rec *r)
     const clerk_resolved *rs = request_conf(r);
     const clerk_req *rq = decide(r, rs);
 
-    if (rq->preflight) {
-        r->user = "";
-        return OK;
-    }
+    /* A preflight never needs a user: clerk_preflight_access let it through unless a rule that
+     * needs none denied it. Reaching here means something forced authentication anyway; it
+     * must not go on without a user, nor with one. */
+    if (rq->preflight)
+        return HTTP_FORBIDDEN;
     /* A handshake (reference §5.1), or a development handshake's clean-up whatever its
      * outcome (§5.4 step 3): a 307 with the decision's headers. */
     if (rq->st.location)
@@ -1356,16 +1404,19 @@ static int clerk_check_authn(request_rec *r)
     return respond_signed_out(r, rs, rq);
 }
 
-/* A CORS preflight carries no credentials, so no user-based rule (`Require user`, `Require not
- * clerk-…`, `Require expr` on REMOTE_USER) can judge it: it is authorized here, before
- * mod_authz_core's user phase. Rules that need no user (`Require ip`, `Require all denied`,
- * host and env rules) were already applied before authentication and still deny it. */
-static int clerk_authz_preflight(request_rec *r)
+int clerk_preflight_mode(request_rec *r)
 {
-    if (!is_clerk_auth_type(r))
-        return DECLINED;
-    const clerk_req *rq = ap_get_module_config(r->request_config, &clerk_auth_module);
-    return rq && rq->decided && rq->preflight ? OK : DECLINED;
+    if (!is_clerk_auth_type(r) || !is_cors_preflight(r))
+        return 0;
+    return request_conf(r)->preflight;
+}
+
+int clerk_preflight_decide(request_rec *r)
+{
+    int mode = clerk_preflight_mode(r);
+    if (mode == CLERK_PREFLIGHT_RESPOND || mode == CLERK_PREFLIGHT_HANDLER)
+        decide(r, request_conf(r));
+    return mode;
 }
 
 int clerk_request_identity(request_rec *r, clerk_identity *id)
@@ -1584,8 +1635,6 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_post_perdir_config(clerk_post_perdir_config, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_check_access(clerk_check_access, NULL, NULL, APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authn(clerk_check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
-    ap_hook_check_authz(clerk_authz_preflight, NULL, NULL, APR_HOOK_FIRST,
-                        AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(clerk_note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(clerk_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     /* MultiViews switches the configuration before fixups, mod_dir during them (LAST). */
@@ -1594,6 +1643,7 @@ static void register_hooks(apr_pool_t *p)
     clerk_register_authz_providers(p);
     clerk_jwks_register_hooks(p);
     clerk_status_register_hooks(p);
+    clerk_preflight_register_hooks(p);
 }
 
 module AP_MODULE_DECLARE_DATA clerk_auth_module = {
