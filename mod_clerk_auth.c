@@ -1277,6 +1277,20 @@ static int clerk_check_access(request_rec *r)
     return DECLINED;
 }
 
+/* ClerkScrubHeaders On: the client's look-alikes of our exports are removed from every request
+ * of the server as soon as it is read, whatever section it lands in, so a back end that an
+ * `AuthType Clerk` section feeds X-Remote-User / X-Clerk-* cannot be fed them by a sibling
+ * section that does no authentication. The per-directory record at this point is the server's
+ * own, where the directive lives. Internal redirects and sub-requests carry the original's
+ * (already scrubbed) headers, and our exports. */
+static int clerk_post_read_request(request_rec *r)
+{
+    if (r->main || r->prev || !request_conf(r)->scrub_all)
+        return DECLINED;
+    scrub_reserved_headers(r);
+    return DECLINED;
+}
+
 /* Scrubs a Clerk request's headers as soon as its per-directory configuration is known, before
  * any header_parser (a per-directory SetEnvIf) reads them, or adopts the record of the request
  * httpd will take the user from. */
@@ -1632,6 +1646,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_check_config(clerk_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(clerk_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(clerk_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(clerk_post_read_request, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_post_perdir_config(clerk_post_perdir_config, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_check_access(clerk_check_access, NULL, NULL, APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authn(clerk_check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
