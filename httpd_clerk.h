@@ -49,6 +49,19 @@ int clerk_preflight_decide(request_rec *r);
 /* Registers the preflight's access and handler hooks. */
 void clerk_preflight_register_hooks(apr_pool_t *p);
 
+/* ---- signed-in responses and caches (httpd_private.c) -------------------------------------- */
+
+/* The request header that signed r in ("Authorization" or "Cookie"), or NULL when r is not
+ * signed in through AuthType Clerk. */
+const char *clerk_request_signed_in_by(request_rec *r);
+
+/* Whether a configuration section's children take effect (<IfModule>, <IfDefine> evaluated as
+ * httpd did; any other section counts as active). */
+int clerk_config_section_active(apr_pool_t *p, const ap_directive_t *d);
+
+/* Registers the Cache-Control/Vary filter and the mod_cache quick-handler warning. */
+void clerk_private_register_hooks(apr_pool_t *p);
+
 /* Registers the `Require clerk-*` providers (spec §5). */
 void clerk_register_authz_providers(apr_pool_t *p);
 

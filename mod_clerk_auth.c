@@ -1433,6 +1433,14 @@ int clerk_preflight_decide(request_rec *r)
     return mode;
 }
 
+const char *clerk_request_signed_in_by(request_rec *r)
+{
+    const clerk_req *rq = ap_get_module_config(r->request_config, &clerk_auth_module);
+    if (!rq || !rq->decided || rq->preflight || rq->st.status != CLERK_SIGNED_IN)
+        return NULL;
+    return rq->st.source == CLERK_SRC_HEADER ? "Authorization" : "Cookie";
+}
+
 int clerk_request_identity(request_rec *r, clerk_identity *id)
 {
     clerk_req *rq = ap_get_module_config(r->request_config, &clerk_auth_module);
@@ -1508,6 +1516,11 @@ static int section_is_active(apr_pool_t *p, const ap_directive_t *d)
     const char *name = word + negate;
     int present = define ? ap_exists_config_define(name) : module_is_loaded(name);
     return negate ? !present : present;
+}
+
+int clerk_config_section_active(apr_pool_t *p, const ap_directive_t *d)
+{
+    return section_is_active(p, d);
 }
 
 typedef struct tree_scan {
@@ -1659,6 +1672,7 @@ static void register_hooks(apr_pool_t *p)
     clerk_jwks_register_hooks(p);
     clerk_status_register_hooks(p);
     clerk_preflight_register_hooks(p);
+    clerk_private_register_hooks(p);
 }
 
 module AP_MODULE_DECLARE_DATA clerk_auth_module = {
