@@ -195,3 +195,14 @@ def test_directory_index_to_a_protected_script_adopts_no_user(pf, minter):
     # the same look-up for a GET still signs in
     r = req(pf, "/dirindex/", method="GET", token=minter.sign(c))
     assert r.status == 200 and r.json()["REMOTE_USER"] == c["sub"], r
+
+
+def test_signed_in_pages_reached_through_a_redirect_are_private(pf, minter):
+    """The Cache-Control/Vary of signed-in responses (test_47) follows the decision through
+    a front controller's internal redirect and mod_dir's hand-over."""
+    c = minter.claims()
+    for path in ("/front/app/orders", "/dirindex/"):
+        r = req(pf, path, method="GET", token=minter.sign(c))
+        assert r.status == 200 and r.json()["REMOTE_USER"] == c["sub"], (path, r)
+        assert r.header("cache-control") == "private", (path, r)
+        assert "Authorization" in r.header("vary").split(","), (path, r)  # <If> adds X-Mode
