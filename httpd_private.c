@@ -22,6 +22,7 @@ APLOG_USE_MODULE(clerk_auth);
 
 #define PRIVATE_FILTER "CLERK_PRIVATE"
 
+/* Set once while hooks are registered (start-up, one thread), only read afterwards. */
 static ap_filter_rec_t *private_filter_handle;
 
 static int has_token(apr_pool_t *p, const apr_table_t *t, const char *name, const char *token)
@@ -152,11 +153,12 @@ static void private_test_config(apr_pool_t *pconf, server_rec *s)
 void clerk_private_register_hooks(apr_pool_t *p)
 {
     (void)p;
-    /* Before mod_cache's CACHE_SAVE (CONTENT_SET+1), so a cache in handler mode sees it; a
-     * `Header set Cache-Control` line (mod_headers, CONTENT_SET) still has the last word. */
+    /* CONTENT_SET and inserted last: after mod_headers' filter (CONTENT_SET, inserted at LAST),
+     * so an operator's `Header set Cache-Control` counts as the application's own, and before
+     * mod_cache's CACHE_SAVE (CONTENT_SET+1), so a cache in handler mode sees the result. */
     private_filter_handle =
-        ap_register_output_filter(PRIVATE_FILTER, private_filter, NULL, AP_FTYPE_RESOURCE);
-    ap_hook_insert_filter(private_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
+        ap_register_output_filter(PRIVATE_FILTER, private_filter, NULL, AP_FTYPE_CONTENT_SET);
+    ap_hook_insert_filter(private_insert_filter, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_post_config(private_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_test_config(private_test_config, NULL, NULL, APR_HOOK_MIDDLE);
 }

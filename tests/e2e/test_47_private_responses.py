@@ -19,9 +19,9 @@ sys.stdout.write("Content-Type: text/plain\r\nCache-Control: max-age=60, public\
 
 class CacheHttpd(Httpd):
     def _layout(self):
-        for d in ("run", "logs", "cgi", "cache"):
+        for d in ("run", "logs", "cgi", "cgi/hdr", "cache"):
             os.makedirs(os.path.join(self.work, d), exist_ok=True)
-        for name, text in (("env.cgi", ENV_CGI), ("own.cgi", OWN_CC)):
+        for name, text in (("env.cgi", ENV_CGI), ("own.cgi", OWN_CC), ("hdr/env.cgi", ENV_CGI)):
             p = os.path.join(self.work, "cgi", name)
             with open(p, "w") as f:
                 f.write(text)
@@ -42,6 +42,8 @@ class CacheHttpd(Httpd):
                'ScriptAlias /c/ "%s/cgi/"' % w, 'ScriptAlias /p/ "%s/cgi/"' % w,
                '<Directory "%s/cgi">' % w, "    Options +ExecCGI", "</Directory>",
                "<Location /c/>", "    # main", "    AuthType Clerk", "    Require valid-user",
+               "</Location>",
+               "<Location /c/hdr/>", '    Header always set Cache-Control "no-store"',
                "</Location>",
                "<Location /p/>", "    AuthType Clerk", "    ClerkUnauthAction pass",
                "    Require all granted", "</Location>",
@@ -99,6 +101,13 @@ def test_the_applications_own_cache_control_is_kept(ch, minter):
     assert r.all("cache-control") == ["max-age=60, public"], r
     vary = [v.strip() for v in ",".join(r.all("vary")).split(",")]
     assert sorted(vary) == ["Accept-Language", "Authorization"], r
+
+
+def test_a_header_line_of_the_operator_counts_as_the_applications_own(ch, minter):
+    r = get(ch, "/c/hdr/env.cgi?k=6", ["Authorization: Bearer " + minter.sign()])
+    assert r.status == 200, r
+    assert r.all("cache-control") == ["no-store"], r
+    assert r.header("vary") == "Authorization", r
 
 
 def test_anonymous_responses_are_left_alone(ch):
