@@ -168,8 +168,6 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
 static const clerk_key *lookup_key(void *ctx, const char *kid, clerk_error *err);
 static void core_log(void *ctx, int level, const char *msg);
 
-#define DEFAULT_API_URL "https://api.clerk.com" /* as httpd_jwks.c */
-
 /* The key-source group: PEM, JWKS file, JWKS URL, secret key (its file too). */
 static int has_key_source(const clerk_dir_conf *d)
 {
@@ -183,8 +181,7 @@ static int same_pk(const clerk_publishable_key *a, const clerk_publishable_key *
 
 /* Why d's key source may not serve d (it was set for another instance), or NULL. A token is
  * only as much of an instance's as the keys that verify it: keys set where publishable key A
- * (or none) was in force must not sign anyone in under publishable key B, and a secret key
- * goes only to the Backend API it was set with. */
+ * (or none) was in force must not sign anyone in under publishable key B. */
 static const char *key_origin_error(apr_pool_t *p, const clerk_dir_conf *d)
 {
     if (!d->origin_known)
@@ -289,8 +286,9 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     m->pk_at = add->pk ? add->pk_at : base->pk_at;
     /* Every key source is inherited as one group: a section naming any of its own keys keeps
      * nothing of an outer one (an outer ClerkJWTKey would win over them; an outer secret key
-     * would answer the kids its own JWKS file lacks). The group carries the publishable key
-     * and ClerkAPIURL in force where it was set, which key_origin_error compares. */
+     * would answer the kids its own JWKS file lacks). The group carries the publishable key in
+     * force where it was set and the server it was written in (key_origin_error,
+     * key_api_error). */
     const clerk_dir_conf *keys = has_key_source(add) ? add : base;
     m->pem_keys = keys->pem_keys;
     m->jwks_keys = keys->jwks_keys;
