@@ -454,3 +454,37 @@ def test_http_to_loopback_and_https_anywhere_start(work):
     ClerkFrontendAPI https://clerk.example.test
 </VirtualHost>""".format(p=free_port(), pka=PK_A, pkb=PK_B, skb=SK_B, guard=GUARD))
     assert rc == 0 and "Syntax OK" in out, out
+
+
+# ------------------------------------------------------------- seen only by a request
+@pytest.fixture(scope="module")
+def paired(work, inst):
+    """A <Directory> of A and a <Location> naming only B's publishable key: the startup check
+    pairs sections of one kind only, so this pair is judged when a request merges both."""
+    h = ModuleHttpd(os.path.join(work, "instances-paired"))
+    for sub in ("dl", "dl/b"):
+        os.makedirs(os.path.join(h.work, "htdocs", sub), exist_ok=True)
+        with open(os.path.join(h.work, "htdocs", sub, "hello.txt"), "w") as f:
+            f.write("hello\n")
+    h.configure("""ClerkAPIURL {api}
+<Directory "{root}/dl">
+    ClerkPublishableKey {pka}
+    ClerkSecretKey {ska}
+    {guard}
+</Directory>
+<Location /dl/b/>
+    ClerkPublishableKey {pkb}
+</Location>
+""".format(api=inst["api"].base, root=os.path.join(h.work, "htdocs"), pka=PK_A, pkb=PK_B,
+           ska=SK_A, guard=GUARD))
+    h.start()
+    yield h
+    h.stop()
+
+
+def test_directory_and_location_of_two_instances_fail_the_request_closed(paired, minter):
+    assert status(paired.url("/dl/hello.txt"), minter, "A") == 200
+    assert status(paired.url("/dl/b/hello.txt"), minter, "A") == 500
+    assert status(paired.url("/dl/b/hello.txt"), minter, "B") == 500
+    assert paired.wait_log("CLERK1101"), paired.tail()
+    assert "clerk.b.example.test" in paired.log_text()
