@@ -116,6 +116,12 @@ apr_array_header_t *clerk_jwks_all_stats(apr_pool_t *p);
 void clerk_jwks_register_hooks(apr_pool_t *p);
 
 const char *clerk_jwks_set_api_url(cmd_parms *cmd, void *cfg, const char *arg);
+/* ClerkAPIURL as the command table has it: clerk_jwks_set_api_url, the cleartext rule, and
+ * the Backend API noted in the server's per-directory record (mod_clerk_auth.c). */
+const char *clerk_set_api_url(cmd_parms *cmd, void *cfg, const char *arg);
+/* The directive's error when url is http:// to anything but loopback (what: what it would
+ * carry, for the message), else NULL (mod_clerk_auth.c). */
+const char *clerk_cleartext_refusal(cmd_parms *cmd, const char *url, const char *what);
 const char *clerk_jwks_set_ca_bundle(cmd_parms *cmd, void *cfg, const char *arg);
 const char *clerk_jwks_set_cache(cmd_parms *cmd, void *cfg, const char *arg);
 const char *clerk_jwks_set_interval(cmd_parms *cmd, void *cfg, const char *arg);
@@ -125,7 +131,7 @@ enum { CLERK_JWKS_REFRESH = 1, CLERK_JWKS_MIN_REFRESH = 2, CLERK_JWKS_MAX_STALE 
 
 /* The server-wide directives, for the module's command table. */
 #define CLERK_JWKS_DIRECTIVES                                                                      \
-    AP_INIT_TAKE1("ClerkAPIURL", clerk_jwks_set_api_url, NULL, RSRC_CONF,                          \
+    AP_INIT_TAKE1("ClerkAPIURL", clerk_set_api_url, NULL, RSRC_CONF,                               \
                   "Clerk Backend API base URL (default https://api.clerk.com)"),                   \
         AP_INIT_TAKE1("ClerkCABundle", clerk_jwks_set_ca_bundle, NULL, RSRC_CONF,                  \
                       "PEM file of CA certificates added to the system store for fetches"),        \

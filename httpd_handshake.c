@@ -45,6 +45,9 @@ const char *clerk_handshake_set_frontend_api(cmd_parms *cmd, void *cfg, const ch
                            "' is neither a host[:port] nor an absolute http(s) URL without "
                            "query",
                            NULL);
+    const char *e = clerk_cleartext_refusal(cmd, arg, "the session");
+    if (e)
+        return e;
     *(const char **)((char *)cfg + (apr_size_t)cmd->info) = apr_pstrdup(cmd->pool, arg);
     return NULL;
 }

@@ -41,6 +41,7 @@
 #include "request_state.h"
 #include "token.h"
 #include "token_cache.h"
+#include "transport.h"
 #include "url.h"
 
 APLOG_USE_MODULE(clerk_auth);
@@ -98,6 +99,15 @@ typedef struct clerk_dir_conf {
     int handshake;             /* ClerkHandshake */
     int preflight;             /* ClerkCORSPreflight: CLERK_PREFLIGHT_*, 0 unset */
     int scrub_all;             /* ClerkScrubHeaders (server/vhost scope only), -1 unset */
+    /* The key source travels as one group with the instance it was set for (see
+     * merge_dir_conf): where its first directive is, the server (main or virtual host) whose
+     * configuration holds it, and, once merged, the publishable key in force there. A raw
+     * record's origin is itself. */
+    const char *pk_at;   /* "line N of FILE" of pk, for messages */
+    const char *keys_at; /* "ClerkSecretKey on line N of FILE" */
+    server_rec *key_server;
+    int origin_known;
+    const clerk_publishable_key *origin_pk;
     const clerk_resolved *res; /* derived once per record by merge / post_config */
 } clerk_dir_conf;
 
@@ -118,6 +128,9 @@ struct clerk_resolved {
     const char *user_claim;
     int preflight; /* CLERK_PREFLIGHT_* */
     int scrub_all;
+    const char *key_error; /* the key source belongs to another instance: refuse (fail closed) */
+    const char *keys_at;
+    server_rec *key_server; /* whose ClerkAPIURL the secret key goes to (key_api_error) */
 };
 
 /* The decision for one request_rec, so check_access and check_authn verify only once. */
@@ -159,6 +172,66 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
 
 static const clerk_key *lookup_key(void *ctx, const char *kid, clerk_error *err);
 static void core_log(void *ctx, int level, const char *msg);
+
+/* The key-source group: PEM, JWKS file, JWKS URL, secret key (its file too). */
+static int has_key_source(const clerk_dir_conf *d)
+{
+    return d->pem_keys || d->jwks_keys || d->jwks_url || d->secret_key;
+}
+
+static int same_pk(const clerk_publishable_key *a, const clerk_publishable_key *b)
+{
+    return a == b || (a && b && strcmp(a->key, b->key) == 0);
+}
+
+/* Why d's key source may not serve d (it was set for another instance), or NULL. A token is
+ * only as much of an instance's as the keys that verify it: keys set where publishable key A
+ * (or none) was in force must not sign anyone in under publishable key B. */
+static const char *key_origin_error(apr_pool_t *p, const clerk_dir_conf *d)
+{
+    if (!d->origin_known)
+        return NULL;
+    if (!same_pk(d->pk, d->origin_pk))
+        return apr_psprintf(
+            p,
+            "ClerkPublishableKey on %s (instance %s) is not the publishable key in force where "
+            "this section's inherited key source was set (%s, %s%s): a key source serves only "
+            "its own instance, so set this instance's own ClerkSecretKey, ClerkJWTKey, "
+            "ClerkJWKSFile or ClerkJWKSURL next to its ClerkPublishableKey",
+            d->pk_at ? d->pk_at : "an unknown line", d->pk ? d->pk->fapi_host : "none",
+            d->keys_at ? d->keys_at : "an unknown line",
+            d->origin_pk ? "instance " : "where no publishable key was set",
+            d->origin_pk ? d->origin_pk->fapi_host : "");
+    return NULL;
+}
+
+/* Why the secret key of rs may not be used in server s, or NULL: httpd applies the main
+ * server's sections to every virtual host too, and a secret key goes only to the ClerkAPIURL
+ * of the server whose configuration holds it. */
+static const char *key_api_error(apr_pool_t *p, const clerk_resolved *rs, server_rec *s)
+{
+    if (!rs->secret_key || !rs->key_server || rs->key_server == s)
+        return NULL;
+    clerk_fetch_settings own, here;
+    clerk_server_fetch_settings(rs->key_server, &own);
+    clerk_server_fetch_settings(s, &here);
+    if (strcmp(own.api_url, here.api_url) == 0)
+        return NULL;
+    return apr_psprintf(p,
+                        "the virtual host %s:%u defined on line %u of %s sends its secret keys "
+                        "to ClerkAPIURL %s, but the secret key of %s belongs with ClerkAPIURL "
+                        "%s: set this virtual host's own key source in it, or the same "
+                        "ClerkAPIURL",
+                        s->server_hostname ? s->server_hostname : "", (unsigned)s->port,
+                        s->defn_line_number, s->defn_name ? s->defn_name : "?", here.api_url,
+                        rs->keys_at ? rs->keys_at : "an unknown line", own.api_url);
+}
+
+/* Why the request must not be decided with its key source, or NULL. */
+static const char *key_refusal(request_rec *r, const clerk_resolved *rs)
+{
+    return rs->key_error ? rs->key_error : key_api_error(r->pool, rs, r->server);
+}
 
 static const clerk_resolved *resolve_dir_conf(apr_pool_t *p, const clerk_dir_conf *d)
 {
@@ -202,6 +275,9 @@ static const clerk_resolved *resolve_dir_conf(apr_pool_t *p, const clerk_dir_con
     rs->user_claim = d->user_claim ? d->user_claim : DEFAULT_USER_CLAIM;
     rs->preflight = d->preflight ? d->preflight : CLERK_PREFLIGHT_RESPOND;
     rs->scrub_all = d->scrub_all == 1;
+    rs->key_error = key_origin_error(p, d);
+    rs->keys_at = d->keys_at;
+    rs->key_server = d->key_server;
     return rs;
 }
 
@@ -214,14 +290,24 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     memset(&merged, 0, sizeof(merged)); /* padding included: the records are compared below */
 
     INHERIT(pk, NULL);
-    INHERIT(secret_key, NULL);
-    /* The verification-key directives are inherited as one group: a section naming its own
-     * keys must not silently keep an outer ClerkJWTKey, which would win over them. */
-    const clerk_dir_conf *keys = (add->pem_keys || add->jwks_keys || add->jwks_url) ? add : base;
+    m->pk_at = add->pk ? add->pk_at : base->pk_at;
+    /* Every key source is inherited as one group: a section naming any of its own keys keeps
+     * nothing of an outer one (an outer ClerkJWTKey would win over them; an outer secret key
+     * would answer the kids its own JWKS file lacks). The group carries the publishable key in
+     * force where it was set and the server it was written in (key_origin_error,
+     * key_api_error). */
+    const clerk_dir_conf *keys = has_key_source(add) ? add : base;
     m->pem_keys = keys->pem_keys;
     m->jwks_keys = keys->jwks_keys;
     m->jwks_kids = keys->jwks_kids;
     m->jwks_url = keys->jwks_url;
+    m->secret_key = keys->secret_key;
+    m->keys_at = keys->keys_at;
+    m->key_server = keys->key_server;
+    if (has_key_source(keys)) {
+        m->origin_known = 1;
+        m->origin_pk = keys->origin_known ? keys->origin_pk : keys == add ? m->pk : base->pk;
+    }
     INHERIT(azp, NULL);
     INHERIT(aud, NULL);
     INHERIT(issuer, NULL);
@@ -244,7 +330,14 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
      * and the request allocates and resolves nothing. Both records are zero-filled before
      * their fields are set, so comparing bytes compares fields. */
     merged.res = add->res;
-    if (add->res && memcmp(&merged, add, sizeof(merged)) == 0)
+    /* A raw section's origin is itself: the same origin spelt out is no difference. */
+    clerk_dir_conf cmp;
+    memcpy(&cmp, &merged, sizeof(cmp));
+    if (keys == add && !add->origin_known && cmp.origin_pk == add->pk) {
+        cmp.origin_known = 0;
+        cmp.origin_pk = NULL;
+    }
+    if (add->res && memcmp(&cmp, add, sizeof(cmp)) == 0)
         return addv;
     m = apr_pmemdup(p, &merged, sizeof(merged));
     /* Merged records are what requests see; resolving here makes it once per record. */
@@ -280,6 +373,39 @@ static const char *unsubstituted(cmd_parms *cmd, const char *arg)
                          "(e.g. export it in /etc/apache2/envvars)",
                          arg);
     return NULL;
+}
+
+/* "line N of FILE" of the directive being read, for messages about it later. */
+static const char *directive_at(cmd_parms *cmd)
+{
+    const ap_directive_t *d = cmd->directive;
+    return d ? apr_psprintf(cmd->pool, "line %d of %s", d->line_num, d->filename) : NULL;
+}
+
+/* Remembers where a section's key source starts (its first key directive). */
+static void note_key_source(cmd_parms *cmd, clerk_dir_conf *d)
+{
+    d->key_server = cmd->server;
+    if (!d->keys_at) {
+        const char *at = directive_at(cmd);
+        d->keys_at = at ? apr_pstrcat(cmd->pool, cmd->cmd->name, " on ", at, NULL) : NULL;
+    }
+}
+
+const char *clerk_cleartext_refusal(cmd_parms *cmd, const char *url, const char *what)
+{
+    apr_uri_t u;
+    /* Only http:// is judged here: what is no URL (a bare host gets https://) is the
+     * directive's own check. */
+    if (strncasecmp(url, "http://", 7) != 0)
+        return NULL;
+    if (apr_uri_parse(cmd->temp_pool, url, &u) == APR_SUCCESS &&
+        clerk_transport_ok(u.scheme, u.hostname))
+        return NULL;
+    return cmd_error(cmd,
+                     "'%s' would carry %s in cleartext: use https:// (http:// is allowed only "
+                     "to loopback: 127.0.0.0/8, ::1, localhost)",
+                     url, what);
 }
 
 static apr_status_t keyset_cleanup(void *ks)
@@ -348,6 +474,7 @@ static const char *set_publishable_key(cmd_parms *cmd, void *cfg, const char *ar
     if (clerk_publishable_key_parse(cmd->pool, arg, &pk, err, sizeof(err)) != 0)
         return cmd_error(cmd, "%s", err);
     d->pk = pk;
+    d->pk_at = directive_at(cmd);
     return NULL;
 }
 
@@ -357,6 +484,7 @@ static const char *check_secret_key(cmd_parms *cmd, clerk_dir_conf *d, const cha
     if (clerk_secret_key_check(key, err, sizeof(err)) != 0)
         return cmd_error(cmd, "%s", err);
     d->secret_key = key;
+    note_key_source(cmd, d);
     return NULL;
 }
 
@@ -444,6 +572,7 @@ static const char *set_jwt_key(cmd_parms *cmd, void *cfg, const char *args)
     if (clerk_keyset_add_pem(ks, buf, len, err, sizeof(err)) != 0)
         return cmd_error(cmd, "%s", err);
     d->pem_keys = ks;
+    note_key_source(cmd, d);
     return NULL;
 }
 
@@ -494,6 +623,7 @@ static const char *set_jwks_file(cmd_parms *cmd, void *cfg, const char *arg)
         return cmd_error(cmd, "%s: %s", arg, err);
     d->jwks_keys = ks;
     d->jwks_kids = jwks_kid_list(cmd->pool, ks, buf, len);
+    note_key_source(cmd, d);
     return NULL;
 }
 
@@ -511,8 +641,19 @@ static const char *set_jwks_url(cmd_parms *cmd, void *cfg, const char *arg)
     clerk_dir_conf *d = cfg;
     if (!is_absolute_http_url(cmd->temp_pool, arg))
         return cmd_error(cmd, "'%s' is not an absolute http(s) URL", arg);
+    const char *e = clerk_cleartext_refusal(cmd, arg, "the verification keys");
+    if (e)
+        return e;
     d->jwks_url = arg;
+    note_key_source(cmd, d);
     return NULL;
+}
+
+/* Server-wide (httpd_jwks.c keeps it), and never cleartext beyond loopback. */
+const char *clerk_set_api_url(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    const char *e = clerk_jwks_set_api_url(cmd, cfg, arg);
+    return e ? e : clerk_cleartext_refusal(cmd, arg, "the secret key");
 }
 
 static const char *set_sign_in_url(cmd_parms *cmd, void *cfg, const char *arg)
@@ -1119,6 +1260,11 @@ static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
         return rq;
     }
 
+    if (key_refusal(r, rs)) { /* nothing is verified with another instance's keys */
+        rq->st.status = CLERK_SIGNED_OUT;
+        rq->st.reason = CLERK_R_JWK_FAILED_TO_RESOLVE;
+        return rq;
+    }
     fill_request_facts(r, rs, &rq->facts);
     clerk_config cc = rs->core; /* shared settings; only the per-request fields differ */
     cc.cache = token_cache;
@@ -1259,6 +1405,16 @@ static int respond_signed_out(request_rec *r, const clerk_resolved *rs, const cl
 
 /* ---- hooks --------------------------------------------------------------------------------- */
 
+/* A key source that belongs to another instance, found only when a request merged the records
+ * (an .htaccess, or sections the startup check does not pair): the request fails with 500,
+ * never signed in, and says why. */
+static int refuse_key_error(request_rec *r, const char *why)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, CLERK_LOGNO(1101) "refusing the request (500): %s",
+                  why);
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
 /* Runs first among access checkers, before mod_authz_core decides whether authentication is
  * needed at all: headers are scrubbed on every Clerk request, and a `ClerkUnauthAction pass`
  * location decides here, because with `Require all granted` check_authn never runs. */
@@ -1267,6 +1423,9 @@ static int clerk_check_access(request_rec *r)
     if (!is_clerk_auth_type(r))
         return DECLINED;
     const clerk_resolved *rs = request_conf(r);
+    const char *why = key_refusal(r, rs);
+    if (why)
+        return refuse_key_error(r, why);
     if (rs->action == ACTION_PASS) {
         /* A handshake (or a development handshake's clean-up) redirects pass pages too. */
         int rc = clerk_handshake_response(r, &decide(r, rs)->st);
@@ -1402,6 +1561,9 @@ static int clerk_check_authn(request_rec *r)
     if (!is_clerk_auth_type(r))
         return DECLINED;
     const clerk_resolved *rs = request_conf(r);
+    const char *why = key_refusal(r, rs);
+    if (why)
+        return refuse_key_error(r, why);
     const clerk_req *rq = decide(r, rs);
 
     /* A preflight never needs a user: clerk_preflight_access let it through unless a rule that
@@ -1565,6 +1727,93 @@ static void scan_tree(tree_scan *s, const ap_directive_t *d, const ap_directive_
     }
 }
 
+/* Key sources that would serve another instance, found at startup: each server's record, each
+ * section (and the <Files>/<If> inside it) merged over it as a request merges them, and each
+ * pair of sections of one kind whose paths may both apply to a request (one a prefix of the
+ * other, or a pattern). A pair of a <Directory> and a <Location>, and .htaccess, are judged per
+ * request (refuse_key_error). Each message once. */
+typedef struct origin_check {
+    apr_pool_t *p;
+    apr_hash_t *seen;
+    server_rec *s; /* the server whose records are checked */
+    int bad;
+} origin_check;
+
+static void origin_report(origin_check *oc, ap_conf_vector_t *v)
+{
+    const clerk_dir_conf *d = ap_get_module_config(v, &clerk_auth_module);
+    const clerk_resolved *rs = !d ? NULL : d->res ? d->res : resolve_dir_conf(oc->p, d);
+    const char *e = !rs ? NULL : rs->key_error ? rs->key_error : key_api_error(oc->p, rs, oc->s);
+    if (!e || apr_hash_get(oc->seen, e, APR_HASH_KEY_STRING))
+        return;
+    apr_hash_set(oc->seen, e, APR_HASH_KEY_STRING, "");
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, NULL, CLERK_LOGNO(1100) "%s", e);
+    oc->bad = 1;
+}
+
+static void origin_sections(origin_check *oc, ap_conf_vector_t *base,
+                            const apr_array_header_t *secs)
+{
+    for (int i = 0; secs && i < secs->nelts; i++) {
+        ap_conf_vector_t *m =
+            ap_merge_per_dir_configs(oc->p, base, APR_ARRAY_IDX(secs, i, ap_conf_vector_t *));
+        origin_report(oc, m);
+        const core_dir_config *cd =
+            ap_get_core_module_config(APR_ARRAY_IDX(secs, i, ap_conf_vector_t *));
+        if (cd) {
+            origin_sections(oc, m, cd->sec_file);
+            origin_sections(oc, m, cd->sec_if);
+        }
+    }
+}
+
+/* Whether two sections of one kind may both apply to a request. */
+static int sections_may_nest(const core_dir_config *a, const core_dir_config *b)
+{
+    if (!a || !b || !a->d || !b->d || a->r || b->r || a->d_is_fnmatch || b->d_is_fnmatch)
+        return 1;
+    size_t na = strlen(a->d), nb = strlen(b->d);
+    return strncmp(a->d, b->d, na < nb ? na : nb) == 0;
+}
+
+static void origin_pairs(origin_check *oc, ap_conf_vector_t *base, const apr_array_header_t *secs)
+{
+    for (int i = 0; secs && i < secs->nelts; i++) {
+        ap_conf_vector_t *vi = APR_ARRAY_IDX(secs, i, ap_conf_vector_t *);
+        ap_conf_vector_t *mi = NULL;
+        for (int j = i + 1; j < secs->nelts; j++) {
+            ap_conf_vector_t *vj = APR_ARRAY_IDX(secs, j, ap_conf_vector_t *);
+            if (!sections_may_nest(ap_get_core_module_config(vi), ap_get_core_module_config(vj)))
+                continue;
+            if (!mi)
+                mi = ap_merge_per_dir_configs(oc->p, base, vi);
+            origin_report(oc, ap_merge_per_dir_configs(oc->p, mi, vj));
+        }
+    }
+}
+
+static int check_key_origins(apr_pool_t *ptemp, server_rec *s)
+{
+    origin_check oc = {ptemp, apr_hash_make(ptemp), NULL, 0};
+    for (server_rec *sv = s; sv; sv = sv->next) {
+        oc.s = sv;
+        origin_report(&oc, sv->lookup_defaults);
+        const core_dir_config *bd = ap_get_core_module_config(sv->lookup_defaults);
+        if (bd) {
+            origin_sections(&oc, sv->lookup_defaults, bd->sec_file);
+            origin_sections(&oc, sv->lookup_defaults, bd->sec_if);
+        }
+        const core_server_config *sc = ap_get_core_module_config(sv->module_config);
+        if (sc) {
+            origin_sections(&oc, sv->lookup_defaults, sc->sec_dir);
+            origin_sections(&oc, sv->lookup_defaults, sc->sec_url);
+            origin_pairs(&oc, sv->lookup_defaults, sc->sec_dir);
+            origin_pairs(&oc, sv->lookup_defaults, sc->sec_url);
+        }
+    }
+    return oc.bad;
+}
+
 /* Spec §6: `AuthType Clerk` where no key source is configured anywhere in its server could
  * never sign anyone in; refuse to start (check_config also runs for `apachectl configtest`).
  * A main-server AuthType is satisfied by a key source in the main server or in any virtual
@@ -1591,6 +1840,8 @@ static int clerk_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
                      u->vhost ? "virtual host" : "server");
         bad = 1;
     }
+    if (check_key_origins(ptemp, s))
+        bad = 1;
     return bad ? HTTP_INTERNAL_SERVER_ERROR : OK;
 }
 
