@@ -3,10 +3,12 @@
 #include "config.h"
 #endif
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <curl/curl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -30,6 +32,56 @@ typedef struct body_buf {
     size_t len, cap, max;
     int too_big;
 } body_buf;
+
+/* The process's share (see http_fetch.h): created under share_init_lock on first use; the
+ * per-kind locks are libcurl's, taken through share_lock/share_unlock. */
+static pthread_mutex_t share_init_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+static CURLSH *share;
+static pid_t share_pid;
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *u)
+{
+    (void)h;
+    (void)access;
+    (void)u;
+    pthread_mutex_lock(&share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *u)
+{
+    (void)h;
+    (void)u;
+    pthread_mutex_unlock(&share_locks[data]);
+}
+
+/* The share for this process, or NULL (then each call connects afresh). One inherited from a
+ * parent is dropped, not cleaned up: cleaning would close sockets the parent still uses. */
+static CURLSH *process_share(void)
+{
+    pthread_mutex_lock(&share_init_lock);
+    if (share && share_pid != getpid())
+        share = NULL;
+    if (!share) {
+        for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+            pthread_mutex_init(&share_locks[i], NULL);
+        CURLSH *s = curl_share_init();
+        if (s &&
+            (curl_share_setopt(s, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+             curl_share_setopt(s, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+             curl_share_setopt(s, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+             curl_share_setopt(s, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+             curl_share_setopt(s, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK)) {
+            curl_share_cleanup(s);
+            s = NULL;
+        }
+        share = s;
+        share_pid = getpid();
+    }
+    CURLSH *s = share;
+    pthread_mutex_unlock(&share_init_lock);
+    return s;
+}
 
 const char *clerk_http_user_agent(void)
 {
@@ -186,6 +238,11 @@ int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, cha
     SETOPT(CURLOPT_WRITEFUNCTION, on_body);
     SETOPT(CURLOPT_WRITEDATA, &b);
     SETOPT(CURLOPT_ERRORBUFFER, cerr);
+    if (req->reuse_connections) {
+        CURLSH *sh = process_share();
+        if (sh != NULL)
+            SETOPT(CURLOPT_SHARE, sh);
+    }
     if (req->ca_file != NULL) {
         SETOPT(CURLOPT_SSL_CTX_FUNCTION, add_ca_file);
         SETOPT(CURLOPT_SSL_CTX_DATA, (void *)req->ca_file);
