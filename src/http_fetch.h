@@ -4,10 +4,11 @@
  * Thread-safe once libcurl is initialised: curl_global_init(CURL_GLOBAL_DEFAULT) is the glue's
  * job, once, at startup (post_config) before any thread calls clerk_http_get; this unit never
  * calls it. Each call uses its own easy handle and no signals (CURLOPT_NOSIGNAL). A request
- * with reuse_connections set also uses the process's one libcurl share (connection cache, DNS
- * cache, TLS sessions), made on first use in each process and guarded by one mutex per kind of
- * shared data (libcurl's lock callbacks), so keep-alive connections serve later calls from any
- * thread; a share inherited across fork() is never used (its sockets are the parent's).
+ * with reuse_connections set also uses a process-wide libcurl share (connection cache, DNS
+ * cache, TLS sessions), one per distinct ca_file, made on first use in each process and guarded
+ * by one mutex per kind of shared data (libcurl's lock callbacks), so keep-alive connections
+ * serve later calls from any thread; shares inherited across fork() are never used (their
+ * sockets are the parent's).
  *
  * Rules that always hold: TLS peer and host verification on; only http and https; redirects
  * never followed (a 3xx is reported as an error with its status); the body is capped. */
