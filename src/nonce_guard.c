@@ -70,7 +70,10 @@ clerk_nonce_verdict clerk_nonce_guard_begin(const char *nonce, int64_t now_ms)
         v = CLERK_NONCE_TOO_MANY_NOW;
     } else {
         int64_t s = now_ms / 1000;
-        if (s != second) {
+        /* Threads finish their requests out of order: one from the second before counts in the
+         * current one instead of resetting it. A larger step back is the clock itself going
+         * back, and starts a new second rather than blocking exchanges until it catches up. */
+        if (s > second || s < second - 1) {
             second = s;
             started_in_second = 0;
         }

@@ -699,8 +699,13 @@ START_TEST(nonce_guard_bounds_exchanges_in_flight_and_per_second)
         clerk_nonce_guard_end("s", 0, t + 999);
     }
     ck_assert_int_eq(clerk_nonce_guard_begin("s", t + 999), CLERK_NONCE_TOO_MANY_SECOND);
+    /* a late request stamped with the second before does not reset the count */
+    ck_assert_int_eq(clerk_nonce_guard_begin("s", t - 1), CLERK_NONCE_TOO_MANY_SECOND);
     ck_assert_int_eq(clerk_nonce_guard_begin("s", t + 1000), CLERK_NONCE_GO);
     clerk_nonce_guard_end("s", 0, t + 1000);
+    /* the clock stepping back an hour starts afresh instead of blocking for that hour */
+    ck_assert_int_eq(clerk_nonce_guard_begin("s", t - 3600000), CLERK_NONCE_GO);
+    clerk_nonce_guard_end("s", 0, t - 3600000);
     /* a bound refused exchange is a failed one for the request: no call */
     cfg.secret_key = SK;
     cfg.handshake_get = scripted_get;
