@@ -10,7 +10,9 @@ import os
 import re
 import secrets
 import subprocess
+import threading
 import time
+import urllib.parse
 
 import pytest
 
@@ -208,7 +210,7 @@ def test_planted_nonce_cookie_signs_the_visitor_out_once_not_forever(hs, fake, i
 def test_burst_above_the_in_flight_bound_is_refused_without_calls(hs, fake, inst):
     bound = guard_constant("CLERK_NONCE_MAX_IN_FLIGHT")
     burst = bound + 6
-    hold = __import__("threading").Event()
+    hold = threading.Event()
     fake.hold = hold
     procs = []
     try:
@@ -248,7 +250,6 @@ def test_two_exchanges_reuse_one_backend_api_connection(hs, fake, inst):
 
 # ------------------------------------------------------------------------------- item 5
 def dev_get(hs, back):
-    import urllib.parse
     return curl(hs.base + "/devnonce/env.cgi?__clerk_redirect_url=" +
                 urllib.parse.quote(back, safe=""),
                 headers=DOC + ("Cookie: __clerk_db_jwt=dvb_secret_1",))
