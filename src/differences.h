@@ -29,6 +29,19 @@
  *   org-features     auth.c     v2 `fea`/`o.fpm`: features named only by scopes o/ou/uo,
  *                               masks only all-digit; otherwise no permission
  *   fva              auth.c     `fva` counts only when both ages are integers -1 or >= 0
+ *   nonce-document-only  request_state.c  a handshake nonce is exchanged only on a GET
+ *                               document request; elsewhere the cookie rules decide (the SDK
+ *                               exchanges it on any request)
+ *   nonce-guard      request_state.c, nonce_guard.c  a nonce of the wrong shape, one that
+ *                               failed recently, or one over the per-process bounds is a failed
+ *                               exchange without a Backend API call; a failed nonce cookie is
+ *                               deleted (host-only and parent domains)
+ *   dev-redirect-origin  request_state.c  a development __clerk_redirect_url is followed only
+ *                               to the request's origin or a ClerkAuthorizedParties origin;
+ *                               otherwise signed-out primary-responds-to-syncing (the SDK
+ *                               follows any URL with the dev-browser token)
+ *   dev-skew-retry   request_state.c  the development 24-hour clock-skew retry of a handshake
+ *                               session token only names the clock problem; it never signs in
  *
  * Not differences but choices where the SDK has no equivalent (documented in the README):
  * ClerkIssuer, pending sessions refused by default (reason session-pending), forwarded headers

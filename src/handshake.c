@@ -25,6 +25,9 @@ int clerk_handshake_http_get(void *ctx, apr_pool_t *p, const char *url, const ch
         req = *(const clerk_http_request *)ctx;
     req.url = url;
     req.headers = headers;
+    /* Exchanges come in bursts after an outage: one kept-alive connection to the Backend API
+     * instead of a TCP and TLS handshake each. */
+    req.reuse_connections = 1;
     clerk_http_response resp = {0};
     int rc = clerk_http_get(&req, &resp, err, errlen);
     *status = resp.status;

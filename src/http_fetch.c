@@ -3,10 +3,12 @@
 #include "config.h"
 #endif
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <curl/curl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -30,6 +32,88 @@ typedef struct body_buf {
     size_t len, cap, max;
     int too_big;
 } body_buf;
+
+/* The process's shares (see http_fetch.h), one per distinct ca_file (a connection verified
+ * against one operator's extra CA must never serve a request that does not trust it), made
+ * under share_init_lock on first use. The per-kind locks are libcurl's, taken through
+ * share_lock/share_unlock; shares have them in common, which only serialises a little more. */
+#define SHARES_MAX 8 /* distinct ca_file values with a share; more connect afresh */
+
+typedef struct share_slot {
+    int used;
+    char *ca_file; /* malloc'd; NULL: the system store only */
+    CURLSH *sh;
+} share_slot;
+
+static pthread_mutex_t share_init_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+static share_slot shares[SHARES_MAX];
+static pid_t shares_pid; /* the process the table belongs to; 0: not set up yet */
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *u)
+{
+    (void)h;
+    (void)access;
+    (void)u;
+    pthread_mutex_lock(&share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *u)
+{
+    (void)h;
+    (void)u;
+    pthread_mutex_unlock(&share_locks[data]);
+}
+
+static CURLSH *new_share(void)
+{
+    CURLSH *s = curl_share_init();
+    if (s && (curl_share_setopt(s, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+              curl_share_setopt(s, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+              curl_share_setopt(s, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+              curl_share_setopt(s, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+              curl_share_setopt(s, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK)) {
+        curl_share_cleanup(s);
+        s = NULL;
+    }
+    return s;
+}
+
+/* The share for ca_file in this process, or NULL (then the call connects afresh). A table
+ * inherited from a parent is forgotten, not cleaned up: cleaning would close sockets the parent
+ * still uses. */
+static CURLSH *process_share(const char *ca_file)
+{
+    CURLSH *found = NULL;
+    pthread_mutex_lock(&share_init_lock);
+    if (shares_pid != getpid()) {
+        memset(shares, 0, sizeof shares);
+        for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+            pthread_mutex_init(&share_locks[i], NULL);
+        shares_pid = getpid();
+    }
+    for (int i = 0; i < SHARES_MAX; i++) {
+        share_slot *sl = &shares[i];
+        if (sl->used) {
+            if (ca_file ? sl->ca_file && strcmp(sl->ca_file, ca_file) == 0 : !sl->ca_file) {
+                found = sl->sh;
+                break;
+            }
+            continue;
+        }
+        char *key = ca_file ? strdup(ca_file) : NULL;
+        CURLSH *sh = (!ca_file || key) ? new_share() : NULL;
+        if (sh) {
+            *sl = (share_slot){.used = 1, .ca_file = key, .sh = sh};
+            found = sh;
+        } else {
+            free(key);
+        }
+        break;
+    }
+    pthread_mutex_unlock(&share_init_lock);
+    return found;
+}
 
 const char *clerk_http_user_agent(void)
 {
@@ -186,6 +270,11 @@ int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, cha
     SETOPT(CURLOPT_WRITEFUNCTION, on_body);
     SETOPT(CURLOPT_WRITEDATA, &b);
     SETOPT(CURLOPT_ERRORBUFFER, cerr);
+    if (req->reuse_connections) {
+        CURLSH *sh = process_share(req->ca_file);
+        if (sh != NULL)
+            SETOPT(CURLOPT_SHARE, sh);
+    }
     if (req->ca_file != NULL) {
         SETOPT(CURLOPT_SSL_CTX_FUNCTION, add_ca_file);
         SETOPT(CURLOPT_SSL_CTX_DATA, (void *)req->ca_file);

@@ -1,8 +1,14 @@
-/* One bounded HTTP(S) GET with libcurl, for fetching JWKS documents.
+/* One bounded HTTP(S) GET with libcurl, for fetching JWKS documents and exchanging handshake
+ * nonces.
  *
  * Thread-safe once libcurl is initialised: curl_global_init(CURL_GLOBAL_DEFAULT) is the glue's
  * job, once, at startup (post_config) before any thread calls clerk_http_get; this unit never
- * calls it. Each call uses its own easy handle and no signals (CURLOPT_NOSIGNAL).
+ * calls it. Each call uses its own easy handle and no signals (CURLOPT_NOSIGNAL). A request
+ * with reuse_connections set also uses a process-wide libcurl share (connection cache, DNS
+ * cache, TLS sessions), one per distinct ca_file, made on first use in each process and guarded
+ * by one mutex per kind of shared data (libcurl's lock callbacks), so keep-alive connections
+ * serve later calls from any thread; shares inherited across fork() are never used (their
+ * sockets are the parent's).
  *
  * Rules that always hold: TLS peer and host verification on; only http and https; redirects
  * never followed (a 3xx is reported as an error with its status); the body is capped. */
@@ -23,6 +29,7 @@ typedef struct clerk_http_request {
     long connect_timeout_ms;    /* 0: CLERK_HTTP_DEFAULT_CONNECT_TIMEOUT_MS */
     long timeout_ms;            /* whole transfer; 0: CLERK_HTTP_DEFAULT_TIMEOUT_MS */
     size_t max_body;            /* bytes; 0: CLERK_HTTP_DEFAULT_MAX_BODY */
+    int reuse_connections;      /* 1: keep the connection for later calls (process-wide share) */
 } clerk_http_request;
 
 typedef struct clerk_http_response {

@@ -13,6 +13,7 @@
 #include "cookies.h"
 #include "js_number.h"
 #include "jwt.h"
+#include "nonce_guard.h"
 #include "request_state.h"
 
 #define COOKIE_SESSION        "__session"
@@ -41,6 +42,15 @@ static const char *const clerk_cookie_prefixes[] = {COOKIE_SESSION, COOKIE_CLIEN
 /* Ours: the only reason Clerk does not have. */
 #define MSG_PENDING "The session is pending (sts=pending); ClerkAcceptPending On accepts it."
 
+/* Ours: a development __clerk_redirect_url that is neither this site nor an authorized party. */
+#define MSG_FOREIGN_REDIRECT                                                                       \
+    "__clerk_redirect_url is neither this origin nor one of ClerkAuthorizedParties; not followed."
+
+/* At most this many parent domains get a deletion of a failed nonce cookie (a cookie planted
+ * from a sibling subdomain carries Domain=<a parent>, and only a deletion naming that same
+ * domain removes it). */
+#define NONCE_DELETE_MAX_PARENTS 4
+
 /* Clerk warns once per process when a cookie token has no azp (reference §2.2 step 12). */
 static atomic_int azp_warned;
 
@@ -59,6 +69,7 @@ typedef struct ctx {
      * get_token takes it instead of a second cache look-up, and peeking never parses it. */
     const char *peeked;
     clerk_token *peeked_tok;
+    int nonce_cookie; /* the request carried a __clerk_handshake_nonce cookie */
 } ctx;
 
 static void logmsg(const ctx *c, int level, const char *msg)
@@ -532,21 +543,73 @@ static void header_path(ctx *c, const char *tok)
     signed_in(c, t);
 }
 
+/* Set-Cookie values deleting __clerk_handshake_nonce: host-only, and with Domain= each parent
+ * domain of the request's host that still has a dot (a browser ignores one it would not accept,
+ * such as a public suffix). An IP address host has no parents. */
+static void delete_nonce_cookie(ctx *c)
+{
+    static const char del[] = COOKIE_HS_NONCE "=; Path=/; Max-Age=0";
+    add_set_cookie(c, del);
+    const char *origin = clerk_public_origin(c->p, &c->req->url);
+    const char *host = origin ? strstr(origin, "://") : NULL;
+    if (!host || host[3] == '[')
+        return;
+    host = apr_pstrndup(c->p, host + 3, strcspn(host + 3, ":/"));
+    if (host[strspn(host, "0123456789.")] == '\0')
+        return;
+    const char *d = strchr(host, '.');
+    for (int n = 0; d && strchr(d + 1, '.') && n < NONCE_DELETE_MAX_PARENTS; n++) {
+        add_set_cookie(c, apr_pstrcat(c->p, del, "; Domain=", d + 1, NULL));
+        d = strchr(d + 1, '.');
+    }
+}
+
+/* Exchanges nonce through the Backend API behind the per-process guard (nonce_guard.h): a
+ * malformed, recently failed or over-the-bound nonce makes no call. 0 with *out, or -1. */
+static int exchange_nonce(ctx *c, const char *nonce, apr_array_header_t **out)
+{
+    const clerk_config *cfg = c->cfg;
+    if (!wants_nonce(cfg)) {
+        logmsg(c, CLERK_LOG_ERR,
+               "Clerk: unable to exchange the handshake nonce: no secret key to exchange the "
+               "handshake nonce with");
+        return -1;
+    }
+    /* differences.h: nonce-guard */
+    clerk_nonce_verdict v = clerk_nonce_guard_begin(nonce, c->req->now_ms);
+    if (v != CLERK_NONCE_GO) {
+        logmsg(c,
+               v == CLERK_NONCE_TOO_MANY_NOW || v == CLERK_NONCE_TOO_MANY_SECOND ? CLERK_LOG_WARN
+                                                                                 : CLERK_LOG_INFO,
+               apr_psprintf(c->p, "Clerk: handshake nonce not exchanged (%s); no Backend API call",
+                            clerk_nonce_verdict_str(v)));
+        return -1;
+    }
+    char ferr[CLERK_ERROR_MESSAGE_MAX];
+    int rc = clerk_handshake_fetch_payload(c->p, cfg->handshake_get, cfg->handshake_get_ctx,
+                                           cfg->api_url, cfg->secret_key, nonce, out, ferr,
+                                           sizeof(ferr));
+    clerk_nonce_guard_end(nonce, rc != 0, c->req->now_ms);
+    if (rc != 0)
+        logmsg(c, CLERK_LOG_ERR,
+               apr_psprintf(c->p, "Clerk: unable to exchange the handshake nonce: %s", ferr));
+    return rc;
+}
+
 /* The handshake payload a returning request carries: the nonce exchanged through the Backend
- * API (it wins over a JWT; a failed exchange is an empty list, as Clerk logs and goes on), or
- * the handshake JWT. Returns 0 with *out, or -1 with err when the JWT fails verification. */
+ * API (it wins over a JWT; a failed exchange is an empty list, as Clerk logs and goes on, and
+ * the response deletes a nonce cookie so that it fails once, not on every request), or the
+ * handshake JWT. Returns 0 with *out, or -1 with err when the JWT fails verification. */
 static int handshake_directives(ctx *c, const char *hs, const char *nonce, apr_array_header_t **out,
                                 clerk_error *err)
 {
     const clerk_config *cfg = c->cfg;
     if (nonce) {
-        char ferr[CLERK_ERROR_MESSAGE_MAX];
-        if (clerk_handshake_fetch_payload(c->p, cfg->handshake_get, cfg->handshake_get_ctx,
-                                          cfg->api_url, cfg->secret_key, nonce, out, ferr,
-                                          sizeof(ferr)) != 0) {
-            logmsg(c, CLERK_LOG_ERR,
-                   apr_psprintf(c->p, "Clerk: unable to exchange the handshake nonce: %s", ferr));
+        if (exchange_nonce(c, nonce, out) != 0) {
             *out = apr_array_make(c->p, 1, sizeof(const char *));
+            /* differences.h: nonce-guard */
+            if (c->nonce_cookie)
+                delete_nonce_cookie(c);
         }
         return 0;
     }
@@ -611,19 +674,22 @@ static int resolve_handshake(ctx *c, const char *hs, const char *nonce)
         (err.reason == CLERK_R_TOKEN_EXPIRED || err.reason == CLERK_R_TOKEN_NOT_ACTIVE_YET ||
          err.reason == CLERK_R_TOKEN_IAT_IN_THE_FUTURE)) {
         char full[CLERK_ERROR_MESSAGE_MAX + 256];
-        logmsg(c, CLERK_LOG_WARN,
-               apr_psprintf(c->p,
-                            "Clerk: Clock skew detected. This usually means that your system "
-                            "clock is inaccurate. Clerk will attempt to account for the clock "
-                            "skew in development. %s",
-                            clerk_error_full_message(&err, "cookie", full, sizeof(full))));
+        clerk_error_full_message(&err, "cookie", full, sizeof(full));
+        /* differences.h: dev-skew-retry. Clerk's SDK signs in when a day of skew passes; here the
+         * retry only tells a wrong clock apart from a bad token, and never signs anybody in. */
         clerk_verify_opts opts = c->cfg->verify;
         opts.now_ms = c->req->now_ms;
         opts.skew_ms = INT64_C(86400000);
-        if (clerk_token_verify(t, &opts, &c->cfg->keys, &err) == 0) {
-            signed_in(c, t);
-            return 1;
-        }
+        clerk_error retry = {0};
+        int day_ok = clerk_token_verify(t, &opts, &c->cfg->keys, &retry) == 0;
+        logmsg(c, CLERK_LOG_WARN,
+               apr_psprintf(c->p,
+                            "Clerk: Clock skew detected. This usually means that your system "
+                            "clock is inaccurate. %s The token %s; it is not accepted: set this "
+                            "server's clock right.",
+                            full,
+                            day_ok ? "would pass with a day of clock skew"
+                                   : "fails even with a day of clock skew"));
     }
     logmsg(c, CLERK_LOG_INFO,
            apr_psprintf(c->p, "Clerk: the session token from the handshake failed (reason=%s): %s",
@@ -637,15 +703,45 @@ static int resolve_handshake(ctx *c, const char *hs, const char *nonce)
     return 0;
 }
 
+/* differences.h: dev-redirect-origin. A development primary follows __clerk_redirect_url (with
+ * the visitor's dev-browser token appended) only to its own origin or an authorized party's:
+ * Clerk's SDK follows any absolute URL, an open redirect that hands the token to anybody. A
+ * value with white space, control bytes or a backslash is refused outright, so that the origin
+ * checked here is the one a browser reads. */
+static int redirect_allowed(ctx *c, const char *back)
+{
+    for (const unsigned char *b = (const unsigned char *)back; *b; b++)
+        if (*b <= 0x20 || *b == 0x7f || *b == '\\')
+            return 0;
+    const char *origin = clerk_url_origin(c->p, back);
+    if (!origin)
+        return 0;
+    const char *self = clerk_url_origin(c->p, clerk_public_origin(c->p, &c->req->url));
+    if (self && strcmp(origin, self) == 0)
+        return 1;
+    for (size_t i = 0; i < c->cfg->verify.n_azp; i++) {
+        const char *party = clerk_url_origin(c->p, c->cfg->verify.azp[i]);
+        if (party && strcmp(origin, party) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static void cookie_path(ctx *c)
 {
     const char *query = c->req->url.query;
     const char *hs = nonempty(clerk_query_get(c->p, query, QUERY_HANDSHAKE));
     if (!hs)
         hs = nonempty(clerk_cookie_get(c->cookies, COOKIE_HANDSHAKE));
+    const char *nonce_cookie = nonempty(clerk_cookie_get(c->cookies, COOKIE_HS_NONCE));
     const char *nonce = nonempty(clerk_query_get(c->p, query, QUERY_HS_NONCE));
     if (!nonce)
-        nonce = nonempty(clerk_cookie_get(c->cookies, COOKIE_HS_NONCE));
+        nonce = nonce_cookie;
+    c->nonce_cookie = nonce_cookie != NULL;
+    /* differences.h: nonce-document-only. Only a GET document request can complete a handshake
+     * (Set-Cookie on a navigation); elsewhere the nonce is left for the next one. */
+    if (nonce && !c->out->eligible_for_handshake)
+        nonce = NULL;
     if ((hs || nonce) && resolve_handshake(c, hs, nonce)) /* 1 */
         return;
 
@@ -655,6 +751,11 @@ static void cookie_path(ctx *c)
         const char *back = nonempty(clerk_query_get(c->p, query, QUERY_REDIRECT_URL));
         /* Clerk throws on a URL it cannot parse; we just skip the rule. */
         if (back && clerk_url_origin(c->p, back)) {
+            if (!redirect_allowed(c, back)) {
+                logmsg(c, CLERK_LOG_WARN, "Clerk: " MSG_FOREIGN_REDIRECT);
+                signed_out(c, CLERK_R_PRIMARY_RESPONDS_TO_SYNCING, MSG_FOREIGN_REDIRECT);
+                return;
+            }
             maybe_handshake_to(c, CLERK_R_PRIMARY_RESPONDS_TO_SYNCING, "",
                                satellite_return_url(c, back));
             return;

@@ -504,11 +504,18 @@ function cases() {
   doc('handshake nonce, signed out by Clerk', {}, { query: '?__clerk_handshake_nonce=nonce-out' });
   doc('handshake nonce unknown to the Backend API', { Cookie: `__session=${jwt()}; __client_uat=${now - 10}` }, { query: '?__clerk_handshake_nonce=nonce-unknown' });
   add('handshake JWT on a non-document request', { profile: 'pem', headers: { Cookie: `__clerk_handshake=${hsJwt(hsFor(jwt()))}` } });
+  // The nonce guard (docs/nonce-guard.md): a nonce is exchanged only where a handshake can
+  // complete, its shape is checked first, and a failed nonce cookie is deleted.
+  add('handshake nonce on a non-document request', { profile: 'pem', headers: { Cookie: '__clerk_handshake_nonce=nonce-in' }, difference: 'nonce-document-only' });
+  add('handshake nonce on a POST document request', { profile: 'pem', method: 'POST', headers: { ...DOC, Cookie: '__clerk_handshake_nonce=nonce-in' }, difference: 'nonce-document-only' });
+  doc('handshake nonce of a malformed shape', {}, { query: '?__clerk_handshake_nonce=' + encodeURIComponent('bad nonce<>') });
+  doc('handshake nonce cookie unknown to the Backend API (cookie deleted)', { Cookie: '__clerk_handshake_nonce=nonce-unknown-cookie' }, { difference: 'nonce-guard' });
   {
     const devHs = (directives) => jwt({ payload: { handshake: directives } });
     const d = (t) => [`__session=${t}; Path=/`, `__client_uat=${now - 2}; Path=/`, '__clerk_db_jwt=dvb_9; Path=/'];
     add('dev handshake JWT query: back to the clean URL', { profile: 'dev', headers: { ...DOC }, query: `?keep=1&__clerk_handshake=${devHs(d(devTok()))}&__clerk_help=1` });
     add('dev handshake JWT query, signed out', { profile: 'dev', headers: { ...DOC }, query: `?__clerk_handshake=${devHs(hsClear)}` });
+    add('dev handshake JWT, session expired an hour ago (skew retry)', { profile: 'dev', headers: { ...DOC }, query: `?__clerk_handshake=${devHs(d(devTok({ exp: now - 3600, iat: now - 3700, nbf: now - 3710 })))}`, difference: 'dev-skew-retry' });
   }
 
   // ---- development instance (pk_test_, reference §2.2 steps 5-7)
@@ -521,7 +528,9 @@ function cases() {
   dev('dev document without dev browser', { ...DOC, ...pair(devTok(), now - 10) });
   dev('dev document dev-browser query', { ...DOC, Cookie: `__clerk_db_jwt=dvb_1` }, { query: '?__clerk_db_jwt=dvb_2' });
   dev('dev no credentials with dev browser', cookie('__clerk_db_jwt=dvb_1'));
-  dev('dev primary answers a satellite sync', { ...DOC, Cookie: `__session=${devTok()}; __client_uat=${now - 10}; __clerk_db_jwt=dvb_1` }, { query: '?__clerk_redirect_url=' + encodeURIComponent('https://sat.example.org/page') });
+  dev('dev primary answers a satellite sync', { ...DOC, Cookie: `__session=${devTok()}; __client_uat=${now - 10}; __clerk_db_jwt=dvb_1` }, { query: '?__clerk_redirect_url=' + encodeURIComponent('https://sat.example.org/page'), difference: 'dev-redirect-origin' });
+  dev('dev primary answers a sync to an authorized party', { ...DOC, Cookie: `__session=${devTok()}; __client_uat=${now - 10}; __clerk_db_jwt=dvb_1` }, { query: '?__clerk_redirect_url=' + encodeURIComponent(AZP + '/page?x=1') });
+  dev('dev primary answers a sync to its own origin', { ...DOC, Cookie: `__session=${devTok()}; __client_uat=${now - 10}; __clerk_db_jwt=dvb_1` }, { query: '?__clerk_redirect_url=' + encodeURIComponent(ORIGIN + '/page') });
   dev('dev primary answers a satellite sync (API)', { Cookie: `__session=${devTok()}; __client_uat=${now - 10}; __clerk_db_jwt=dvb_1` }, { query: '?__clerk_redirect_url=' + encodeURIComponent('https://sat.example.org/page') });
   dev('dev expired suffixed, unsuffixed uat 0', { Cookie: `__session=${devTok()}; __client_uat=0; __session_${SFX_DEV}=${devTok({ exp: now - 60, iat: now - 120, nbf: now - 130 })}; __client_uat_${SFX_DEV}=${now - 200}; __clerk_db_jwt=dvb_1` });
 

@@ -38,11 +38,20 @@ class FakeClerk:
         self.instances = {}
         self.nonces = {}
         self.requests = []  # (path, query list, headers dict)
+        self.payload_conns = []  # connection number of each Backend API payload call
+        self.connections = 0  # TCP connections accepted so far
+        self.hold = None  # a threading.Event: payload calls wait for it (bounded) when set
         self.lock = threading.Lock()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                with fake.lock:
+                    fake.connections += 1
+                    self.conn_no = fake.connections
 
             def do_GET(self):
                 fake._handle(self)
@@ -68,6 +77,8 @@ class FakeClerk:
         with self.lock:
             self.requests.clear()
             self.nonces.clear()
+            self.payload_conns.clear()
+            self.hold = None
 
     def handshakes(self):
         return [r for r in self.requests if r[0].endswith("/v1/client/handshake")]
@@ -141,6 +152,11 @@ class FakeClerk:
         h.end_headers()
 
     def _payload(self, h, q):
+        with self.lock:
+            self.payload_conns.append(h.conn_no)
+            hold = self.hold
+        if hold is not None:
+            hold.wait(30)  # bounded: a test that forgets to release still ends
         if h.headers.get("Authorization") not in ["Bearer " + k for k in self.secret_keys]:
             return self._send(h, 401, {"errors": [{"code": "authentication_invalid"}]})
         if not h.headers.get("Clerk-API-Version"):

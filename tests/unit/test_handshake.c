@@ -11,6 +11,7 @@
 #include "mint.h"
 #include "jwk.h"
 #include "handshake.h"
+#include "nonce_guard.h"
 #include "request_state.h"
 
 #define NOW_MS  INT64_C(1700000000000)
@@ -32,6 +33,7 @@ static clerk_publishable_key *live_pk, *test_pk;
 static clerk_config cfg;
 static clerk_request req;
 static char last_log[1024];
+static char log_all[8192]; /* every line of one test, for checks that span several */
 
 /* The scripted Backend API. */
 static struct {
@@ -70,6 +72,8 @@ static void log_cb(void *ctx, int level, const char *msg)
     (void)ctx;
     (void)level;
     snprintf(last_log, sizeof(last_log), "%s", msg);
+    size_t n = strlen(log_all);
+    snprintf(log_all + n, sizeof(log_all) - n, "%s\n", msg);
 }
 
 static int scripted_get(void *ctx, apr_pool_t *p, const char *url, const char *const *headers,
@@ -115,6 +119,7 @@ static void setup(void)
     req.url.path = "/dashboard";
     req.now_ms = NOW_MS;
     last_log[0] = '\0';
+    log_all[0] = '\0';
     memset(&bapi, 0, sizeof(bapi));
     bapi.status = 200;
 }
@@ -525,12 +530,12 @@ START_TEST(nonce_is_exchanged_with_the_secret_key_and_wins_over_the_jwt)
     cfg.api_url = API "/";
     cfg.handshake_get = scripted_get;
     bapi.body = apr_psprintf(pool, "{\"directives\":%s}", fresh_directives(tok));
-    req.url.query = apr_pstrcat(pool, "__clerk_handshake_nonce=n+1/2&__clerk_handshake=",
+    req.url.query = apr_pstrcat(pool, "__clerk_handshake_nonce=n%2B1/2&__clerk_handshake=",
                                 handshake_jwt(other_key, "[\"x=1\"]"), NULL);
     clerk_state st = decide();
     assert_state(&st, CLERK_SIGNED_IN, CLERK_R_NONE);
     ck_assert_int_eq(bapi.calls, 1);
-    ck_assert_str_eq(bapi.url, API "/v1/clients/handshake_payload?nonce=n+1%2F2");
+    ck_assert_str_eq(bapi.url, API "/v1/clients/handshake_payload?nonce=n%2B1%2F2");
     ck_assert_str_eq(bapi.headers[0], "Authorization: Bearer " SK);
     ck_assert_str_eq(bapi.headers[1], "Clerk-API-Version: 2026-05-12");
     ck_assert_int_eq(st.set_cookies->nelts, 3);
@@ -565,6 +570,7 @@ START_TEST(failed_nonce_exchange_is_signed_out_session_token_missing)
     bapi.rc = 0;
     bapi.status = 404;
     bapi.body = "{\"errors\":[]}";
+    req.url.query = "__clerk_handshake_nonce=abd"; /* abc is remembered as failed */
     st = decide();
     assert_state(&st, CLERK_SIGNED_OUT, CLERK_R_SESSION_TOKEN_MISSING);
     ck_assert_ptr_nonnull(strstr(last_log, "HTTP 404"));
@@ -572,6 +578,147 @@ START_TEST(failed_nonce_exchange_is_signed_out_session_token_missing)
     st = decide();
     assert_state(&st, CLERK_SIGNED_OUT, CLERK_R_SESSION_TOKEN_MISSING);
     ck_assert_int_eq(bapi.calls, 2);
+}
+END_TEST
+
+/* Only a GET document request can complete a handshake: elsewhere the nonce is not exchanged
+ * (no Backend API call) and the cookie rules decide as if it were absent. */
+START_TEST(nonce_is_exchanged_on_get_document_requests_only)
+{
+    cfg.secret_key = SK;
+    cfg.handshake_get = scripted_get;
+    bapi.body =
+        apr_psprintf(pool, "{\"directives\":%s}", fresh_directives(session(LIVE_ISS, -2, 58)));
+    req.cookie = "__clerk_handshake_nonce=nonce_1";
+    req.method = "POST";
+    clerk_state st = decide();
+    assert_state(&st, CLERK_SIGNED_OUT, CLERK_R_SESSION_TOKEN_AND_UAT_MISSING);
+    ck_assert_ptr_null(st.set_cookies);
+    req.method = "GET";
+    req.sec_fetch_dest = "empty";
+    req.url.query = "__clerk_handshake_nonce=nonce_2";
+    st = decide();
+    assert_state(&st, CLERK_SIGNED_OUT, CLERK_R_SESSION_TOKEN_AND_UAT_MISSING);
+    req.sec_fetch_dest = NULL;
+    req.accept = "application/json";
+    st = decide();
+    assert_state(&st, CLERK_SIGNED_OUT, CLERK_R_SESSION_TOKEN_AND_UAT_MISSING);
+    ck_assert_int_eq(bapi.calls, 0);
+    /* the same request as a navigation exchanges it */
+    req.accept = "text/html";
+    st = decide();
+    assert_state(&st, CLERK_SIGNED_IN, CLERK_R_NONE);
+    ck_assert_int_eq(bapi.calls, 1);
+}
+END_TEST
+
+START_TEST(malformed_nonce_makes_no_backend_api_call)
+{
+    cfg.secret_key = SK;
+    cfg.handshake_get = scripted_get;
+    char *long_nonce = apr_palloc(pool, CLERK_NONCE_MAX_LEN + 2);
+    memset(long_nonce, 'a', CLERK_NONCE_MAX_LEN + 1);
+    long_nonce[CLERK_NONCE_MAX_LEN + 1] = '\0';
+    const char *bad[] = {"a%20b", "%3Cscript%3E", "n%22", "a%0Db", "caf%C3%A9", long_nonce};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        req.url.query = apr_pstrcat(pool, "__clerk_handshake_nonce=", bad[i], NULL);
+        clerk_state st = decide();
+        /* as a failed exchange: Clerk's empty directive list */
+        assert_state(&st, CLERK_SIGNED_OUT, CLERK_R_SESSION_TOKEN_MISSING);
+        ck_assert_msg(strstr(last_log, "not exchanged (malformed)") != NULL, "%s: %s", bad[i],
+                      last_log);
+    }
+    ck_assert_int_eq(bapi.calls, 0);
+    ck_assert_int_eq(clerk_nonce_shape_ok(long_nonce), 0);
+    long_nonce[CLERK_NONCE_MAX_LEN] = '\0';
+    ck_assert_int_eq(clerk_nonce_shape_ok(long_nonce), 1);
+    ck_assert_int_eq(clerk_nonce_shape_ok("AZaz09+/=-_."), 1);
+    ck_assert_int_eq(clerk_nonce_shape_ok(""), 0);
+}
+END_TEST
+
+START_TEST(failed_nonce_is_remembered_and_its_cookie_deleted)
+{
+    cfg.secret_key = SK;
+    cfg.handshake_get = scripted_get;
+    bapi.status = 404;
+    bapi.body = "{\"errors\":[]}";
+    req.url.host = "app.shop.example.com:8443";
+    req.cookie = "__clerk_handshake_nonce=planted_1";
+    for (int i = 0; i < 3; i++) {
+        clerk_state st = decide();
+        assert_state(&st, CLERK_SIGNED_OUT, CLERK_R_SESSION_TOKEN_MISSING);
+        ck_assert_int_eq(st.set_cookies->nelts, 3);
+        ck_assert_str_eq(cookie_at(&st, 0), "__clerk_handshake_nonce=; Path=/; Max-Age=0");
+        ck_assert_str_eq(cookie_at(&st, 1),
+                         "__clerk_handshake_nonce=; Path=/; Max-Age=0; Domain=shop.example.com");
+        ck_assert_str_eq(cookie_at(&st, 2),
+                         "__clerk_handshake_nonce=; Path=/; Max-Age=0; Domain=example.com");
+    }
+    ck_assert_int_eq(bapi.calls, 1); /* the repeats were answered from memory */
+    ck_assert_ptr_nonnull(strstr(last_log, "not exchanged (failed-before)"));
+    /* a nonce that only came in the query leaves no cookie to delete; an IP host no parent */
+    req.cookie = NULL;
+    req.url.query = "__clerk_handshake_nonce=planted_2";
+    clerk_state st = decide();
+    ck_assert_ptr_null(st.set_cookies);
+    req.url.query = NULL;
+    req.url.host = "127.0.0.1:8080";
+    req.cookie = "__clerk_handshake_nonce=planted_3";
+    st = decide();
+    ck_assert_int_eq(st.set_cookies->nelts, 1);
+    ck_assert_int_eq(bapi.calls, 3);
+    /* the memory lasts CLERK_NONCE_FAILED_TTL_MS */
+    req.cookie = "__clerk_handshake_nonce=planted_1";
+    req.now_ms = NOW_MS + CLERK_NONCE_FAILED_TTL_MS + 1000;
+    decide();
+    ck_assert_int_eq(bapi.calls, 4);
+}
+END_TEST
+
+START_TEST(nonce_guard_bounds_exchanges_in_flight_and_per_second)
+{
+    int64_t t = NOW_MS + 7 * 86400000LL; /* a second no other check of this process used */
+    char n[32];
+    for (int i = 0; i < CLERK_NONCE_MAX_IN_FLIGHT; i++) {
+        snprintf(n, sizeof n, "f%d", i);
+        ck_assert_int_eq(clerk_nonce_guard_begin(n, t), CLERK_NONCE_GO);
+    }
+    ck_assert_int_eq(clerk_nonce_guard_begin("one_more", t), CLERK_NONCE_TOO_MANY_NOW);
+    clerk_nonce_guard_end("f0", 0, t);
+    ck_assert_int_eq(clerk_nonce_guard_begin("one_more", t), CLERK_NONCE_GO);
+    for (int i = 1; i < CLERK_NONCE_MAX_IN_FLIGHT; i++) {
+        snprintf(n, sizeof n, "f%d", i);
+        clerk_nonce_guard_end(n, 0, t);
+    }
+    clerk_nonce_guard_end("one_more", 0, t);
+    /* CLERK_NONCE_MAX_IN_FLIGHT + 1 started in this second so far */
+    int started = CLERK_NONCE_MAX_IN_FLIGHT + 1;
+    for (; started < CLERK_NONCE_MAX_PER_SECOND; started++) {
+        ck_assert_int_eq(clerk_nonce_guard_begin("s", t + 999), CLERK_NONCE_GO);
+        clerk_nonce_guard_end("s", 0, t + 999);
+    }
+    ck_assert_int_eq(clerk_nonce_guard_begin("s", t + 999), CLERK_NONCE_TOO_MANY_SECOND);
+    /* a late request stamped with the second before does not reset the count */
+    ck_assert_int_eq(clerk_nonce_guard_begin("s", t - 1), CLERK_NONCE_TOO_MANY_SECOND);
+    ck_assert_int_eq(clerk_nonce_guard_begin("s", t + 1000), CLERK_NONCE_GO);
+    clerk_nonce_guard_end("s", 0, t + 1000);
+    /* the clock stepping back an hour starts afresh instead of blocking for that hour */
+    ck_assert_int_eq(clerk_nonce_guard_begin("s", t - 3600000), CLERK_NONCE_GO);
+    clerk_nonce_guard_end("s", 0, t - 3600000);
+    /* a bound refused exchange is a failed one for the request: no call */
+    cfg.secret_key = SK;
+    cfg.handshake_get = scripted_get;
+    req.now_ms = t + 2000;
+    for (int i = 0; i < CLERK_NONCE_MAX_IN_FLIGHT; i++) {
+        snprintf(n, sizeof n, "busy%d", i);
+        ck_assert_int_eq(clerk_nonce_guard_begin(n, req.now_ms), CLERK_NONCE_GO);
+    }
+    req.url.query = "__clerk_handshake_nonce=valid_but_busy";
+    clerk_state st = decide();
+    assert_state(&st, CLERK_SIGNED_OUT, CLERK_R_SESSION_TOKEN_MISSING);
+    ck_assert_int_eq(bapi.calls, 0);
+    ck_assert_ptr_nonnull(strstr(last_log, "not exchanged (too-many-in-flight)"));
 }
 END_TEST
 
@@ -638,15 +785,29 @@ START_TEST(expired_session_in_production_payload_falls_through)
 }
 END_TEST
 
-START_TEST(development_retries_a_skewed_session_with_a_day_of_skew)
+/* Clerk's SDK signs in when a day of skew passes; here the retry only names the clock problem
+ * and the handshake falls through to the cookie rules, never signed in. */
+START_TEST(development_skew_retry_names_the_clock_but_never_signs_in)
 {
     cfg.pk = test_pk;
     const char *skewed = session(TEST_ISS, -4000, -3000); /* expired 50 min ago */
     req.url.query =
         apr_pstrcat(pool, "__clerk_handshake=", handshake_jwt(key, fresh_directives(skewed)), NULL);
     clerk_state st = decide();
-    assert_state(&st, CLERK_SIGNED_IN, CLERK_R_NONE);
-    ck_assert_ptr_nonnull(strstr(last_log, "Clock skew detected"));
+    ck_assert_int_ne(st.status, CLERK_SIGNED_IN);
+    ck_assert_int_eq(st.handshake_resolved, 0);
+    ck_assert_ptr_null(st.token);
+    ck_assert_ptr_nonnull(strstr(log_all, "Clock skew detected"));
+    ck_assert_ptr_nonnull(strstr(log_all, "would pass with a day of clock skew"));
+    /* not yet valid (iat and nbf in the future) and with the dev browser: still not signed in */
+    const char *future = session(TEST_ISS, 3000, 6000);
+    req.cookie = "__clerk_db_jwt=dvb_1";
+    req.url.query =
+        apr_pstrcat(pool, "__clerk_handshake=", handshake_jwt(key, fresh_directives(future)), NULL);
+    st = decide();
+    ck_assert_int_ne(st.status, CLERK_SIGNED_IN);
+    ck_assert_ptr_null(st.token);
+    req.cookie = NULL;
     const char *ancient = session(TEST_ISS, -200000, -100000); /* beyond a day */
     req.url.query = apr_pstrcat(
         pool, "__clerk_handshake=", handshake_jwt(key, fresh_directives(ancient)), NULL);
@@ -698,11 +859,15 @@ Suite *handshake_suite(void)
     tcase_add_test(tc, nonce_is_exchanged_with_the_secret_key_and_wins_over_the_jwt);
     tcase_add_test(tc, nonce_cookie_is_read_when_the_query_has_none);
     tcase_add_test(tc, failed_nonce_exchange_is_signed_out_session_token_missing);
+    tcase_add_test(tc, nonce_is_exchanged_on_get_document_requests_only);
+    tcase_add_test(tc, malformed_nonce_makes_no_backend_api_call);
+    tcase_add_test(tc, failed_nonce_is_remembered_and_its_cookie_deleted);
+    tcase_add_test(tc, nonce_guard_bounds_exchanges_in_flight_and_per_second);
     tcase_add_test(tc, signed_out_at_clerk_clears_cookies_and_is_session_token_missing);
     tcase_add_test(tc, forged_handshake_jwt_in_production_falls_through_to_the_cookie_rules);
     tcase_add_test(tc, forged_handshake_jwt_in_development_is_a_hard_failure);
     tcase_add_test(tc, expired_session_in_production_payload_falls_through);
-    tcase_add_test(tc, development_retries_a_skewed_session_with_a_day_of_skew);
+    tcase_add_test(tc, development_skew_retry_names_the_clock_but_never_signs_in);
     tcase_add_test(tc, handshake_off_ignores_returning_payloads);
     suite_add_tcase(s, tc);
     return s;

@@ -743,9 +743,13 @@ START_TEST(dev_browser_in_query_is_dev_browser_sync)
 }
 END_TEST
 
+static const char *const sat_party[] = {"https://sat.example.com"};
+
 START_TEST(dev_satellite_return_url_replaces_synced_and_keeps_the_fragment)
 {
     cfg.pk = test_pk;
+    cfg.verify.azp = sat_party;
+    cfg.verify.n_azp = 1;
     req.cookie = "__clerk_db_jwt=dvb";
     req.url.query = "__clerk_redirect_url="
                     "https%3A%2F%2Fsat.example.com%2Fp%3Fx%3D1%26__clerk_synced%3Dfalse%23top";
@@ -770,6 +774,8 @@ END_TEST
 START_TEST(dev_primary_with_redirect_url_responds_to_syncing)
 {
     cfg.pk = test_pk;
+    cfg.verify.azp = sat_party;
+    cfg.verify.n_azp = 1;
     req.url.query = "__clerk_redirect_url=https%3A%2F%2Fsat.example.com%2Fp&__clerk_db_jwt=d";
     document_request();
     clerk_state st = decide();
@@ -782,6 +788,55 @@ START_TEST(dev_primary_with_redirect_url_responds_to_syncing)
     req.url.query = "__clerk_redirect_url=javascript%3Aalert(1)";
     st = decide();
     assert_state(&st, CLERK_HANDSHAKE, CLERK_R_DEV_BROWSER_MISSING);
+}
+END_TEST
+
+/* The development redirect goes to this origin or an authorized party only: anything else would
+ * hand the visitor's dev-browser token to whoever wrote the link. */
+START_TEST(dev_redirect_url_is_followed_only_to_own_origin_or_authorized_party)
+{
+    cfg.pk = test_pk;
+    cfg.verify.azp = sat_party;
+    cfg.verify.n_azp = 1;
+    req.cookie = "__clerk_db_jwt=dvb_secret";
+    document_request();
+    static const char *const refused[] = {
+        "https%3A%2F%2Fevil.example%2F",
+        "https%3A%2F%2Fsat.example.com.evil.example%2F",
+        "http%3A%2F%2Fsat.example.com%2F", /* another scheme is another origin */
+        "https%3A%2F%2Fsat.example.com%3A8443%2F",
+        "https%3A%2F%2Fsat.example.com%40evil.example%2F",
+        "https%3A%2F%2Fevil.example%5C%40sat.example.com%2F",
+        "https%3A%2F%2Fevil.example%09%2F",
+        "https%3A%2F%2Fapp.example.com.evil.example%2F",
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        req.url.query = apr_pstrcat(pool, "__clerk_redirect_url=", refused[i], NULL);
+        clerk_state st = decide();
+        /* either refused by the origin rule, or (a tab: no URL at all) the rule is skipped */
+        ck_assert_int_eq(st.status, CLERK_SIGNED_OUT);
+        ck_assert_msg(st.location == NULL, "followed %s to %s", refused[i], st.location);
+        if (st.reason == CLERK_R_PRIMARY_RESPONDS_TO_SYNCING)
+            ck_assert_ptr_nonnull(strstr(st.message, "neither this origin"));
+        else
+            ck_assert_int_eq(st.reason, CLERK_R_SESSION_TOKEN_AND_UAT_MISSING);
+    }
+    /* this site's own origin (Host app.example.com over https), any path */
+    req.url.query = "__clerk_redirect_url=https%3A%2F%2FApp.Example.com%2Fback%3Fa%3D1";
+    clerk_state st = decide();
+    assert_state(&st, CLERK_HANDSHAKE, CLERK_R_PRIMARY_RESPONDS_TO_SYNCING);
+    ck_assert_str_eq(
+        st.location,
+        "https://App.Example.com/back?a=1&__clerk_db_jwt=dvb_secret&__clerk_synced=true");
+    /* an authorized party */
+    req.url.query = "__clerk_redirect_url=https%3A%2F%2Fsat.example.com%2F";
+    st = decide();
+    assert_state(&st, CLERK_HANDSHAKE, CLERK_R_PRIMARY_RESPONDS_TO_SYNCING);
+    /* without authorized parties only the own origin remains */
+    cfg.verify.n_azp = 0;
+    st = decide();
+    assert_state(&st, CLERK_SIGNED_OUT, CLERK_R_PRIMARY_RESPONDS_TO_SYNCING);
+    ck_assert_ptr_null(st.location);
 }
 END_TEST
 
@@ -1181,6 +1236,7 @@ Suite *request_state_suite(void)
     tcase_add_test(tc, dev_browser_in_query_is_dev_browser_sync);
     tcase_add_test(tc, production_ignores_dev_browser_rules);
     tcase_add_test(tc, dev_primary_with_redirect_url_responds_to_syncing);
+    tcase_add_test(tc, dev_redirect_url_is_followed_only_to_own_origin_or_authorized_party);
     tcase_add_test(tc, dev_satellite_return_url_replaces_synced_and_keeps_the_fragment);
     tcase_add_test(tc, cross_origin_referer_on_signed_in_document_is_handshake);
     tcase_add_test(tc, same_origin_or_invalid_referer_stays_signed_in);

@@ -1,0 +1,130 @@
+/* The handshake nonce guard (see nonce_guard.h for what it promises and its mutex story). */
+#include <pthread.h>
+#include <string.h>
+#include <openssl/evp.h>
+#include "nonce_guard.h"
+
+#define WAYS 4 /* entries per set: a new failure evicts the one expiring first */
+#define SETS (CLERK_NONCE_FAILED_SLOTS / WAYS)
+
+typedef struct failed_entry {
+    unsigned char digest[32];
+    int64_t until_ms; /* 0: free */
+} failed_entry;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static failed_entry failed[SETS][WAYS];
+static int in_flight;
+static int64_t second; /* the second (now_ms / 1000) counted below */
+static int started_in_second;
+
+int clerk_nonce_shape_ok(const char *nonce)
+{
+    if (!nonce || !*nonce)
+        return 0;
+    size_t n = 0;
+    for (const unsigned char *c = (const unsigned char *)nonce; *c; c++, n++) {
+        if (n >= CLERK_NONCE_MAX_LEN)
+            return 0;
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+              strchr("+/=-_.", *c)))
+            return 0;
+    }
+    return 1;
+}
+
+/* SHA-256 of the nonce: fixed-size entries, and no nonce text kept in memory. */
+static int digest_of(const char *nonce, unsigned char out[32])
+{
+    unsigned int len = 0;
+    return EVP_Digest(nonce, strlen(nonce), out, &len, EVP_sha256(), NULL) == 1 && len == 32;
+}
+
+static failed_entry *set_of(const unsigned char d[32])
+{
+    unsigned idx = ((unsigned)d[0] << 8 | d[1]) % SETS;
+    return failed[idx];
+}
+
+/* Caller holds lock. */
+static int remembered(const unsigned char d[32], int64_t now_ms)
+{
+    failed_entry *s = set_of(d);
+    for (int i = 0; i < WAYS; i++)
+        if (s[i].until_ms > now_ms && memcmp(s[i].digest, d, 32) == 0)
+            return 1;
+    return 0;
+}
+
+clerk_nonce_verdict clerk_nonce_guard_begin(const char *nonce, int64_t now_ms)
+{
+    if (!clerk_nonce_shape_ok(nonce))
+        return CLERK_NONCE_MALFORMED;
+    unsigned char d[32];
+    int have_digest = digest_of(nonce, d);
+    clerk_nonce_verdict v = CLERK_NONCE_GO;
+    pthread_mutex_lock(&lock);
+    if (have_digest && remembered(d, now_ms)) {
+        v = CLERK_NONCE_FAILED_BEFORE;
+    } else if (in_flight >= CLERK_NONCE_MAX_IN_FLIGHT) {
+        v = CLERK_NONCE_TOO_MANY_NOW;
+    } else {
+        int64_t s = now_ms / 1000;
+        /* Threads finish their requests out of order: one from the second before counts in the
+         * current one instead of resetting it. A larger step back is the clock itself going
+         * back, and starts a new second rather than blocking exchanges until it catches up. */
+        if (s > second || s < second - 1) {
+            second = s;
+            started_in_second = 0;
+        }
+        if (started_in_second >= CLERK_NONCE_MAX_PER_SECOND) {
+            v = CLERK_NONCE_TOO_MANY_SECOND;
+        } else {
+            started_in_second++;
+            in_flight++;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return v;
+}
+
+void clerk_nonce_guard_end(const char *nonce, int failed_exchange, int64_t now_ms)
+{
+    unsigned char d[32];
+    int have_digest = failed_exchange && nonce && digest_of(nonce, d);
+    pthread_mutex_lock(&lock);
+    if (in_flight > 0)
+        in_flight--;
+    if (have_digest) {
+        failed_entry *s = set_of(d);
+        int victim = 0;
+        for (int i = 0; i < WAYS; i++) {
+            if (memcmp(s[i].digest, d, 32) == 0) {
+                victim = i;
+                break;
+            }
+            if (s[i].until_ms < s[victim].until_ms)
+                victim = i;
+        }
+        memcpy(s[victim].digest, d, 32);
+        s[victim].until_ms = now_ms + CLERK_NONCE_FAILED_TTL_MS;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+const char *clerk_nonce_verdict_str(clerk_nonce_verdict v)
+{
+    switch (v) {
+    case CLERK_NONCE_GO:
+        return "go";
+    case CLERK_NONCE_MALFORMED:
+        return "malformed";
+    case CLERK_NONCE_FAILED_BEFORE:
+        return "failed-before";
+    case CLERK_NONCE_TOO_MANY_NOW:
+        return "too-many-in-flight";
+    case CLERK_NONCE_TOO_MANY_SECOND:
+        return "too-many-per-second";
+    }
+    return "unknown";
+}
