@@ -39,6 +39,7 @@
 #include "publishable_key.h"
 #include "reason.h"
 #include "request_state.h"
+#include "signin_url.h"
 #include "token.h"
 #include "token_cache.h"
 #include "url.h"
@@ -1200,19 +1201,6 @@ static void set_challenge(request_rec *r)
     apr_table_setn(r->err_headers_out, "WWW-Authenticate", value);
 }
 
-/* ClerkSignInURL with redirect_url=<public URL> added to its query (before any fragment). */
-static const char *sign_in_location(request_rec *r, const char *sign_in, const char *back)
-{
-    const char *hash = strchr(sign_in, '#');
-    const char *base =
-        hash ? apr_pstrmemdup(r->pool, sign_in, (apr_size_t)(hash - sign_in)) : sign_in;
-    const char *q = strchr(base, '?');
-    size_t n = strlen(base);
-    const char *sep = !q ? "?" : (base[n - 1] == '?' || base[n - 1] == '&') ? "" : "&";
-    return apr_pstrcat(r->pool, base, sep, "redirect_url=", clerk_url_encode(r->pool, back),
-                       hash ? hash : "", NULL);
-}
-
 static int respond_signed_out(request_rec *r, const clerk_resolved *rs, const clerk_req *rq)
 {
     switch (rs->action) {
@@ -1225,9 +1213,12 @@ static int respond_signed_out(request_rec *r, const clerk_resolved *rs, const cl
     default: /* auth, and pass when a Require needs a user */
         break;
     }
-    if (rs->sign_in_url && clerk_is_document_request(&rq->facts)) {
-        apr_table_setn(r->headers_out, "Location",
-                       sign_in_location(r, rs->sign_in_url, rq->st.public_url));
+    /* No Location past the URL bounds of url.h (no public URL): the 401 below instead. */
+    const char *loc = rs->sign_in_url && clerk_is_document_request(&rq->facts)
+                          ? clerk_sign_in_location(r->pool, rs->sign_in_url, rq->st.public_url)
+                          : NULL;
+    if (loc) {
+        apr_table_setn(r->headers_out, "Location", loc);
         apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
         return HTTP_TEMPORARY_REDIRECT;
     }
