@@ -202,6 +202,7 @@ fseed() { # target, name, fields...
 }
 many=$(printf 'a&%.0s' $(seq 2048))
 useed many-params app.example.com '' '' '' /p/ "$many"
+useed many-params-url app.example.com '' '' '' / '' "https://x.example/?$(printf 'a&%.0s' $(seq 8000))"
 useed one-huge-param app.example.com '' '' '' /p/ "a=$(printf '%%2F%.0s' $(seq 2048))"
 fseed header_text reserved 'x-clerk-user-id' 'My "App"\' 'kid "x"'
 fseed header_text look-alikes 'X_Remote-USER' 'a\"b\\' $'line\rbreak'
