@@ -34,14 +34,17 @@
 #include "auth.h"
 #include "authorization.h"
 #include "export.h"
+#include "header_text.h"
 #include "jwk.h"
 #include "jws.h"
 #include "publishable_key.h"
 #include "reason.h"
 #include "request_state.h"
+#include "signin_url.h"
 #include "token.h"
 #include "token_cache.h"
 #include "transport.h"
+#include "user_claim.h"
 #include "url.h"
 
 APLOG_USE_MODULE(clerk_auth);
@@ -1009,28 +1012,6 @@ static void fill_request_facts(request_rec *r, const clerk_resolved *rs, clerk_r
     q->now_ms = (int64_t)(apr_time_now() / 1000);
 }
 
-/* REMOTE_USER from ClerkUserClaim: a non-empty string or an integer claim without control
- * bytes (it reaches logs and X-Remote-User). NULL when the token has no usable value. */
-static const char *user_from_token(request_rec *r, const clerk_token *t, const char *claim)
-{
-    const char *user = NULL;
-    /* The default needs no look-up: verification required sub to be a non-empty string. */
-    const json_t *v = strcmp(claim, "sub") == 0 ? NULL : json_object_get(t->jwt->payload, claim);
-
-    if (!v)
-        user = strcmp(claim, "sub") == 0 ? t->claims.sub : NULL;
-    else if (json_is_string(v))
-        user = json_string_value(v);
-    else if (json_is_integer(v))
-        user = apr_psprintf(r->pool, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    if (!user || !*user)
-        return NULL;
-    for (const unsigned char *c = (const unsigned char *)user; *c; c++)
-        if (*c < 0x20 || *c == 0x7f)
-            return NULL;
-    return user;
-}
-
 /* The signed-in token's payload segment, for X-Clerk-Claims. */
 static const char *claims_header_value(request_rec *r)
 {
@@ -1105,20 +1086,6 @@ static void export_decision(request_rec *r, const clerk_resolved *rs, clerk_req 
         apr_table_setn(r->headers_in, "X-Remote-User", rq->user);
         apr_table_setn(r->headers_in, "X-Auth-Type", CLERK_AUTH_TYPE);
     }
-}
-
-/* A header value from Clerk's message: it can quote a kid the client chose, so control bytes
- * become spaces and the length is capped. */
-static const char *header_safe(apr_pool_t *p, const char *s)
-{
-    size_t n = strlen(s);
-    if (n > MAX_HEADER_VALUE_BYTES)
-        n = MAX_HEADER_VALUE_BYTES;
-    char *out = apr_pstrmemdup(p, s, n);
-    for (char *c = out; *c; c++)
-        if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
-            *c = ' ';
-    return out;
 }
 
 static void log_decision(request_rec *r, const clerk_resolved *rs, const clerk_req *rq)
@@ -1282,7 +1249,7 @@ static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
 
     if (rq->st.status == CLERK_SIGNED_IN) {
         clerk_token *t = rq->st.token;
-        rq->user = user_from_token(r, t, rs->user_claim);
+        rq->user = clerk_user_from_claims(r->pool, t->jwt->payload, t->claims.sub, rs->user_claim);
         /* A token seen before gets its variables made once and kept; a first sighting (maybe the
          * only one) exports from its auth object directly, which costs less than keeping. */
         int usable;
@@ -1319,36 +1286,11 @@ static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
         apr_table_setn(r->err_headers_out, "x-clerk-auth-reason", clerk_reason_str(rq->st.reason));
         if (rs->debug_headers && *rq->st.message)
             apr_table_setn(r->err_headers_out, "x-clerk-auth-message",
-                           header_safe(r->pool, rq->st.message));
+                           clerk_header_safe(r->pool, rq->st.message));
     }
     clerk_handshake_apply_headers(r, &rq->st);
     export_decision(r, rs, rq);
     return rq;
-}
-
-/* The realm as an RFC 9110 quoted-string body. ap_auth_name() already escapes quotes the way
- * ap_escape_quotes does (a backslash pair is kept as it is), which leaves a trailing lone
- * backslash to escape the closing quote; that one is doubled here, and control characters,
- * which a quoted-string cannot carry, become spaces. Pairs are kept so the realm reads as
- * mod_auth_basic's does. */
-static const char *quoted_string_body(apr_pool_t *p, const char *s)
-{
-    size_t n = strlen(s);
-    if (n > MAX_HEADER_VALUE_BYTES)
-        n = MAX_HEADER_VALUE_BYTES;
-    char *out = apr_palloc(p, 2 * n + 1), *o = out;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || (c == '\\' && i + 1 == n))
-            *o++ = '\\';
-        else if (c == '\\') {
-            *o++ = (char)c;
-            c = (unsigned char)s[++i];
-        }
-        *o++ = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
-    }
-    *o = '\0';
-    return out;
 }
 
 /* RFC 6750 §3: the realm always; error and error_description only when a token was sent. */
@@ -1358,27 +1300,11 @@ static void set_challenge(request_rec *r)
     const char *realm = ap_auth_name(r);
     if (!realm)
         realm = r->hostname ? r->hostname : r->server->server_hostname;
+    int described = rq && rq->decided && !rq->preflight && rq->st.status != CLERK_SIGNED_IN &&
+                    rq->st.source != CLERK_SRC_NONE;
     const char *value =
-        apr_pstrcat(r->pool, "Bearer realm=\"", quoted_string_body(r->pool, realm), "\"", NULL);
-
-    if (rq && rq->decided && !rq->preflight && rq->st.status != CLERK_SIGNED_IN &&
-        rq->st.source != CLERK_SRC_NONE)
-        value = apr_pstrcat(r->pool, value, ", error=\"invalid_token\", error_description=\"",
-                            clerk_reason_str(rq->st.reason), "\"", NULL);
+        clerk_bearer_challenge(r->pool, realm, described ? clerk_reason_str(rq->st.reason) : NULL);
     apr_table_setn(r->err_headers_out, "WWW-Authenticate", value);
-}
-
-/* ClerkSignInURL with redirect_url=<public URL> added to its query (before any fragment). */
-static const char *sign_in_location(request_rec *r, const char *sign_in, const char *back)
-{
-    const char *hash = strchr(sign_in, '#');
-    const char *base =
-        hash ? apr_pstrmemdup(r->pool, sign_in, (apr_size_t)(hash - sign_in)) : sign_in;
-    const char *q = strchr(base, '?');
-    size_t n = strlen(base);
-    const char *sep = !q ? "?" : (base[n - 1] == '?' || base[n - 1] == '&') ? "" : "&";
-    return apr_pstrcat(r->pool, base, sep, "redirect_url=", clerk_url_encode(r->pool, back),
-                       hash ? hash : "", NULL);
 }
 
 static int respond_signed_out(request_rec *r, const clerk_resolved *rs, const clerk_req *rq)
@@ -1393,9 +1319,12 @@ static int respond_signed_out(request_rec *r, const clerk_resolved *rs, const cl
     default: /* auth, and pass when a Require needs a user */
         break;
     }
-    if (rs->sign_in_url && clerk_is_document_request(&rq->facts)) {
-        apr_table_setn(r->headers_out, "Location",
-                       sign_in_location(r, rs->sign_in_url, rq->st.public_url));
+    /* No Location past the URL bounds of url.h (no public URL): the 401 below instead. */
+    const char *loc = rs->sign_in_url && clerk_is_document_request(&rq->facts)
+                          ? clerk_sign_in_location(r->pool, rs->sign_in_url, rq->st.public_url)
+                          : NULL;
+    if (loc) {
+        apr_table_setn(r->headers_out, "Location", loc);
         apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
         return HTTP_TEMPORARY_REDIRECT;
     }

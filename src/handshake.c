@@ -47,11 +47,18 @@ const char *clerk_handshake_endpoint(apr_pool_t *p, const char *frontend_api)
     return apr_pstrcat(p, apr_pstrmemdup(p, base, n), "/v1/client/handshake", NULL);
 }
 
-static void add_param(apr_pool_t *p, const char **url, int *first, const char *name,
-                      const char *value)
+/* The URL is written in one apr_pstrcatv over its pieces: appending parameter by parameter
+ * would copy the (long) redirect_url once per parameter. */
+#define HS_MAX_PARAMS 7
+
+static void add_param(apr_pool_t *p, struct iovec *v, int *n, const char *name, const char *value)
 {
-    *url = apr_pstrcat(p, *url, *first ? "?" : "&", name, "=", clerk_form_encode(p, value), NULL);
-    *first = 0;
+    const char *enc = clerk_form_encode(p, value);
+    const char *sep = *n == 1 ? "?" : "&";
+    v[(*n)++] = (struct iovec){(void *)sep, 1};
+    v[(*n)++] = (struct iovec){(void *)name, strlen(name)};
+    v[(*n)++] = (struct iovec){(void *)"=", 1};
+    v[(*n)++] = (struct iovec){(void *)enc, strlen(enc)};
 }
 
 const char *clerk_handshake_url(apr_pool_t *p, const char *frontend_api, const char *public_url,
@@ -59,20 +66,22 @@ const char *clerk_handshake_url(apr_pool_t *p, const char *frontend_api, const c
                                 const char *session_token, const char *dev_browser)
 {
     static const char *const dev_params[] = {"__clerk_db_jwt", "__dev_session", NULL};
-    const char *url = clerk_handshake_endpoint(p, frontend_api);
-    int first = 1;
+    const char *endpoint = clerk_handshake_endpoint(p, frontend_api);
+    struct iovec v[1 + 4 * HS_MAX_PARAMS];
+    int n = 0;
+    v[n++] = (struct iovec){(void *)endpoint, strlen(endpoint)};
     const char *back = clerk_url_strip_params(p, public_url ? public_url : "", dev_params);
-    add_param(p, &url, &first, "redirect_url", back ? back : "");
-    add_param(p, &url, &first, "__clerk_api_version", CLERK_HANDSHAKE_API_VERSION);
-    add_param(p, &url, &first, "suffixed_cookies", suffixed_cookies ? "true" : "false");
-    add_param(p, &url, &first, "__clerk_hs_reason", reason ? reason : "");
+    add_param(p, v, &n, "redirect_url", back ? back : "");
+    add_param(p, v, &n, "__clerk_api_version", CLERK_HANDSHAKE_API_VERSION);
+    add_param(p, v, &n, "suffixed_cookies", suffixed_cookies ? "true" : "false");
+    add_param(p, v, &n, "__clerk_hs_reason", reason ? reason : "");
     if (nonce)
-        add_param(p, &url, &first, "format", "nonce");
+        add_param(p, v, &n, "format", "nonce");
     if (session_token && *session_token)
-        add_param(p, &url, &first, "__session", session_token);
+        add_param(p, v, &n, "__session", session_token);
     if (dev_browser && *dev_browser)
-        add_param(p, &url, &first, "__clerk_db_jwt", dev_browser);
-    return url;
+        add_param(p, v, &n, "__clerk_db_jwt", dev_browser);
+    return apr_pstrcatv(p, v, (apr_size_t)n, NULL);
 }
 
 const char *clerk_handshake_counter_cookie(apr_pool_t *p, double count)

@@ -138,6 +138,11 @@ static void maybe_handshake_to(ctx *c, clerk_reason reason, const char *message,
         signed_out(c, reason, message);
         return;
     }
+    if (!location && !need_public_url(c)) {
+        logmsg(c, CLERK_LOG_INFO, CLERK_URL_TOO_LONG_MSG);
+        signed_out(c, reason, message);
+        return;
+    }
     finish(c, CLERK_HANDSHAKE, reason, message);
     const clerk_config *cfg = c->cfg;
     clerk_state *o = c->out;
@@ -169,10 +174,9 @@ static const char *satellite_return_url(ctx *c, const char *back)
         u = base;
     const char *sep = strchr(u, '?') ? (u[strlen(u) - 1] == '?' ? "" : "&") : "?";
     const char *dev = c->out->dev_browser;
-    if (dev) {
-        u = apr_pstrcat(c->p, u, sep, "__clerk_db_jwt=", clerk_url_encode(c->p, dev), NULL);
-        sep = "&";
-    }
+    if (dev)
+        return apr_pstrcat(c->p, u, sep, "__clerk_db_jwt=", clerk_url_encode(c->p, dev),
+                           "&__clerk_synced=true", hash ? hash : "", NULL);
     return apr_pstrcat(c->p, u, sep, "__clerk_synced=true", hash ? hash : "", NULL);
 }
 

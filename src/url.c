@@ -94,19 +94,35 @@ const char *clerk_public_origin(apr_pool_t *p, const clerk_url_in *in)
     return apr_pstrcat(p, scheme, "://", norm_host(p, scheme, host, strlen(host)), NULL);
 }
 
+size_t clerk_query_param_count(const char *query)
+{
+    size_t n = 0;
+    for (const char *s = query; s && *s;) {
+        size_t len = strcspn(s, "&");
+        n += len > 0;
+        s += len + (s[len] == '&');
+    }
+    return n;
+}
+
 const char *clerk_public_url(apr_pool_t *p, const clerk_url_in *in)
 {
     const char *path = in->path && *in->path ? in->path : "/";
     int has_query = in->query && *in->query;
-    return apr_pstrcat(p, clerk_public_origin(p, in), path, has_query ? "?" : "",
-                       has_query ? in->query : "", NULL);
+    /* Checked before anything is built: past the bounds no URL is made at all. */
+    size_t plen = strlen(path), qlen = has_query ? strlen(in->query) : 0;
+    if (plen + qlen > CLERK_URL_MAX_LEN ||
+        (has_query && clerk_query_param_count(in->query) > CLERK_URL_MAX_PARAMS))
+        return NULL;
+    const char *url = apr_pstrcat(p, clerk_public_origin(p, in), path, has_query ? "?" : "",
+                                  has_query ? in->query : "", NULL);
+    return strlen(url) > CLERK_URL_MAX_LEN ? NULL : url;
 }
 
-/* application/x-www-form-urlencoded decoding of s[0..len): '+' is a space, a valid %XX a byte,
- * any other '%' kept as is (as URLSearchParams does). */
-static char *form_decode(apr_pool_t *p, const char *s, size_t len)
+/* application/x-www-form-urlencoded decoding of s[0..len) into out (len + 1 bytes): '+' is a
+ * space, a valid %XX a byte, any other '%' kept as is (as URLSearchParams does). */
+static char *form_decode_into(char *out, const char *s, size_t len)
 {
-    char *out = apr_palloc(p, len + 1);
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         int hi, lo;
@@ -122,6 +138,11 @@ static char *form_decode(apr_pool_t *p, const char *s, size_t len)
     }
     out[o] = '\0';
     return out;
+}
+
+static char *form_decode(apr_pool_t *p, const char *s, size_t len)
+{
+    return form_decode_into(apr_palloc(p, len + 1), s, len);
 }
 
 /* Splits one "name=value" pair at [s, s+len): decoded name, and the raw value span. */
@@ -156,25 +177,58 @@ const char *clerk_query_get(apr_pool_t *p, const char *query, const char *name)
     return NULL;
 }
 
-const char *clerk_form_encode(apr_pool_t *p, const char *s)
+static int form_keeps(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '*' ||
+           c == '-' || c == '.' || c == '_';
+}
+
+/* Writes c as URLSearchParams serializes it; returns the next free byte (at most 3 written). */
+static char *form_put(char *o, unsigned char c)
 {
     static const char hex[] = "0123456789ABCDEF";
+    if (form_keeps(c)) {
+        *o++ = (char)c;
+    } else if (c == ' ') {
+        *o++ = '+';
+    } else {
+        *o++ = '%';
+        *o++ = hex[c >> 4];
+        *o++ = hex[c & 15];
+    }
+    return o;
+}
+
+const char *clerk_form_encode(apr_pool_t *p, const char *s)
+{
     size_t n = strlen(s);
     char *out = apr_palloc(p, n * 3 + 1), *o = out;
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-            *c == '*' || *c == '-' || *c == '.' || *c == '_') {
-            *o++ = (char)*c;
-        } else if (*c == ' ') {
-            *o++ = '+';
-        } else {
-            *o++ = '%';
-            *o++ = hex[*c >> 4];
-            *o++ = hex[*c & 15];
-        }
-    }
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+        o = form_put(o, *c);
     *o = '\0';
     return out;
+}
+
+/* Form-decodes s[0..len) and writes it form-encoded at o, stopping at a decoded NUL byte (the
+ * C string the value becomes ends there); returns the next free byte (at most 3 * len
+ * written). */
+static char *form_recode(char *o, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        int hi, lo;
+        unsigned char c = (unsigned char)s[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%' && i + 2 < len && (hi = clerk_hex_digit(s[i + 1])) >= 0 &&
+                   (lo = clerk_hex_digit(s[i + 2])) >= 0) {
+            c = (unsigned char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (c == '\0')
+            break;
+        o = form_put(o, c);
+    }
+    return o;
 }
 
 const char *clerk_url_strip_params(apr_pool_t *p, const char *url, const char *const *names)
@@ -186,32 +240,44 @@ const char *clerk_url_strip_params(apr_pool_t *p, const char *url, const char *c
         return url;
     /* Clerk edits URLs through URLSearchParams, which re-serializes the whole query as form
      * data (space as '+', '/' as %2F ...) and drops an empty '?': do the same, so the URLs we
-     * send match the SDK's byte for byte. */
+     * send match the SDK's byte for byte. One pass into one buffer: a kept pair of k bytes
+     * takes at most 3k + 2 ('&' and an added '='), so 5 bytes per query byte always suffice
+     * and the cost stays linear however many pairs there are. */
     const char *hash = strchr(q, '#');
+    size_t blen = (size_t)(q - url);
     size_t qlen = hash ? (size_t)(hash - q - 1) : strlen(q + 1);
-    const char *out = apr_pstrmemdup(p, url, (apr_size_t)(q - url));
+    size_t hlen = hash ? strlen(hash) : 0;
+    char *out = apr_palloc(p, blen + 5 * qlen + hlen + 2);
+    char *name = apr_palloc(p, qlen + 1); /* the decoded name of one pair, reused */
+    memcpy(out, url, blen);
+    char *o = out + blen;
     int kept = 0;
     const char *s = q + 1, *end = q + 1 + qlen;
     while (s < end) {
         const char *amp = memchr(s, '&', (size_t)(end - s));
         size_t len = amp ? (size_t)(amp - s) : (size_t)(end - s);
         if (len > 0) {
-            const char *val;
-            size_t vlen;
-            const char *n = pair_name(p, s, len, &val, &vlen);
+            const char *eq = memchr(s, '=', len);
+            size_t nlen = eq ? (size_t)(eq - s) : len;
+            const char *val = eq ? eq + 1 : s + len;
+            size_t vlen = eq ? len - nlen - 1 : 0;
+            const char *n = form_decode_into(name, s, nlen);
             int drop = 0;
-            for (const char *const *k = names; *k; k++)
-                if (strcmp(*k, n) == 0)
-                    drop = 1;
-            if (!drop)
-                out = apr_pstrcat(p, out, kept++ ? "&" : "?", clerk_form_encode(p, n), "=",
-                                  clerk_form_encode(p, form_decode(p, val, vlen)), NULL);
+            for (const char *const *k = names; *k && !drop; k++)
+                drop = strcmp(*k, n) == 0;
+            if (!drop) {
+                *o++ = kept++ ? '&' : '?';
+                o = form_recode(o, s, nlen);
+                *o++ = '=';
+                o = form_recode(o, val, vlen);
+            }
         }
         if (!amp)
             break;
         s = amp + 1;
     }
-    return hash ? apr_pstrcat(p, out, hash, NULL) : out;
+    memcpy(o, hash ? hash : "", hlen + 1);
+    return out;
 }
 
 const char *clerk_url_origin(apr_pool_t *p, const char *url)

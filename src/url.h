@@ -19,8 +19,24 @@ typedef struct clerk_url_in {
 /* "<scheme>://<host>" per spec §1.8 (first comma-separated value of forwarded headers). */
 const char *clerk_public_origin(apr_pool_t *p, const clerk_url_in *in);
 
-/* Origin + path + ("?" query when non-empty). */
+/* The longest public URL (origin, path and query) the module redirects with, and the most query
+ * parameters it re-serializes: httpd's default LimitRequestLine (8190) keeps ordinary requests
+ * below both, and every URL built from one stays linear in its size. */
+#define CLERK_URL_MAX_LEN    8192
+#define CLERK_URL_MAX_PARAMS 1024
+
+/* Logged (info) when a redirect is not made because the public URL is past those bounds. */
+#define CLERK_URL_TOO_LONG_MSG                                                                     \
+    "Clerk: the request URL is longer than 8192 bytes or has more than 1024 query parameters; "    \
+    "answered as signed-out without a redirect"
+
+/* Origin + path + ("?" query when non-empty); NULL when the URL would be longer than
+ * CLERK_URL_MAX_LEN or its query has more than CLERK_URL_MAX_PARAMS parameters (the caller then
+ * answers without a redirect). */
 const char *clerk_public_url(apr_pool_t *p, const clerk_url_in *in);
+
+/* Number of non-empty '&'-separated parameters of query (0 for NULL). */
+size_t clerk_query_param_count(const char *query);
 
 /* The first value of query parameter name (percent- and '+'-decoded), or NULL. */
 const char *clerk_query_get(apr_pool_t *p, const char *query, const char *name);

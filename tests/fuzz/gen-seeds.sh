@@ -39,7 +39,7 @@ cstr() { python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))'; }
 
 C=$here/corpus
 rm -rf "$C"
-mkdir -p "$C"/{token,jwks,pem,cookies,authorization,publishable_key,handshake,request_state,url}
+mkdir -p "$C"/{token,jwks,pem,cookies,authorization,publishable_key,handshake,request_state,url,header_text,signin_url,user_claim}
 seed() { printf '%s' "$3" >"$C/$1/$2"; } # target, name, content
 
 NOW=1700000000
@@ -194,4 +194,24 @@ useed plain app.example.com '' '' '' /a/b 'x=1&y=%20+'
 useed forwarded internal 'app.example.com, b' 'https,http' 'http' / '__clerk_db_jwt=a&__clerk_db_jwt=b'
 useed ports 'APP.example.com:443' '' '' '' '/%2e%2e/' '' 'HTTPS://Example.COM:8443/p?__session=1#f'
 useed ipv6 '[::1]:8080' '' '' '' / '' 'http://[::1]:80/'
+# The text targets (no keys): '\n'-separated fields as each target's header comment says.
+fseed() { # target, name, fields...
+    local IFS=$'\n' t=$1 n=$2
+    shift 2
+    printf '%s' "$*" >"$C/$t/$n"
+}
+many=$(printf 'a&%.0s' $(seq 2048))
+useed many-params app.example.com '' '' '' /p/ "$many"
+useed many-params-url app.example.com '' '' '' / '' "https://x.example/?$(printf 'a&%.0s' $(seq 8000))"
+useed one-huge-param app.example.com '' '' '' /p/ "a=$(printf '%%2F%.0s' $(seq 2048))"
+fseed header_text reserved 'x-clerk-user-id' 'My "App"\' 'kid "x"'
+fseed header_text look-alikes 'X_Remote-USER' 'a\"b\\' $'line\rbreak'
+fseed header_text not-reserved 'X-Clerk' $'tab\there' ''
+fseed signin_url plain 'https://accounts.example.com/sign-in' app.example.com /p 'x=1&y=two'
+fseed signin_url query-and-fragment 'https://a.example/s?from=x&#top' 'APP.example.com:443' '/a b' '%zz&&=#'
+fseed signin_url trailing-question '/sign-in?' app.example.com / "$many"
+fseed user_claim sub sub '{"sub":"user_1"}'
+fseed user_claim integer uid '{"uid":-9007199254740993}'
+fseed user_claim control email '{"email":"a\u0000b\n"}'
+fseed user_claim object org '{"org":{"id":1},"org ":"x"}'
 echo "gen-seeds: $(find "$C" -type f | wc -l) seeds in $C, keys in $here/fuzz_keys.h"

@@ -35,6 +35,8 @@ int main(void)
     srunner_add_suite(sr, jwks_remote_suite());
     srunner_add_suite(sr, handshake_suite());
     srunner_add_suite(sr, transport_suite());
+    srunner_add_suite(sr, url_suite());
+    srunner_add_suite(sr, header_text_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

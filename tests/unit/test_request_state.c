@@ -9,6 +9,7 @@
 #include "mint.h"
 #include "jwk.h"
 #include "request_state.h"
+#include "url.h"
 
 #define NOW_MS  INT64_C(1700000000000)
 #define NOW_S   1700000000L
@@ -435,6 +436,31 @@ START_TEST(client_uat_without_session_is_client_uat_but_no_session_token)
     req.sec_fetch_dest = NULL;
     st = decide();
     assert_state(&st, CLERK_SIGNED_OUT, CLERK_R_CLIENT_UAT_BUT_NO_SESSION_TOKEN);
+}
+END_TEST
+
+/* Past the URL bounds no redirect is built: the handshake's reason, signed out, logged. */
+START_TEST(too_long_url_is_signed_out_instead_of_a_handshake)
+{
+    req.cookie = "__client_uat=1699999000";
+    document_request();
+    char *q = apr_palloc(pool, 2 * CLERK_URL_MAX_PARAMS + 2);
+    for (int i = 0; i <= CLERK_URL_MAX_PARAMS; i++)
+        memcpy(q + 2 * i, "a&", 2);
+    q[2 * CLERK_URL_MAX_PARAMS + 1] = '\0';
+    req.url.query = q;
+    clerk_state st;
+    clerk_request_state(pool, &req, &cfg, &st);
+    assert_state(&st, CLERK_SIGNED_OUT, CLERK_R_CLIENT_UAT_BUT_NO_SESSION_TOKEN);
+    ck_assert_ptr_null(st.location);
+    ck_assert_ptr_null(st.public_url);
+    ck_assert_ptr_null(st.set_cookies);
+    ck_assert_str_eq(last_log, CLERK_URL_TOO_LONG_MSG);
+    /* one parameter fewer redirects as before */
+    q[2 * CLERK_URL_MAX_PARAMS - 1] = '\0';
+    st = decide();
+    assert_state(&st, CLERK_HANDSHAKE, CLERK_R_CLIENT_UAT_BUT_NO_SESSION_TOKEN);
+    ck_assert_ptr_nonnull(st.location);
 }
 END_TEST
 
@@ -1217,6 +1243,7 @@ Suite *request_state_suite(void)
     tcase_add_test(tc, client_uat_zero_or_garbage_without_session_is_signed_out);
     tcase_add_test(tc, session_without_client_uat_is_handshake_on_documents_only);
     tcase_add_test(tc, client_uat_without_session_is_client_uat_but_no_session_token);
+    tcase_add_test(tc, too_long_url_is_signed_out_instead_of_a_handshake);
     tcase_add_test(tc, valid_cookie_session_is_signed_in);
     tcase_add_test(tc, token_older_than_client_uat_is_iat_before_client_uat);
     tcase_add_test(tc, undecodable_cookie_is_token_invalid_not_handshake);
