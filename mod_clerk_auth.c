@@ -33,6 +33,7 @@
 
 #include "auth.h"
 #include "authorization.h"
+#include "claims.h"
 #include "export.h"
 #include "jwk.h"
 #include "jws.h"
@@ -90,6 +91,7 @@ typedef struct clerk_dir_conf {
     unsigned algs;
     int action;
     int pass_as;
+    int pass_nested; /* ClerkPassNestedClaims */
     int accept_pending;
     int debug_headers;
     int trust_forwarded;
@@ -110,6 +112,7 @@ struct clerk_resolved {
     const char *jwks_url;
     unauth_action action;
     int pass_as;
+    int pass_nested;
     int debug_headers;
     int trust_forwarded;
     const char *sign_in_url;
@@ -145,6 +148,7 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     clerk_dir_conf *d = apr_pcalloc(p, sizeof(*d));
     d->clock_skew_s = -1;
     d->pass_as = -1;
+    d->pass_nested = -1;
     d->accept_pending = -1;
     d->debug_headers = -1;
     d->trust_forwarded = -1;
@@ -190,6 +194,7 @@ static const clerk_resolved *resolve_dir_conf(apr_pool_t *p, const clerk_dir_con
     rs->jwks_url = d->jwks_url;
     rs->action = d->action ? (unauth_action)d->action : ACTION_AUTH;
     rs->pass_as = d->pass_as >= 0 ? d->pass_as : PASS_ENV;
+    rs->pass_nested = d->pass_nested == 1;
     /* Clerk's SDK always sends the message header; production keys keep it off by default. */
     rs->debug_headers = d->debug_headers >= 0 ? d->debug_headers : (d->pk && !d->pk->production);
     rs->trust_forwarded = d->trust_forwarded == 1;
@@ -224,6 +229,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     INHERIT(algs, 0u);
     INHERIT(action, ACTION_UNSET);
     INHERIT(pass_as, -1);
+    INHERIT(pass_nested, -1);
     INHERIT(accept_pending, -1);
     INHERIT(debug_headers, -1);
     INHERIT(trust_forwarded, -1);
@@ -601,6 +607,15 @@ static const char *set_nonempty(cmd_parms *cmd, void *cfg, const char *arg)
     return ap_set_string_slot(cmd, cfg, arg);
 }
 
+/* ClerkUserClaim: a claim name or a dotted path into nested claims (public_metadata.username). */
+static const char *set_user_claim(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    if (!clerk_claims_user_path_ok(arg))
+        return cmd_error(cmd, "must be a claim name or a dotted path (public_metadata.username): "
+                              "no empty part, space or control character, at most 8 parts");
+    return ap_set_string_slot(cmd, cfg, arg);
+}
+
 /* A directive whose argument is one of a few keywords, stored in an int field. */
 typedef struct keyword {
     const char *name;
@@ -671,12 +686,14 @@ static const command_rec clerk_cmds[] = {
                   "what a signed-out request gets: auth, pass, 401, 403 or 404"),
     AP_INIT_TAKE1("ClerkSignInURL", set_sign_in_url, NULL, CLERK_SCOPE,
                   "where signed-out page requests are redirected (absolute http(s) URL)"),
-    AP_INIT_TAKE1("ClerkUserClaim", set_nonempty, DIR_SLOT(user_claim), CLERK_SCOPE,
-                  "the claim that becomes REMOTE_USER (default sub)"),
+    AP_INIT_TAKE1("ClerkUserClaim", set_user_claim, DIR_SLOT(user_claim), CLERK_SCOPE,
+                  "the claim (or dotted path) that becomes REMOTE_USER (default sub)"),
     AP_INIT_FLAG("ClerkAcceptPending", ap_set_flag_slot, DIR_SLOT(accept_pending), CLERK_SCOPE,
                  "accept sessions whose status is pending (default Off)"),
     AP_INIT_TAKE1("ClerkPassClaimsAs", set_keyword, (void *)&pass_claims_as_slot, CLERK_SCOPE,
                   "environment, headers, both or none (default environment)"),
+    AP_INIT_FLAG("ClerkPassNestedClaims", ap_set_flag_slot, DIR_SLOT(pass_nested), CLERK_SCOPE,
+                 "also pass nested claims and arrays, flattened (default Off)"),
     AP_INIT_FLAG("ClerkDebugHeaders", ap_set_flag_slot, DIR_SLOT(debug_headers), CLERK_SCOPE,
                  "send x-clerk-auth-message (default On for pk_test_ keys, else Off)"),
     AP_INIT_TAKE1("ClerkMaxTokenSize", set_max_token_size, NULL, CLERK_SCOPE,
@@ -846,25 +863,14 @@ static void fill_request_facts(request_rec *r, const clerk_resolved *rs, clerk_r
     q->now_ms = (int64_t)(apr_time_now() / 1000);
 }
 
-/* REMOTE_USER from ClerkUserClaim: a non-empty string or an integer claim without control
- * bytes (it reaches logs and X-Remote-User). NULL when the token has no usable value. */
-static const char *user_from_token(request_rec *r, const clerk_token *t, const char *claim)
+/* REMOTE_USER from ClerkUserClaim (a claim name or a dotted path): the core's choice
+ * (clerk_claims_user). NULL, with why, when the token has no usable value. */
+static const char *user_from_token(request_rec *r, const clerk_token *t, const char *claim,
+                                   clerk_user_claim_result *why)
 {
-    const char *user = NULL;
-    /* The default needs no look-up: verification required sub to be a non-empty string. */
-    const json_t *v = strcmp(claim, "sub") == 0 ? NULL : json_object_get(t->jwt->payload, claim);
-
-    if (!v)
-        user = strcmp(claim, "sub") == 0 ? t->claims.sub : NULL;
-    else if (json_is_string(v))
-        user = json_string_value(v);
-    else if (json_is_integer(v))
-        user = apr_psprintf(r->pool, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    if (!user || !*user)
-        return NULL;
-    for (const unsigned char *c = (const unsigned char *)user; *c; c++)
-        if (*c < 0x20 || *c == 0x7f)
-            return NULL;
+    char *buf = apr_palloc(r->pool, 24);
+    const char *user;
+    *why = clerk_claims_user(t->jwt->payload, claim, buf, 24, &user);
     return user;
 }
 
@@ -931,12 +937,17 @@ static void export_decision(request_rec *r, const clerk_resolved *rs, clerk_req 
     }
     clerk_export_state_vars(&rq->st, export_var, &x);
     const clerk_token_exports *v = rq->exports;
+    /* Nested entries come last in the block (export.h): without ClerkPassNestedClaims, stop
+     * before them. */
+    size_t n = v->n;
+    while (!rs->pass_nested && n > 0 && v->v[n - 1].nested)
+        n--;
     if (rs->pass_as & PASS_ENV)
-        for (size_t i = 0; i < v->n; i++)
+        for (size_t i = 0; i < n; i++)
             x.env_set(r->subprocess_env, v->v[i].name, v->v[i].value);
     if (rs->pass_as & PASS_HEADERS) {
         /* Reserved names were scrubbed from headers_in before the decision. */
-        for (size_t i = 0; i < v->n; i++)
+        for (size_t i = 0; i < n; i++)
             if (v->v[i].header_value != NULL)
                 apr_table_addn(r->headers_in, v->v[i].header, v->v[i].header_value);
         apr_table_setn(r->headers_in, "X-Remote-User", rq->user);
@@ -1114,11 +1125,12 @@ static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
 
     if (rq->st.status == CLERK_SIGNED_IN) {
         clerk_token *t = rq->st.token;
-        rq->user = user_from_token(r, t, rs->user_claim);
+        clerk_user_claim_result why = CLERK_USER_CLAIM_OK;
+        rq->user = user_from_token(r, t, rs->user_claim, &why);
         /* A token seen before gets its variables made once and kept; a first sighting (maybe the
          * only one) exports from its auth object directly, which costs less than keeping. */
         int usable;
-        if (rq->st.token_cached || clerk_token_memo(t)) {
+        if (rq->st.token_cached || clerk_token_memo(t) || rs->pass_nested) {
             rq->exports = clerk_export_token_vars(r->pool, t);
             usable = rq->exports && rq->exports->ok;
         } else {
@@ -1131,10 +1143,12 @@ static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
             rq->exports = NULL;
             rq->st.status = CLERK_SIGNED_OUT;
             rq->st.reason = CLERK_R_TOKEN_VERIFICATION_FAILED;
-            rq->st.message = apr_psprintf(r->pool,
-                                          "The session token has no usable '%s' claim for "
-                                          "REMOTE_USER (ClerkUserClaim).",
-                                          rs->user_claim);
+            rq->st.message = rq->user ? "The session token's claims cannot be read."
+                                      : apr_psprintf(r->pool,
+                                                     "The session token's '%s' claim %s: it is "
+                                                     "REMOTE_USER (ClerkUserClaim); add it to the "
+                                                     "session token in Clerk.",
+                                                     rs->user_claim, clerk_user_claim_problem(why));
             /* The core names the public URL only for its own signed-out decisions; the
              * sign-in redirect needs it for this one too. */
             rq->st.public_url = clerk_public_url(r->pool, &rq->facts.url);

@@ -35,6 +35,7 @@ int main(void)
     srunner_add_suite(sr, jwks_remote_suite());
     srunner_add_suite(sr, handshake_suite());
     srunner_add_suite(sr, outgoing_proxy_suite());
+    srunner_add_suite(sr, nested_claims_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
