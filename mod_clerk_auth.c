@@ -35,6 +35,7 @@
 #include "authorization.h"
 #include "claims.h"
 #include "export.h"
+#include "handoff.h"
 #include "jwk.h"
 #include "jws.h"
 #include "publishable_key.h"
@@ -91,7 +92,8 @@ typedef struct clerk_dir_conf {
     unsigned algs;
     int action;
     int pass_as;
-    int pass_nested; /* ClerkPassNestedClaims */
+    int pass_nested;         /* ClerkPassNestedClaims */
+    const char *handoff_key; /* ClerkSignedHeadersKeyFile's content */
     int accept_pending;
     int debug_headers;
     int trust_forwarded;
@@ -113,6 +115,7 @@ struct clerk_resolved {
     unauth_action action;
     int pass_as;
     int pass_nested;
+    const char *handoff_key;
     int debug_headers;
     int trust_forwarded;
     const char *sign_in_url;
@@ -195,6 +198,7 @@ static const clerk_resolved *resolve_dir_conf(apr_pool_t *p, const clerk_dir_con
     rs->action = d->action ? (unauth_action)d->action : ACTION_AUTH;
     rs->pass_as = d->pass_as >= 0 ? d->pass_as : PASS_ENV;
     rs->pass_nested = d->pass_nested == 1;
+    rs->handoff_key = d->handoff_key;
     /* Clerk's SDK always sends the message header; production keys keep it off by default. */
     rs->debug_headers = d->debug_headers >= 0 ? d->debug_headers : (d->pk && !d->pk->production);
     rs->trust_forwarded = d->trust_forwarded == 1;
@@ -230,6 +234,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     INHERIT(action, ACTION_UNSET);
     INHERIT(pass_as, -1);
     INHERIT(pass_nested, -1);
+    INHERIT(handoff_key, NULL);
     INHERIT(accept_pending, -1);
     INHERIT(debug_headers, -1);
     INHERIT(trust_forwarded, -1);
@@ -376,6 +381,32 @@ static const char *set_secret_key_file(cmd_parms *cmd, void *cfg, const char *ar
     while (apr_isspace(*buf))
         buf++;
     return check_secret_key(cmd, cfg, buf);
+}
+
+/* ClerkSignedHeadersKeyFile: the HMAC key of the signed hand-off, the file's text less the
+ * white space around it, read once here. */
+static const char *set_handoff_key_file(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    char *buf;
+    apr_size_t n;
+    const char *e = read_config_file(cmd, arg, MAX_SECRET_FILE_BYTES, &buf, &n);
+    if (e)
+        return e;
+    while (n > 0 && apr_isspace(buf[n - 1]))
+        buf[--n] = '\0';
+    while (apr_isspace(*buf)) {
+        buf++;
+        n--;
+    }
+    if (strlen(buf) != n)
+        return cmd_error(cmd, "'%s' holds a NUL byte", arg);
+    if (n < CLERK_HANDOFF_KEY_MIN)
+        return cmd_error(cmd,
+                         "'%s' holds %" APR_SIZE_T_FMT " bytes of key; at least %d are needed "
+                         "(openssl rand -hex 32)",
+                         arg, n, CLERK_HANDOFF_KEY_MIN);
+    ((clerk_dir_conf *)cfg)->handoff_key = apr_pstrmemdup(cmd->pool, buf, n);
+    return NULL;
 }
 
 /* PEM text that went through a one-line variable (${CLERK_JWT_KEY}) often carries the two
@@ -694,6 +725,8 @@ static const command_rec clerk_cmds[] = {
                   "environment, headers, both or none (default environment)"),
     AP_INIT_FLAG("ClerkPassNestedClaims", ap_set_flag_slot, DIR_SLOT(pass_nested), CLERK_SCOPE,
                  "also pass nested claims and arrays, flattened (default Off)"),
+    AP_INIT_TAKE1("ClerkSignedHeadersKeyFile", set_handoff_key_file, NULL, CLERK_SCOPE,
+                  "a file with the key that signs the exported headers (X-Clerk-Signature)"),
     AP_INIT_FLAG("ClerkDebugHeaders", ap_set_flag_slot, DIR_SLOT(debug_headers), CLERK_SCOPE,
                  "send x-clerk-auth-message (default On for pk_test_ keys, else Off)"),
     AP_INIT_TAKE1("ClerkMaxTokenSize", set_max_token_size, NULL, CLERK_SCOPE,
@@ -918,7 +951,7 @@ static int env_has_clerk_names(const apr_table_t *env)
 
 /* The token's variables are made once per token (clerk_export_token_vars) and point into it; the
  * request holds its token until its pool is destroyed, so they outlive every reader. */
-static void export_decision(request_rec *r, const clerk_resolved *rs, clerk_req *rq)
+static void export_decision_vars(request_rec *r, const clerk_resolved *rs, clerk_req *rq)
 {
     if (rs->pass_as == PASS_NONE || rq->preflight) /* a preflight's state is no decision */
         return;
@@ -953,6 +986,42 @@ static void export_decision(request_rec *r, const clerk_resolved *rs, clerk_req 
         apr_table_setn(r->headers_in, "X-Remote-User", rq->user);
         apr_table_setn(r->headers_in, "X-Auth-Type", CLERK_AUTH_TYPE);
     }
+}
+
+/* X-Clerk-Signature over every header of ours (ClerkSignedHeadersKeyFile): client headers of
+ * those names were scrubbed before the decision, so each one present now is an export. */
+static void sign_exports(request_rec *r, const clerk_resolved *rs)
+{
+    const apr_array_header_t *h = apr_table_elts(r->headers_in);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)h->elts;
+    const char **names = apr_palloc(r->pool, (h->nelts + 1) * sizeof *names);
+    const char **values = apr_palloc(r->pool, (h->nelts + 1) * sizeof *values);
+    size_t n = 0;
+    for (int i = 0; i < h->nelts; i++) {
+        if (!e[i].key || !clerk_export_is_reserved_header(e[i].key) ||
+            strcasecmp(e[i].key, CLERK_HANDOFF_HEADER) == 0)
+            continue;
+        names[n] = e[i].key;
+        values[n++] = e[i].val;
+    }
+    const char *sig =
+        clerk_handoff_sign(r->pool, (const unsigned char *)rs->handoff_key, strlen(rs->handoff_key),
+                           (int64_t)apr_time_sec(r->request_time), r->method, names, values, n);
+    if (sig)
+        apr_table_setn(r->headers_in, CLERK_HANDOFF_HEADER, sig);
+    else
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      CLERK_LOGNO(1810) "cannot sign the %" APR_SIZE_T_FMT
+                                        " exported headers (ClerkSignedHeadersKeyFile): the back "
+                                        "end gets no " CLERK_HANDOFF_HEADER,
+                      (apr_size_t)n);
+}
+
+static void export_decision(request_rec *r, const clerk_resolved *rs, clerk_req *rq)
+{
+    export_decision_vars(r, rs, rq);
+    if (rs->handoff_key && (rs->pass_as & PASS_HEADERS) && !rq->preflight)
+        sign_exports(r, rs);
 }
 
 /* A header value from Clerk's message: it can quote a kid the client chose, so control bytes
