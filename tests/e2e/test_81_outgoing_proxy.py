@@ -10,12 +10,15 @@ CONNECTs; the JWKS server's access log counts what arrived."""
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 
 import pytest
 
+import conftest
 from conftest import APACHE, PK, curl, free_port, run
+from fake_clerk import FakeClerk, Instance
 from helpers import signed_out
 from jwks_server import (SECRETS, JwksServer, ModuleHttpd, openssl, wait_port)
 
@@ -210,6 +213,48 @@ def test_without_the_proxy_the_direct_route_is_closed(work, jwks, proxy, minter)
     finally:
         h.stop()
     assert len(jwks.lines()) == before, jwks.lines()
+
+
+def test_handshake_nonce_exchange_goes_through_the_proxy(work, proxy, minter):
+    """The Backend API call of the handshake (a nonce for its Set-Cookie directives) takes the
+    proxy too. The fake Backend API listens on a loopback IP, so the route cannot be closed
+    here: tinyproxy's Via header on the request the fake received proves the way it came."""
+    secret = "sk_live_" + secrets.token_hex(16)
+    fake = FakeClerk(minter, (secret,), lambda inst: conftest.Minter.claims(
+        sub=inst.sub, iss="https://" + conftest.FAPI_HOST, azp=None))
+    inst = fake.instances["prod"] = Instance(dev=False)
+    nonce = "nonce-" + secrets.token_hex(6)
+    fake.nonces[nonce] = fake.directives(inst)
+    auth = creds_file(work, "proxy-auth-hs", "%s:%s\n" % (USER, PASSWORD))
+    h = ModuleHttpd(os.path.join(work, "proxy-hs"))
+    h.configure("""ClerkAPIURL {api}
+ClerkOutgoingProxy 127.0.0.1:{port}
+ClerkOutgoingProxyAuthFile "{auth}"
+<Location /p/>
+    AuthType Clerk
+    AuthName clerk-e2e
+    ClerkPublishableKey {pk}
+    ClerkJWTKey "file:{pub}"
+    ClerkSecretKey {sk}
+    Require valid-user
+</Location>
+""".format(api=fake.base, port=proxy.port, auth=auth, pk=PK, pub=minter.pub_pem, sk=secret))
+    h.start()
+    try:
+        r = curl(h.url("/p/hello.txt?__clerk_handshake_nonce=" + nonce),
+                 ["Sec-Fetch-Dest: document", "Accept: text/html"])
+    finally:
+        h.stop()
+        fake.stop()
+    calls = fake.payload_calls()
+    assert len(calls) == 1, (fake.requests, h.tail())
+    _, q, headers = calls[0]
+    assert ("nonce", nonce) in q
+    assert "tinyproxy" in headers.get("via", ""), headers
+    # The exchange worked: the directives (a fresh __session) reached the client.
+    assert any(c.startswith("__session=") and "Max-Age=0" not in c
+               for c in r.all("set-cookie")), r
+    assert PASSWORD not in h.log_text()
 
 
 def configtest(h):
