@@ -89,11 +89,13 @@ const struct clerk_token_cache *clerk_token_cache_current(void);
 void *clerk_create_server_conf(apr_pool_t *p, server_rec *s);
 void *clerk_merge_server_conf(apr_pool_t *p, void *basev, void *addv);
 
-/* How this server reaches Clerk's Backend API (ClerkAPIURL, ClerkCABundle, ClerkFetchTimeout),
- * defaults applied. */
+/* How this server reaches Clerk's Backend API (ClerkAPIURL, ClerkCABundle, ClerkFetchTimeout,
+ * ClerkOutgoingProxy[AuthFile]), defaults applied. */
 typedef struct clerk_fetch_settings {
-    const char *api_url; /* default https://api.clerk.com */
-    const char *ca_file; /* NULL: system store only */
+    const char *api_url;                     /* default https://api.clerk.com */
+    const char *ca_file;                     /* NULL: system store only */
+    const char *proxy;                       /* ClerkOutgoingProxy "http://host:port"; NULL: none */
+    const char *proxy_user, *proxy_password; /* ClerkOutgoingProxyAuthFile; NULL: none */
     long connect_timeout_ms, timeout_ms;
 } clerk_fetch_settings;
 void clerk_server_fetch_settings(server_rec *s, clerk_fetch_settings *out);
@@ -123,6 +125,8 @@ const char *clerk_set_api_url(cmd_parms *cmd, void *cfg, const char *arg);
  * carry, for the message), else NULL (mod_clerk_auth.c). */
 const char *clerk_cleartext_refusal(cmd_parms *cmd, const char *url, const char *what);
 const char *clerk_jwks_set_ca_bundle(cmd_parms *cmd, void *cfg, const char *arg);
+const char *clerk_jwks_set_outgoing_proxy(cmd_parms *cmd, void *cfg, const char *arg);
+const char *clerk_jwks_set_outgoing_proxy_auth(cmd_parms *cmd, void *cfg, const char *arg);
 const char *clerk_jwks_set_cache(cmd_parms *cmd, void *cfg, const char *arg);
 const char *clerk_jwks_set_interval(cmd_parms *cmd, void *cfg, const char *arg);
 const char *clerk_jwks_set_timeout(cmd_parms *cmd, void *cfg, const char *a1, const char *a2);
@@ -135,6 +139,10 @@ enum { CLERK_JWKS_REFRESH = 1, CLERK_JWKS_MIN_REFRESH = 2, CLERK_JWKS_MAX_STALE 
                   "Clerk Backend API base URL (default https://api.clerk.com)"),                   \
         AP_INIT_TAKE1("ClerkCABundle", clerk_jwks_set_ca_bundle, NULL, RSRC_CONF,                  \
                       "PEM file of CA certificates added to the system store for fetches"),        \
+        AP_INIT_TAKE1("ClerkOutgoingProxy", clerk_jwks_set_outgoing_proxy, NULL, RSRC_CONF,        \
+                      "http://host:port of the proxy every fetch to Clerk goes through"),          \
+        AP_INIT_TAKE1("ClerkOutgoingProxyAuthFile", clerk_jwks_set_outgoing_proxy_auth, NULL,      \
+                      RSRC_CONF, "file holding user:password for ClerkOutgoingProxy (Basic)"),     \
         AP_INIT_TAKE1("ClerkCache", clerk_jwks_set_cache, NULL, RSRC_CONF,                         \
                       "socache provider[:args] sharing the JWKS (default shmcb)"),                 \
         AP_INIT_TAKE1("ClerkJWKSRefresh", clerk_jwks_set_interval, (void *)CLERK_JWKS_REFRESH,     \

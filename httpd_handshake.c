@@ -58,6 +58,9 @@ void clerk_handshake_request_config(request_rec *r, clerk_config *cc)
     clerk_server_fetch_settings(r->server, &fs);
     clerk_http_request *tpl = apr_pcalloc(r->pool, sizeof(*tpl));
     tpl->ca_file = fs.ca_file;
+    tpl->proxy = fs.proxy;
+    tpl->proxy_user = fs.proxy_user;
+    tpl->proxy_password = fs.proxy_password;
     tpl->connect_timeout_ms = fs.connect_timeout_ms;
     tpl->timeout_ms = fs.timeout_ms;
     cc->api_url = fs.api_url;

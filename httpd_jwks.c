@@ -8,6 +8,7 @@
  * and held for one whole fetch, so a request never waits on it. */
 #include <string.h>
 
+#include <apr_file_io.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
@@ -25,6 +26,7 @@
 
 #include "http_fetch.h"
 #include "jwks_remote.h"
+#include "outgoing_proxy.h"
 
 APLOG_USE_MODULE(clerk_auth);
 
@@ -56,6 +58,9 @@ typedef struct jwks_cache {
 typedef struct jwks_srv {
     const char *api_url;
     const char *ca_file;
+    const char *proxy;                       /* ClerkOutgoingProxy, normalised */
+    const char *proxy_user, *proxy_password; /* ClerkOutgoingProxyAuthFile's content */
+    const char *proxy_auth_where;            /* "file:line" of that directive, for messages */
     jwks_cache *cache;
     apr_int64_t refresh_s, min_refresh_s, max_stale_s;
     long connect_ms, timeout_ms;
@@ -105,6 +110,13 @@ void *clerk_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     jwks_srv *m = apr_pcalloc(p, sizeof(*m));
     INHERIT(api_url);
     INHERIT(ca_file);
+    INHERIT(proxy);
+    /* Credentials go with the proxy they were written for: a virtual host naming its own
+     * proxy never sends the main server's credentials to it. */
+    const jwks_srv *cred = add->proxy_user || add->proxy ? add : base;
+    m->proxy_user = cred->proxy_user;
+    m->proxy_password = cred->proxy_password;
+    m->proxy_auth_where = cred->proxy_auth_where;
     INHERIT(cache);
     INHERIT(refresh_s);
     INHERIT(min_refresh_s);
@@ -131,6 +143,9 @@ void clerk_server_fetch_settings(server_rec *s, clerk_fetch_settings *out)
     const jwks_srv *c = srv_conf(s);
     out->api_url = api_url_of(c);
     out->ca_file = c->ca_file;
+    out->proxy = c->proxy;
+    out->proxy_user = c->proxy ? c->proxy_user : NULL;
+    out->proxy_password = c->proxy ? c->proxy_password : NULL;
     out->connect_timeout_ms = c->connect_ms ? c->connect_ms : DEFAULT_CONNECT_S * 1000L;
     out->timeout_ms = c->timeout_ms ? c->timeout_ms : DEFAULT_TIMEOUT_S * 1000L;
 }
@@ -184,6 +199,55 @@ const char *clerk_jwks_set_ca_bundle(cmd_parms *cmd, void *cfg, const char *arg)
     if (clerk_http_ca_file_check(path, err, sizeof(err)) != 0)
         return dir_error(cmd, "%s", err);
     srv_conf(cmd->server)->ca_file = path;
+    return NULL;
+}
+
+const char *clerk_jwks_set_outgoing_proxy(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    const char *e = server_only(cmd);
+    char url[CLERK_PROXY_URL_MAX + 16], err[256];
+    (void)cfg;
+    if (e)
+        return e;
+    if (clerk_proxy_url_parse(arg, url, sizeof url, err, sizeof err) != 0)
+        return dir_error(cmd, "the value %s", err);
+    srv_conf(cmd->server)->proxy = apr_pstrdup(cmd->pool, url);
+    return NULL;
+}
+
+/* Read once, here at startup (the parent runs as root, so the file can be root-only); the
+ * content is never logged, and a message about it names the file, never a byte of it. */
+const char *clerk_jwks_set_outgoing_proxy_auth(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    const char *e = server_only(cmd);
+    char buf[CLERK_PROXY_CREDS_MAX + 1], err[256];
+    apr_file_t *f;
+    apr_size_t n = sizeof buf;
+    apr_status_t rv;
+    (void)cfg;
+    if (e)
+        return e;
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    if (!path)
+        return dir_error(cmd, "invalid file path '%s'", arg);
+    if ((rv = apr_file_open(&f, path, APR_FOPEN_READ, APR_OS_DEFAULT, cmd->temp_pool)) !=
+        APR_SUCCESS)
+        return dir_error(cmd, "cannot open '%s': %pm", path, &rv);
+    rv = apr_file_read_full(f, buf, sizeof buf, &n);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EOF(rv))
+        return dir_error(cmd, "cannot read '%s': %pm", path, &rv);
+    char *user = apr_palloc(cmd->pool, CLERK_PROXY_CREDS_MAX + 1);
+    char *password = apr_palloc(cmd->pool, CLERK_PROXY_CREDS_MAX + 1);
+    int bad = clerk_proxy_credentials_parse(buf, n, user, password, err, sizeof err);
+    memset(buf, 0, sizeof buf);
+    if (bad)
+        return dir_error(cmd, "'%s' %s", path, err);
+    jwks_srv *c = srv_conf(cmd->server);
+    c->proxy_user = user;
+    c->proxy_password = password;
+    c->proxy_auth_where =
+        apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename, cmd->directive->line_num);
     return NULL;
 }
 
@@ -387,10 +451,13 @@ static void source_of(apr_pool_t *p, const jwks_srv *c, const char *secret, cons
 static const char *registry_key(apr_pool_t *p, const jwks_srv *c, const char *url,
                                 const char *secret)
 {
-    return apr_psprintf(
-        p, "%pp|%s|%" APR_INT64_T_FMT "|%" APR_INT64_T_FMT "|%" APR_INT64_T_FMT "|%ld|%ld\n%s\n%s",
-        (void *)c->cache, c->ca_file ? c->ca_file : "", c->refresh_s, c->min_refresh_s,
-        c->max_stale_s, c->connect_ms, c->timeout_ms, url, secret ? secret : "");
+    return apr_psprintf(p,
+                        "%pp|%s|%" APR_INT64_T_FMT "|%" APR_INT64_T_FMT "|%" APR_INT64_T_FMT
+                        "|%ld|%ld|%s|%pp\n%s\n%s",
+                        (void *)c->cache, c->ca_file ? c->ca_file : "", c->refresh_s,
+                        c->min_refresh_s, c->max_stale_s, c->connect_ms, c->timeout_ms,
+                        c->proxy ? c->proxy : "", (const void *)c->proxy_password, url,
+                        secret ? secret : "");
 }
 
 /* The source for (server settings, secret, JWKS URL), made in pool p when new. Caller holds
@@ -424,6 +491,9 @@ static clerk_jwks_remote *source_get(apr_pool_t *p, apr_pool_t *tmp, server_rec 
         .url = url,
         .secret_key = send_secret,
         .ca_file = c->ca_file,
+        .proxy = fs.proxy,
+        .proxy_user = fs.proxy_user,
+        .proxy_password = fs.proxy_password,
         .connect_timeout_ms = fs.connect_timeout_ms,
         .timeout_ms = fs.timeout_ms,
         .refresh_s = c->refresh_s,
@@ -770,9 +840,28 @@ static void jwks_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
+/* check_config runs under `apache2 -t` too, after the virtual hosts are merged. */
+static int jwks_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf;
+    (void)ptemp;
+    for (server_rec *sv = s; sv; sv = sv->next) {
+        const jwks_srv *c = srv_conf(sv);
+        if (c->proxy_user && !c->proxy) {
+            ap_log_perror(APLOG_MARK, APLOG_CRIT, 0, plog,
+                          CLERK_LOGNO(1801) "ClerkOutgoingProxyAuthFile at %s: no "
+                                            "ClerkOutgoingProxy to send the credentials to",
+                          c->proxy_auth_where);
+            return 500;
+        }
+    }
+    return OK;
+}
+
 void clerk_jwks_register_hooks(apr_pool_t *p)
 {
     (void)p;
+    ap_hook_check_config(jwks_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_pre_config(jwks_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(jwks_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(jwks_child_init, NULL, NULL, APR_HOOK_MIDDLE);

@@ -262,6 +262,8 @@ static json_t *remote_source_json(const clerk_jwks_stats *st, int64_t now)
                   (json_int_t)st->fetch_ok, "fetch_failed", (json_int_t)st->fetch_failed,
                   "shared_fetch_ok", (json_int_t)st->shared_fetch_ok, "shared_fetch_failed",
                   (json_int_t)st->shared_fetch_failed, "keys", (json_int_t)st->keys);
+    /* The URL only: ClerkOutgoingProxy never holds credentials, and the file's are not shown. */
+    json_object_set_new(o, "outgoing_proxy", st->proxy ? json_string(st->proxy) : json_null());
     json_object_set_new(o, "fetched_at",
                         st->fetched_at > 0 ? json_integer(st->fetched_at) : json_null());
     json_object_set_new(o, "age_s",

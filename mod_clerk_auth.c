@@ -33,7 +33,9 @@
 
 #include "auth.h"
 #include "authorization.h"
+#include "claims.h"
 #include "export.h"
+#include "handoff.h"
 #include "header_text.h"
 #include "jwk.h"
 #include "jws.h"
@@ -44,7 +46,6 @@
 #include "token.h"
 #include "token_cache.h"
 #include "transport.h"
-#include "user_claim.h"
 #include "url.h"
 
 APLOG_USE_MODULE(clerk_auth);
@@ -52,14 +53,13 @@ APLOG_USE_MODULE(clerk_auth);
 #define CLERK_AUTH_TYPE "Clerk"
 
 /* Defaults, resolved in one place (resolve_dir_conf). */
-#define DEFAULT_CLOCK_SKEW_S   5
-#define DEFAULT_USER_CLAIM     "sub"
-#define MAX_CLOCK_SKEW_S       86400
-#define MIN_TOKEN_SIZE         1024
-#define MAX_TOKEN_SIZE         65536
-#define TOKEN_CACHE_ENTRIES    4096
-#define MAX_SECRET_FILE_BYTES  4096
-#define MAX_HEADER_VALUE_BYTES 1024
+#define DEFAULT_CLOCK_SKEW_S  5
+#define DEFAULT_USER_CLAIM    "sub"
+#define MAX_CLOCK_SKEW_S      86400
+#define MIN_TOKEN_SIZE        1024
+#define MAX_TOKEN_SIZE        65536
+#define TOKEN_CACHE_ENTRIES   4096
+#define MAX_SECRET_FILE_BYTES 4096
 
 typedef enum {
     ACTION_UNSET = 0,
@@ -94,14 +94,16 @@ typedef struct clerk_dir_conf {
     unsigned algs;
     int action;
     int pass_as;
+    int pass_nested;         /* ClerkPassNestedClaims */
+    const char *handoff_key; /* ClerkSignedHeadersKeyFile's content */
     int accept_pending;
     int debug_headers;
     int trust_forwarded;
     apr_size_t max_token_size;
-    const char *frontend_api;  /* ClerkFrontendAPI (httpd_handshake.c) */
-    int handshake;             /* ClerkHandshake */
-    int preflight;             /* ClerkCORSPreflight: CLERK_PREFLIGHT_*, 0 unset */
-    int scrub_all;             /* ClerkScrubHeaders (server/vhost scope only), -1 unset */
+    const char *frontend_api; /* ClerkFrontendAPI (httpd_handshake.c) */
+    int handshake;            /* ClerkHandshake */
+    int preflight;            /* ClerkCORSPreflight: CLERK_PREFLIGHT_*, 0 unset */
+    int scrub_all;            /* ClerkScrubHeaders (server/vhost scope only), -1 unset */
     /* The key source travels as one group with the instance it was set for (see
      * merge_dir_conf): where its first directive is, the server (main or virtual host) whose
      * configuration holds it, and, once merged, the publishable key in force there. A raw
@@ -125,6 +127,8 @@ struct clerk_resolved {
     const char *jwks_url;
     unauth_action action;
     int pass_as;
+    int pass_nested;
+    const char *handoff_key;
     int debug_headers;
     int trust_forwarded;
     const char *sign_in_url;
@@ -165,6 +169,7 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     clerk_dir_conf *d = apr_pcalloc(p, sizeof(*d));
     d->clock_skew_s = -1;
     d->pass_as = -1;
+    d->pass_nested = -1;
     d->accept_pending = -1;
     d->debug_headers = -1;
     d->trust_forwarded = -1;
@@ -271,6 +276,8 @@ static const clerk_resolved *resolve_dir_conf(apr_pool_t *p, const clerk_dir_con
     rs->jwks_url = d->jwks_url;
     rs->action = d->action ? (unauth_action)d->action : ACTION_AUTH;
     rs->pass_as = d->pass_as >= 0 ? d->pass_as : PASS_ENV;
+    rs->pass_nested = d->pass_nested == 1;
+    rs->handoff_key = d->handoff_key;
     /* Clerk's SDK always sends the message header; production keys keep it off by default. */
     rs->debug_headers = d->debug_headers >= 0 ? d->debug_headers : (d->pk && !d->pk->production);
     rs->trust_forwarded = d->trust_forwarded == 1;
@@ -320,6 +327,8 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     INHERIT(algs, 0u);
     INHERIT(action, ACTION_UNSET);
     INHERIT(pass_as, -1);
+    INHERIT(pass_nested, -1);
+    INHERIT(handoff_key, NULL);
     INHERIT(accept_pending, -1);
     INHERIT(debug_headers, -1);
     INHERIT(trust_forwarded, -1);
@@ -510,6 +519,32 @@ static const char *set_secret_key_file(cmd_parms *cmd, void *cfg, const char *ar
     while (apr_isspace(*buf))
         buf++;
     return check_secret_key(cmd, cfg, buf);
+}
+
+/* ClerkSignedHeadersKeyFile: the HMAC key of the signed hand-off, the file's text less the
+ * white space around it, read once here. */
+static const char *set_handoff_key_file(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    char *buf;
+    apr_size_t n;
+    const char *e = read_config_file(cmd, arg, MAX_SECRET_FILE_BYTES, &buf, &n);
+    if (e)
+        return e;
+    while (n > 0 && apr_isspace(buf[n - 1]))
+        buf[--n] = '\0';
+    while (apr_isspace(*buf)) {
+        buf++;
+        n--;
+    }
+    if (strlen(buf) != n)
+        return cmd_error(cmd, "'%s' holds a NUL byte", arg);
+    if (n < CLERK_HANDOFF_KEY_MIN)
+        return cmd_error(cmd,
+                         "'%s' holds %" APR_SIZE_T_FMT " bytes of key; at least %d are needed "
+                         "(openssl rand -hex 32)",
+                         arg, n, CLERK_HANDOFF_KEY_MIN);
+    ((clerk_dir_conf *)cfg)->handoff_key = apr_pstrmemdup(cmd->pool, buf, n);
+    return NULL;
 }
 
 /* PEM text that went through a one-line variable (${CLERK_JWT_KEY}) often carries the two
@@ -754,6 +789,15 @@ static const char *set_nonempty(cmd_parms *cmd, void *cfg, const char *arg)
     return ap_set_string_slot(cmd, cfg, arg);
 }
 
+/* ClerkUserClaim: a claim name or a dotted path into nested claims (public_metadata.username). */
+static const char *set_user_claim(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    if (!clerk_claims_user_path_ok(arg))
+        return cmd_error(cmd, "must be a claim name or a dotted path (public_metadata.username): "
+                              "no empty part, space or control character, at most 8 parts");
+    return ap_set_string_slot(cmd, cfg, arg);
+}
+
 /* A directive whose argument is one of a few keywords, stored in an int field. */
 typedef struct keyword {
     const char *name;
@@ -831,12 +875,16 @@ static const command_rec clerk_cmds[] = {
                   "what a signed-out request gets: auth, pass, 401, 403 or 404"),
     AP_INIT_TAKE1("ClerkSignInURL", set_sign_in_url, NULL, CLERK_SCOPE,
                   "where signed-out page requests are redirected (absolute http(s) URL)"),
-    AP_INIT_TAKE1("ClerkUserClaim", set_nonempty, DIR_SLOT(user_claim), CLERK_SCOPE,
-                  "the claim that becomes REMOTE_USER (default sub)"),
+    AP_INIT_TAKE1("ClerkUserClaim", set_user_claim, DIR_SLOT(user_claim), CLERK_SCOPE,
+                  "the claim (or dotted path) that becomes REMOTE_USER (default sub)"),
     AP_INIT_FLAG("ClerkAcceptPending", ap_set_flag_slot, DIR_SLOT(accept_pending), CLERK_SCOPE,
                  "accept sessions whose status is pending (default Off)"),
     AP_INIT_TAKE1("ClerkPassClaimsAs", set_keyword, (void *)&pass_claims_as_slot, CLERK_SCOPE,
                   "environment, headers, both or none (default environment)"),
+    AP_INIT_FLAG("ClerkPassNestedClaims", ap_set_flag_slot, DIR_SLOT(pass_nested), CLERK_SCOPE,
+                 "also pass nested claims and arrays, flattened (default Off)"),
+    AP_INIT_TAKE1("ClerkSignedHeadersKeyFile", set_handoff_key_file, NULL, CLERK_SCOPE,
+                  "a file with the key that signs the exported headers (X-Clerk-Signature)"),
     AP_INIT_FLAG("ClerkDebugHeaders", ap_set_flag_slot, DIR_SLOT(debug_headers), CLERK_SCOPE,
                  "send x-clerk-auth-message (default On for pk_test_ keys, else Off)"),
     AP_INIT_TAKE1("ClerkMaxTokenSize", set_max_token_size, NULL, CLERK_SCOPE,
@@ -1012,6 +1060,19 @@ static void fill_request_facts(request_rec *r, const clerk_resolved *rs, clerk_r
     q->now_ms = (int64_t)(apr_time_now() / 1000);
 }
 
+/* REMOTE_USER from ClerkUserClaim (a claim name or a dotted path): the core's choice
+ * (clerk_claims_user). NULL, with why, when the token has no usable value. */
+static const char *user_from_token(request_rec *r, const clerk_token *t, const char *claim,
+                                   clerk_user_claim_result *why)
+{
+    if (strcmp(claim, "sub") == 0) /* verification required a non-empty string sub */
+        return t->claims.sub;
+    char *buf = apr_palloc(r->pool, 24);
+    const char *user;
+    *why = clerk_claims_user(t->jwt->payload, claim, buf, 24, &user);
+    return user;
+}
+
 /* The signed-in token's payload segment, for X-Clerk-Claims. */
 static const char *claims_header_value(request_rec *r)
 {
@@ -1056,7 +1117,7 @@ static int env_has_clerk_names(const apr_table_t *env)
 
 /* The token's variables are made once per token (clerk_export_token_vars) and point into it; the
  * request holds its token until its pool is destroyed, so they outlive every reader. */
-static void export_decision(request_rec *r, const clerk_resolved *rs, clerk_req *rq)
+static void export_decision_vars(request_rec *r, const clerk_resolved *rs, clerk_req *rq)
 {
     if (rs->pass_as == PASS_NONE || rq->preflight) /* a preflight's state is no decision */
         return;
@@ -1075,17 +1136,58 @@ static void export_decision(request_rec *r, const clerk_resolved *rs, clerk_req 
     }
     clerk_export_state_vars(&rq->st, export_var, &x);
     const clerk_token_exports *v = rq->exports;
+    /* Nested entries come last in the block (export.h): without ClerkPassNestedClaims, stop
+     * before them. */
+    size_t n = v->n;
+    while (!rs->pass_nested && n > 0 && v->v[n - 1].nested)
+        n--;
     if (rs->pass_as & PASS_ENV)
-        for (size_t i = 0; i < v->n; i++)
+        for (size_t i = 0; i < n; i++)
             x.env_set(r->subprocess_env, v->v[i].name, v->v[i].value);
     if (rs->pass_as & PASS_HEADERS) {
         /* Reserved names were scrubbed from headers_in before the decision. */
-        for (size_t i = 0; i < v->n; i++)
+        for (size_t i = 0; i < n; i++)
             if (v->v[i].header_value != NULL)
                 apr_table_addn(r->headers_in, v->v[i].header, v->v[i].header_value);
         apr_table_setn(r->headers_in, "X-Remote-User", rq->user);
         apr_table_setn(r->headers_in, "X-Auth-Type", CLERK_AUTH_TYPE);
     }
+}
+
+/* X-Clerk-Signature over every header of ours (ClerkSignedHeadersKeyFile): client headers of
+ * those names were scrubbed before the decision, so each one present now is an export. */
+static void sign_exports(request_rec *r, const clerk_resolved *rs)
+{
+    const apr_array_header_t *h = apr_table_elts(r->headers_in);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)h->elts;
+    const char **names = apr_palloc(r->pool, (h->nelts + 1) * sizeof *names);
+    const char **values = apr_palloc(r->pool, (h->nelts + 1) * sizeof *values);
+    size_t n = 0;
+    for (int i = 0; i < h->nelts; i++) {
+        if (!e[i].key || !clerk_export_is_reserved_header(e[i].key) ||
+            strcasecmp(e[i].key, CLERK_HANDOFF_HEADER) == 0)
+            continue;
+        names[n] = e[i].key;
+        values[n++] = e[i].val;
+    }
+    const char *sig =
+        clerk_handoff_sign(r->pool, (const unsigned char *)rs->handoff_key, strlen(rs->handoff_key),
+                           (int64_t)apr_time_sec(r->request_time), r->method, names, values, n);
+    if (sig)
+        apr_table_setn(r->headers_in, CLERK_HANDOFF_HEADER, sig);
+    else
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      CLERK_LOGNO(1810) "cannot sign the %" APR_SIZE_T_FMT
+                                        " exported headers (ClerkSignedHeadersKeyFile): the back "
+                                        "end gets no " CLERK_HANDOFF_HEADER,
+                      (apr_size_t)n);
+}
+
+static void export_decision(request_rec *r, const clerk_resolved *rs, clerk_req *rq)
+{
+    export_decision_vars(r, rs, rq);
+    if (rs->handoff_key && (rs->pass_as & PASS_HEADERS) && !rq->preflight)
+        sign_exports(r, rs);
 }
 
 static void log_decision(request_rec *r, const clerk_resolved *rs, const clerk_req *rq)
@@ -1249,11 +1351,12 @@ static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
 
     if (rq->st.status == CLERK_SIGNED_IN) {
         clerk_token *t = rq->st.token;
-        rq->user = clerk_user_from_claims(r->pool, t->jwt->payload, t->claims.sub, rs->user_claim);
+        clerk_user_claim_result why = CLERK_USER_CLAIM_OK;
+        rq->user = user_from_token(r, t, rs->user_claim, &why);
         /* A token seen before gets its variables made once and kept; a first sighting (maybe the
          * only one) exports from its auth object directly, which costs less than keeping. */
         int usable;
-        if (rq->st.token_cached || clerk_token_memo(t)) {
+        if (rq->st.token_cached || clerk_token_memo(t) || rs->pass_nested) {
             rq->exports = clerk_export_token_vars(r->pool, t);
             usable = rq->exports && rq->exports->ok;
         } else {
@@ -1266,10 +1369,12 @@ static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
             rq->exports = NULL;
             rq->st.status = CLERK_SIGNED_OUT;
             rq->st.reason = CLERK_R_TOKEN_VERIFICATION_FAILED;
-            rq->st.message = apr_psprintf(r->pool,
-                                          "The session token has no usable '%s' claim for "
-                                          "REMOTE_USER (ClerkUserClaim).",
-                                          rs->user_claim);
+            rq->st.message = rq->user ? "The session token's claims cannot be read."
+                                      : apr_psprintf(r->pool,
+                                                     "The session token's '%s' claim %s: it is "
+                                                     "REMOTE_USER (ClerkUserClaim); add it to the "
+                                                     "session token in Clerk.",
+                                                     rs->user_claim, clerk_user_claim_problem(why));
             /* The core names the public URL only for its own signed-out decisions; the
              * sign-in redirect needs it for this one too. */
             rq->st.public_url = clerk_public_url(r->pool, &rq->facts.url);

@@ -1,5 +1,6 @@
 /* Claim rules of Clerk's verifyJwt (assertions.ts), messages byte for byte, plus our stricter
  * rules (non-empty sub, integer times in range, optional exact issuer). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -309,4 +310,87 @@ int clerk_claims_check(const clerk_claims *c, const clerk_verify_opts *o, clerk_
         check_times(c, o, err) || check_iss(c, o, err))
         return -1;
     return 0;
+}
+
+int clerk_claims_user_path_ok(const char *path)
+{
+    if (path == NULL || *path == '\0')
+        return 0;
+    int parts = 1;
+    for (const char *c = path; *c; c++) {
+        if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+            return 0;
+        if (*c == '.') {
+            if (c == path || c[1] == '\0' || c[1] == '.')
+                return 0;
+            parts++;
+        }
+    }
+    return parts <= CLERK_USER_CLAIM_MAX_PARTS;
+}
+
+/* The member of payload at a dotted path, walking nested objects; NULL when absent. */
+static const json_t *claim_at_path(const json_t *payload, const char *path)
+{
+    const json_t *v = json_object_get(payload, path);
+    if (v != NULL || strchr(path, '.') == NULL)
+        return v;
+    char part[256];
+    const json_t *at = payload;
+    const char *c = path;
+    for (int n = 0; n < CLERK_USER_CLAIM_MAX_PARTS; n++) {
+        size_t len = strcspn(c, ".");
+        if (len == 0 || len >= sizeof part || !json_is_object(at))
+            return NULL;
+        memcpy(part, c, len);
+        part[len] = '\0';
+        at = json_object_get(at, part);
+        if (at == NULL)
+            return NULL;
+        if (c[len] == '\0')
+            return at;
+        c += len + 1;
+    }
+    return NULL;
+}
+
+clerk_user_claim_result clerk_claims_user(const json_t *payload, const char *path, char *buf,
+                                          size_t buflen, const char **user)
+{
+    *user = NULL;
+    const json_t *v = json_is_object(payload) && path ? claim_at_path(payload, path) : NULL;
+    const char *s;
+    if (v == NULL)
+        return CLERK_USER_CLAIM_MISSING;
+    if (json_is_string(v)) {
+        s = json_string_value(v);
+    } else if (json_is_integer(v)) {
+        snprintf(buf, buflen, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        s = buf;
+    } else {
+        return CLERK_USER_CLAIM_WRONG_TYPE;
+    }
+    if (*s == '\0')
+        return CLERK_USER_CLAIM_EMPTY;
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            return CLERK_USER_CLAIM_CONTROL;
+    *user = s;
+    return CLERK_USER_CLAIM_OK;
+}
+
+const char *clerk_user_claim_problem(clerk_user_claim_result r)
+{
+    switch (r) {
+    case CLERK_USER_CLAIM_OK:
+        return "is usable";
+    case CLERK_USER_CLAIM_MISSING:
+        return "is missing";
+    case CLERK_USER_CLAIM_WRONG_TYPE:
+        return "is neither a string nor an integer";
+    case CLERK_USER_CLAIM_EMPTY:
+        return "is empty";
+    default:
+        return "holds a control character";
+    }
 }

@@ -42,4 +42,31 @@ void clerk_claims_extract(const json_t *payload, clerk_claims *c);
  * string or an array of strings fails when audiences are configured. */
 int clerk_claims_check(const clerk_claims *c, const clerk_verify_opts *o, clerk_error *err);
 
+/* Most parts of a ClerkUserClaim path (public_metadata.username has 2). */
+#define CLERK_USER_CLAIM_MAX_PARTS 8
+
+/* Why clerk_claims_user found no user. */
+typedef enum clerk_user_claim_result {
+    CLERK_USER_CLAIM_OK = 0,
+    CLERK_USER_CLAIM_MISSING,    /* no such claim (or a parent is not an object) */
+    CLERK_USER_CLAIM_WRONG_TYPE, /* neither a string nor an integer */
+    CLERK_USER_CLAIM_EMPTY,      /* "" */
+    CLERK_USER_CLAIM_CONTROL     /* holds a control byte (it would reach logs and headers) */
+} clerk_user_claim_result;
+
+/* 1 when path is a usable ClerkUserClaim: a claim name, or names joined by '.', no part empty,
+ * at most CLERK_USER_CLAIM_MAX_PARTS parts, no control byte or space. */
+int clerk_claims_user_path_ok(const char *path);
+
+/* The REMOTE_USER value of payload under path: the claim of that exact name when the payload has
+ * one (a name may hold dots), else path's parts looked up through nested objects
+ * (public_metadata.username). A non-empty string without control bytes, or an integer written
+ * in decimal into buf (at least 24 bytes). Sets *user (borrowed from payload or buf) and returns
+ * CLERK_USER_CLAIM_OK, or another result with *user NULL. */
+clerk_user_claim_result clerk_claims_user(const json_t *payload, const char *path, char *buf,
+                                          size_t buflen, const char **user);
+
+/* A phrase for a result other than OK, for the sign-out message: "is missing", ... */
+const char *clerk_user_claim_problem(clerk_user_claim_result r);
+
 #endif

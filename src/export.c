@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include "export.h"
 #include "js_number.h"
@@ -93,6 +94,147 @@ static void export_claims(apr_pool_t *p, clerk_token *t, clerk_export_fn fn, voi
     }
 }
 
+/* prefix + "_" + key upper-cased, every byte that is not an ASCII letter or digit as '_'. */
+static const char *nested_name(apr_pool_t *p, const char *prefix, const char *key)
+{
+    size_t a = strlen(prefix), n = strlen(key);
+    char *out = apr_palloc(p, a + 1 + n + 1);
+    memcpy(out, prefix, a);
+    out[a] = '_';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)key[i];
+        out[a + 1 + i] = (c < 0x80 && isalnum(c)) ? (char)toupper(c) : '_';
+    }
+    out[a + 1 + n] = '\0';
+    return out;
+}
+
+/* An array of scalars as one value; NULL when an element is null, an object, an array or a
+ * string holding the separator (the joined value would then say something the claim does
+ * not). */
+static const char *array_value(apr_pool_t *p, const json_t *a)
+{
+    size_t i, n = json_array_size(a);
+    const json_t *el;
+    const char **parts = apr_palloc(p, (n ? n : 1) * sizeof *parts);
+    json_array_foreach(a, i, el)
+    {
+        const char *v = scalar_value(p, el);
+        if (v == NULL || strstr(v, CLERK_EXPORT_ARRAY_SEP) != NULL)
+            return NULL;
+        parts[i] = v;
+    }
+    size_t len = 1;
+    for (i = 0; i < n; i++)
+        len += strlen(parts[i]) + strlen(CLERK_EXPORT_ARRAY_SEP);
+    char *out = apr_palloc(p, len), *at = out;
+    for (i = 0; i < n; i++) {
+        if (i > 0) {
+            memcpy(at, CLERK_EXPORT_ARRAY_SEP, strlen(CLERK_EXPORT_ARRAY_SEP));
+            at += strlen(CLERK_EXPORT_ARRAY_SEP);
+        }
+        memcpy(at, parts[i], strlen(parts[i]));
+        at += strlen(parts[i]);
+    }
+    *at = '\0';
+    return out;
+}
+
+typedef struct nested_item {
+    const char *name, *value;
+    int top; /* a top-level array: its name is its own claim's */
+} nested_item;
+
+typedef struct nested_walk {
+    apr_pool_t *p;
+    apr_array_header_t *items; /* nested_item */
+    apr_hash_t *counts;        /* name -> int: how many items carry it */
+    int full;                  /* CLERK_EXPORT_NESTED_MAX reached: nothing more is collected */
+} nested_walk;
+
+static void count_name(apr_pool_t *p, apr_hash_t *h, const char *name)
+{
+    int *n = apr_hash_get(h, name, APR_HASH_KEY_STRING);
+    if (n == NULL) {
+        n = apr_pcalloc(p, sizeof *n);
+        apr_hash_set(h, name, APR_HASH_KEY_STRING, n);
+    }
+    ++*n;
+}
+
+static int name_count(apr_hash_t *h, const char *name)
+{
+    const int *n = apr_hash_get(h, name, APR_HASH_KEY_STRING);
+    return n ? *n : 0;
+}
+
+static void nested_add(nested_walk *w, const char *name, const char *value, int top)
+{
+    if (value == NULL || has_control(value) || strlen(name) > CLERK_EXPORT_NAME_MAX)
+        return;
+    if (w->items->nelts >= CLERK_EXPORT_NESTED_MAX) {
+        w->full = 1;
+        return;
+    }
+    count_name(w->p, w->counts, name);
+    nested_item *it = apr_array_push(w->items);
+    it->name = name;
+    it->value = value;
+    it->top = top;
+}
+
+/* The members of object o, whose variable name is prefix, at depth (o itself). */
+static void nested_walk_object(nested_walk *w, const json_t *o, const char *prefix, int depth)
+{
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)o, key, v)
+    {
+        if (w->full)
+            return;
+        if (key[0] == '\0' || depth + 1 > CLERK_EXPORT_NESTED_DEPTH)
+            continue;
+        const char *name = nested_name(w->p, prefix, key);
+        if (strlen(name) > CLERK_EXPORT_NAME_MAX)
+            continue; /* and so is every name below it */
+        if (json_is_object(v))
+            nested_walk_object(w, v, name, depth + 1);
+        else if (json_is_array(v))
+            nested_add(w, name, array_value(w->p, v), 0);
+        else
+            nested_add(w, name, scalar_value(w->p, v), 0);
+    }
+}
+
+void clerk_export_nested_vars(apr_pool_t *p, const json_t *payload, clerk_export_fn fn, void *ctx)
+{
+    if (!json_is_object(payload))
+        return;
+    nested_walk w = {p, apr_array_make(p, 8, sizeof(nested_item)), apr_hash_make(p), 0};
+    apr_hash_t *tops = apr_hash_make(p); /* every top-level claim's variable name */
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)payload, key, v)
+    {
+        if (key[0] == '\0')
+            continue;
+        const char *name = claim_var_name(p, key);
+        count_name(p, tops, name);
+        if (w.full)
+            continue;
+        if (json_is_object(v))
+            nested_walk_object(&w, v, name, 1);
+        else if (json_is_array(v))
+            nested_add(&w, name, array_value(p, v), 1);
+    }
+    for (int i = 0; i < w.items->nelts; i++) {
+        const nested_item *it = &APR_ARRAY_IDX(w.items, i, nested_item);
+        /* A top-level array owns its name once; any other name must be nobody else's. */
+        if (name_count(w.counts, it->name) == 1 && name_count(tops, it->name) == it->top)
+            fn(ctx, it->name, it->value);
+    }
+}
+
 void clerk_export_state_vars(const clerk_state *st, clerk_export_fn fn, void *ctx)
 {
     fn(ctx, "CLERK_AUTH_STATUS", status_str(st->status));
@@ -134,6 +276,7 @@ void clerk_export_vars(apr_pool_t *p, const clerk_state *st, const clerk_auth *a
 typedef struct pending {
     apr_array_header_t *names, *values;
     size_t bytes;
+    int n_plain; /* entries before the nested ones */
 } pending;
 
 static void keep(void *ctx, const char *name, const char *value)
@@ -161,10 +304,13 @@ static clerk_token_exports *build(apr_pool_t *p, clerk_token *t)
 {
     clerk_auth a;
     pending q = {apr_array_make(p, 24, sizeof(const char *)),
-                 apr_array_make(p, 24, sizeof(const char *)), 0};
+                 apr_array_make(p, 24, sizeof(const char *)), 0, 0};
     int ok = clerk_auth_from_claims(p, t->jwt->payload, &a) == 0;
-    if (ok)
+    if (ok) {
         export_token_vars(p, t, &a, keep, &q);
+        q.n_plain = q.names->nelts;
+        clerk_export_nested_vars(p, t->jwt->payload, keep, &q);
+    }
     size_t seg_len = 0;
     const char *seg = clerk_jwt_payload_segment(t->jwt, &seg_len);
     size_t n = (size_t)q.names->nelts;
@@ -189,6 +335,7 @@ static clerk_token_exports *build(apr_pool_t *p, clerk_token *t)
         clerk_export_entry *e = &x->v[i];
         e->value = put(&at, value, strlen(value));
         e->header_value = e->value;
+        e->nested = i >= (size_t)q.n_plain;
         /* JSON in a header would need escaping rules of its own; base64url needs none. */
         if (strcmp(e->name, "CLERK_CLAIMS") == 0)
             e->header_value = seg != NULL ? put(&at, seg, seg_len) : NULL;

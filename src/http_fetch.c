@@ -275,6 +275,19 @@ int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, cha
         if (sh != NULL)
             SETOPT(CURLOPT_SHARE, sh);
     }
+    if (req->proxy != NULL) {
+        SETOPT(CURLOPT_PROXY, req->proxy);
+        /* "" overrides a no_proxy in httpd's environment: with a proxy configured, every fetch
+         * takes it. Custom headers (the secret key) stay off the CONNECT request, which is
+         * libcurl's default (CURLHEADER_SEPARATE), set again here so it cannot change. */
+        SETOPT(CURLOPT_NOPROXY, "");
+        SETOPT(CURLOPT_HEADEROPT, (long)CURLHEADER_SEPARATE);
+        if (req->proxy_user != NULL) {
+            SETOPT(CURLOPT_PROXYAUTH, (long)CURLAUTH_BASIC);
+            SETOPT(CURLOPT_PROXYUSERNAME, req->proxy_user);
+            SETOPT(CURLOPT_PROXYPASSWORD, req->proxy_password ? req->proxy_password : "");
+        }
+    }
     if (req->ca_file != NULL) {
         SETOPT(CURLOPT_SSL_CTX_FUNCTION, add_ca_file);
         SETOPT(CURLOPT_SSL_CTX_DATA, (void *)req->ca_file);
@@ -297,6 +310,9 @@ int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, cha
     if (pc != CURLE_OK) {
         fail(err, errlen, req->headers, "%s: %s", curl_easy_strerror(pc),
              cerr[0] ? cerr : "no detail");
+        if (req->proxy_password != NULL && strlen(req->proxy_password) >= REDACT_MIN_LEN &&
+            err != NULL && errlen > 0)
+            redact_one(err, errlen, req->proxy_password, strlen(req->proxy_password));
         goto out;
     }
     if (status >= 300 && status < 400) {

@@ -30,6 +30,11 @@ typedef struct clerk_http_request {
     long timeout_ms;            /* whole transfer; 0: CLERK_HTTP_DEFAULT_TIMEOUT_MS */
     size_t max_body;            /* bytes; 0: CLERK_HTTP_DEFAULT_MAX_BODY */
     int reuse_connections;      /* 1: keep the connection for later calls (process-wide share) */
+    const char *proxy;          /* "http://host:port" every request goes through (https with
+                                   CONNECT; no_proxy ignored); NULL: none of ours, libcurl's
+                                   environment variables apply */
+    const char *proxy_user;     /* Basic credentials for proxy, or NULL */
+    const char *proxy_password; /* never part of a message */
 } clerk_http_request;
 
 typedef struct clerk_http_response {
@@ -44,8 +49,8 @@ const char *clerk_http_user_agent(void);
 /* GETs req->url. Returns 0 when a 2xx or 4xx/5xx response was read completely (status and body
  * in *resp), -1 otherwise with a message in err: transport, TLS or timeout failures (status 0),
  * a body over max_body, or a 3xx (status set: not followed). The message never contains a
- * request header value (so never the secret key). Free resp with clerk_http_response_free
- * whatever the result. */
+ * request header value (so never the secret key) nor the proxy password. Free resp with
+ * clerk_http_response_free whatever the result. */
 int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, char *err,
                    size_t errlen);
 

@@ -41,6 +41,7 @@
 
 struct clerk_jwks_remote {
     const char *url, *secret, *ca_file, *key;
+    const char *proxy, *proxy_user, *proxy_password;
     const char *headers[3];
     long connect_timeout_ms, timeout_ms;
     size_t max_body;
@@ -151,6 +152,9 @@ clerk_jwks_remote *clerk_jwks_remote_create(apr_pool_t *p, const clerk_jwks_remo
     r->url = apr_pstrdup(p, o->url);
     r->secret = o->secret_key ? apr_pstrdup(p, o->secret_key) : NULL;
     r->ca_file = o->ca_file ? apr_pstrdup(p, o->ca_file) : NULL;
+    r->proxy = o->proxy ? apr_pstrdup(p, o->proxy) : NULL;
+    r->proxy_user = o->proxy_user ? apr_pstrdup(p, o->proxy_user) : NULL;
+    r->proxy_password = o->proxy_password ? apr_pstrdup(p, o->proxy_password) : NULL;
     r->connect_timeout_ms = o->connect_timeout_ms;
     r->timeout_ms = o->timeout_ms;
     r->max_body = o->max_body ? o->max_body : CLERK_JWKS_DEFAULT_MAX_BODY;
@@ -470,6 +474,9 @@ static int fetch_once(clerk_jwks_remote *r, char **body, size_t *len, clerk_erro
         .url = r->url,
         .headers = r->headers,
         .ca_file = r->ca_file,
+        .proxy = r->proxy,
+        .proxy_user = r->proxy_user,
+        .proxy_password = r->proxy_password,
         .connect_timeout_ms = r->connect_timeout_ms,
         .timeout_ms = r->timeout_ms,
         .max_body = r->max_body,
@@ -845,6 +852,7 @@ void clerk_jwks_remote_stats(clerk_jwks_remote *r, int64_t now_s, clerk_jwks_sta
     int have = r->has_store && store_read(r, now, &buf, &rec);
     lock(r);
     st->url = r->url;
+    st->proxy = r->proxy;
     st->fetch_ok = r->n_ok;
     st->fetch_failed = r->n_fail;
     st->shared_fetch_ok = have ? rec.n_ok : r->shared_ok;

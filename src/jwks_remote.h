@@ -75,8 +75,10 @@ typedef struct clerk_jwks_remote_opts {
     const char *url;        /* the JWKS URL, e.g. clerk_jwks_bapi_url(p, "https://api.clerk.com") */
     const char *secret_key; /* sent as Bearer with Clerk-API-Version; NULL for a public URL */
     const char *ca_file;    /* ClerkCABundle (added to the system store), or NULL */
-    long connect_timeout_ms, timeout_ms; /* 0: http_fetch defaults */
-    size_t max_body;                     /* 0: CLERK_JWKS_DEFAULT_MAX_BODY */
+    const char *proxy;      /* ClerkOutgoingProxy ("http://host:port"), or NULL */
+    const char *proxy_user, *proxy_password; /* ClerkOutgoingProxyAuthFile, or NULL */
+    long connect_timeout_ms, timeout_ms;     /* 0: http_fetch defaults */
+    size_t max_body;                         /* 0: CLERK_JWKS_DEFAULT_MAX_BODY */
     int64_t refresh_s; /* 0: defaults as above; max_stale_s is raised to refresh_s */
     int64_t min_refresh_s;
     int64_t max_stale_s;
@@ -138,7 +140,8 @@ void clerk_jwks_request_release(clerk_jwks_request *rq);
 /* Numbers for a status page. */
 typedef struct clerk_jwks_stats {
     const char *url;
-    uint64_t fetch_ok, fetch_failed;               /* by this process */
+    const char *proxy;               /* the outgoing proxy's URL (never credentials), or NULL */
+    uint64_t fetch_ok, fetch_failed; /* by this process */
     uint64_t shared_fetch_ok, shared_fetch_failed; /* by every process, from the store record */
     int64_t fetched_at;       /* fetch time of the set this process uses; 0: none */
     int64_t age_s;            /* now - fetched_at; -1: no set */

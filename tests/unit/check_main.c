@@ -37,6 +37,9 @@ int main(void)
     srunner_add_suite(sr, transport_suite());
     srunner_add_suite(sr, url_suite());
     srunner_add_suite(sr, header_text_suite());
+    srunner_add_suite(sr, outgoing_proxy_suite());
+    srunner_add_suite(sr, nested_claims_suite());
+    srunner_add_suite(sr, handoff_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

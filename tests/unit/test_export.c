@@ -109,10 +109,19 @@ START_TEST(token_list_matches_the_exported_variables_and_is_kept)
     const clerk_token_exports *x = clerk_export_token_vars(pool, t);
     ck_assert_ptr_nonnull(x);
     ck_assert_int_eq(x->ok, 1);
-    ck_assert_uint_eq(x->n + 2, (size_t)c.count); /* + CLERK_AUTH_STATUS, CLERK_TOKEN_SOURCE */
+    /* Then the nested ones, flagged, as clerk_export_nested_vars says them. */
+    collected nested = {apr_table_make(pool, 16), 0};
+    clerk_export_nested_vars(pool, t->jwt->payload, collect, &nested);
+    size_t plain = 0;
+    while (plain < x->n && !x->v[plain].nested)
+        plain++;
+    ck_assert_uint_eq(plain + 2, (size_t)c.count); /* + CLERK_AUTH_STATUS, CLERK_TOKEN_SOURCE */
+    ck_assert_uint_eq(x->n - plain, (size_t)nested.count);
+    ck_assert_uint_gt(nested.count, 0); /* CLAIMS_V2 has o and fva */
     for (size_t i = 0; i < x->n; i++) {
         const clerk_export_entry *e = &x->v[i];
-        ck_assert_str_eq(e->value, apr_table_get(c.vars, e->name));
+        ck_assert_int_eq(e->nested, i >= plain);
+        ck_assert_str_eq(e->value, apr_table_get(e->nested ? nested.vars : c.vars, e->name));
         ck_assert_str_eq(e->header, clerk_export_header_name(pool, e->name));
         if (strcmp(e->name, "CLERK_CLAIMS") == 0) {
             size_t n;

@@ -23,6 +23,9 @@ Suite *handshake_suite(void);
 Suite *transport_suite(void);
 Suite *url_suite(void);
 Suite *header_text_suite(void);
+Suite *outgoing_proxy_suite(void);
+Suite *nested_claims_suite(void);
+Suite *handoff_suite(void);
 
 /* Adds k's public JWK (kid, optional alg) to ks, failing the test if the set refuses it. */
 void unit_add_jwk(clerk_keyset *ks, EVP_PKEY *k, const char *kid, const char *alg);

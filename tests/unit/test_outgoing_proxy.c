@@ -1,0 +1,263 @@
+/* ClerkOutgoingProxy values, the credentials file's format, and clerk_http_get through a proxy:
+ * a forked loopback server plays the proxy and records the request it was sent. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include <apr_pools.h>
+
+#include "handshake.h"
+#include "http_fetch.h"
+#include "outgoing_proxy.h"
+#include "unit.h"
+
+static void url_ok(const char *in, const char *want)
+{
+    char out[CLERK_PROXY_URL_MAX + 16], err[256] = "";
+    ck_assert_msg(clerk_proxy_url_parse(in, out, sizeof out, err, sizeof err) == 0, "%s: %s", in,
+                  err);
+    ck_assert_str_eq(out, want);
+}
+
+static void url_bad(const char *in, const char *why)
+{
+    char out[CLERK_PROXY_URL_MAX + 16], err[256] = "";
+    ck_assert_msg(clerk_proxy_url_parse(in, out, sizeof out, err, sizeof err) == -1, "%s", in);
+    ck_assert_msg(strstr(err, why) != NULL, "%s: '%s' lacks '%s'", in, err, why);
+}
+
+START_TEST(proxy_url_forms)
+{
+    url_ok("proxy.internal:3128", "http://proxy.internal:3128");
+    url_ok("http://proxy.internal:3128", "http://proxy.internal:3128");
+    url_ok("HTTP://10.0.0.1:8080/", "http://10.0.0.1:8080");
+    url_ok("[::1]:3128", "http://[::1]:3128");
+    url_bad("", "empty");
+    url_bad("proxy.internal", "needs a port");
+    url_bad("http://proxy.internal", "needs a port");
+    url_bad("proxy.internal:0", "outside 1-65535");
+    url_bad("proxy.internal:65536", "outside 1-65535");
+    url_bad("proxy.internal:80x", "invalid port");
+    url_bad("https://proxy.internal:3128", "only http:// proxies");
+    url_bad("socks5://proxy.internal:1080", "only http:// proxies");
+    url_bad("http://user:secret@proxy.internal:3128", "ClerkOutgoingProxyAuthFile");
+    url_bad("user:secret@proxy.internal:3128", "ClerkOutgoingProxyAuthFile");
+    url_bad("http://proxy.internal:3128/path", "path, query or fragment");
+    url_bad("http://proxy.internal:3128?x", "path, query or fragment");
+    url_bad("proxy internal:3128", "white space");
+    url_bad("proxy.internal:3128\r\n", "white space");
+    url_bad("[::1:3128", "unterminated IPv6");
+    url_bad("[zz]:3128", "invalid IPv6");
+    url_bad(":3128", "no host");
+}
+END_TEST
+
+static int creds(const char *in, char *user, char *password, char *err)
+{
+    return clerk_proxy_credentials_parse(in, strlen(in), user, password, err, 256);
+}
+
+START_TEST(credentials_file_format)
+{
+    char user[CLERK_PROXY_CREDS_MAX + 1], pw[CLERK_PROXY_CREDS_MAX + 1], err[256];
+    ck_assert_int_eq(creds("svc:pa:ss\n", user, pw, err), 0);
+    ck_assert_str_eq(user, "svc");
+    ck_assert_str_eq(pw, "pa:ss");
+    ck_assert_int_eq(creds("svc:pw\r\n", user, pw, err), 0);
+    ck_assert_str_eq(pw, "pw");
+    ck_assert_int_eq(creds("svc:", user, pw, err), 0);
+    ck_assert_str_eq(pw, "");
+    ck_assert_int_eq(creds("", user, pw, err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "empty"));
+    ck_assert_int_eq(creds("svc-no-colon\n", user, pw, err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "no ':'"));
+    ck_assert_int_eq(creds(":pw\n", user, pw, err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "empty user"));
+    /* A second line (or a stray byte) is refused and never quoted. */
+    ck_assert_int_eq(creds("svc:topsecret\nother:line\n", user, pw, err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "more than one line"));
+    ck_assert_ptr_null(strstr(err, "topsecret"));
+    ck_assert_str_eq(user, "");
+    ck_assert_str_eq(pw, "");
+    ck_assert_int_eq(creds("svc:a\tb\n", user, pw, err), -1);
+    char big[CLERK_PROXY_CREDS_MAX + 2];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    big[3] = ':';
+    ck_assert_int_eq(creds(big, user, pw, err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "larger than 1024"));
+}
+END_TEST
+
+/* Accepts one connection on ls, writes what it read (the request head) to fd out, answers 200
+ * "via-proxy" and exits. */
+static void proxy_serve(int ls, int out)
+{
+    int c = accept(ls, NULL, NULL);
+    if (c < 0)
+        _exit(1);
+    char req[4096];
+    size_t n = 0;
+    while (n < sizeof req - 1) {
+        ssize_t k = read(c, req + n, sizeof req - 1 - n);
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+        req[n] = '\0';
+        if (strstr(req, "\r\n\r\n") != NULL)
+            break;
+    }
+    if (write(out, req, n) != (ssize_t)n)
+        _exit(1);
+    const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\nvia-proxy";
+    if (write(c, resp, strlen(resp)) < 0)
+        _exit(1);
+    close(c);
+    _exit(0);
+}
+
+static int listen_loopback(int *port)
+{
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(ls, 4), 0);
+    socklen_t al = sizeof a;
+    getsockname(ls, (struct sockaddr *)&a, &al);
+    *port = ntohs(a.sin_port);
+    return ls;
+}
+
+START_TEST(get_goes_through_the_proxy_with_basic_credentials)
+{
+    int port, fds[2];
+    int ls = listen_loopback(&port);
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        proxy_serve(ls, fds[1]);
+    }
+    close(ls);
+    close(fds[1]);
+    char proxy[64], err[256];
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", port);
+    /* A name that never resolves: only the proxy could have answered. */
+    const char *hdrs[] = {"Authorization: Bearer sk_test_secretsecret", NULL};
+    clerk_http_request rq = {.url = "http://jwks.proxytest.invalid:8081/v1/jwks",
+                             .headers = hdrs,
+                             .proxy = proxy,
+                             .proxy_user = "svc",
+                             .proxy_password = "pa:ss word",
+                             .timeout_ms = 30000};
+    clerk_http_response rs;
+    int rc = clerk_http_get(&rq, &rs, err, sizeof err);
+    /* The server wrote what it saw before answering: once the answer is in, the pipe holds it;
+     * when there was none, the server still waits in accept and must not be waited for. */
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    char seen[4096];
+    ssize_t n = read(fds[0], seen, sizeof seen - 1);
+    seen[n > 0 ? n : 0] = '\0';
+    close(fds[0]);
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_int_eq(rs.status, 200);
+    ck_assert_str_eq(rs.body, "via-proxy");
+    clerk_http_response_free(&rs);
+    ck_assert_msg(
+        strncmp(seen, "GET http://jwks.proxytest.invalid:8081/v1/jwks HTTP/1.1\r\n", 56) == 0, "%s",
+        seen);
+    unsigned char b64[64];
+    int bl = EVP_EncodeBlock(b64, (const unsigned char *)"svc:pa:ss word", 14);
+    char want[128];
+    snprintf(want, sizeof want, "\r\nProxy-Authorization: Basic %.*s\r\n", bl, b64);
+    ck_assert_msg(strstr(seen, want) != NULL, "%s", seen);
+}
+END_TEST
+
+/* The handshake's nonce exchange takes its transport from the same template as the JWKS fetch
+ * (httpd_handshake.c fills it from the server's fetch settings): the proxy is kept. */
+START_TEST(nonce_exchange_goes_through_the_proxy)
+{
+    int port, fds[2];
+    int ls = listen_loopback(&port);
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        proxy_serve(ls, fds[1]);
+    }
+    close(ls);
+    close(fds[1]);
+    char proxy[64], err[256];
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", port);
+    clerk_http_request tpl = {.proxy = proxy, .timeout_ms = 30000};
+    apr_pool_t *p;
+    apr_pool_create(&p, NULL);
+    long status = 0;
+    const char *body = NULL;
+    const char *hdrs[] = {"Authorization: Bearer sk_test_secretsecret", NULL};
+    int rc = clerk_handshake_http_get(
+        &tpl, p, "http://api.proxytest.invalid:8082/v1/clients/handshake_payload?nonce=n1", hdrs,
+        &status, &body, err, sizeof err);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    char seen[4096];
+    ssize_t n = read(fds[0], seen, sizeof seen - 1);
+    seen[n > 0 ? n : 0] = '\0';
+    close(fds[0]);
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_int_eq(status, 200);
+    ck_assert_str_eq(body, "via-proxy");
+    apr_pool_destroy(p);
+    ck_assert_msg(strstr(seen, "GET http://api.proxytest.invalid:8082/v1/clients/") == seen, "%s",
+                  seen);
+}
+END_TEST
+
+START_TEST(proxy_failure_message_never_holds_the_password)
+{
+    int port;
+    int ls = listen_loopback(&port);
+    close(ls); /* nothing listens there any more: the connection is refused */
+    char proxy[64], err[256];
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", port);
+    clerk_http_request rq = {.url = "https://jwks.proxytest.invalid/v1/jwks",
+                             .proxy = proxy,
+                             .proxy_user = "svc",
+                             .proxy_password = "hunter2hunter2",
+                             .timeout_ms = 30000};
+    clerk_http_response rs;
+    ck_assert_int_eq(clerk_http_get(&rq, &rs, err, sizeof err), -1);
+    clerk_http_response_free(&rs);
+    ck_assert_int_eq(rs.status, 0);
+    ck_assert_ptr_null(strstr(err, "hunter2"));
+    ck_assert_msg(err[0] != '\0', "no message");
+}
+END_TEST
+
+Suite *outgoing_proxy_suite(void)
+{
+    Suite *s = suite_create("outgoing_proxy");
+    TCase *tc = tcase_create("values");
+    tcase_add_test(tc, proxy_url_forms);
+    tcase_add_test(tc, credentials_file_format);
+    suite_add_tcase(s, tc);
+    TCase *th = tcase_create("fetch");
+    tcase_set_timeout(th, 60);
+    tcase_add_test(th, get_goes_through_the_proxy_with_basic_credentials);
+    tcase_add_test(th, nonce_exchange_goes_through_the_proxy);
+    tcase_add_test(th, proxy_failure_message_never_holds_the_password);
+    suite_add_tcase(s, th);
+    return s;
+}
