@@ -12,7 +12,8 @@ top=$(pwd)
 PACKAGES="apache2 apache2-dev libapr1-dev libaprutil1-dev libssl-dev libjansson-dev
   libcurl4-openssl-dev check autoconf automake libtool pkg-config curl make gcc
   python3 python3-pytest valgrind clang-format openssl memcached redis-server
-  chromium nodejs clang libclang-rt-14-dev"
+  chromium nodejs clang libclang-rt-14-dev debhelper lintian fakeroot build-essential
+  python3-prometheus-client"
 
 if [ "${CLERK_NO_APT:-0}" != 1 ]; then
     SUDO=""
