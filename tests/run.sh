@@ -122,7 +122,7 @@ fi
 # Fuzzing (tests/fuzz/run.sh, ${FUZZ_SECONDS:-30} s per target) and the ASan+UBSan build's unit
 # and e2e suites (tests/sanitize.sh): each fuzz target and each sanitizer suite counts once.
 # Both print a closing "<name>: P passed, F failed".
-for check in fuzz/run.sh sanitize.sh; do
+for check in fuzz/run.sh sanitize.sh deb/run.sh; do
     name=${check%%[/.]*}
     echo "== $name"
     tests/$check >"tests/$name.log" 2>&1
