@@ -23,6 +23,11 @@ failed=0
 ok() { echo "ok: $*"; passed=$((passed + 1)); }
 bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
 summary() { echo "deb: $passed passed, $failed failed"; }
+pkg_present() { # dpkg knows the package in any state but not-installed
+    local st
+    st=$(dpkg-query -W -f '${Status}' "$PKG" 2>/dev/null) || return 1
+    [ -n "$st" ] && [ "${st##* }" != not-installed ]
+}
 die() { # a precondition or step everything after depends on
     bad "$*"
     summary
@@ -40,6 +45,11 @@ if [ -e "$MODSO" ] && ! dpkg -S "$MODSO" >/dev/null 2>&1; then
     die "$MODSO exists and belongs to no package (make install?): remove it first"
 fi
 
+# An operator's install of the package is not the test's to replace and purge.
+if pkg_present; then
+    die "$PKG is already installed: purge it first (the test installs and purges its own build)"
+fi
+
 version=$(awk -F'[][]' '/^AC_INIT/ { print $4 }' "$top/configure.ac")
 arch=$(dpkg --print-architecture)
 deb="${PKG}_${version}_${arch}.deb"
@@ -55,7 +65,7 @@ cleanup() {
         if [ "$policy_saved" = none ]; then $SUDO rm -f "$POLICY"; else $SUDO mv -f "$tmp/policy-rc.d.saved" "$POLICY"; fi
     fi
     # A failed run leaves no package behind either.
-    if dpkg-query -W -f '${Status}' "$PKG" 2>/dev/null | grep -q 'installed\|config-files'; then
+    if pkg_present; then
         $SUDO apt-get purge -y -qq "$PKG" >/dev/null 2>&1
     fi
     rm -rf "$tmp"
@@ -250,7 +260,7 @@ else
 fi
 left=""
 dpkg -L "$PKG" >/dev/null 2>&1 && left="$left dpkg-L"
-[ -n "$(dpkg-query -W -f '${Status}' "$PKG" 2>/dev/null | grep -v not-installed)" ] && left="$left dpkg-status"
+pkg_present && left="$left dpkg-status"
 for f in /etc/apache2/mods-available/clerk_auth.* /etc/apache2/mods-enabled/clerk_auth.* \
     /var/lib/apache2/module/*/clerk_auth "$MODSO" "/usr/share/doc/$PKG"; do
     [ -e "$f" ] || [ -L "$f" ] && left="$left $f"
