@@ -6,6 +6,7 @@
  * re-attaches the mutexes and preloads. Two global mutexes: a short one around socache calls for
  * providers that are not multi-process safe (shmcb), and the refresh lock, only ever try-locked
  * and held for one whole fetch, so a request never waits on it. */
+#include <stdint.h>
 #include <string.h>
 
 #include <apr_file_io.h>
@@ -502,6 +503,9 @@ static clerk_jwks_remote *source_get(apr_pool_t *p, apr_pool_t *tmp, server_rec 
         .store = cache && cache->initialised ? &cache->store : NULL,
         .log = jwks_log,
         .log_ctx = main_server,
+        .count = clerk_status_count_key_fetch,
+        .count_ctx =
+            (void *)(intptr_t)(jwks_url ? CLERK_KEY_FETCH_JWKS_URL : CLERK_KEY_FETCH_BACKEND_API),
     };
     char err[256];
     r = clerk_jwks_remote_create(p, &o, err, sizeof(err));

@@ -30,6 +30,7 @@ static const char module_version[] = PACKAGE_VERSION;
 #include <apr_strings.h>
 #include <jansson.h>
 
+#include "ap_mpm.h"
 #include "httpd.h"
 #include "http_config.h"
 #include "http_core.h"
@@ -52,8 +53,8 @@ APLOG_USE_MODULE(clerk_auth);
 #define STATUS_HANDLER_ALIAS "ClerkStatus"
 /* The layout version is in the name too: a graceful restart into a newer module gets a segment
  * of its own layout instead of reading the old one. */
-#define SHM_USERDATA "clerk_auth_status_shm2"
-#define SHM_MAGIC    0x636c65726b737432ULL /* "clerkst2": layout version */
+#define SHM_USERDATA "clerk_auth_status_shm3"
+#define SHM_MAGIC    0x636c65726b737433ULL /* "clerkst3": layout version */
 #define STRIPES      16
 
 /* One stripe of the counters. Only ever added to; readers may see a sum mid-update, never a
@@ -62,7 +63,9 @@ typedef struct counters {
     uint64_t outcome[3]; /* by clerk_status: signed-in, signed-out, handshake */
     uint64_t preflight;
     uint64_t reason[CLERK_R__COUNT];
-    uint64_t authz[3]; /* by clerk_status_authz_result */
+    uint64_t authz[3];        /* by clerk_status_authz_result */
+    uint64_t cache[2];        /* verified-token cache look-ups: miss, hit */
+    uint64_t key_fetch[2][2]; /* by CLERK_KEY_FETCH_* source, then failed/ok */
 } counters;
 
 /* Padded to whole lines so two stripes never share one. */
@@ -133,6 +136,19 @@ void clerk_status_count_authz(int result)
 {
     if (shared && result >= 0 && result < 3)
         add(&mine()->authz[result]);
+}
+
+void clerk_status_count_cache(int hit)
+{
+    if (shared)
+        add(&mine()->cache[hit ? 1 : 0]);
+}
+
+void clerk_status_count_key_fetch(void *ctx, int ok)
+{
+    intptr_t source = (intptr_t)ctx;
+    if (shared && source >= 0 && source < 2)
+        add(&mine()->key_fetch[source][ok ? 1 : 0]);
 }
 
 /* ---- startup ------------------------------------------------------------------------------- */
@@ -292,6 +308,134 @@ static json_t *key_sources_json(apr_pool_t *p, int64_t now)
     return a;
 }
 
+/* ---- the same counters in Prometheus' text format ---------------------------------------- */
+
+/* `SetHandler clerk-metrics`, or the status page's URL with ?format=prometheus. */
+#define METRICS_HANDLER "clerk-metrics"
+
+static int wants_prometheus(const request_rec *r)
+{
+    for (const char *a = r->args; a && *a;) {
+        size_t n = strcspn(a, "&");
+        if (n == strlen("format=prometheus") && strncmp(a, "format=prometheus", n) == 0)
+            return 1;
+        a += n + (a[n] == '&');
+    }
+    return 0;
+}
+
+/* A label value as the text format quotes it: backslash, double quote and newline escaped. */
+static const char *label_value(apr_pool_t *p, const char *v)
+{
+    char *out = apr_palloc(p, 2 * strlen(v) + 1), *o = out;
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"' || *v == '\n')
+            *o++ = '\\';
+        *o++ = *v == '\n' ? 'n' : *v;
+    }
+    *o = '\0';
+    return out;
+}
+
+static void family(request_rec *r, const char *name, const char *type, const char *help)
+{
+    ap_rprintf(r, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* APR's formatter, not libc's: a 64-bit integer is APR_INT64_T_FMT. */
+static void sample(request_rec *r, const char *name, const char *labels, json_int_t v)
+{
+    ap_rprintf(r, "%s%s%s%s %" APR_INT64_T_FMT "\n", name, labels ? "{" : "", labels ? labels : "",
+               labels ? "}" : "", (apr_int64_t)v);
+}
+
+/* Every counter comes from the shared segment (all processes, kept across graceful restarts),
+ * so each series only ever grows until httpd is stopped; nothing here names a URL, key or
+ * token. */
+static void prometheus_counters(request_rec *r)
+{
+    static const char *const outcome_names[3] = {"signed-in", "signed-out", "handshake"};
+    static const char *const fetch_sources[2] = {"backend-api", "jwks-url"};
+
+    family(r, "clerk_auth_decisions_total", "counter",
+           "AuthType Clerk decisions by outcome, every process since httpd started.");
+    for (int i = 0; i < 3; i++)
+        sample(r, "clerk_auth_decisions_total",
+               apr_psprintf(r->pool, "outcome=\"%s\"", outcome_names[i]), SUM(outcome[i]));
+    family(r, "clerk_auth_cors_preflights_total", "counter",
+           "CORS preflight requests passed without a challenge.");
+    sample(r, "clerk_auth_cors_preflights_total", NULL, SUM(preflight));
+    family(r, "clerk_auth_decision_reasons_total", "counter",
+           "Signed-out and handshake decisions by Clerk's reason string.");
+    for (int i = CLERK_R_NONE + 1; i < CLERK_R__COUNT; i++)
+        sample(r, "clerk_auth_decision_reasons_total",
+               apr_psprintf(r->pool, "reason=\"%s\"",
+                            label_value(r->pool, clerk_reason_str((clerk_reason)i))),
+               SUM(reason[i]));
+    family(r, "clerk_auth_authorizations_total", "counter",
+           "Require clerk-* results for a signed-in user by outcome.");
+    sample(r, "clerk_auth_authorizations_total", "outcome=\"granted\"",
+           SUM(authz[CLERK_AUTHZ_GRANTED]));
+    sample(r, "clerk_auth_authorizations_total", "outcome=\"denied\"",
+           SUM(authz[CLERK_AUTHZ_DENIED]));
+    sample(r, "clerk_auth_authorizations_total", "outcome=\"error\"",
+           SUM(authz[CLERK_AUTHZ_ERROR]));
+    family(r, "clerk_auth_token_cache_lookups_total", "counter",
+           "Verified-token cache look-ups of every process by outcome.");
+    sample(r, "clerk_auth_token_cache_lookups_total", "outcome=\"hit\"", SUM(cache[1]));
+    sample(r, "clerk_auth_token_cache_lookups_total", "outcome=\"miss\"", SUM(cache[0]));
+    family(r, "clerk_auth_key_fetches_total", "counter",
+           "Remote JWKS fetch attempts by source and outcome.");
+    for (int s = 0; s < 2; s++) {
+        sample(r, "clerk_auth_key_fetches_total",
+               apr_psprintf(r->pool, "source=\"%s\",outcome=\"ok\"", fetch_sources[s]),
+               SUM(key_fetch[s][1]));
+        sample(r, "clerk_auth_key_fetches_total",
+               apr_psprintf(r->pool, "source=\"%s\",outcome=\"failed\"", fetch_sources[s]),
+               SUM(key_fetch[s][0]));
+    }
+}
+
+static int metrics_page(request_rec *r)
+{
+    ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (r->header_only)
+        return OK;
+    family(r, "clerk_auth_build_info", "gauge", "The module's version; always 1.");
+    sample(r, "clerk_auth_build_info",
+           apr_psprintf(r->pool, "version=\"%s\"", label_value(r->pool, module_version)), 1);
+    family(r, "clerk_auth_config_load_time_seconds", "gauge",
+           "When the running configuration was loaded (start or graceful restart), Unix time.");
+    sample(r, "clerk_auth_config_load_time_seconds", NULL, (json_int_t)generation_loaded_s);
+    int generation = 0;
+    if (ap_mpm_query(AP_MPMQ_GENERATION, &generation) == APR_SUCCESS) {
+        family(r, "clerk_auth_config_generation", "gauge",
+               "The answering process' configuration generation: one more per graceful restart.");
+        sample(r, "clerk_auth_config_generation", NULL, generation);
+    }
+    family(r, "clerk_auth_counters_available", "gauge",
+           "1 when the shared counters exist; 0: the clerk_auth_*_total series are absent.");
+    sample(r, "clerk_auth_counters_available", NULL, shared != NULL);
+    if (!shared)
+        return OK;
+    family(r, "clerk_auth_start_time_seconds", "gauge",
+           "When httpd started (the counters' origin), Unix time.");
+    sample(r, "clerk_auth_start_time_seconds", NULL, (json_int_t)shared->started_at_s);
+    prometheus_counters(r);
+    return OK;
+}
+
+static int metrics_handler(request_rec *r)
+{
+    if (!r->handler || strcmp(r->handler, METRICS_HANDLER) != 0)
+        return DECLINED;
+    r->allowed |= (AP_METHOD_BIT << M_GET);
+    if (r->method_number != M_GET)
+        return HTTP_METHOD_NOT_ALLOWED;
+    return metrics_page(r);
+}
+
 static int status_handler(request_rec *r)
 {
     if (!r->handler || (strcmp(r->handler, STATUS_HANDLER) != 0 &&
@@ -300,6 +444,8 @@ static int status_handler(request_rec *r)
     r->allowed |= (AP_METHOD_BIT << M_GET);
     if (r->method_number != M_GET)
         return HTTP_METHOD_NOT_ALLOWED;
+    if (wants_prometheus(r))
+        return metrics_page(r);
 
     int64_t now = (int64_t)apr_time_sec(apr_time_now());
     json_t *page =
@@ -338,4 +484,5 @@ void clerk_status_register_hooks(apr_pool_t *p)
     (void)p;
     ap_hook_post_config(status_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -1936,6 +1936,7 @@ static void clerk_child_init(apr_pool_t *pchild, server_rec *s)
                                        "will be verified in full");
         return;
     }
+    clerk_token_cache_set_counter(token_cache, clerk_status_count_cache);
     apr_pool_cleanup_register(pchild, NULL, token_cache_cleanup, apr_pool_cleanup_null);
 }
 

@@ -52,6 +52,8 @@ struct clerk_jwks_remote {
     void *fetch_ctx;
     clerk_jwks_log_fn log;
     void *log_ctx;
+    void (*count)(void *ctx, int ok);
+    void *count_ctx;
     apr_thread_mutex_t *mu;
     apr_thread_cond_t *idle; /* signalled when busy drops */
     /* Everything below is guarded by mu. */
@@ -171,6 +173,8 @@ clerk_jwks_remote *clerk_jwks_remote_create(apr_pool_t *p, const clerk_jwks_remo
     r->fetch_ctx = o->fetch_ctx;
     r->log = o->log;
     r->log_ctx = o->log_ctx;
+    r->count = o->count;
+    r->count_ctx = o->count_ctx;
     if (r->secret != NULL) {
         r->headers[0] = apr_pstrcat(p, "Authorization: Bearer ", r->secret, NULL);
         r->headers[1] = "Clerk-API-Version: " CLERK_JWKS_API_VERSION;
@@ -673,6 +677,8 @@ static int refresh_step(clerk_jwks_remote *r, int64_t now, const char *kid, int 
             *ferr = e;
         result = -1;
     }
+    if (r->count != NULL)
+        r->count(r->count_ctx, ok);
     lock(r);
     if (r->has_store) {
         next.n_ok = ok ? r->shared_ok + 1 : r->shared_ok;

@@ -87,6 +87,10 @@ typedef struct clerk_jwks_remote_opts {
     void *fetch_ctx;
     clerk_jwks_log_fn log; /* may be NULL */
     void *log_ctx;
+    /* Called once per fetch attempt of this process with its result (1: a key set was
+     * installed, 0: failed), from the fetching thread; may be NULL. */
+    void (*count)(void *ctx, int ok);
+    void *count_ctx;
 } clerk_jwks_remote_opts;
 
 typedef struct clerk_jwks_remote clerk_jwks_remote;

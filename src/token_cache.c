@@ -59,6 +59,7 @@ struct clerk_token_cache {
     padded_stripe *stripes;
     atomic_uint_fast64_t seq;
     atomic_size_t entries;
+    void (*count)(int hit); /* clerk_token_cache_set_counter */
 };
 
 clerk_token_cache *clerk_token_cache_create(size_t capacity)
@@ -216,7 +217,15 @@ clerk_token *clerk_token_cache_get(clerk_token_cache *c, const char *tok, size_t
     pthread_mutex_unlock(&st->lock);
     /* Freeing a token walks its JSON: done outside the lock. */
     clerk_token_release(dropped);
+    if (c->count != NULL)
+        c->count(found != NULL);
     return found;
+}
+
+void clerk_token_cache_set_counter(clerk_token_cache *c, void (*count)(int hit))
+{
+    if (c != NULL)
+        c->count = count;
 }
 
 void clerk_token_cache_put(clerk_token_cache *c, const char *tok, size_t len, clerk_token *t)

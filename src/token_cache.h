@@ -25,6 +25,11 @@ void clerk_token_cache_put(clerk_token_cache *c, const char *tok, size_t len, cl
  * At most a few headers are kept (the first ones seen), for the cache's life; lock-free. */
 json_t *clerk_token_cache_known_header(void *cache, const char *seg, size_t len);
 
+/* Has count(hit) called after every look-up, outside the cache's locks, from the looking-up
+ * thread (so count must be thread-safe, e.g. atomic adds to counters other processes share);
+ * NULL stops it. Set before the cache is shared between threads. */
+void clerk_token_cache_set_counter(clerk_token_cache *c, void (*count)(int hit));
+
 /* Counters since creation. */
 void clerk_token_cache_stats(const clerk_token_cache *c, uint64_t *hits, uint64_t *misses,
                              size_t *entries);

@@ -12,7 +12,8 @@ top=$(pwd)
 PACKAGES="apache2 apache2-dev libapr1-dev libaprutil1-dev libssl-dev libjansson-dev
   libcurl4-openssl-dev check autoconf automake libtool pkg-config curl make gcc
   python3 python3-pytest valgrind clang-format openssl memcached redis-server
-  chromium nodejs clang libclang-rt-14-dev tinyproxy"
+  chromium nodejs clang libclang-rt-14-dev tinyproxy debhelper lintian fakeroot build-essential
+  python3-prometheus-client"
 
 if [ "${CLERK_NO_APT:-0}" != 1 ]; then
     SUDO=""
@@ -121,7 +122,7 @@ fi
 # Fuzzing (tests/fuzz/run.sh, ${FUZZ_SECONDS:-30} s per target) and the ASan+UBSan build's unit
 # and e2e suites (tests/sanitize.sh): each fuzz target and each sanitizer suite counts once.
 # Both print a closing "<name>: P passed, F failed".
-for check in fuzz/run.sh sanitize.sh; do
+for check in fuzz/run.sh sanitize.sh deb/run.sh; do
     name=${check%%[/.]*}
     echo "== $name"
     tests/$check >"tests/$name.log" 2>&1

@@ -792,6 +792,49 @@ START_TEST(held_key_survives_a_swap_until_release)
 }
 END_TEST
 
+/* What the count callback reported: [0] failed, [1] ok; the ctx it was given. */
+static int fetch_counts[2];
+static void *fetch_count_ctx;
+
+static void count_fetch(void *ctx, int ok)
+{
+    fetch_counts[ok ? 1 : 0]++;
+    fetch_count_ctx = ctx;
+}
+
+START_TEST(every_fetch_attempt_is_counted_with_its_result)
+{
+    push(&sc, 0, 200, jwks_k1, NULL);
+    push(&sc, 0, 503, "upstream down", NULL);
+    push(&sc, 0, 200, "not json", NULL);
+    fetch_counts[0] = fetch_counts[1] = 0;
+    fetch_count_ctx = NULL;
+    static int tag;
+    clerk_jwks_remote_opts o = {.url = URL,
+                                .secret_key = SK,
+                                .store = &mem_iface,
+                                .fetch = scripted_fetch,
+                                .fetch_ctx = &sc,
+                                .count = count_fetch,
+                                .count_ctx = &tag};
+    char err[256];
+    clerk_jwks_remote *r = clerk_jwks_remote_create(pool, &o, err, sizeof err);
+    ck_assert_msg(r != NULL, "%s", err);
+    ck_assert_int_eq(clerk_jwks_remote_preload(r, now, NULL), 0);
+    ck_assert_int_eq(fetch_counts[1], 1);
+    ck_assert_int_eq(fetch_counts[0], 0);
+    ck_assert_ptr_eq(fetch_count_ctx, &tag);
+    now = T0 + 300; /* stale: one failed attempt (503) */
+    ck_assert(find(r, "ins_k1", NULL));
+    ck_assert_int_eq(fetch_counts[0], 1);
+    now = T0 + 600; /* a 200 that is not a key set fails too */
+    ck_assert(find(r, "ins_k1", NULL));
+    ck_assert_int_eq(sc.calls, 3);
+    ck_assert_int_eq(fetch_counts[0], 2);
+    ck_assert_int_eq(fetch_counts[1], 1);
+}
+END_TEST
+
 START_TEST(without_a_store_the_process_fetches_alone)
 {
     push(&sc, 0, 200, jwks_k1, NULL);
@@ -1202,6 +1245,7 @@ Suite *jwks_remote_suite(void)
     tcase_add_test(tc, tampered_shared_record_is_ignored);
     tcase_add_test(tc, held_key_survives_a_swap_until_release);
     tcase_add_test(tc, without_a_store_the_process_fetches_alone);
+    tcase_add_test(tc, every_fetch_attempt_is_counted_with_its_result);
     tcase_add_test(tc, bapi_url_joins_with_one_slash);
     suite_add_tcase(s, tc);
 
