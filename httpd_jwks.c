@@ -850,8 +850,8 @@ static void free_carried(void)
 
 /* An on-host cache (shmcb) dies with its generation, so a graceful restart during a Clerk
  * outage would leave every new child without keys, signing everyone out although the last
- * good set is still within ClerkJWKSMaxStale. Before the old cache goes (this cleanup is
- * registered after it, so it runs first), the parent copies each source's record out; the
+ * good set is still within ClerkJWKSMaxStale. Before the old cache goes (a pre-cleanup,
+ * it runs before every cleanup and sub-pool of pconf), the parent copies each source's record out; the
  * next post_config writes it into the new cache. The record is signed and dated, so the
  * policy still checks it and still enforces max-stale. */
 static apr_status_t carry_records(void *unused)
@@ -992,7 +992,9 @@ static int jwks_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     collect_sources(pconf, ptemp, s);
     assign_slots(pconf, s);
     restore_carried(s);
-    apr_pool_cleanup_register(pconf, NULL, carry_records, apr_pool_cleanup_null);
+    /* A pre-cleanup: the dbm provider reads through a sub-pool of pconf, which a plain cleanup
+     * would find already destroyed (httpd crashed at the first restart with ClerkCache dbm). */
+    apr_pool_pre_cleanup_register(pconf, NULL, carry_records);
     return OK;
 }
 
