@@ -851,9 +851,9 @@ static void free_carried(void)
 /* An on-host cache (shmcb) dies with its generation, so a graceful restart during a Clerk
  * outage would leave every new child without keys, signing everyone out although the last
  * good set is still within ClerkJWKSMaxStale. Before the old cache goes (a pre-cleanup,
- * it runs before every cleanup and sub-pool of pconf), the parent copies each source's record out; the
- * next post_config writes it into the new cache. The record is signed and dated, so the
- * policy still checks it and still enforces max-stale. */
+ * it runs before every cleanup and sub-pool of pconf), the parent copies each source's record out;
+ * the next post_config writes it into the new cache. The record is signed and dated, so the policy
+ * still checks it and still enforces max-stale. */
 static apr_status_t carry_records(void *unused)
 {
     (void)unused;
