@@ -160,3 +160,74 @@ def test_replayed_older_record_is_refused_after_a_restart(work, jwks_server, min
     finally:
         s.h.stop()
         jwks_server.set_state("good")
+
+
+def fleet_node(work, name, jwks_server, port, key_file):
+    h = ModuleHttpd(os.path.join(work, name))
+    h.configure("""ClerkCABundle "{ca}"
+ClerkCache memcache:127.0.0.1:{port}
+ClerkCacheKeyFile "{key}"
+<Location /u/>
+    AuthType Clerk
+    AuthName clerk-e2e
+    ClerkPublishableKey {pk}
+    ClerkJWKSURL {api}/.well-known/jwks.json
+    Require valid-user
+</Location>
+""".format(ca=jwks_server.ca, port=port, key=key_file, pk=PK, api=jwks_server.base),
+        extra_modules=("socache_memcache",))
+    return h
+
+
+def test_fleet_shares_a_url_source_under_its_cache_key_file(work, jwks_server, minter):
+    """Across hosts the MAC key must be the same everywhere: ClerkCacheKeyFile. Two servers with
+    the same key file share one fetch; a server with another key cannot use (or plant) their
+    record and fetches on its own."""
+    from jwks_server import Daemon
+    jwks_server.set_state("good")
+    keys = []
+    for i, text in enumerate(("a" * 64, "b" * 64)):
+        p = os.path.join(work, "fleet-key-%d" % i)
+        with open(p, "w") as f:
+            f.write(text + "\n")
+        os.chmod(p, 0o644)
+        keys.append(p)
+    daemon = Daemon(os.path.join(work, "daemon-fleet-key"), "memcached")
+    nodes = [fleet_node(work, "mod-fleet-%d" % i, jwks_server, daemon.port, k)
+             for i, k in enumerate((keys[0], keys[0], keys[1]))]
+    path = "/.well-known/jwks.json"
+    try:
+        one, two, other = nodes
+        one.start()
+        assert one.wait_log("JWKS fetched from %s%s" % (jwks_server.base, path)), one.tail()
+        n = len(jwks_server.fetches(path=path))
+        two.start()
+        assert curl(two.url("/u/hello.txt"), ["Authorization: Bearer " + minter.sign()]).status == 200
+        assert len(jwks_server.fetches(path=path)) == n, two.tail()
+        assert "CLERK0412" not in two.log_text()
+        other.start()
+        assert curl(other.url("/u/hello.txt"),
+                    ["Authorization: Bearer " + minter.sign()]).status == 200
+        assert len(jwks_server.fetches(path=path)) == n + 1
+        assert "ignoring a shared cache record that does not check out" in other.log_text()
+    finally:
+        for h in nodes:
+            h.stop()
+        daemon.stop()
+
+
+def test_cache_key_file_must_hold_32_bytes(work):
+    from conftest import APACHE, free_port, run, server_head
+    d = os.path.join(work, "t-short-key")
+    for sub in ("run", "logs"):
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+    key = os.path.join(d, "key")
+    with open(key, "w") as f:
+        f.write("too-short\n")
+    conf = os.path.join(d, "httpd.conf")
+    with open(conf, "w") as f:
+        f.write(server_head(d, free_port()) + '\nClerkCacheKeyFile "%s"\n' % key)
+    r = run([APACHE, "-t", "-f", conf])
+    assert r.returncode != 0
+    assert ("ClerkCacheKeyFile: '%s' holds 9 bytes; at least 32 are needed" % key) in r.stderr, \
+        r.stderr
