@@ -366,9 +366,18 @@ const char *clerk_jwks_set_cache_key_file(cmd_parms *cmd, void *cfg, const char 
     return NULL;
 }
 
+/* ClerkAllowRSAExponent's list: written only while the configuration is read (one thread),
+ * emptied with the generation's pconf. */
+static uint64_t rsa_extra[CLERK_RSA_EXTRA_E_MAX];
+static size_t rsa_n;
+static int rsa_any, rsa_reset_registered;
+
 static apr_status_t rsa_exponents_reset(void *unused)
 {
     (void)unused;
+    rsa_n = 0;
+    rsa_any = 0;
+    rsa_reset_registered = 0;
     clerk_jwk_set_rsa_exponents(NULL, 0, 0);
     return APR_SUCCESS;
 }
@@ -377,29 +386,23 @@ static apr_status_t rsa_exponents_reset(void *unused)
  * holds for every key whichever line loads it; process-wide, reset when the generation ends. */
 const char *clerk_jwks_set_rsa_exponent(cmd_parms *cmd, void *cfg, const char *arg)
 {
-    static uint64_t extra[CLERK_RSA_EXTRA_E_MAX];
-    static size_t n;
-    static int any;
-    static apr_pool_t *seen;
     (void)cfg;
-    if (seen != cmd->pool) { /* a new generation: start from the default */
-        seen = cmd->pool;
-        n = 0;
-        any = 0;
+    if (!rsa_reset_registered) {
+        rsa_reset_registered = 1;
         apr_pool_cleanup_register(cmd->pool, NULL, rsa_exponents_reset, apr_pool_cleanup_null);
     }
     if (strcasecmp(arg, "any") == 0) {
-        any = 1;
+        rsa_any = 1;
     } else {
         char *end;
         apr_int64_t v = apr_strtoi64(arg, &end, 10);
         if (end == arg || *end || v < 3 || (v & 1) == 0)
             return dir_error(cmd, "'%s' is not 'any' or an odd integer of at least 3", arg);
-        if (n >= CLERK_RSA_EXTRA_E_MAX)
+        if (rsa_n >= CLERK_RSA_EXTRA_E_MAX)
             return dir_error(cmd, "at most %d exponents", CLERK_RSA_EXTRA_E_MAX);
-        extra[n++] = (uint64_t)v;
+        rsa_extra[rsa_n++] = (uint64_t)v;
     }
-    clerk_jwk_set_rsa_exponents(extra, n, any);
+    clerk_jwk_set_rsa_exponents(rsa_extra, rsa_n, rsa_any);
     return NULL;
 }
 
@@ -468,6 +471,10 @@ static int store_set(void *ctx, const char *key, const unsigned char *val, size_
     return rv == APR_SUCCESS ? 0 : -1;
 }
 
+/* The lease this thread took (a thread runs one fetch at a time): unlock frees only its own,
+ * never one another process took after it expired. */
+static _Thread_local apr_uint64_t my_lease;
+
 static source_slot *slot_for(const char *key)
 {
     return slot_of ? apr_hash_get(slot_of, key, APR_HASH_KEY_STRING) : NULL;
@@ -486,7 +493,10 @@ static int store_trylock(void *ctx, const char *key)
         apr_uint64_t cur = apr_atomic_read64(&sl->lease_until);
         if (cur > now)
             return 1;
-        return apr_atomic_cas64(&sl->lease_until, now + sl->lease_len, cur) == cur ? 0 : 1;
+        if (apr_atomic_cas64(&sl->lease_until, now + sl->lease_len, cur) != cur)
+            return 1;
+        my_lease = now + sl->lease_len;
+        return 0;
     }
     if (!refresh_mutex)
         return -1;
@@ -499,7 +509,7 @@ static void store_unlock(void *ctx, const char *key)
     (void)ctx;
     source_slot *sl = slot_for(key);
     if (sl)
-        apr_atomic_set64(&sl->lease_until, 0);
+        apr_atomic_cas64(&sl->lease_until, 0, my_lease);
     else
         apr_global_mutex_unlock(refresh_mutex);
 }
