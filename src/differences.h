@@ -29,6 +29,9 @@
  *   org-features     auth.c     v2 `fea`/`o.fpm`: features named only by scopes o/ou/uo,
  *                               masks only all-digit; otherwise no permission
  *   fva              auth.c     `fva` counts only when both ages are integers -1 or >= 0
+ *   rsa-exponent     jwk.c      RSA keys with a public exponent other than 65537 are not
+ *                               loaded unless ClerkAllowRSAExponent lists it (Clerk issues
+ *                               65537 only; small exponents have a history of forgery bugs)
  *
  * Not differences but choices where the SDK has no equivalent (documented in the README):
  * ClerkIssuer, pending sessions refused by default (reason session-pending), forwarded headers
