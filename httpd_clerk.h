@@ -141,6 +141,11 @@ const char *clerk_jwks_set_outgoing_proxy_auth(cmd_parms *cmd, void *cfg, const 
 const char *clerk_jwks_set_cache(cmd_parms *cmd, void *cfg, const char *arg);
 const char *clerk_jwks_set_interval(cmd_parms *cmd, void *cfg, const char *arg);
 const char *clerk_jwks_set_timeout(cmd_parms *cmd, void *cfg, const char *a1, const char *a2);
+const char *clerk_jwks_set_cache_key_file(cmd_parms *cmd, void *cfg, const char *arg);
+const char *clerk_jwks_set_rsa_exponent(cmd_parms *cmd, void *cfg, const char *arg);
+const char *clerk_status_set_show_paths(cmd_parms *cmd, void *cfg, int on);
+/* 1 when ClerkStatusShowPaths On holds for s: the status page may name key files. */
+int clerk_status_show_paths(server_rec *s);
 /* cmd->info of clerk_jwks_set_interval: which interval a directive sets. */
 enum { CLERK_JWKS_REFRESH = 1, CLERK_JWKS_MIN_REFRESH = 2, CLERK_JWKS_MAX_STALE = 3 };
 
@@ -165,7 +170,14 @@ enum { CLERK_JWKS_REFRESH = 1, CLERK_JWKS_MIN_REFRESH = 2, CLERK_JWKS_MAX_STALE 
                       RSRC_CONF,                                                                   \
                       "seconds the last good JWKS serves while fetches fail (default 3600)"),      \
         AP_INIT_TAKE12("ClerkFetchTimeout", clerk_jwks_set_timeout, NULL, RSRC_CONF,               \
-                       "[connect] total seconds for one fetch (default 3 10)")
+                       "[connect] total seconds for one fetch (default 3 10)"),                    \
+        AP_INIT_TAKE1("ClerkCacheKeyFile", clerk_jwks_set_cache_key_file, NULL, RSRC_CONF,         \
+                      "file with the key records in a network ClerkCache are MAC'd with"),         \
+        AP_INIT_ITERATE("ClerkAllowRSAExponent", clerk_jwks_set_rsa_exponent, NULL,                \
+                        RSRC_CONF | EXEC_ON_READ,                                                  \
+                        "RSA public exponents accepted besides 65537, or any"),                    \
+        AP_INIT_FLAG("ClerkStatusShowPaths", clerk_status_set_show_paths, NULL, RSRC_CONF,         \
+                     "name key files on the status page (default Off)")
 
 /* ---- handshake (httpd_handshake.c) --------------------------------------------------------- */
 

@@ -9,8 +9,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <apr_atomic.h>
 #include <apr_file_io.h>
 #include <apr_hash.h>
+#include <apr_lib.h>
+#include <apr_shm.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 #include <curl/curl.h>
@@ -26,8 +29,10 @@
 #include "httpd_clerk.h"
 
 #include "http_fetch.h"
+#include "jwk.h"
 #include "jwks_remote.h"
 #include "outgoing_proxy.h"
+#include "url.h"
 
 APLOG_USE_MODULE(clerk_auth);
 
@@ -65,6 +70,9 @@ typedef struct jwks_srv {
     jwks_cache *cache;
     apr_int64_t refresh_s, min_refresh_s, max_stale_s;
     long connect_ms, timeout_ms;
+    const unsigned char *cache_key; /* ClerkCacheKeyFile's bytes: MACs records in a network cache */
+    apr_size_t cache_key_len;
+    int show_paths; /* ClerkStatusShowPaths: 0 unset, 1 off, 2 on */
 } jwks_srv;
 
 /* Per generation (reset in post_config, inherited by the children). */
@@ -79,6 +87,29 @@ static jwks_cache *default_cache; /* the default shmcb, when some source needs i
 
 /* Each source's shared-record key -> the cache it lives in (for the graceful hand-over). */
 static apr_hash_t *source_caches;
+
+/* What the cache's other writers cannot reach (SECURITY.md, "Caches that trust nobody else").
+ * Made once per httpd parent, in its process pool, so it survives graceful restarts, and
+ * inherited by every child through fork: a random key for the records of on-host caches (shmcb,
+ * dbm), and an anonymous shared mapping with one slot per source. A CGI or PHP-FPM process
+ * running as the httpd user can open the shmcb segment or the dbm file, but it is exec'd, so it
+ * has neither the key nor the mapping. Slots are claimed by the parent in post_config only (one
+ * thread); children read a slot's key and update its numbers with atomics, never a lock. */
+#define HOST_STATE_KEY "clerk_auth:jwks-host-state"
+#define SLOTS_MAX      128
+#define LEASE_EXTRA_S  5
+typedef struct source_slot {
+    char key[96];                      /* the source's store key; "" when free */
+    volatile apr_uint64_t newest;      /* fetch time (s) of the newest set installed on this host */
+    volatile apr_uint64_t lease_until; /* apr_time_t until which one fetch holds the slot; 0 free */
+    apr_uint64_t lease_len;            /* the source's fetch timeout and some, in apr_time_t */
+} source_slot;
+typedef struct host_state {
+    unsigned char mac_key[32];
+    source_slot *slots; /* SLOTS_MAX of them; NULL when the mapping could not be made */
+} host_state;
+static host_state *host;
+static apr_hash_t *slot_of; /* store key -> source_slot *, filled in post_config, then read-only */
 
 /* Records handed from one generation to the next (see carry_records). Only the parent touches
  * them, in post_config and in a pconf cleanup, both single-threaded: no mutex needed. httpd
@@ -124,6 +155,9 @@ void *clerk_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     INHERIT(max_stale_s);
     INHERIT(connect_ms);
     INHERIT(timeout_ms);
+    INHERIT(cache_key);
+    INHERIT(cache_key_len);
+    INHERIT(show_paths);
     return m;
 }
 
@@ -361,6 +395,97 @@ const char *clerk_jwks_set_timeout(cmd_parms *cmd, void *cfg, const char *a1, co
     return NULL;
 }
 
+/* ClerkCacheKeyFile <path>: the key records in a network cache (memcache, redis) are MAC'd
+ * with; every server of the fleet must read the same bytes. Trailing white space is dropped (a
+ * file made by `openssl rand -hex 32 >file` ends in a newline). */
+#define CACHE_KEY_FILE_MAX 4096
+const char *clerk_jwks_set_cache_key_file(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    const char *e = server_only(cmd);
+    (void)cfg;
+    if (e)
+        return e;
+    const char *path = ap_server_root_relative(cmd->temp_pool, arg);
+    apr_file_t *f;
+    char buf[CACHE_KEY_FILE_MAX + 1];
+    apr_size_t n = sizeof(buf);
+    if (!path || apr_file_open(&f, path, APR_FOPEN_READ, 0, cmd->temp_pool) != APR_SUCCESS)
+        return dir_error(cmd, "cannot read '%s'", arg);
+    apr_status_t rv = apr_file_read_full(f, buf, sizeof(buf), &n);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EOF(rv))
+        return dir_error(cmd, "cannot read '%s'", arg);
+    if (n > CACHE_KEY_FILE_MAX)
+        return dir_error(cmd, "'%s' is larger than %d bytes", arg, CACHE_KEY_FILE_MAX);
+    while (n > 0 && apr_isspace(buf[n - 1]))
+        n--;
+    if (n < CLERK_JWKS_MAC_KEY_MIN)
+        return dir_error(cmd,
+                         "'%s' holds %lu bytes; at least %d are needed (e.g. openssl rand -hex 32)",
+                         arg, (unsigned long)n, CLERK_JWKS_MAC_KEY_MIN);
+    jwks_srv *c = srv_conf(cmd->server);
+    c->cache_key = apr_pmemdup(cmd->pool, buf, n);
+    c->cache_key_len = n;
+    memset(buf, 0, sizeof(buf));
+    return NULL;
+}
+
+/* ClerkAllowRSAExponent's list: written only while the configuration is read (one thread),
+ * emptied with the generation's pconf. */
+static uint64_t rsa_extra[CLERK_RSA_EXTRA_E_MAX];
+static size_t rsa_n;
+static int rsa_any, rsa_reset_registered;
+
+static apr_status_t rsa_exponents_reset(void *unused)
+{
+    (void)unused;
+    rsa_n = 0;
+    rsa_any = 0;
+    rsa_reset_registered = 0;
+    clerk_jwk_set_rsa_exponents(NULL, 0, 0);
+    return APR_SUCCESS;
+}
+
+/* ClerkAllowRSAExponent any | <odd integer> ...: read as the file is read (EXEC_ON_READ), so it
+ * holds for every key whichever line loads it; process-wide, reset when the generation ends. */
+const char *clerk_jwks_set_rsa_exponent(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    (void)cfg;
+    if (!rsa_reset_registered) {
+        rsa_reset_registered = 1;
+        apr_pool_cleanup_register(cmd->pool, NULL, rsa_exponents_reset, apr_pool_cleanup_null);
+    }
+    if (strcasecmp(arg, "any") == 0) {
+        rsa_any = 1;
+    } else {
+        char *end;
+        apr_int64_t v = apr_strtoi64(arg, &end, 10);
+        if (end == arg || *end || v < 3 || (v & 1) == 0)
+            return dir_error(cmd, "'%s' is not 'any' or an odd integer of at least 3", arg);
+        if (rsa_n >= CLERK_RSA_EXTRA_E_MAX)
+            return dir_error(cmd, "at most %d exponents", CLERK_RSA_EXTRA_E_MAX);
+        rsa_extra[rsa_n++] = (uint64_t)v;
+    }
+    clerk_jwk_set_rsa_exponents(rsa_extra, rsa_n, rsa_any);
+    return NULL;
+}
+
+/* ClerkStatusShowPaths On|Off: the status page names key files only when On. */
+const char *clerk_status_set_show_paths(cmd_parms *cmd, void *cfg, int on)
+{
+    const char *e = server_only(cmd);
+    (void)cfg;
+    if (e)
+        return e;
+    srv_conf(cmd->server)->show_paths = on ? 2 : 1;
+    return NULL;
+}
+
+int clerk_status_show_paths(server_rec *s)
+{
+    return srv_conf(s)->show_paths == 2;
+}
+
 /* ---- the store on socache ---------------------------------------------------------------- */
 
 static int store_get(void *ctx, const char *key, unsigned char *buf, size_t cap, size_t *len)
@@ -410,10 +535,33 @@ static int store_set(void *ctx, const char *key, const unsigned char *val, size_
     return rv == APR_SUCCESS ? 0 : -1;
 }
 
+/* The lease this thread took (a thread runs one fetch at a time): unlock frees only its own,
+ * never one another process took after it expired. */
+static _Thread_local apr_uint64_t my_lease;
+
+static source_slot *slot_for(const char *key)
+{
+    return slot_of ? apr_hash_get(slot_of, key, APR_HASH_KEY_STRING) : NULL;
+}
+
+/* Each source has its own lock: its slot's lease, taken by compare-and-swap and never waited
+ * for, so a fetch that hangs holds up no other source. The lease ends on its own after the
+ * source's fetch timeout (and LEASE_EXTRA_S), which also frees it when its holder died. A source
+ * first named by an .htaccess has no slot and shares the one global refresh mutex. */
 static int store_trylock(void *ctx, const char *key)
 {
     (void)ctx;
-    (void)key;
+    source_slot *sl = slot_for(key);
+    if (sl) {
+        apr_uint64_t now = (apr_uint64_t)apr_time_now();
+        apr_uint64_t cur = apr_atomic_read64(&sl->lease_until);
+        if (cur > now)
+            return 1;
+        if (apr_atomic_cas64(&sl->lease_until, now + sl->lease_len, cur) != cur)
+            return 1;
+        my_lease = now + sl->lease_len;
+        return 0;
+    }
     if (!refresh_mutex)
         return -1;
     apr_status_t rv = apr_global_mutex_trylock(refresh_mutex);
@@ -423,8 +571,107 @@ static int store_trylock(void *ctx, const char *key)
 static void store_unlock(void *ctx, const char *key)
 {
     (void)ctx;
-    (void)key;
-    apr_global_mutex_unlock(refresh_mutex);
+    source_slot *sl = slot_for(key);
+    if (sl)
+        apr_atomic_cas64(&sl->lease_until, 0, my_lease);
+    else
+        apr_global_mutex_unlock(refresh_mutex);
+}
+
+static int64_t store_newest(void *ctx, const char *key)
+{
+    (void)ctx;
+    source_slot *sl = slot_for(key);
+    return sl ? (int64_t)apr_atomic_read64(&sl->newest) : 0;
+}
+
+static void store_installed(void *ctx, const char *key, int64_t fetched_at)
+{
+    (void)ctx;
+    source_slot *sl = slot_for(key);
+    if (!sl || fetched_at <= 0)
+        return;
+    for (;;) {
+        apr_uint64_t cur = apr_atomic_read64(&sl->newest);
+        if ((apr_uint64_t)fetched_at <= cur ||
+            apr_atomic_cas64(&sl->newest, (apr_uint64_t)fetched_at, cur) == cur)
+            return;
+    }
+}
+
+/* The host state of this httpd parent, made at its first post_config. */
+static host_state *host_state_get(server_rec *s)
+{
+    apr_pool_t *pp = s->process->pool;
+    void *v = NULL;
+    apr_pool_userdata_get(&v, HOST_STATE_KEY, pp);
+    if (v)
+        return v;
+    host_state *h = apr_pcalloc(pp, sizeof(*h));
+    apr_status_t rv = apr_generate_random_bytes(h->mac_key, sizeof(h->mac_key));
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     CLERK_LOGNO(1400) "no random bytes for the JWKS record key");
+        return NULL;
+    }
+    apr_shm_t *shm = NULL;
+    rv = apr_shm_create(&shm, SLOTS_MAX * sizeof(source_slot), NULL, pp); /* anonymous */
+    if (rv == APR_SUCCESS) {
+        h->slots = apr_shm_baseaddr_get(shm);
+        memset(h->slots, 0, SLOTS_MAX * sizeof(source_slot));
+    } else {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
+                     CLERK_LOGNO(1401) "no anonymous shared memory: JWKS sources share one "
+                                       "refresh lock and a replayed record is not detected");
+    }
+    apr_pool_userdata_set(h, HOST_STATE_KEY, apr_pool_cleanup_null, pp);
+    return h;
+}
+
+/* Gives every shared source known now a slot (the parent, in post_config). */
+static void assign_slots(apr_pool_t *pconf, server_rec *s)
+{
+    slot_of = apr_hash_make(pconf);
+    if (!host || !host->slots)
+        return;
+    /* The longest fetch any server here may make: a lease outlives every fetch. */
+    apr_uint64_t lease = 0;
+    for (server_rec *sv = s; sv; sv = sv->next) {
+        clerk_fetch_settings fs;
+        clerk_server_fetch_settings(sv, &fs);
+        apr_uint64_t len = (apr_uint64_t)apr_time_from_msec(fs.timeout_ms) +
+                           (apr_uint64_t)apr_time_from_sec(LEASE_EXTRA_S);
+        if (len > lease)
+            lease = len;
+    }
+    int full = 0;
+    for (apr_hash_index_t *hi = apr_hash_first(pconf, remotes); hi; hi = apr_hash_next(hi)) {
+        clerk_jwks_remote *r = apr_hash_this_val(hi);
+        const char *key = clerk_jwks_remote_store_key(r);
+        if (!clerk_jwks_remote_shared(r) || strlen(key) >= sizeof(host->slots[0].key))
+            continue;
+        source_slot *sl = NULL;
+        for (int i = 0; i < SLOTS_MAX && !sl; i++)
+            if (strcmp(host->slots[i].key, key) == 0)
+                sl = &host->slots[i];
+        for (int i = 0; i < SLOTS_MAX && !sl; i++)
+            if (!host->slots[i].key[0]) {
+                sl = &host->slots[i];
+                apr_cpystrn(sl->key, key, sizeof(sl->key));
+            }
+        if (!sl) {
+            full = 1;
+            continue;
+        }
+        if (lease > sl->lease_len)
+            sl->lease_len = lease;
+        apr_hash_set(slot_of, key, APR_HASH_KEY_STRING, sl);
+    }
+    if (full)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     CLERK_LOGNO(1402) "more than %d JWKS sources since httpd started: the "
+                                       "others share one refresh lock",
+                     SLOTS_MAX);
 }
 
 /* ---- sources ------------------------------------------------------------------------------ */
@@ -475,16 +722,30 @@ static clerk_jwks_remote *source_get(apr_pool_t *p, apr_pool_t *tmp, server_rec 
         return r;
 
     jwks_cache *cache = c->cache ? c->cache : default_cache;
-    /* The shared record is signed with the secret key. A ClerkJWKSURL source has none, so
-     * anyone who can write to a network cache (memcache, redis) could plant keys for it: such
-     * a source keeps its keys per process instead (fail closed; costs one fetch per process). */
-    if (cache && !cache->on_host && !send_secret) {
+    const char *shown = clerk_url_redact(tmp, url);
+    /* The key the shared record is MAC'd with must be one the cache's other writers lack. On
+     * this host (shmcb, dbm): the parent's random key. Across hosts (memcache, redis) every
+     * server of the fleet must hold it: ClerkCacheKeyFile, else the secret key the source is
+     * fetched with. A ClerkJWKSURL source with neither keeps its keys per process (fail closed;
+     * costs one fetch per process). */
+    const unsigned char *mac_key = NULL;
+    apr_size_t mac_key_len = 0;
+    if (cache && cache->on_host && host) {
+        mac_key = host->mac_key;
+        mac_key_len = sizeof(host->mac_key);
+    } else if (cache && !cache->on_host && c->cache_key) {
+        mac_key = c->cache_key;
+        mac_key_len = c->cache_key_len;
+    } else if (cache && !cache->on_host && !send_secret) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     CLERK_LOGNO(0412) "ClerkJWKSURL %s has no secret key to sign its shared "
-                                       "record, so it is not shared through ClerkCache %s: "
-                                       "each process fetches it on its own",
-                     url, cache->spec);
+                     CLERK_LOGNO(0412) "ClerkJWKSURL %s has no secret key and no "
+                                       "ClerkCacheKeyFile to sign its shared record, so it is not "
+                                       "shared through ClerkCache %s: each process fetches it on "
+                                       "its own",
+                     shown, cache->spec);
         cache = NULL;
+    } else if (cache && cache->on_host) {
+        cache = NULL; /* no host state: nothing this host's other writers could not forge */
     }
     clerk_fetch_settings fs;
     clerk_server_fetch_settings(s, &fs);
@@ -501,6 +762,8 @@ static clerk_jwks_remote *source_get(apr_pool_t *p, apr_pool_t *tmp, server_rec 
         .min_refresh_s = c->min_refresh_s,
         .max_stale_s = c->max_stale_s,
         .store = cache && cache->initialised ? &cache->store : NULL,
+        .mac_key = mac_key,
+        .mac_key_len = mac_key_len,
         .log = jwks_log,
         .log_ctx = main_server,
         .count = clerk_status_count_key_fetch,
@@ -511,7 +774,7 @@ static clerk_jwks_remote *source_get(apr_pool_t *p, apr_pool_t *tmp, server_rec 
     r = clerk_jwks_remote_create(p, &o, err, sizeof(err));
     if (!r) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
-                     CLERK_LOGNO(0402) "cannot set up the remote JWKS source %s: %s", url, err);
+                     CLERK_LOGNO(0402) "cannot set up the remote JWKS source %s: %s", shown, err);
         return NULL;
     }
     apr_hash_set(remotes, apr_pstrdup(p, k), APR_HASH_KEY_STRING, r);
@@ -579,6 +842,8 @@ static int jwks_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     }
     data_mutex = refresh_mutex = NULL;
     remotes = NULL;
+    host = NULL;
+    slot_of = NULL;
     remotes_mu = NULL;
     default_cache = NULL;
     return OK;
@@ -648,6 +913,8 @@ static int init_cache(apr_pool_t *pconf, server_rec *s, jwks_cache *c, int n)
     c->store.set = store_set;
     c->store.trylock = store_trylock;
     c->store.unlock = store_unlock;
+    c->store.newest = store_newest;
+    c->store.installed = store_installed;
     c->store.ctx = c;
     apr_pool_cleanup_register(pconf, c, cache_destroy, apr_pool_cleanup_null);
     return OK;
@@ -666,10 +933,10 @@ static void free_carried(void)
 
 /* An on-host cache (shmcb) dies with its generation, so a graceful restart during a Clerk
  * outage would leave every new child without keys, signing everyone out although the last
- * good set is still within ClerkJWKSMaxStale. Before the old cache goes (this cleanup is
- * registered after it, so it runs first), the parent copies each source's record out; the
- * next post_config writes it into the new cache. The record is signed and dated, so the
- * policy still checks it and still enforces max-stale. */
+ * good set is still within ClerkJWKSMaxStale. Before the old cache goes (a pre-cleanup,
+ * it runs before every cleanup and sub-pool of pconf), the parent copies each source's record out;
+ * the next post_config writes it into the new cache. The record is signed and dated, so the policy
+ * still checks it and still enforces max-stale. */
 static apr_status_t carry_records(void *unused)
 {
     (void)unused;
@@ -758,6 +1025,8 @@ static int jwks_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     apr_pool_cleanup_register(pconf, NULL, curl_cleanup, apr_pool_cleanup_null);
     if (!tree_names_remote(ap_conftree))
         return OK;
+    if ((host = host_state_get(s)) == NULL)
+        return 500;
 
     /* One socache instance per ClerkCache line in use; the default shmcb when a server has none. */
     int n = 0, need_data_mutex = 0;
@@ -804,8 +1073,11 @@ static int jwks_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
         return 500;
     }
     collect_sources(pconf, ptemp, s);
+    assign_slots(pconf, s);
     restore_carried(s);
-    apr_pool_cleanup_register(pconf, NULL, carry_records, apr_pool_cleanup_null);
+    /* A pre-cleanup: the dbm provider reads through a sub-pool of pconf, which a plain cleanup
+     * would find already destroyed (httpd crashed at the first restart with ClerkCache dbm). */
+    apr_pool_pre_cleanup_register(pconf, NULL, carry_records);
     return OK;
 }
 

@@ -253,14 +253,17 @@ static json_t *token_cache_json(void)
     return o;
 }
 
-static json_t *local_source_json(apr_pool_t *p, const local_source *ls, int64_t now)
+/* show_path: ClerkStatusShowPaths On. A key file's path tells a reader of the page where to look
+ * for a way in, so it is named only when the operator asks for it. */
+static json_t *local_source_json(apr_pool_t *p, const local_source *ls, int64_t now, int show_path)
 {
     json_t *o = json_pack("{s:s,s:s,s:I,s:I}", "source", ls->kind, "configured_at", ls->where,
                           "loaded_at", (json_int_t)generation_loaded_s, "age_s",
                           (json_int_t)(now - generation_loaded_s));
     if (ls->file) {
         apr_finfo_t fi;
-        json_object_set_new(o, "file", json_string(ls->file));
+        if (show_path)
+            json_object_set_new(o, "file", json_string(ls->file));
         /* A file changed since it was read is served from memory until a graceful restart. */
         if (apr_stat(&fi, ls->file, APR_FINFO_MTIME, p) == APR_SUCCESS)
             json_object_set_new(o, "changed_on_disk_since_loaded",
@@ -295,12 +298,14 @@ static json_t *remote_source_json(const clerk_jwks_stats *st, int64_t now)
     return o;
 }
 
-static json_t *key_sources_json(apr_pool_t *p, int64_t now)
+/* Remote sources' URLs come redacted from the core (jwks_remote.h: no user:password, no query). */
+static json_t *key_sources_json(apr_pool_t *p, int64_t now, int show_paths)
 {
     json_t *a = json_array();
     for (int i = 0; local_sources && i < local_sources->nelts; i++)
         json_array_append_new(
-            a, local_source_json(p, &APR_ARRAY_IDX(local_sources, i, local_source), now));
+            a,
+            local_source_json(p, &APR_ARRAY_IDX(local_sources, i, local_source), now, show_paths));
     apr_array_header_t *remote = clerk_jwks_all_stats(p);
     for (int i = 0; remote && i < remote->nelts; i++)
         json_array_append_new(a,
@@ -463,7 +468,8 @@ static int status_handler(request_rec *r)
         json_object_set_new(page, "counters_scope", json_string("unavailable"));
     }
     json_object_set_new(page, "token_cache", token_cache_json());
-    json_object_set_new(page, "key_sources", key_sources_json(r->pool, now));
+    json_object_set_new(page, "key_sources",
+                        key_sources_json(r->pool, now, clerk_status_show_paths(r->server)));
 
     char *text = json_dumps(page, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(page);

@@ -42,6 +42,9 @@
  *                               follows any URL with the dev-browser token)
  *   dev-skew-retry   request_state.c  the development 24-hour clock-skew retry of a handshake
  *                               session token only names the clock problem; it never signs in
+ *   rsa-exponent     jwk.c      RSA keys with a public exponent other than 65537 are not
+ *                               loaded unless ClerkAllowRSAExponent lists it (Clerk issues
+ *                               65537 only; small exponents have a history of forgery bugs)
  *
  * Not differences but choices where the SDK has no equivalent (documented in the README):
  * ClerkIssuer, pending sessions refused by default (reason session-pending), forwarded headers

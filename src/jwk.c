@@ -14,6 +14,7 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/rsa.h>
@@ -83,8 +84,42 @@ static void prepare_rsa(clerk_key *k)
     }
 }
 
-/* Key identity: the first 8 bytes of SHA-256 over the DER SubjectPublicKeyInfo. */
-static int key_fingerprint(EVP_PKEY *pkey, uint64_t *fp)
+/* Written only while the configuration is read (see clerk_jwk_set_rsa_exponents). */
+static uint64_t rsa_extra_e[CLERK_RSA_EXTRA_E_MAX];
+static size_t rsa_extra_n;
+static int rsa_any_e;
+
+void clerk_jwk_set_rsa_exponents(const uint64_t *extra, size_t n, int any)
+{
+    if (n > CLERK_RSA_EXTRA_E_MAX)
+        n = CLERK_RSA_EXTRA_E_MAX;
+    for (size_t i = 0; i < n; i++)
+        rsa_extra_e[i] = extra[i];
+    rsa_extra_n = n;
+    rsa_any_e = any;
+}
+
+/* NULL when e passes the policy, else why not. differences.h: rsa-exponent */
+static const char *rsa_exponent_refused(const BIGNUM *e)
+{
+    if (e == NULL || !BN_is_odd(e) || BN_is_one(e))
+        return "RSA public exponent must be odd and greater than 1";
+    if (rsa_any_e || BN_is_word(e, 65537))
+        return NULL;
+    for (size_t i = 0; i < rsa_extra_n; i++)
+        if (BN_num_bits(e) <= 64 && BN_get_word(e) == rsa_extra_e[i])
+            return NULL;
+    return "RSA public exponent is not 65537, the only one Clerk issues (ClerkAllowRSAExponent "
+           "accepts others)";
+}
+
+int clerk_key_same(const clerk_key *a, const clerk_key *b)
+{
+    return a != NULL && b != NULL && CRYPTO_memcmp(a->id, b->id, CLERK_KEY_ID_LEN) == 0;
+}
+
+/* Key identity: SHA-256 over the DER SubjectPublicKeyInfo. */
+static int key_fingerprint(EVP_PKEY *pkey, unsigned char id[CLERK_KEY_ID_LEN])
 {
     unsigned char *der = NULL;
     int len = i2d_PUBKEY(pkey, &der);
@@ -92,14 +127,12 @@ static int key_fingerprint(EVP_PKEY *pkey, uint64_t *fp)
         return -1;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    int ok = EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) == 1 && mdlen >= 8;
+    int ok = EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) == 1 &&
+             mdlen == CLERK_KEY_ID_LEN;
     OPENSSL_free(der);
     if (!ok)
         return -1;
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | md[i];
-    *fp = v;
+    memcpy(id, md, CLERK_KEY_ID_LEN);
     return 0;
 }
 
@@ -117,11 +150,12 @@ static int classify(EVP_PKEY *pkey, clerk_key *k, char *err, size_t errlen)
             return -1;
         }
         BIGNUM *e = NULL;
-        int e_ok = EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) == 1 && BN_is_odd(e) &&
-                   !BN_is_one(e);
+        const char *why = EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) == 1
+                              ? rsa_exponent_refused(e)
+                              : "RSA public exponent must be odd and greater than 1";
         BN_free(e);
-        if (!e_ok) {
-            SET_ERR("RSA public exponent must be odd and greater than 1");
+        if (why != NULL) {
+            SET_ERR("%s", why);
             return -1;
         }
         k->kty = CLERK_KTY_RSA;
@@ -177,7 +211,7 @@ static int add_key(clerk_keyset *ks, EVP_PKEY *pkey, const char *kid, int any_ki
     }
     if (classify(pkey, k, err, errlen) != 0)
         goto fail;
-    if (key_fingerprint(pkey, &k->fp) != 0) {
+    if (key_fingerprint(pkey, k->id) != 0) {
         SET_ERR("cannot encode the public key");
         goto fail;
     }
@@ -338,8 +372,9 @@ static EVP_PKEY *jwk_rsa(const json_t *jwk, char *err, size_t errlen)
                 CLERK_RSA_MAX_BITS);
         goto out;
     }
-    if (elen > 8 || !BN_is_odd(bn_e) || BN_is_one(bn_e)) {
-        SET_ERR("RSA public exponent must be odd and greater than 1");
+    if (elen > 8 || rsa_exponent_refused(bn_e) != NULL) {
+        SET_ERR("%s", elen > 8 ? "RSA public exponent must be odd and greater than 1"
+                               : rsa_exponent_refused(bn_e));
         goto out;
     }
     bld = OSSL_PARAM_BLD_new();

@@ -7,6 +7,8 @@
 #include <openssl/evp.h>
 #include <jansson.h>
 
+#define CLERK_KEY_ID_LEN 32
+
 typedef enum clerk_kty { CLERK_KTY_RSA = 1, CLERK_KTY_EC = 2, CLERK_KTY_OKP = 3 } clerk_kty;
 
 /* One public key. Immutable once in a set. */
@@ -16,9 +18,11 @@ typedef struct clerk_key {
     clerk_kty kty;
     int bits;      /* RSA modulus bits, EC field bits */
     int curve_nid; /* EC: NID_X9_62_prime256v1 or NID_secp384r1; OKP: NID_ED25519; else 0 */
-    uint64_t fp;   /* first 8 bytes of SHA-256 of the DER SubjectPublicKeyInfo: key identity */
-    int any_kid;   /* 1 for a PEM key (matches any kid); a kid-less JWK matches only kid-less */
-    unsigned alg;  /* CLERK_ALG_* bit named by the JWK's "alg", 0 when unrestricted */
+    /* SHA-256 of the DER SubjectPublicKeyInfo: the key's identity wherever a check is skipped
+     * because a key was seen before (all 32 bytes are compared, see clerk_key_same). */
+    unsigned char id[CLERK_KEY_ID_LEN];
+    int any_kid;  /* 1 for a PEM key (matches any kid); a kid-less JWK matches only kid-less */
+    unsigned alg; /* CLERK_ALG_* bit named by the JWK's "alg", 0 when unrestricted */
     /* RSA only: contexts set up once to verify RS256/RS384/RS512 and their digests. A check
      * duplicates one rather than repeating OpenSSL's provider look-ups, which cost half an RSA
      * verify under httpd's threads. NULL: the generic path is used. */
@@ -32,6 +36,17 @@ typedef struct clerk_key {
 #define CLERK_PEM_MAX_BYTES  (64 * 1024)
 #define CLERK_RSA_MIN_BITS   2048
 #define CLERK_RSA_MAX_BITS   8192
+
+/* 1 when a and b are the same public key (their full identity digests agree); NULL is no key. */
+int clerk_key_same(const clerk_key *a, const clerk_key *b);
+
+/* The process-wide RSA public exponent policy. Clerk issues e = 65537 only, and a small exponent
+ * has a history of signature-forgery bugs, so by default every other exponent is refused. The
+ * list (odd values > 1, up to CLERK_RSA_EXTRA_E_MAX) is accepted in addition; any != 0 accepts
+ * every odd exponent > 1. Set only while the configuration is read (one thread), before any key
+ * is loaded; read-only afterwards, so no lock is needed. */
+#define CLERK_RSA_EXTRA_E_MAX 8
+void clerk_jwk_set_rsa_exponents(const uint64_t *extra, size_t n, int any);
 
 /* A reference-counted, append-then-freeze collection of keys. */
 typedef struct clerk_keyset clerk_keyset;

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include "jwks_remote.h"
+#include "url.h"
 
 /* A process re-reads the shared record at most this often while it has nothing fresh, so a
  * flood of unknown kids or an outage costs no store access per request. */
@@ -31,7 +32,10 @@
 /* Longest text taken from Clerk's error body. */
 #define CLERK_MSG_MAX 300
 #define KIDS_MAX      1024
-#define RECORD_MAGIC  "CJR1 "
+/* Version 2: MAC keyed by a key the store's other writers do not hold, over the source's store
+ * key too. A record of another version (an older build's) is ignored like an absent one. */
+#define RECORD_MAGIC  "CJR2 "
+#define MAC_KEY_LABEL "mod_clerk_auth JWKS record MAC v2"
 #define HMAC_HEX      64
 
 #define KID_MISMATCH_FMT                                                                           \
@@ -42,6 +46,8 @@
 struct clerk_jwks_remote {
     const char *url, *secret, *ca_file, *key;
     const char *proxy, *proxy_user, *proxy_password;
+    const char *shown; /* url redacted, for every message */
+    unsigned char mac_key[32];
     const char *headers[3];
     long connect_timeout_ms, timeout_ms;
     size_t max_body;
@@ -152,6 +158,7 @@ clerk_jwks_remote *clerk_jwks_remote_create(apr_pool_t *p, const clerk_jwks_remo
     }
     clerk_jwks_remote *r = apr_pcalloc(p, sizeof *r);
     r->url = apr_pstrdup(p, o->url);
+    r->shown = clerk_url_redact(p, r->url);
     r->secret = o->secret_key ? apr_pstrdup(p, o->secret_key) : NULL;
     r->ca_file = o->ca_file ? apr_pstrdup(p, o->ca_file) : NULL;
     r->proxy = o->proxy ? apr_pstrdup(p, o->proxy) : NULL;
@@ -165,7 +172,28 @@ clerk_jwks_remote *clerk_jwks_remote_create(apr_pool_t *p, const clerk_jwks_remo
     r->max_stale = o->max_stale_s > 0 ? o->max_stale_s : CLERK_JWKS_DEFAULT_MAX_STALE_S;
     if (r->max_stale < r->refresh)
         r->max_stale = r->refresh;
-    if (o->store != NULL && o->store->get != NULL && o->store->set != NULL) {
+    /* The record MAC key: the given one, else one derived from the secret key (a process that
+     * holds neither shares nothing). Either way reduced to 32 bytes under a label of its own, so
+     * the key never doubles as anything else. */
+    const unsigned char *mk = o->mac_key;
+    size_t mklen = o->mac_key_len;
+    if (mk != NULL && mklen < CLERK_JWKS_MAC_KEY_MIN) {
+        snprintf(err, errlen, "the record MAC key has %zu bytes; at least %d are needed", mklen,
+                 CLERK_JWKS_MAC_KEY_MIN);
+        return NULL;
+    }
+    if (mk == NULL && r->secret != NULL) {
+        mk = (const unsigned char *)r->secret;
+        mklen = strlen(r->secret);
+    }
+    if (o->store != NULL && o->store->get != NULL && o->store->set != NULL && mk != NULL) {
+        unsigned int n = 0;
+        if (HMAC(EVP_sha256(), mk, (int)mklen, (const unsigned char *)MAC_KEY_LABEL,
+                 sizeof MAC_KEY_LABEL - 1, r->mac_key, &n) == NULL ||
+            n != sizeof r->mac_key) {
+            snprintf(err, errlen, "HMAC-SHA256 failed");
+            return NULL;
+        }
         r->store = *o->store;
         r->has_store = 1;
     }
@@ -211,18 +239,36 @@ const char *clerk_jwks_remote_store_key(const clerk_jwks_remote *r)
     return r->key;
 }
 
+int clerk_jwks_remote_shared(const clerk_jwks_remote *r)
+{
+    return r->has_store;
+}
+
 /* ---- the shared record -------------------------------------------------------------------- */
 
-/* Record layout: "CJR1 " <hex HMAC-SHA256 of the rest> "\n" <fetched_at> <last_attempt>
- * <reason> <n_ok> <n_fail> <errlen> <jsonlen> "\n" <err bytes> <json bytes>. The MAC is keyed
- * by the secret key, so a shared memcache/redis cannot plant keys without knowing it. */
+/* Record layout: "CJR2 " <hex MAC> "\n" <fetched_at> <last_attempt> <reason> <n_ok> <n_fail>
+ * <errlen> <jsonlen> "\n" <err bytes> <json bytes>. The MAC is HMAC-SHA256 under r->mac_key
+ * (see clerk_jwks_remote_opts.mac_key) over the magic, this source's store key and the rest, so a
+ * record is bound to its source and its fetch time: whoever can write the store but lacks the
+ * key can neither plant keys nor move a record to another source. */
 static int record_mac(const clerk_jwks_remote *r, const unsigned char *data, size_t len,
                       char out[HMAC_HEX + 1])
 {
-    const char *k = r->secret ? r->secret : r->url;
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int maclen = 0;
-    if (HMAC(EVP_sha256(), k, (int)strlen(k), data, len, mac, &maclen) == NULL || maclen != 32)
+    size_t ml = sizeof RECORD_MAGIC - 1, kl = strlen(r->key) + 1;
+    unsigned char *in = malloc(ml + kl + len);
+    if (in == NULL)
+        return -1;
+    memcpy(in, RECORD_MAGIC, ml);
+    memcpy(in + ml, r->key, kl);
+    if (len)
+        memcpy(in + ml + kl, data, len);
+    int ok = HMAC(EVP_sha256(), r->mac_key, (int)sizeof r->mac_key, in, ml + kl + len, mac,
+                  &maclen) != NULL &&
+             maclen == 32;
+    free(in);
+    if (!ok)
         return -1;
     hex(mac, 32, out);
     return 0;
@@ -262,7 +308,7 @@ static int store_put(clerk_jwks_remote *r, int64_t now, const record *rec)
         logf_(r, 4,
               "JWKS for %s: the shared cache refused a %zu-byte record; processes will "
               "fetch on their own",
-              r->url, total);
+              r->shown, total);
     return rc;
 }
 
@@ -292,6 +338,8 @@ static int store_read(clerk_jwks_remote *r, int64_t now, unsigned char **bufp, r
     if (buf == NULL || r->store.get(r->store.ctx, r->key, buf, cap, &len) != 0 || len > cap)
         return 0;
     size_t pre = sizeof RECORD_MAGIC - 1 + HMAC_HEX + 1;
+    if (len >= 4 && memcmp(buf, "CJR", 3) == 0 && memcmp(buf, RECORD_MAGIC, 4) != 0)
+        return 0; /* another build's record version: as if absent */
     if (len < pre || memcmp(buf, RECORD_MAGIC, sizeof RECORD_MAGIC - 1) != 0 ||
         buf[pre - 1] != '\n')
         goto bad;
@@ -321,9 +369,19 @@ static int store_read(clerk_jwks_remote *r, int64_t now, unsigned char **bufp, r
     if (rec->fetched_at > now + FUTURE_SLACK_S || rec->errlen >= CLERK_ERROR_MESSAGE_MAX ||
         (rec->fetched_at > 0) != (rec->jsonlen > 0))
         goto bad;
+    /* Authentic but older than a set some process here already installed: a replay (someone
+     * wrote back a record read earlier, e.g. with a key since rotated out). */
+    int64_t floor = r->store.newest != NULL ? r->store.newest(r->store.ctx, r->key) : 0;
+    if (rec->jsonlen > 0 && rec->fetched_at < floor) {
+        logf_(r, 4,
+              "JWKS for %s: ignoring a shared cache record fetched at %" PRId64
+              ", older than the set fetched at %" PRId64 " (replayed)",
+              r->shown, rec->fetched_at, floor);
+        return 0;
+    }
     return 1;
 bad:
-    logf_(r, 4, "JWKS for %s: ignoring a shared cache record that does not check out", r->url);
+    logf_(r, 4, "JWKS for %s: ignoring a shared cache record that does not check out", r->shown);
     return 0;
 }
 
@@ -384,7 +442,7 @@ static int build_set(clerk_jwks_remote *r, const char *json, size_t len, clerk_k
         clerk_keyset_unref(ks);
         json_decref(doc);
         return clerk_error_set(e, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD,
-                               "Error loading Clerk JWKS from %s: %s", r->url, jerr);
+                               "Error loading Clerk JWKS from %s: %s", r->shown, jerr);
     }
     char *kids = kids_of(ks, doc);
     json_decref(doc);
@@ -411,6 +469,14 @@ static void install(clerk_jwks_remote *r, clerk_keyset *ks, char *kids, int64_t 
     free(oldkids);
 }
 
+/* Tells the server-wide floor (clerk_jwks_store.newest) that a set fetched at t is installed;
+ * called after the record holding it is written, so no reader takes that record for a replay. */
+static void raise_floor(clerk_jwks_remote *r, int64_t t)
+{
+    if (r->has_store && r->store.installed != NULL && t > 0)
+        r->store.installed(r->store.ctx, r->key, t);
+}
+
 /* Takes the shared record's view: its attempt, error and counters, and its key set when it is
  * newer than the one this process has. */
 static void adopt(clerk_jwks_remote *r, const record *rec)
@@ -429,10 +495,11 @@ static void adopt(clerk_jwks_remote *r, const record *rec)
     clerk_keyset *ks;
     char *kids;
     clerk_error e;
-    if (build_set(r, rec->json, rec->jsonlen, &ks, &kids, &e) == 0)
+    if (build_set(r, rec->json, rec->jsonlen, &ks, &kids, &e) == 0) {
         install(r, ks, kids, rec->fetched_at);
-    else
-        logf_(r, 4, "JWKS for %s: the shared copy does not load: %s", r->url, e.message);
+        raise_floor(r, rec->fetched_at);
+    } else
+        logf_(r, 4, "JWKS for %s: the shared copy does not load: %s", r->shown, e.message);
 }
 
 /* ---- fetching ----------------------------------------------------------------------------- */
@@ -475,7 +542,7 @@ static int secret_key_rejected(const char *body, size_t len, char *msg, size_t m
 static int fetch_once(clerk_jwks_remote *r, char **body, size_t *len, clerk_error *e)
 {
     clerk_http_request req = {
-        .url = r->url,
+        .url = r->url, /* the only use of the unredacted URL */
         .headers = r->headers,
         .ca_file = r->ca_file,
         .proxy = r->proxy,
@@ -501,18 +568,19 @@ static int fetch_once(clerk_jwks_remote *r, char **body, size_t *len, clerk_erro
     if (rc == 0) {
         char msg[CLERK_MSG_MAX + 1];
         if (secret_key_rejected(resp.body, resp.body_len, msg, sizeof msg)) {
-            logf_(r, 3, "ClerkSecretKey was rejected by %s (clerk_key_invalid): %s", r->url, msg);
+            logf_(r, 3, "ClerkSecretKey was rejected by %s (clerk_key_invalid): %s", r->shown, msg);
             clerk_error_set(e, CLERK_R_SECRET_KEY_INVALID, "%s", msg);
         } else {
             clerk_error_set(e, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD,
-                            "Error loading Clerk JWKS from %s with code=%ld", r->url, resp.status);
+                            "Error loading Clerk JWKS from %s with code=%ld", r->shown,
+                            resp.status);
         }
     } else if (resp.status >= 300 && resp.status < 400) {
         clerk_error_set(e, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD,
-                        "Error loading Clerk JWKS from %s with code=%ld", r->url, resp.status);
+                        "Error loading Clerk JWKS from %s with code=%ld", r->shown, resp.status);
     } else {
         clerk_error_set(e, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD,
-                        "Error loading Clerk JWKS from %s: %s", r->url,
+                        "Error loading Clerk JWKS from %s: %s", r->shown,
                         ferr[0] ? ferr : "fetch failed");
     }
     clerk_http_response_free(&resp);
@@ -661,7 +729,7 @@ static int refresh_step(clerk_jwks_remote *r, int64_t now, const char *kid, int 
         next.reason = CLERK_R_NONE;
         next.err = NULL;
         next.errlen = 0;
-        logf_(r, 6, "JWKS fetched from %s: %zu keys", r->url, n);
+        logf_(r, 6, "JWKS fetched from %s: %zu keys", r->shown, n);
         result = 1;
     } else {
         lock(r);
@@ -689,6 +757,8 @@ static int refresh_step(clerk_jwks_remote *r, int64_t now, const char *kid, int 
     unlock(r);
     if (r->has_store)
         store_put(r, now, &next);
+    if (ok)
+        raise_floor(r, now);
     free(body);
 
 done:
@@ -844,7 +914,7 @@ int clerk_jwks_remote_preload(clerk_jwks_remote *r, int64_t now_s, clerk_error *
             *err = ferr;
     } else {
         clerk_error_set(err, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD,
-                        "no keys yet from %s (another process is fetching them)", r->url);
+                        "no keys yet from %s (another process is fetching them)", r->shown);
     }
     return -1;
 }
@@ -857,7 +927,7 @@ void clerk_jwks_remote_stats(clerk_jwks_remote *r, int64_t now_s, clerk_jwks_sta
     record rec = {0};
     int have = r->has_store && store_read(r, now, &buf, &rec);
     lock(r);
-    st->url = r->url;
+    st->url = r->shown;
     st->proxy = r->proxy;
     st->fetch_ok = r->n_ok;
     st->fetch_failed = r->n_fail;

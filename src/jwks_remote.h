@@ -61,6 +61,12 @@ typedef struct clerk_jwks_store {
     int (*trylock)(void *ctx, const char *key);
     /* Releases what trylock returned 0 for. */
     void (*unlock)(void *ctx, const char *key);
+    /* Optional (may be NULL): the newest fetch time any process of this server has installed
+     * for key, kept where the store's other writers cannot reach it (0: none known). A record
+     * older than this is a replay and is never installed. */
+    int64_t (*newest)(void *ctx, const char *key);
+    /* Optional: raises what newest returns for key to fetched_at (never lowers it). */
+    void (*installed)(void *ctx, const char *key, int64_t fetched_at);
     void *ctx;
 } clerk_jwks_store;
 
@@ -83,7 +89,12 @@ typedef struct clerk_jwks_remote_opts {
     int64_t min_refresh_s;
     int64_t max_stale_s;
     const clerk_jwks_store *store; /* NULL: this process alone (nothing shared) */
-    clerk_jwks_fetch_fn fetch;     /* NULL: clerk_jwks_fetch_http */
+    /* The key shared records are authenticated with (HMAC-SHA256, >= 32 bytes): whoever can
+     * write the store but does not hold it cannot plant a record. NULL: derived from secret_key;
+     * with neither, the store is not used (each process fetches on its own). */
+    const unsigned char *mac_key;
+    size_t mac_key_len;
+    clerk_jwks_fetch_fn fetch; /* NULL: clerk_jwks_fetch_http */
     void *fetch_ctx;
     clerk_jwks_log_fn log; /* may be NULL */
     void *log_ctx;
@@ -107,6 +118,12 @@ int clerk_jwks_fetch_http(void *ctx, const clerk_http_request *req, clerk_http_r
  * a mutex cannot be made. Thread-safe once created. */
 clerk_jwks_remote *clerk_jwks_remote_create(apr_pool_t *p, const clerk_jwks_remote_opts *o,
                                             char *err, size_t errlen);
+
+/* The smallest mac_key_len clerk_jwks_remote_create accepts. */
+#define CLERK_JWKS_MAC_KEY_MIN 32
+
+/* 1 when r shares its keys through a store (a store and a MAC key were given), else 0. */
+int clerk_jwks_remote_shared(const clerk_jwks_remote *r);
 
 /* The store key of this source ("clerk-jwks:" + hex SHA-256 of URL and secret key). */
 const char *clerk_jwks_remote_store_key(const clerk_jwks_remote *r);
@@ -143,7 +160,7 @@ void clerk_jwks_request_release(clerk_jwks_request *rq);
 
 /* Numbers for a status page. */
 typedef struct clerk_jwks_stats {
-    const char *url;
+    const char *url;                 /* redacted: no user:password, no query (clerk_url_redact) */
     const char *proxy;               /* the outgoing proxy's URL (never credentials), or NULL */
     uint64_t fetch_ok, fetch_failed; /* by this process */
     uint64_t shared_fetch_ok, shared_fetch_failed; /* by every process, from the store record */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/obj_mac.h>
@@ -86,10 +87,11 @@ static size_t raw_to_der(const unsigned char *sig, size_t width, unsigned char *
 /* Each thread keeps its own copy of the last prepared context it used per RS variant, and one
  * digest context: EVP_PKEY_verify may be repeated on a context with the same parameters, and
  * a copy per call was a measurable part of a cache miss. A copy is bound to the key by its
- * fingerprint (the same key material, whichever key set holds it) and holds its own reference
- * to the key, so a key set freed meanwhile cannot pull it away. Freed when the thread ends. */
+ * full identity digest (the same key material, whichever key set holds it) and holds its own
+ * reference to the key, so a key set freed meanwhile cannot pull it away. Freed when the thread
+ * ends. */
 typedef struct thread_verify {
-    uint64_t fp[3];
+    unsigned char id[3][CLERK_KEY_ID_LEN];
     EVP_PKEY_CTX *ctx[3];
     EVP_MD_CTX *md;
 } thread_verify;
@@ -137,12 +139,13 @@ static int verify_prepared(const clerk_key *k, int i, const unsigned char *msg, 
     int result = -1;
     thread_verify *tv = thread_state();
     EVP_PKEY_CTX *c = NULL, *own = NULL;
-    if (tv != NULL && tv->ctx[i] != NULL && tv->fp[i] == k->fp) {
+    if (tv != NULL && tv->ctx[i] != NULL &&
+        CRYPTO_memcmp(tv->id[i], k->id, CLERK_KEY_ID_LEN) == 0) {
         c = tv->ctx[i];
     } else if ((c = own = EVP_PKEY_CTX_dup(k->rs_ctx[i])) != NULL && tv != NULL) {
         EVP_PKEY_CTX_free(tv->ctx[i]);
         tv->ctx[i] = c;
-        tv->fp[i] = k->fp;
+        memcpy(tv->id[i], k->id, CLERK_KEY_ID_LEN);
         own = NULL;
     }
     int digested = tv != NULL ? EVP_DigestInit_ex2(tv->md, k->rs_md[i], NULL) == 1 &&

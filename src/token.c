@@ -1,6 +1,7 @@
 /* Clerk's verifyToken (tokens/verify.ts + jwt/verifyJwt.ts) over a decoded, refcounted token. */
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
 #include "jws.h"
 #include "token.h"
 
@@ -141,7 +142,7 @@ int clerk_token_verify(clerk_token *t, const clerk_verify_opts *o, const clerk_k
     }
 
     /* Signature before claims, so claim errors never answer for a forged token. */
-    if (t->verified_fp == 0 || t->verified_fp != key->fp) {
+    if (!t->verified || CRYPTO_memcmp(t->verified_id, key->id, CLERK_KEY_ID_LEN) != 0) {
         int ok = clerk_jws_verify(jwt->alg, key, (const unsigned char *)jwt->signing_input,
                                   jwt->signing_len, jwt->sig, jwt->sig_len);
         if (ok < 0)
@@ -152,8 +153,10 @@ int clerk_token_verify(clerk_token *t, const clerk_verify_opts *o, const clerk_k
             return clerk_error_set(err, CLERK_R_TOKEN_INVALID_SIGNATURE,
                                    "JWT signature is invalid.");
         /* A shared token is immutable: only the sole owner records what it was verified with. */
-        if (atomic_load(&t->refs) == 1)
-            t->verified_fp = key->fp;
+        if (atomic_load(&t->refs) == 1) {
+            memcpy(t->verified_id, key->id, CLERK_KEY_ID_LEN);
+            t->verified = 1;
+        }
     }
 
     return clerk_claims_check(&t->claims, o, err);

@@ -22,8 +22,10 @@ typedef struct clerk_key_source {
 typedef struct clerk_token {
     clerk_jwt *jwt;
     clerk_claims claims;
-    uint64_t verified_fp; /* fp of the key whose signature check passed; 0 = not verified */
-    int wrong_type;       /* clerk_token_is_wrong_type's answer, made at decode */
+    /* Identity (clerk_key.id) of the key whose signature check passed, when verified. */
+    unsigned char verified_id[CLERK_KEY_ID_LEN];
+    int verified;
+    int wrong_type; /* clerk_token_is_wrong_type's answer, made at decode */
     atomic_int refs;
     /* CLERK_CLAIMS text (malloc'd), made by the first request that exports it and then shared:
      * a cached token is serialised once, not on every hit. Set only through
@@ -49,10 +51,10 @@ int clerk_token_decode_with(const char *tok, size_t len, size_t max_len,
 int clerk_token_is_wrong_type(const clerk_token *t);
 
 /* Clerk's verifyToken on a decoded token, in Clerk's order: M2M cat, key lookup, typ, alg
- * (allowed and fitting the key; crit refused), signature (skipped when t->verified_fp equals
- * the key's fp), then clerk_claims_check. On a passing signature of an unshared token it sets
- * verified_fp. keys NULL (or without lookup) is jwk-failed-to-resolve. Returns 0 or -1 with
- * err. */
+ * (allowed and fitting the key; crit refused), signature (skipped only when t was verified
+ * with this very key: clerk_key_same on the full identity), then clerk_claims_check. On a passing
+ * signature of an unshared token it sets verified/verified_id. keys NULL (or without lookup) is
+ * jwk-failed-to-resolve. Returns 0 or -1 with err. */
 int clerk_token_verify(clerk_token *t, const clerk_verify_opts *o, const clerk_key_source *keys,
                        clerk_error *err);
 

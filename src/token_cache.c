@@ -230,9 +230,9 @@ void clerk_token_cache_set_counter(clerk_token_cache *c, void (*count)(int hit))
 
 void clerk_token_cache_put(clerk_token_cache *c, const char *tok, size_t len, clerk_token *t)
 {
-    if (c == NULL || tok == NULL || len == 0 || len > UINT32_MAX || t == NULL ||
-        t->verified_fp == 0 || !t->claims.has_exp || t->claims.bad_exp || t->jwt == NULL ||
-        t->jwt->text_len != len || memcmp(t->jwt->signing_input, tok, len) != 0)
+    if (c == NULL || tok == NULL || len == 0 || len > UINT32_MAX || t == NULL || !t->verified ||
+        !t->claims.has_exp || t->claims.bad_exp || t->jwt == NULL || t->jwt->text_len != len ||
+        memcmp(t->jwt->signing_input, tok, len) != 0)
         return;
     uint32_t h = text_hash(tok, len);
     size_t si = h % c->nsets;

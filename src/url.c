@@ -388,3 +388,22 @@ const char *clerk_url_encode(apr_pool_t *p, const char *s)
     out[o] = '\0';
     return out;
 }
+
+const char *clerk_url_redact(apr_pool_t *p, const char *url)
+{
+    if (url == NULL)
+        return NULL;
+    const char *sep = strstr(url, "://");
+    const char *auth = sep != NULL ? sep + 3 : url;
+    size_t authlen = strcspn(auth, "/?#");
+    /* The last '@' of the authority ends the user information (RFC 3986 3.2.1). */
+    const char *at = NULL;
+    for (const char *c = auth; c < auth + authlen; c++)
+        if (*c == '@')
+            at = c;
+    const char *rest = at != NULL ? at + 1 : auth;
+    size_t keep = strcspn(rest, "?#");
+    return apr_pstrcat(p, apr_pstrmemdup(p, url, (apr_size_t)(auth - url)),
+                       at != NULL ? "***@" : "", apr_pstrmemdup(p, rest, keep),
+                       rest[keep] == '?' ? "?***" : "", NULL);
+}

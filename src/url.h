@@ -58,6 +58,10 @@ const char *clerk_url_foreign_origin_host(apr_pool_t *p, const char *url);
 /* Percent-encodes s for use as a query value (RFC 3986 unreserved kept). */
 const char *clerk_url_encode(apr_pool_t *p, const char *s);
 
+/* url as safe to show in a log line or on a status page: a user:password before the host
+ * becomes "***@", a query "?***", a fragment is dropped; the rest is kept byte for byte. */
+const char *clerk_url_redact(apr_pool_t *p, const char *url);
+
 /* The value of one hex digit (either case), or -1. */
 int clerk_hex_digit(char c);
 

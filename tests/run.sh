@@ -43,7 +43,7 @@ step "npm ci (tests/browser)" npm ci --prefix tests/browser --no-audit --no-fund
 step autogen ./autogen.sh
 step configure ./configure --enable-werror
 step build make -j2
-step "build tests" make -j2 tests/unit/check_core tests/tools/clerk-mint
+step "build tests" make -j2 tests/unit/check_core tests/tools/clerk-mint tests/tools/clerk-cachetool
 
 # make check runs the unit suite and the e2e suite (automake TESTS); logs land beside them.
 echo "== make check"

@@ -25,7 +25,8 @@ SECRETS = {
     "U": "sk_test_" + "e5" * 20,
 }
 ROTATED_KID = "ins_rotated"
-STATES = ("good", "rotated", "500", "slow", "garbage", "huge", "keyinvalid")
+STATES = ("good", "rotated", "500", "slow", "garbage", "huge", "keyinvalid", "hang",
+          "only-rotated")
 SLOW_S = 6
 
 JWKS_CGI = r"""#!/usr/bin/python3 -S
@@ -55,7 +56,15 @@ elif state == "huge":
 else:
     if state == "slow":
         time.sleep(float(read("slow_s")))
-    body = read("jwks-rotated.json" if state == "rotated" else "jwks-good.json")
+    if state == "hang":  # until the test writes "release" (bounded: 60 s); "hang-seen" counts us
+        with open(os.path.join(here, "hang-seen"), "a") as f:
+            f.write("x")
+        for _ in range(600):
+            if os.path.exists(os.path.join(here, "release")):
+                break
+            time.sleep(0.1)
+    body = read({"rotated": "jwks-rotated.json",
+                 "only-rotated": "jwks-only-rotated.json"}.get(state, "jwks-good.json"))
     out.write("Content-Type: application/json\r\n\r\n" + body)
 """
 
@@ -198,7 +207,9 @@ class JwksServer(ApacheProc):
         good = minter._mint("jwks", "--key", minter.keys["main"], "--kid", "ins_test")
         rotated = minter._mint("jwks", "--key", minter.keys["main"], "--kid", "ins_test",
                                "--key", minter.keys["other"], "--kid", ROTATED_KID)
+        only = minter._mint("jwks", "--key", minter.keys["other"], "--kid", ROTATED_KID)
         for name, text in (("jwks-good.json", good), ("jwks-rotated.json", rotated),
+                           ("jwks-only-rotated.json", only),
                            ("slow_s", str(SLOW_S))):
             with open(os.path.join(self.cgi_dir, name), "w") as f:
                 f.write(text)

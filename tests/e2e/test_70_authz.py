@@ -81,7 +81,8 @@ class AuthzHttpd(Httpd):
             out.append("<Location /z/%s/>" % path)
             out += ["    " + l for l in lines]
             out.append("</Location>")
-        out += ["<Location /clerk-status>", "    SetHandler clerk-status",
+        out += ["ClerkStatusShowPaths On",  # the page names key files only when asked to
+                "<Location /clerk-status>", "    SetHandler clerk-status",
                 "    Require ip 127.0.0.1", "</Location>",
                 "<Location /clerk-status-alias>", "    SetHandler ClerkStatus",
                 "    Require ip 127.0.0.1", "</Location>"]

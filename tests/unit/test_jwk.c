@@ -68,7 +68,7 @@ START_TEST(pem_rsa2048_is_accepted_and_matches_any_kid)
     ck_assert_int_eq(k->bits, 2048);
     ck_assert_ptr_null(k->kid);
     ck_assert_int_eq(k->any_kid, 1);
-    ck_assert(k->fp != 0);
+    ck_assert(!clerk_key_same(k, NULL));
     ck_assert_ptr_eq(clerk_keyset_find(ks, NULL), k);
     clerk_keyset_unref(ks);
 }
@@ -179,7 +179,7 @@ START_TEST(pem_on_one_line_or_without_armor_is_accepted)
     clerk_keyset *a = clerk_keyset_new(), *b = clerk_keyset_new();
     clerk_keyset_add_pem(a, pem, strlen(pem), err, sizeof err);
     clerk_keyset_add_pem(b, bare, strlen(bare), err, sizeof err);
-    ck_assert(clerk_keyset_find(a, NULL)->fp == clerk_keyset_find(b, NULL)->fp);
+    ck_assert(clerk_key_same(clerk_keyset_find(a, NULL), clerk_keyset_find(b, NULL)));
     clerk_keyset_unref(a);
     clerk_keyset_unref(b);
     clerk_keyset_unref(ks);
@@ -207,11 +207,11 @@ START_TEST(jwks_with_two_keys_finds_each_by_kid)
     ck_assert_uint_eq(k1->alg, CLERK_ALG_RS256);
     ck_assert_uint_eq(k2->alg, 0);
     ck_assert_int_eq(k1->any_kid, 0);
-    ck_assert(k1->fp != k2->fp);
+    ck_assert(!clerk_key_same(k1, k2));
     /* The JWK and the PEM of one key have the same identity. */
     clerk_keyset *pem = clerk_keyset_new();
     add_pem_of(pem, rsa2048, err, sizeof err);
-    ck_assert(clerk_keyset_find(pem, NULL)->fp == k1->fp);
+    ck_assert(clerk_key_same(clerk_keyset_find(pem, NULL), k1));
     clerk_keyset_unref(pem);
     clerk_keyset_unref(ks);
     free(j1);
@@ -372,6 +372,31 @@ START_TEST(jwk_rsa_with_even_or_unit_exponent_is_refused)
 }
 END_TEST
 
+/* Clerk issues e = 65537 only: another exponent (3 here) is refused unless the operator lists it
+ * (ClerkAllowRSAExponent), or allows any. */
+START_TEST(jwk_rsa_exponent_other_than_65537_needs_the_operator)
+{
+    json_t *j = jwk_of(rsa2048, "k", NULL);
+    json_object_set_new(j, "e", json_string("Aw"));
+    char err[256];
+    clerk_keyset *ks = clerk_keyset_new();
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
+    ck_assert_str_eq(err, "RSA public exponent is not 65537, the only one Clerk issues "
+                          "(ClerkAllowRSAExponent accepts others)");
+    uint64_t three = 3, seventeen = 17;
+    clerk_jwk_set_rsa_exponents(&seventeen, 1, 0);
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
+    clerk_jwk_set_rsa_exponents(&three, 1, 0);
+    ck_assert_msg(clerk_keyset_add_jwk(ks, j, err, sizeof err) == 0, "%s", err);
+    clerk_jwk_set_rsa_exponents(NULL, 0, 1);
+    ck_assert_msg(clerk_keyset_add_jwk(ks, j, err, sizeof err) == 0, "%s", err);
+    clerk_jwk_set_rsa_exponents(NULL, 0, 0);
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
+    clerk_keyset_unref(ks);
+    json_decref(j);
+}
+END_TEST
+
 START_TEST(jwk_rsa_with_padded_modulus_is_refused)
 {
     json_t *j = jwk_of(rsa2048, "k", NULL);
@@ -401,7 +426,7 @@ START_TEST(jwk_ec_p256_p384_and_ed25519_are_accepted)
         /* same identity as the PEM of the key */
         clerk_keyset *p = clerk_keyset_new();
         add_pem_of(p, keys[i], err, sizeof err);
-        ck_assert(clerk_keyset_find(p, NULL)->fp == k->fp);
+        ck_assert(clerk_key_same(clerk_keyset_find(p, NULL), k));
         clerk_keyset_unref(p);
         clerk_keyset_unref(ks);
         json_decref(j);
@@ -525,6 +550,7 @@ Suite *jwk_suite(void)
     tcase_add_test(tc, jwks_over_bounds_is_refused);
     tcase_add_test(tc, jwk_rsa_with_short_modulus_is_refused);
     tcase_add_test(tc, jwk_rsa_with_even_or_unit_exponent_is_refused);
+    tcase_add_test(tc, jwk_rsa_exponent_other_than_65537_needs_the_operator);
     tcase_add_test(tc, jwk_rsa_with_padded_modulus_is_refused);
     tcase_add_test(tc, jwk_ec_p256_p384_and_ed25519_are_accepted);
     tcase_add_test(tc, jwk_ec_point_not_on_curve_is_refused);

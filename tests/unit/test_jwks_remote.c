@@ -43,6 +43,7 @@ typedef struct mem_store {
     int busy; /* trylock answers "held by someone else" */
     int locked;
     int gets, sets, trylocks;
+    int64_t newest; /* the host-wide floor (clerk_jwks_store.newest), one source */
 } mem_store;
 
 /* Like the shmcb store's data mutex: two policy instances on two threads share one store. */
@@ -116,6 +117,26 @@ static void mem_unlock(void *ctx, const char *key)
     m->locked = 0;
     pthread_mutex_unlock(&mem_mu);
     ck_assert_int_eq(was, 1);
+}
+
+static int64_t mem_newest(void *ctx, const char *key)
+{
+    (void)key;
+    mem_store *m = ctx;
+    pthread_mutex_lock(&mem_mu);
+    int64_t v = m->newest;
+    pthread_mutex_unlock(&mem_mu);
+    return v;
+}
+
+static void mem_installed(void *ctx, const char *key, int64_t t)
+{
+    (void)key;
+    mem_store *m = ctx;
+    pthread_mutex_lock(&mem_mu);
+    if (t > m->newest)
+        m->newest = t;
+    pthread_mutex_unlock(&mem_mu);
 }
 
 static void mem_free(mem_store *m)
@@ -237,7 +258,8 @@ static void teardown(void)
     mem_free(&store);
 }
 
-static const clerk_jwks_store mem_iface = {mem_get, mem_set, mem_trylock, mem_unlock, &store};
+static const clerk_jwks_store mem_iface = {mem_get,    mem_set,       mem_trylock, mem_unlock,
+                                           mem_newest, mem_installed, &store};
 
 static clerk_jwks_remote *make_remote(void)
 {
@@ -772,6 +794,102 @@ START_TEST(tampered_shared_record_is_ignored)
 }
 END_TEST
 
+static clerk_jwks_remote *make_remote_keyed(const char *secret, const char *mac_key)
+{
+    clerk_jwks_remote_opts o = {
+        .url = URL,
+        .secret_key = secret,
+        .store = &mem_iface,
+        .mac_key = (const unsigned char *)mac_key,
+        .mac_key_len = mac_key ? strlen(mac_key) : 0,
+        .fetch = scripted_fetch,
+        .fetch_ctx = &sc,
+        .log = capture_log,
+    };
+    char err[256];
+    clerk_jwks_remote *r = clerk_jwks_remote_create(pool, &o, err, sizeof err);
+    ck_assert_msg(r != NULL, "%s", err);
+    return r;
+}
+
+#define MAC_A "0123456789abcdef0123456789abcdef-a"
+#define MAC_B "0123456789abcdef0123456789abcdef-b"
+
+/* A writer that lacks the MAC key (it knows the URL, from which the key used to be derived)
+ * cannot make a record anyone adopts. */
+START_TEST(record_under_another_mac_key_is_ignored)
+{
+    push(&sc, 0, 200, jwks_k1, NULL);
+    push(&sc, 0, 200, jwks_k2, NULL);
+    clerk_jwks_remote *a = make_remote_keyed(NULL, MAC_A);
+    ck_assert(find(a, "ins_k1", NULL));
+    clerk_jwks_remote *b = make_remote_keyed(NULL, MAC_B);
+    ck_assert(!find(b, "ins_k1", NULL)); /* b fetched its own copy (k2 only) */
+    ck_assert_int_eq(sc.calls, 2);
+    ck_assert_ptr_nonnull(strstr(logbuf, "does not check out"));
+    /* a short key is refused outright */
+    clerk_jwks_remote_opts o = {.url = URL,
+                                .store = &mem_iface,
+                                .mac_key = (const unsigned char *)"short",
+                                .mac_key_len = 5};
+    char err[128];
+    ck_assert_ptr_null(clerk_jwks_remote_create(pool, &o, err, sizeof err));
+    ck_assert_str_eq(err, "the record MAC key has 5 bytes; at least 32 are needed");
+    /* a URL source with neither a MAC key nor a secret key shares nothing */
+    clerk_jwks_remote *c = make_remote_keyed(NULL, NULL);
+    ck_assert(!clerk_jwks_remote_shared(c));
+}
+END_TEST
+
+/* A record is bound to its source: copied under another source's key it does not check out. */
+START_TEST(record_moved_to_another_source_is_ignored)
+{
+    push(&sc, 0, 200, jwks_k1, NULL);
+    push(&sc, 0, 200, jwks_k2, NULL);
+    clerk_jwks_remote *a = make_remote_keyed(NULL, MAC_A);
+    clerk_jwks_remote *b = make_remote_keyed(SK, MAC_A);
+    ck_assert(find(a, "ins_k1", NULL));
+    /* the attacker copies a's record into b's slot */
+    ck_assert_ptr_nonnull(store.slot[0].val);
+    snprintf(store.slot[1].key, sizeof store.slot[1].key, "%s", clerk_jwks_remote_store_key(b));
+    store.slot[1].val = malloc(store.slot[0].len);
+    memcpy(store.slot[1].val, store.slot[0].val, store.slot[0].len);
+    store.slot[1].len = store.slot[0].len;
+    store.slot[1].expires_at = store.slot[0].expires_at;
+    ck_assert(!find(b, "ins_k1", NULL));
+    ck_assert_int_eq(sc.calls, 2);
+    ck_assert_ptr_nonnull(strstr(logbuf, "does not check out"));
+}
+END_TEST
+
+/* An authentic record older than a set some process here installed is a replay: a process that
+ * starts later (no keys of its own yet) does not take it, it fetches. */
+START_TEST(replayed_older_record_is_refused)
+{
+    push(&sc, 0, 200, jwks_k1, NULL);
+    push(&sc, 0, 200, jwks_k2, NULL);
+    push(&sc, 0, 200, jwks_k2, NULL);
+    clerk_jwks_remote *a = make_remote();
+    ck_assert(find(a, "ins_k1", NULL));
+    size_t oldlen = store.slot[0].len;
+    unsigned char *old = malloc(oldlen);
+    memcpy(old, store.slot[0].val, oldlen);
+    now = T0 + 20;
+    ck_assert(find(a, "ins_k2", NULL)); /* k1 rotated out: an unknown kid refetched */
+    ck_assert_int_eq(store.newest, T0 + 20);
+    /* someone writes the first record back */
+    free(store.slot[0].val);
+    store.slot[0].val = old;
+    store.slot[0].len = oldlen;
+    now = T0 + 21; /* the old record is well within the refresh interval */
+    clerk_jwks_remote *fresh = make_remote();
+    clerk_error e;
+    ck_assert(!find(fresh, "ins_k1", &e));
+    ck_assert_int_eq(sc.calls, 3);
+    ck_assert_ptr_nonnull(strstr(logbuf, "(replayed)"));
+}
+END_TEST
+
 START_TEST(held_key_survives_a_swap_until_release)
 {
     push(&sc, 0, 200, jwks_k1, NULL);
@@ -1243,6 +1361,9 @@ Suite *jwks_remote_suite(void)
     tcase_add_test(tc, outage_without_a_running_fetch_makes_nobody_wait);
     tcase_add_test(tc, wait_for_a_fetch_that_never_ends_stops_at_the_fetch_timeout);
     tcase_add_test(tc, tampered_shared_record_is_ignored);
+    tcase_add_test(tc, record_under_another_mac_key_is_ignored);
+    tcase_add_test(tc, record_moved_to_another_source_is_ignored);
+    tcase_add_test(tc, replayed_older_record_is_refused);
     tcase_add_test(tc, held_key_survives_a_swap_until_release);
     tcase_add_test(tc, without_a_store_the_process_fetches_alone);
     tcase_add_test(tc, every_fetch_attempt_is_counted_with_its_result);

@@ -298,6 +298,20 @@ START_TEST(strip_params_removes_every_named_parameter)
 }
 END_TEST
 
+/* What logs and the status page show of a configured URL: no credentials, no query. */
+START_TEST(redacted_url_hides_user_info_and_query)
+{
+    ck_assert_str_eq(clerk_url_redact(pool, "https://u:p@h.example:8443/a/jwks?token=s#f"),
+                     "https://***@h.example:8443/a/jwks?***");
+    ck_assert_str_eq(clerk_url_redact(pool, "https://h.example/jwks"), "https://h.example/jwks");
+    ck_assert_str_eq(clerk_url_redact(pool, "https://h.example/p@th?x"),
+                     "https://h.example/p@th?***");
+    ck_assert_str_eq(clerk_url_redact(pool, "https://a@b:c@h.example#frag"),
+                     "https://***@h.example");
+    ck_assert_str_eq(clerk_url_redact(pool, "https://h.example?"), "https://h.example?***");
+}
+END_TEST
+
 START_TEST(origin_of_absolute_urls)
 {
     ck_assert_str_eq(clerk_url_origin(pool, "https://Sat.Example.com/x?y"),
@@ -371,6 +385,7 @@ Suite *request_parse_suite(void)
     tcase_add_test(u, query_get_decodes_and_takes_first);
     tcase_add_test(u, strip_params_removes_every_named_parameter);
     tcase_add_test(u, origin_of_absolute_urls);
+    tcase_add_test(u, redacted_url_hides_user_info_and_query);
     tcase_add_test(u, origin_of_invalid_urls_is_null);
     tcase_add_test(u, url_encode_keeps_only_unreserved);
     suite_add_tcase(s, u);

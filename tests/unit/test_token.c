@@ -113,7 +113,8 @@ START_TEST(valid_rs256_token_verifies_and_records_key)
     clerk_verify_opts o = opts();
     clerk_error err;
     ck_assert_int_eq(verify_with(t, pem_set, &o, &err), CLERK_R_NONE);
-    ck_assert(t->verified_fp == clerk_keyset_find(pem_set, NULL)->fp);
+    ck_assert(t->verified &&
+              memcmp(t->verified_id, clerk_keyset_find(pem_set, NULL)->id, CLERK_KEY_ID_LEN) == 0);
     ck_assert_str_eq(t->claims.sub, "user_1");
     clerk_token_release(t);
 }
@@ -126,7 +127,34 @@ START_TEST(token_signed_by_another_key_is_invalid_signature)
     clerk_error err;
     ck_assert_int_eq(verify_with(t, pem_set, &o, &err), CLERK_R_TOKEN_INVALID_SIGNATURE);
     ck_assert_str_eq(err.message, "JWT signature is invalid.");
-    ck_assert(t->verified_fp == 0);
+    ck_assert(!t->verified);
+    clerk_token_release(t);
+}
+END_TEST
+
+/* The signature check is skipped only for the very key a token was verified with: a different
+ * key sharing the first 8 bytes of its identity digest (what the key identity used to be) must
+ * still check the signature. */
+START_TEST(verified_token_is_checked_again_under_a_key_sharing_an_id_prefix)
+{
+    clerk_token *t = mint_token(rsa_key, "RS256", HDR_RS256, GOOD_CLAIMS);
+    clerk_verify_opts o = opts();
+    clerk_error err;
+    ck_assert_int_eq(verify_with(t, pem_set, &o, &err), CLERK_R_NONE);
+    ck_assert(t->verified);
+
+    clerk_keyset *other = clerk_keyset_new();
+    char *pem = mint_public_pem(other_rsa_key);
+    char e[256];
+    ck_assert_int_eq(clerk_keyset_add_pem(other, pem, strlen(pem), e, sizeof e), 0);
+    clerk_key *k = (clerk_key *)clerk_keyset_find(other, NULL);
+    memcpy(k->id, t->verified_id, 8);
+    ck_assert(!clerk_key_same(k, clerk_keyset_find(pem_set, NULL)));
+    ck_assert_int_eq(verify_with(t, other, &o, &err), CLERK_R_TOKEN_INVALID_SIGNATURE);
+    /* The same key material in another set still skips nothing it should not. */
+    ck_assert_int_eq(verify_with(t, pem_set, &o, &err), CLERK_R_NONE);
+    clerk_keyset_unref(other);
+    free(pem);
     clerk_token_release(t);
 }
 END_TEST
@@ -730,6 +758,7 @@ Suite *token_suite(void)
     tcase_add_unchecked_fixture(t, keys_setup, keys_teardown);
     tcase_add_test(t, valid_rs256_token_verifies_and_records_key);
     tcase_add_test(t, token_signed_by_another_key_is_invalid_signature);
+    tcase_add_test(t, verified_token_is_checked_again_under_a_key_sharing_an_id_prefix);
     tcase_add_test(t, signature_is_checked_before_claims);
     tcase_add_test(t, claims_are_checked_after_a_good_signature);
     tcase_add_test(t, hs256_keyed_with_rsa_public_pem_is_invalid_algorithm);
