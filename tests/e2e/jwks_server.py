@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import APACHE, MODDIR, MODULE, PK, free_port, run
+from conftest import APACHE, MODDIR, MODULE, PK, free_port, remember_secret, run
 
 # Labels the JWKS server's access log writes for each secret key it recognises (never the key).
 SECRETS = {
@@ -24,6 +24,8 @@ SECRETS = {
     "R": "sk_test_" + "d4" * 20,
     "U": "sk_test_" + "e5" * 20,
 }
+for _sk in SECRETS.values():
+    remember_secret(_sk)
 ROTATED_KID = "ins_rotated"
 STATES = ("good", "rotated", "500", "slow", "garbage", "huge", "keyinvalid")
 SLOW_S = 6
