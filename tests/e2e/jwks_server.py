@@ -56,7 +56,16 @@ elif state == "huge":
     out.write("Content-Type: application/json\r\n\r\n{\"pad\":\"%s\",\"keys\":[]}" % pad)
 else:
     if state == "slow":
+        # Events a test can wait for: the fetch arrived, and (later) it is answered.
+        def event(what):
+            try:
+                with open(os.path.join(here, "slow-events"), "a") as f:
+                    f.write(what + "\n")
+            except OSError:
+                pass
+        event("start")
         time.sleep(float(read("slow_s")))
+        event("done")
     body = read("jwks-rotated.json" if state == "rotated" else "jwks-good.json")
     out.write("Content-Type: application/json\r\n\r\n" + body)
 """
@@ -250,6 +259,23 @@ ScriptAlias /.well-known/jwks.json "{cgi}/jwks.cgi"
     @property
     def base(self):
         return "https://127.0.0.1:%d" % self.port
+
+    def slow_events(self):
+        """What the slow state's CGI has recorded: "start" per fetch received, "done" when it
+        answered."""
+        try:
+            with open(os.path.join(self.cgi_dir, "slow-events")) as f:
+                return f.read().split()
+        except OSError:
+            return []
+
+    def reset_slow_events(self, slow_s):
+        """Empties the event file (writable by the CGI's user) and sets the slow delay."""
+        for name, text, mode in (("slow-events", "", 0o666), ("slow_s", str(slow_s), 0o644)):
+            p = os.path.join(self.cgi_dir, name)
+            with open(p, "w") as f:
+                f.write(text)
+            os.chmod(p, mode)
 
     def set_state(self, state):
         assert state in STATES, state
