@@ -719,6 +719,15 @@ function authzCases() {
   return L;
 }
 
+// Where the module's x-clerk-auth-message text differs from the SDK's on purpose (an id of
+// differences.json): the SDK's text turned into the module's by the one stated change.
+const MESSAGE_DIFFERENCES = {
+  // The module names only the algorithms it accepts (RS256 unless ClerkAllowedAlgorithms).
+  'rs384-rs512-not-allowed-by-default': (sdk, mod) => sdk.replace('Supported: RS256,RS384,RS512.', 'Supported: RS256.') === mod,
+  'token-invalid-message-names-the-segment': (sdk, mod) => ['header', 'payload', 'signature'].some(
+    (seg) => sdk.replace('The header, payload, or signature could not be decoded.', `The ${seg} could not be decoded.`) === mod),
+};
+
 // ------------------------------------------------------------------------------------- main
 const differences = JSON.parse(fs.readFileSync(path.join(HERE, 'differences.json'), 'utf8'));
 
@@ -745,7 +754,7 @@ try {
   let list = cases(), builtAt = Date.now();
   const names = list.map((c) => c.name).join('\n');
   let agree = 0, explained = 0, msgCases = 0;
-  const bad = [], msgBad = [];
+  const bad = [], msgBad = [], msgKnown = {};
   const reasons = new Set();
   for (let i = 0; i < list.length; i++) {
     if (Date.now() - builtAt > 2000) {
@@ -764,7 +773,13 @@ try {
     if (same && !c.difference && s.status === 'signed-out' && s.message) {
       msgCases++;
       if (m.message !== s.message) {
-        msgBad.push(`${c.name}: SDK ${JSON.stringify(s.message)}; module ${JSON.stringify(m.message)}`);
+        const why = Object.keys(MESSAGE_DIFFERENCES).find((id) => MESSAGE_DIFFERENCES[id](s.message, m.message));
+        const text = `${c.name}: SDK ${JSON.stringify(s.message)}; module ${JSON.stringify(m.message)}`;
+        if (why && differences.differences.some((d) => d.id === why)) (msgKnown[why] ??= []).push(c.name);
+        else {
+          msgBad.push(text);
+          same = false;
+        }
       }
     }
     const text = line(c, s, m);
@@ -818,7 +833,10 @@ try {
   console.log(`Backend API (JWKS) requests: ${bapiFetches}`);
   for (const b of bad) console.log('DISAGREEMENT: ' + b);
   for (const b of msgBad) console.log('MESSAGE DIFFERS: ' + b);
-  console.log(`messages: ${msgCases - msgBad.length}/${msgCases} signed-out cases with the SDK's message text byte for byte`);
+  for (const [id, cs] of Object.entries(msgKnown)) console.log(`message difference ${id}: ${cs.length} cases (${cs.join('; ')})`);
+  const msgKnownN = Object.values(msgKnown).reduce((a, l) => a + l.length, 0);
+  console.log(`messages: ${msgCases - msgBad.length - msgKnownN}/${msgCases} signed-out cases with the SDK's message text byte for byte ` +
+    `(${msgKnownN} listed message differences, ${msgBad.length} unexplained, counted as disagreements)`);
   for (const b of azBad) console.log('AUTHZ DISAGREEMENT: ' + b);
   console.log(`authorization by provider (agreeing/cases): ${Object.entries(azKinds).map(([k, [a, n]]) => `${k} ${a}/${n}`).join(', ')}`);
   for (const [id, cs] of Object.entries(azKnown)) console.log(`authorization difference ${id}: ${cs.length} cases (${cs.slice(0, 4).join('; ')}${cs.length > 4 ? '; ...' : ''})`);
