@@ -627,7 +627,7 @@ function cases() {
 // A small seeded PRNG (mulberry32): the same seed gives the same claim sets on every run, so a
 // disagreement can be replayed (--authz-seed N picks another set).
 const AUTHZ_SEED = args.includes('--authz-seed') ? Number(args[args.indexOf('--authz-seed') + 1]) : 20261206;
-const AUTHZ_SETS = 160; // claim sets; each is asked 3 questions
+const AUTHZ_SETS = 250; // claim sets; each is asked 3 questions
 function mulberry32(a) {
   return () => {
     a = (a + 0x6d2b79f5) | 0;
@@ -711,6 +711,12 @@ function authzCases() {
   const side = (name, profile, over, difference) =>
     L.push({ name: `authz difference ${name}`, profile, claims: over, build: mint(over), difference, side: true });
   const az = (req) => Object.keys(PROFILES).find((n) => PROFILES[n].require === req);
+  // Claims on which toAuth() throws (v2 with an organization, a fea element without ':'): no
+  // has() answer, so every provider must deny, also those that do not read fea.
+  for (const req of ['clerk-role admin', 'clerk-org org_1', 'clerk-plan pro', 'clerk-reverified lax']) {
+    const over = { v: 2, fea: 'o:sso,export', pla: 'o:pro', fva: [1, 1], o: { id: 'org_1', slg: 'acme', rol: 'admin' } };
+    L.push({ name: `authz SDK throws on fea, ${req}`, profile: az(req), claims: over, build: mint(over) });
+  }
   side('fea entry without a scope', az('clerk-permission org:billing:manage'),
     { v: 2, fea: 'o:dashboard,billing', o: { id: 'org_1', rol: 'admin', per: 'manage', fpm: '1,1' } }, 'fea-scope-without-o-names-no-feature');
   side('fea entry with an unknown scope', az('clerk-feature export'),
