@@ -496,7 +496,9 @@ def no_secret_in_any_log(work):
     print("log scan: %d logs, %d tokens, %d secrets; %d only in access-log request URLs "
           "(sent there by the client)" % (len(scanned), len(SENT_TOKENS), len(SECRET_TEXTS),
                                           len(URL_BORNE)))
-    assert scanned, "no httpd log found under %s" % WORK
+    # Tokens were sent, so some httpd logged: an empty scan would prove nothing. (A module that
+    # starts no httpd, such as test_02_docs alone, sends none.)
+    assert scanned or not SENT_TOKENS, "no httpd log found under %s" % WORK
     assert bad == {}, "tokens or secrets in logs: %s" % bad
 
 
