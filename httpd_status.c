@@ -36,6 +36,7 @@ static const char module_version[] = PACKAGE_VERSION;
 #include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
+#include "ap_mpm.h"
 #include "http_request.h"
 #include "util_cfgtree.h"
 
@@ -456,6 +457,11 @@ static int status_handler(request_rec *r)
     json_t *page =
         json_pack("{s:s,s:s,s:I,s:I}", "module", "mod_clerk_auth", "version", module_version, "now",
                   (json_int_t)now, "config_loaded_at", (json_int_t)generation_loaded_s);
+    /* httpd's own restart count as the answering child sees it: a graceful restart is an
+     * event a client can observe, where loaded_at has only whole seconds. */
+    int gen = 0;
+    if (ap_mpm_query(AP_MPMQ_GENERATION, &gen) == APR_SUCCESS)
+        json_object_set_new(page, "generation", json_integer(gen));
     if (shared) {
         json_object_set_new(page, "started_at", json_integer(shared->started_at_s));
         json_object_set_new(page, "uptime_s", json_integer(now - shared->started_at_s));

@@ -192,6 +192,39 @@ static int fva_age(const json_t *v, long *out)
     return 1;
 }
 
+/* JavaScript's truthiness of a JSON value (an empty array or object is truthy). */
+static int js_truthy(const json_t *v)
+{
+    if (v == NULL || json_is_null(v) || json_is_false(v))
+        return 0;
+    if (json_is_string(v))
+        return json_string_length(v) > 0;
+    if (json_is_number(v))
+        return json_number_value(v) != 0.0;
+    return 1;
+}
+
+/* Whether @clerk/shared's splitByScope(fea) throws, as toAuth() calls it for v2 claims with an
+ * organization (jwtPayloadParser.ts): a truthy fea that is not a string, or a comma-separated
+ * element without ':' (an empty one included). */
+static int fea_throws(const json_t *fea)
+{
+    if (!js_truthy(fea))
+        return 0;
+    if (!json_is_string(fea))
+        return 1;
+    const char *s = json_string_value(fea);
+    for (;;) {
+        const char *comma = strchr(s, ',');
+        size_t n = comma ? (size_t)(comma - s) : strlen(s);
+        if (memchr(s, ':', n) == NULL)
+            return 1;
+        if (!comma)
+            return 0;
+        s = comma + 1;
+    }
+}
+
 int clerk_auth_from_claims(apr_pool_t *p, const json_t *payload, clerk_auth *a)
 {
     memset(a, 0, sizeof *a);
@@ -224,6 +257,8 @@ int clerk_auth_from_claims(apr_pool_t *p, const json_t *payload, clerk_auth *a)
     if (json_is_number(v) && json_number_value(v) == 2.0) {
         a->version = 2;
         const json_t *o = json_object_get(payload, "o");
+        if (js_truthy(o) && fea_throws(json_object_get(payload, "fea")))
+            a->no_sdk_auth = 1;
         if (json_is_object(o)) {
             a->org_id = pstr(p, o, "id");
             a->org_slug = pstr(p, o, "slg");

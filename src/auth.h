@@ -20,6 +20,9 @@ typedef struct clerk_auth {
     const char *plans;    /* pla raw, or NULL */
     const char *features; /* fea raw, or NULL */
     int version;          /* 2 when v == 2, else 1 */
+    /* The SDK's toAuth() throws on these claims (v2, a truthy o, and a fea element without ':'
+     * or a fea that is not a string): it has no auth object, so has() answers nothing. */
+    int no_sdk_auth;
 } clerk_auth;
 
 /* Fills a from a verified payload; strings are pool copies. Returns 0, -1 when payload is not

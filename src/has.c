@@ -13,7 +13,7 @@
 
 static int has_user(const clerk_auth *a)
 {
-    return a != NULL && a->user_id != NULL && a->user_id[0] != '\0';
+    return a != NULL && !a->no_sdk_auth && a->user_id != NULL && a->user_id[0] != '\0';
 }
 
 static int has_active_org(const clerk_auth *a)

@@ -4,15 +4,20 @@
 // parties, clock skew). Verdicts are compared:
 //   SDK signed-in            -> 200 and the same user (X-User from r->user)
 //   SDK signed-out (reason)  -> 401, x-clerk-auth-status signed-out, the same x-clerk-auth-reason
-//   SDK handshake (reason)   -> 307 with the same Location, or (while the module answers
-//                               handshakes as signed-out) 401 with x-clerk-auth-status handshake
-//                               and the same reason
+//   SDK handshake (reason)   -> 307 with the same Location (the same redirect target and every
+//                               query parameter, redirect_url included) and the same Set-Cookie
+//                               names; a 401 is never the same outcome as a 307
+// Authorization: for every `Require clerk-*` provider, hundreds of claim sets drawn from a fixed
+// seed are verified by the SDK, and its toAuth().has({ role | permission | feature | plan |
+// reverification }) (clerk-org: toAuth()'s orgId/orgSlug) must match httpd's 200/403 through the
+// real provider. Reported on its own line: "authorization agreement N/M (...)".
+// Every case is minted just before it is sent, so no time-relative case goes stale.
 // Cases the module decides differently on purpose name an entry of differences.json; such a
 // case must be a denial by the module (never an accept the SDK refuses). Nothing leaves the
 // machine: keys are made here, the SDK's Backend API (JWKS) is a loopback server.
 //
 //   node conformance.mjs --builddir DIR [--verbose]
-// Prints "agreement N/M" (M cases, N same verdict, the rest explained differences) and exits 1
+// Prints "agreement N/M" and "authorization agreement N/M" (M cases, N same verdict, the rest explained differences) and exits 1
 // on any unexplained disagreement, on a "difference" that is an accept, or on a setup failure.
 import { createClerkClient } from '@clerk/backend';
 import { spawnSync } from 'node:child_process';
@@ -108,6 +113,35 @@ const PROFILES = {
   skew30: { pk: PK_LIVE, jwtKey: true, azp: [AZP], skew: 30 },
 };
 
+// ------------------------------------------------------- authorization: one Require a location
+// [kind, httpd arguments, the SDK's question]. has() is asked exactly what the line asks; for
+// clerk-org (no has() form) the SDK's answer is toAuth()'s orgId or orgSlug being the argument.
+const lvl = (level, afterMinutes) => ({ level, afterMinutes });
+const AUTHZ = [
+  ['role', 'admin', { role: 'admin' }], ['role', 'org:admin', { role: 'org:admin' }],
+  ['role', 'org:member', { role: 'org:member' }], ['role', 'basic_member', { role: 'basic_member' }],
+  ['permission', 'org:billing:manage', { permission: 'org:billing:manage' }],
+  ['permission', 'org:billing:read', { permission: 'org:billing:read' }],
+  ['permission', 'org:dashboard:manage', { permission: 'org:dashboard:manage' }],
+  ['permission', 'org:export:delete', { permission: 'org:export:delete' }],
+  ['feature', 'export', { feature: 'export' }], ['feature', 'o:export', { feature: 'o:export' }],
+  ['feature', 'u:export', { feature: 'u:export' }], ['feature', 'org:dashboard', { feature: 'org:dashboard' }],
+  ['feature', 'user:sso', { feature: 'user:sso' }], ['feature', 'organization:billing', { feature: 'organization:billing' }],
+  ['feature', 'sso', { feature: 'sso' }],
+  ['plan', 'pro', { plan: 'pro' }], ['plan', 'o:pro', { plan: 'o:pro' }], ['plan', 'u:free', { plan: 'u:free' }],
+  ['plan', 'org:team', { plan: 'org:team' }], ['plan', 'user:pro', { plan: 'user:pro' }],
+  ['reverified', 'strict_mfa', { reverification: 'strict_mfa' }], ['reverified', 'strict', { reverification: 'strict' }],
+  ['reverified', 'moderate', { reverification: 'moderate' }], ['reverified', 'lax', { reverification: 'lax' }],
+  ['reverified', '30 first_factor', { reverification: lvl('first_factor', 30) }],
+  ['reverified', '30 second_factor', { reverification: lvl('second_factor', 30) }],
+  ['reverified', '30 multi_factor', { reverification: lvl('multi_factor', 30) }],
+  ['reverified', '10', { reverification: lvl('second_factor', 10) }],
+  ['org', 'org_1', { org: 'org_1' }], ['org', 'acme', { org: 'acme' }],
+];
+AUTHZ.forEach(([kind, arg, q], i) => {
+  PROFILES[`az${i}`] = { pk: PK_LIVE, jwtKey: true, azp: [AZP], skew: null, require: `clerk-${kind} ${arg}`, has: q };
+});
+
 // ------------------------------------------------------------------- loopback Backend API
 let bapiFetches = 0;
 const NONCES = new Map(); // handshake nonce -> Set-Cookie directives the Backend API returns
@@ -156,7 +190,9 @@ function httpdConf() {
     lines.push(`    ClerkSecretKey ${p.secretKey ?? SK}`);
     if (p.azp.length) lines.push(`    ClerkAuthorizedParties ${p.azp.join(' ')}`);
     if (p.skew !== null) lines.push(`    ClerkClockSkew ${p.skew}`);
-    lines.push('    Require valid-user', '    Header always set X-User "expr=%{REMOTE_USER}"', '</Location>');
+    // x-clerk-auth-message on every denial, to compare with the SDK's message text.
+    lines.push('    ClerkDebugHeaders On');
+    lines.push(`    Require ${p.require ?? 'valid-user'}`, '    Header always set X-User "expr=%{REMOTE_USER}"', '</Location>');
     return lines.join('\n');
   });
   return `ServerRoot "${WORK}"
@@ -253,6 +289,7 @@ function send(c) {
         user: res.headers['x-user'] || '',
         authStatus: res.headers['x-clerk-auth-status'] || '',
         reason: res.headers['x-clerk-auth-reason'] || '',
+        message: res.headers['x-clerk-auth-message'] || '',
         location: res.headers.location || '',
         setCookies: res.headers['set-cookie'] || [],
       }));
@@ -277,14 +314,32 @@ async function sdk(c) {
   const saved = [console.log, console.warn, console.error];
   console.log = console.warn = console.error = () => {};
   let st;
+  const realNow = Date.now;
+  // A case minted for a given second is decided by the SDK at that second (Date.now is the
+  // clock @clerk/backend's verifyJwt reads).
+  if (c.now !== undefined) Date.now = () => c.now * 1000 + 500;
   try {
     st = await clients[key].authenticateRequest(req, ro);
   } finally {
+    Date.now = realNow;
     [console.log, console.warn, console.error] = saved;
   }
-  const auth = st.toAuth();
+  let auth = null, granted = null;
+  try {
+    auth = st.toAuth();
+    if (p.has && auth?.userId) {
+      // No has() form: an active organization (orgId set, as has({ role }) requires) whose id
+      // or slug is the argument.
+      granted = p.has.org !== undefined ? !!auth.orgId && (auth.orgId === p.has.org || auth.orgSlug === p.has.org) : auth.has(p.has);
+    }
+  } catch (err) {
+    // The SDK throws on some malformed claims (a fea entry without a colon): the request has
+    // no answer there, so only a denial by the module can be the same outcome.
+    granted = 'throws: ' + String(err.message ?? err).slice(0, 80);
+  }
   return {
-    status: st.status, reason: st.reason ?? '', userId: auth?.userId ?? '',
+    granted,
+    status: st.status, reason: st.reason ?? '', message: st.message ?? '', userId: auth?.userId ?? '',
     sessionStatus: auth?.sessionStatus ?? null, location: st.headers?.get('location') ?? '',
     setCookies: st.headers?.getSetCookie?.() ?? [],
   };
@@ -297,7 +352,7 @@ function expected(s) {
   if (s.status === 'signed-in' && s.userId) e = { status: 200, user: s.userId };
   else if (s.status === 'signed-in') e = { status: 401, authStatus: 'signed-out', reason: 'session-pending' };
   else if (s.status === 'signed-out') e = { status: 401, authStatus: 'signed-out', reason: s.reason };
-  else e = { status: 307, authStatus: 'handshake', reason: s.reason };
+  else e = { status: 307, authStatus: 'handshake', reason: s.reason, location: s.location };
   // A resolved development handshake is signed in and still goes back to the clean URL: the
   // module may already name the user on that 307.
   if (s.location) e = { ...e, status: 307, location: s.location, user: s.userId };
@@ -305,14 +360,27 @@ function expected(s) {
   return e;
 }
 
+// A Location as what it asks for: the target without its query, and the query's parameters
+// (redirect_url among them) as a sorted list, so only the order of parameters may differ.
+function locationParts(loc) {
+  try {
+    const u = new URL(loc, ORIGIN);
+    const q = [...u.searchParams.entries()].map(([k, v]) => k + '=' + v).sort();
+    return JSON.stringify([u.origin + u.pathname, q]);
+  } catch {
+    return 'unparsable ' + loc;
+  }
+}
+const cookieNames = (list) => JSON.stringify(list.map((c) => c.split('=')[0].trim()).sort());
+
 function agrees(e, m) {
   // Set-Cookie (the redirect counter, a resolved handshake's directives): the same list.
   const sameCookies = JSON.stringify(m.setCookies) === JSON.stringify(e.setCookies);
   if (e.status === 200) return m.status === 200 && m.user === e.user && sameCookies;
   if (m.user && m.user !== e.user) return false;
   if (e.status === 307) {
-    if (m.status === 307) return m.location === e.location && sameCookies;
-    return e.authStatus === 'handshake' && m.status === 401 && m.authStatus === 'handshake' && m.reason === e.reason;
+    return m.status === 307 && locationParts(m.location) === locationParts(e.location) &&
+      cookieNames(m.setCookies) === cookieNames(e.setCookies);
   }
   return !m.user && m.status === e.status && m.authStatus === e.authStatus && m.reason === e.reason && sameCookies;
 }
@@ -535,16 +603,20 @@ function cases() {
   dev('dev expired suffixed, unsuffixed uat 0', { Cookie: `__session=${devTok()}; __client_uat=0; __session_${SFX_DEV}=${devTok({ exp: now - 60, iat: now - 120, nbf: now - 130 })}; __client_uat_${SFX_DEV}=${now - 200}; __clerk_db_jwt=dvb_1` });
 
   // ---- skew edges (reference §3: exp*1000 <= now - skew is expired; nbf/iat > now + skew too early)
-  const sk = (profile, name, over) => add(name, { profile, headers: bearer(jwt({ payload: claims(over) })) });
-  sk('skew0', 'skew 0: exp 2 s ahead', { exp: now + 2 });
-  sk('skew0', 'skew 0: exp 2 s ago', { exp: now - 2 });
-  sk('skew0', 'skew 0: nbf 2 s ahead', { nbf: now + 2 });
-  sk('skew0', 'skew 0: iat 2 s ahead', { iat: now + 2 });
-  sk('skew30', 'skew 30: exp 25 s ago', { exp: now - 25 });
-  sk('skew30', 'skew 30: exp 35 s ago', { exp: now - 35 });
-  sk('skew30', 'skew 30: nbf 25 s ahead', { nbf: now + 25 });
-  sk('skew30', 'skew 30: nbf 35 s ahead', { nbf: now + 35 });
-  sk('skew30', 'skew 30: iat 35 s ahead', { iat: now + 35 });
+  // Minted by build() just before the case is sent, from that second's clock, so the edge is
+  // the stated distance from both sides' "now" when they decide.
+  // The SDK's clock is pinned to the middle of that second (sdk() below); the module has no
+  // clock to pin outside a test build, and a 2 s margin keeps one tick from flipping it.
+  const sk = (profile, name, over) => add(name, { profile, build: () => { const t = NOW(); return { now: t, headers: bearer(jwt({ payload: claims(over(t)) })) }; } });
+  sk('skew0', 'skew 0: exp 2 s ahead', (t) => ({ exp: t + 2 }));
+  sk('skew0', 'skew 0: exp 2 s ago', (t) => ({ exp: t - 2 }));
+  sk('skew0', 'skew 0: nbf 2 s ahead', (t) => ({ nbf: t + 2 }));
+  sk('skew0', 'skew 0: iat 2 s ahead', (t) => ({ iat: t + 2 }));
+  sk('skew30', 'skew 30: exp 25 s ago', (t) => ({ exp: t - 25 }));
+  sk('skew30', 'skew 30: exp 35 s ago', (t) => ({ exp: t - 35 }));
+  sk('skew30', 'skew 30: nbf 25 s ahead', (t) => ({ nbf: t + 25 }));
+  sk('skew30', 'skew 30: nbf 35 s ahead', (t) => ({ nbf: t + 35 }));
+  sk('skew30', 'skew 30: iat 35 s ahead', (t) => ({ iat: t + 35 }));
 
   // ---- keys from the Backend API JWKS (reference §4.2)
   const jw = (name, profile, t) => add(name, { profile, headers: bearer(t) });
@@ -560,32 +632,189 @@ function cases() {
   return L;
 }
 
+// ------------------------------------------------------------- authorization claim sets
+// A small seeded PRNG (mulberry32): the same seed gives the same claim sets on every run, so a
+// disagreement can be replayed (--authz-seed N picks another set).
+const AUTHZ_SEED = args.includes('--authz-seed') ? Number(args[args.indexOf('--authz-seed') + 1]) : 20261206;
+const AUTHZ_SETS = 250; // claim sets; each is asked 3 questions
+function mulberry32(a) {
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const FEATURES = ['dashboard', 'billing', 'export', 'sso'];
+const PERMS = ['manage', 'read', 'delete'];
+const AGES = [-1, 0, 5, 9, 10, 11, 29, 30, 31, 59, 60, 61, 1439, 1440, 1441];
+
+// One claim set (without the time claims, added when the case is minted): v1 or v2
+// organization claims or a personal account, fea/pla lists, o.per/o.fpm masks, fva ages, and
+// now and then a missing or malformed claim.
+function authzClaims(rnd) {
+  const pick = (a) => a[Math.floor(rnd() * a.length)];
+  const some = (a, pr = 0.5) => a.filter(() => rnd() < pr);
+  const c = {};
+  const v2 = rnd() < 0.65;
+  const personal = rnd() < 0.2;
+  if (v2) {
+    c.v = 2;
+    if (!personal) {
+      const o = { id: pick(['org_1', 'org_2']), slg: pick(['acme', 'other', undefined]) };
+      const rol = pick(['admin', 'member', 'basic_member', '', undefined, 'org:admin']);
+      if (rol !== undefined) o.rol = rol;
+      const per = some(PERMS, 0.6);
+      if (per.length || rnd() < 0.2) o.per = per.join(',');
+      const masks = FEATURES.map(() => String(Math.floor(rnd() * 8)));
+      if (rnd() < 0.15) masks[Math.floor(rnd() * masks.length)] = pick(['1z', '-1', ' 3', '', '0x3', '1.0', '99999999999999999999']);
+      if (rnd() < 0.9) o.fpm = masks.slice(0, 1 + Math.floor(rnd() * masks.length)).join(',');
+      c.o = rnd() < 0.05 ? pick(['org_1', 42, null, []]) : o;
+    }
+  } else if (!personal) {
+    c.org_id = pick(['org_1', 'org_2', undefined]);
+    c.org_slug = pick(['acme', 'other', undefined]);
+    c.org_role = pick(['admin', 'org:admin', 'org:member', 'org:basic_member', '', 42, undefined]);
+    const perms = some(FEATURES.flatMap((f) => PERMS.map((x) => `org:${f}:${x}`)), 0.2);
+    c.org_permissions = rnd() < 0.1 ? pick(['org:billing:manage', null, {}]) : perms;
+  }
+  if (rnd() < 0.8) {
+    const ents = some(FEATURES, 0.5).map((f) => `${pick(['o', 'u', 'ou', 'uo', 'o', 'u'])}:${f}`);
+    if (rnd() < 0.12) ents.push(pick(['export', 'x:export', 'o:', 'org:billing', ' o:sso ']));
+    c.fea = ents.join(',');
+  }
+  if (rnd() < 0.7) {
+    const ents = some(['u:free', 'u:pro', 'o:pro', 'o:team', 'ou:team'], 0.4);
+    if (rnd() < 0.08) ents.push(pick(['pro', 'user:pro', 'o:']));
+    c.pla = ents.join(',');
+  }
+  const f = rnd();
+  if (f < 0.7) c.fva = [pick(AGES), pick(AGES)];
+  else if (f < 0.8) c.fva = pick([[1.5, 3], [-2, 5], ['5', 5], [5], [5, 5, 5], 'x', null, [0.5, -1], [29.9, -1]]);
+  return c;
+}
+
+// Where a disagreement is one of differences.json's authorization entries: a predicate on the
+// claim set and the question asked.
+const AUTHZ_DIFFERENCES = {
+  'fea-scope-without-o-names-no-feature': (c) => typeof c.fea === 'string' && c.fea.split(',').some((e) => !/^\s*(o|u|ou|uo):[^\s,]+\s*$/.test(e)),
+  'fpm-mask-digits-only': (c) => c.o && typeof c.o.fpm === 'string' && c.o.fpm.split(',').some((m) => !/^\d+$/.test(m.trim())),
+  'fva-integers-only': (c) => Array.isArray(c.fva) && c.fva.some((x) => typeof x === 'number' && !Number.isInteger(x)),
+};
+
+function authzCases() {
+  const rnd = mulberry32(AUTHZ_SEED);
+  const names = Object.keys(PROFILES).filter((n) => PROFILES[n].require);
+  const L = [];
+  const mint = (over) => () => ({ headers: bearer(jwt({ payload: claims(over) })) });
+  for (let i = 0; i < AUTHZ_SETS; i++) {
+    const over = authzClaims(rnd);
+    // claims() fills what is not given: undefined must drop v for v1 claim sets.
+    if (over.v === undefined) over.v = undefined;
+    for (let q = 0; q < 3; q++) {
+      const profile = names[Math.floor(rnd() * names.length)];
+      L.push({ name: `authz #${i}.${q} ${PROFILES[profile].require}`, profile, claims: over, build: mint(over) });
+    }
+  }
+  // Each listed authorization difference, shown side by side with a claim set that needs it.
+  const side = (name, profile, over, difference) =>
+    L.push({ name: `authz difference ${name}`, profile, claims: over, build: mint(over), difference, side: true });
+  const az = (req) => Object.keys(PROFILES).find((n) => PROFILES[n].require === req);
+  // Claims on which toAuth() throws (v2 with an organization, a fea element without ':'): no
+  // has() answer, so every provider must deny, also those that do not read fea.
+  for (const req of ['clerk-role admin', 'clerk-org org_1', 'clerk-plan pro', 'clerk-reverified lax']) {
+    const over = { v: 2, fea: 'o:sso,export', pla: 'o:pro', fva: [1, 1], o: { id: 'org_1', slg: 'acme', rol: 'admin' } };
+    L.push({ name: `authz SDK throws on fea, ${req}`, profile: az(req), claims: over, build: mint(over) });
+  }
+  side('fea entry without a scope', az('clerk-permission org:billing:manage'),
+    { v: 2, fea: 'o:dashboard,billing', o: { id: 'org_1', rol: 'admin', per: 'manage', fpm: '1,1' } }, 'fea-scope-without-o-names-no-feature');
+  side('fea entry with an unknown scope', az('clerk-feature export'),
+    { v: 2, fea: 'x:export,o:sso', o: { id: 'org_1', rol: 'admin' } }, 'fea-scope-without-o-names-no-feature');
+  side('o.fpm mask 1z', az('clerk-permission org:billing:manage'),
+    { v: 2, fea: 'o:billing', o: { id: 'org_1', rol: 'admin', per: 'manage', fpm: '1z' } }, 'fpm-mask-digits-only');
+  side('o.fpm mask -1', az('clerk-permission org:billing:manage'),
+    { v: 2, fea: 'o:billing', o: { id: 'org_1', rol: 'admin', per: 'manage,read', fpm: '-1' } }, 'fpm-mask-digits-only');
+  side('fva fractional age', az('clerk-reverified strict'),
+    { v: 2, fva: [9.5, -1] }, 'fva-integers-only');
+  side('fva fractional second factor', az('clerk-reverified 30 second_factor'),
+    { v: 2, fva: [5, 29.9] }, 'fva-integers-only');
+  return L;
+}
+
+// Where the module's x-clerk-auth-message text differs from the SDK's on purpose (an id of
+// differences.json): the SDK's text turned into the module's by the one stated change.
+const MESSAGE_DIFFERENCES = {
+  // The module names only the algorithms it accepts (RS256 unless ClerkAllowedAlgorithms).
+  'rs384-rs512-not-allowed-by-default': (sdk, mod) => sdk.replace('Supported: RS256,RS384,RS512.', 'Supported: RS256.') === mod,
+  'token-invalid-message-names-the-segment': (sdk, mod) => ['header', 'payload', 'signature'].some(
+    (seg) => sdk.replace('The header, payload, or signature could not be decoded.', `The ${seg} could not be decoded.`) === mod),
+};
+
 // ------------------------------------------------------------------------------------- main
 const differences = JSON.parse(fs.readFileSync(path.join(HERE, 'differences.json'), 'utf8'));
+
+// What the module must answer to an authorization case: the SDK's verdict first (signed-out
+// stays 401), then has() = 200 and no grant = 403; an SDK that throws has no answer to match
+// but a denial.
+function authzAgrees(s, m) {
+  if (typeof s.granted === 'string') return m.status === 401 || m.status === 403;
+  if (!(s.status === 'signed-in' && s.userId)) return agrees(expected(s), m);
+  if (s.granted === true) return m.status === 200 && m.user === s.userId;
+  if (s.granted === false) return m.status === 403;
+  return m.status === 401 || m.status === 403;
+}
+
+const line = (c, s, m) => `${c.name} [${c.profile}]: SDK ${s.status}${s.reason ? ' ' + s.reason : ''}${s.userId ? ' ' + s.userId : ''}` +
+  `${s.granted !== null ? ' has()=' + s.granted : ''}${s.location ? ' -> ' + s.location : ''}; module ${m.status} ${m.authStatus || '-'} ${m.reason || '-'} ${m.user || '-'}` +
+  `${m.location ? ' -> ' + m.location : ''}${c.claims ? ' claims ' + JSON.stringify(c.claims) : ''}`;
+
 let failed = false;
 try {
   await startHttpd();
-  const list = cases();
-  let agree = 0, explained = 0;
-  const bad = [];
+  // The hand-written list is made again whenever it is more than 2 s old (same names, fresh
+  // tokens), and a case with build() is minted right before it is sent: no case goes stale.
+  let list = cases(), builtAt = Date.now();
+  const names = list.map((c) => c.name).join('\n');
+  let agree = 0, explained = 0, msgCases = 0;
+  const bad = [], msgBad = [], msgKnown = {};
   const reasons = new Set();
-  for (const c of list) {
-    // Timing-relative cases: the SDK and httpd see the same second (both within ~100 ms).
+  for (let i = 0; i < list.length; i++) {
+    if (Date.now() - builtAt > 2000) {
+      list = cases();
+      builtAt = Date.now();
+      if (list.map((c) => c.name).join('\n') !== names) throw new Error('cases() is not deterministic');
+    }
+    const c = list[i].build ? { ...list[i], ...list[i].build() } : list[i];
     const s = await sdk(c);
     const m = await send(c);
     const e = expected(s);
     if (s.reason) reasons.add(s.reason);
-    const same = agrees(e, m);
-    const line = `${c.name} [${c.profile}]: SDK ${s.status}${s.reason ? ' ' + s.reason : ''}${s.userId ? ' ' + s.userId : ''}` +
-      `${s.location ? ' -> ' + s.location : ''}; module ${m.status} ${m.authStatus || '-'} ${m.reason || '-'} ${m.user || '-'}` +
-      `${m.location ? ' -> ' + m.location : ''}`;
-    if (verbose || c.difference) console.log((same ? 'same   ' : c.difference ? `known (${c.difference}) ` : 'DIFF   ') + line.slice(0, 300));
+    let same = agrees(e, m);
+    // The message: the SDK's own text is the expectation (x-clerk-auth-message, debug headers
+    // on), never the module's constants.
+    if (same && !c.difference && s.status === 'signed-out' && s.message) {
+      msgCases++;
+      // "Current date: <UTC>" is each side's clock when it decided: the one part of a message
+      // that may differ by a second without either being wrong.
+      const clockless = (t) => t.replace(/Current date: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT/g, 'Current date: (now)');
+      if (clockless(m.message) !== clockless(s.message)) {
+        const why = Object.keys(MESSAGE_DIFFERENCES).find((id) => MESSAGE_DIFFERENCES[id](s.message, m.message));
+        const text = `${c.name}: SDK ${JSON.stringify(s.message)}; module ${JSON.stringify(m.message)}`;
+        if (why && differences.differences.some((d) => d.id === why)) (msgKnown[why] ??= []).push(c.name);
+        else {
+          msgBad.push(text);
+          same = false;
+        }
+      }
+    }
+    const text = line(c, s, m);
+    if (verbose || c.difference) console.log((same ? 'same   ' : c.difference ? `known (${c.difference}) ` : 'DIFF   ') + text.slice(0, 300));
     if (c.difference) {
       const d = differences.differences.find((x) => x.id === c.difference);
       if (!d) {
-        bad.push(`${line}\n    names unknown difference ${c.difference}`);
+        bad.push(`${text}\n    names unknown difference ${c.difference}`);
       } else if (m.status === 200 || m.user) {
-        bad.push(`${line}\n    difference ${c.difference} must be a denial by the module, it accepted`);
+        bad.push(`${text}\n    difference ${c.difference} must be a denial by the module, it accepted`);
       } else if (same) {
         agree++;
       } else if (s.status === 'signed-in' || s.status === 'handshake' || s.status === 'signed-out') {
@@ -594,14 +823,51 @@ try {
       continue;
     }
     if (same) agree++;
-    else bad.push(line);
+    else bad.push(text);
   }
+
+  // Authorization: has() against Require clerk-*.
+  const az = authzCases();
+  let azAgree = 0, azExplained = 0;
+  const azBad = [], azKnown = {}, azKinds = {};
+  for (const c0 of az) {
+    const c = { ...c0, ...c0.build() };
+    const s = await sdk(c);
+    const m = await send(c);
+    const same = authzAgrees(s, m);
+    const kind = PROFILES[c.profile].require.split(' ')[0];
+    azKinds[kind] ??= [0, 0];
+    azKinds[kind][1]++;
+    const text = line(c, s, m);
+    // A difference must be a denial by the module, and the claim set must be one it covers.
+    const diff = c.difference ?? (!same ? Object.keys(AUTHZ_DIFFERENCES).find((id) => AUTHZ_DIFFERENCES[id](c.claims)) : undefined);
+    if (c.side) console.log(`side by side (${c.difference}): ${same ? 'same' : 'differs'}: ${text.slice(0, 400)}`);
+    if (same) {
+      azAgree++;
+      azKinds[kind][0]++;
+    } else if (diff && m.status !== 200) {
+      azExplained++;
+      (azKnown[diff] ??= []).push(c.name);
+    } else {
+      azBad.push(text + (diff ? `\n    difference ${diff} must be a denial by the module` : ''));
+    }
+  }
+
   console.log(`SDK @clerk/backend ${JSON.parse(fs.readFileSync(path.join(HERE, 'node_modules/@clerk/backend/package.json'))).version}; ` +
     `reasons seen: ${[...reasons].sort().join(', ')}`);
   console.log(`Backend API (JWKS) requests: ${bapiFetches}`);
   for (const b of bad) console.log('DISAGREEMENT: ' + b);
+  for (const b of msgBad) console.log('MESSAGE DIFFERS: ' + b);
+  for (const [id, cs] of Object.entries(msgKnown)) console.log(`message difference ${id}: ${cs.length} cases (${cs.join('; ')})`);
+  const msgKnownN = Object.values(msgKnown).reduce((a, l) => a + l.length, 0);
+  console.log(`messages: ${msgCases - msgBad.length - msgKnownN}/${msgCases} signed-out cases with the SDK's message text byte for byte ` +
+    `(${msgKnownN} listed message differences, ${msgBad.length} unexplained, counted as disagreements)`);
+  for (const b of azBad) console.log('AUTHZ DISAGREEMENT: ' + b);
+  console.log(`authorization by provider (agreeing/cases): ${Object.entries(azKinds).map(([k, [a, n]]) => `${k} ${a}/${n}`).join(', ')}`);
+  for (const [id, cs] of Object.entries(azKnown)) console.log(`authorization difference ${id}: ${cs.length} cases (${cs.slice(0, 4).join('; ')}${cs.length > 4 ? '; ...' : ''})`);
   console.log(`agreement ${agree}/${list.length} (${explained} deliberate differences, ${bad.length} unexplained)`);
-  failed = bad.length > 0 || agree + explained !== list.length;
+  console.log(`authorization agreement ${azAgree}/${az.length} (${azExplained} deliberate differences, ${azBad.length} unexplained; seed ${AUTHZ_SEED})`);
+  failed = bad.length > 0 || agree + explained !== list.length || azBad.length > 0 || azAgree + azExplained !== az.length;
 } catch (err) {
   console.log('conformance setup failed: ' + (err.stack || err));
   failed = true;

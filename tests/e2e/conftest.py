@@ -60,8 +60,10 @@ def cookie_suffix(pk: str) -> str:
 
 PK = publishable_key(FAPI_HOST)
 
-# Every token and signature the suite sent, so the last test can check none reached a log.
+# Every token the suite sent and every secret key or handshake nonce it used, so the
+# session-level log scan (scan_logs) can check that none reached any httpd's log.
 SENT_TOKENS = []
+SECRET_TEXTS = set()
 
 
 def free_port() -> int:
@@ -145,6 +147,63 @@ class Minter:
 
 def remember(tok):
     SENT_TOKENS.append(tok)
+
+
+def remember_secret(text):
+    """A secret key or a nonce: its text must never appear in a log."""
+    SECRET_TEXTS.add(text)
+
+
+def log_files(root):
+    """The error and access logs of every httpd the suite started under root."""
+    out = []
+    for d, _, files in os.walk(root):
+        if os.path.basename(d) == "logs":
+            out += [os.path.join(d, f) for f in files if f.endswith(".log")]
+    return sorted(out)
+
+
+def token_id(tok):
+    """How a leaked token is named in a report: enough to tell tokens apart, never usable."""
+    return "token %s...%s" % (tok[:8], tok[-6:])
+
+
+def leaks(text, tokens, secrets_):
+    """What of the tokens (whole, or their signature) and secret texts occurs in text."""
+    found = []
+    for tok in tokens:
+        parts = tok.split(".")
+        if tok in text or (len(parts) == 3 and len(parts[2]) >= 16 and parts[2] in text):
+            found.append(token_id(tok))
+    for s in secrets_:
+        if s and s in text:
+            found.append("secret " + s[:10] + "...")
+    return found
+
+
+# The query string of a request line in an access log: what the client itself put in the URL
+# (a development handshake's __clerk_handshake=<JWT>, a __clerk_handshake_nonce, a test's
+# ?__session=), which httpd's %r logs before any module runs.
+REQUEST_QUERY = re.compile(r'("[A-Z]+ [^ "?]*)\?[^ "]*')
+URL_BORNE = []  # (log, what): counted and printed by the session scan, not hidden
+
+
+def scan_logs(root):
+    """{log path: [what leaked]} for every log under root that holds a token or secret. In
+    access logs, what only the request line's query string holds is listed in URL_BORNE."""
+    bad = {}
+    for path in log_files(root):
+        with open(path, errors="replace") as f:
+            text = f.read()
+        if os.path.basename(path).startswith("access"):
+            stripped = REQUEST_QUERY.sub(r"\1?[query]", text)
+            URL_BORNE.extend((path, w) for w in leaks(text, SENT_TOKENS, SECRET_TEXTS)
+                             if w not in leaks(stripped, SENT_TOKENS, SECRET_TEXTS))
+            text = stripped
+        found = leaks(text, SENT_TOKENS, SECRET_TEXTS)
+        if found:
+            bad[path] = found
+    return bad
 
 
 # ---------------------------------------------------------------------------- echo back end
@@ -426,6 +485,23 @@ def work():
         yield WORK
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log(work):
+    """After every test and every httpd it started has stopped (this fixture is set up right
+    after work, so torn down after them): no token, secret key or nonce the suite used is in
+    any error or access log. A leak is an error of the session, whatever order tests ran in."""
+    yield
+    scanned = log_files(WORK)
+    bad = scan_logs(WORK)
+    print("log scan: %d logs, %d tokens, %d secrets; %d only in access-log request URLs "
+          "(sent there by the client)" % (len(scanned), len(SENT_TOKENS), len(SECRET_TEXTS),
+                                          len(URL_BORNE)))
+    # Tokens were sent, so some httpd logged: an empty scan would prove nothing. (A module that
+    # starts no httpd, such as test_02_docs alone, sends none.)
+    assert scanned or not SENT_TOKENS, "no httpd log found under %s" % WORK
+    assert bad == {}, "tokens or secrets in logs: %s" % bad
+
+
 @pytest.fixture(scope="session")
 def minter(work):
     return Minter(os.path.join(work, "keys"))
@@ -514,3 +590,39 @@ def get(httpd):
         return curl("http://127.0.0.1:%d%s" % (port or httpd.port, path), h, method, data)
 
     return _get
+
+
+
+# ---------------------------------------------------------------------------- shuffled runs
+# CLERK_E2E_SHUFFLE_SEED=N runs the modules in an order drawn from N, and the tests inside each
+# module too unless the module is marked in_order (its tests build on each other's state). The
+# seed is printed in the header, so a failing order can be run again.
+SHUFFLE_SEED = os.environ.get("CLERK_E2E_SHUFFLE_SEED", "")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "in_order: keep this module's test order when the "
+                            "suite runs shuffled (CLERK_E2E_SHUFFLE_SEED)")
+
+
+def pytest_report_header(config):
+    return "e2e shuffle seed: %s" % (SHUFFLE_SEED or "none (file order)")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    if not SHUFFLE_SEED:
+        return
+    import random
+    rng = random.Random(int(SHUFFLE_SEED))
+    groups = {}
+    for it in items:
+        groups.setdefault(it.module.__name__, []).append(it)
+    order = list(groups)
+    rng.shuffle(order)
+    out = []
+    for name in order:
+        g = groups[name]
+        if not any(it.get_closest_marker("in_order") for it in g):
+            rng.shuffle(g)
+        out += g
+    items[:] = out

@@ -17,6 +17,8 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from conftest import remember_secret
+
 
 class Instance:
     """What the fake Clerk knows about one instance (one ClerkFrontendAPI prefix)."""
@@ -127,6 +129,7 @@ class FakeClerk:
         params = []
         if q.get("format") == "nonce":
             nonce = secrets.token_urlsafe(12)
+            remember_secret(nonce)
             with self.lock:
                 self.nonces[nonce] = directives
             if inst.dev or inst.nonce_in == "query":

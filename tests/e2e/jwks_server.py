@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import APACHE, MODDIR, MODULE, PK, free_port, run
+from conftest import APACHE, MODDIR, MODULE, PK, free_port, remember_secret, run
 
 # Labels the JWKS server's access log writes for each secret key it recognises (never the key).
 SECRETS = {
@@ -24,6 +24,8 @@ SECRETS = {
     "R": "sk_test_" + "d4" * 20,
     "U": "sk_test_" + "e5" * 20,
 }
+for _sk in SECRETS.values():
+    remember_secret(_sk)
 ROTATED_KID = "ins_rotated"
 STATES = ("good", "rotated", "500", "slow", "garbage", "huge", "keyinvalid", "hang",
           "only-rotated")
@@ -55,7 +57,16 @@ elif state == "huge":
     out.write("Content-Type: application/json\r\n\r\n{\"pad\":\"%s\",\"keys\":[]}" % pad)
 else:
     if state == "slow":
+        # Events a test can wait for: the fetch arrived, and (later) it is answered.
+        def event(what):
+            try:
+                with open(os.path.join(here, "slow-events"), "a") as f:
+                    f.write(what + "\n")
+            except OSError:
+                pass
+        event("start")
         time.sleep(float(read("slow_s")))
+        event("done")
     if state == "hang":  # until the test writes "release" (bounded: 60 s); "hang-seen" counts us
         with open(os.path.join(here, "hang-seen"), "a") as f:
             f.write("x")
@@ -260,6 +271,23 @@ ScriptAlias /.well-known/jwks.json "{cgi}/jwks.cgi"
     def base(self):
         return "https://127.0.0.1:%d" % self.port
 
+    def slow_events(self):
+        """What the slow state's CGI has recorded: "start" per fetch received, "done" when it
+        answered."""
+        try:
+            with open(os.path.join(self.cgi_dir, "slow-events")) as f:
+                return f.read().split()
+        except OSError:
+            return []
+
+    def reset_slow_events(self, slow_s):
+        """Empties the event file (writable by the CGI's user) and sets the slow delay."""
+        for name, text, mode in (("slow-events", "", 0o666), ("slow_s", str(slow_s), 0o644)):
+            p = os.path.join(self.cgi_dir, name)
+            with open(p, "w") as f:
+                f.write(text)
+            os.chmod(p, mode)
+
     def set_state(self, state):
         assert state in STATES, state
         p = os.path.join(self.cgi_dir, "state")
@@ -400,8 +428,11 @@ class Daemon:
 
 
 @pytest.fixture(scope="module")
-def jwks_server(work, minter):
-    srv = JwksServer(os.path.join(work, "jwks-server"), minter)
+def jwks_server(request, work, minter):
+    # One directory per module: a module that ran before must not leave fetches in this one's
+    # access log (counts are read from it), whatever order the modules run in.
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    srv = JwksServer(os.path.join(work, "jwks-server-" + name), minter)
     srv.start()
     yield srv
     srv.stop()

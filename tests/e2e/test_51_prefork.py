@@ -12,6 +12,9 @@ import pytest
 from conftest import curl
 from jwks_server import ModuleHttpd, jwks_server, protected  # noqa: F401
 
+# The tests build on one prefork server in order (its first fetch, then a graceful restart).
+pytestmark = pytest.mark.in_order
+
 CHILDREN = 20
 
 

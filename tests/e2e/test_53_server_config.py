@@ -7,9 +7,10 @@ import re
 
 import pytest
 
-from conftest import APACHE, PK, free_port, run, server_head
+from conftest import APACHE, PK, free_port, remember_secret, run, server_head
 
 SK = "sk_test_" + "0f" * 20
+remember_secret(SK)
 
 
 def write(work, name, server_lines, location_lines=()):

@@ -21,6 +21,8 @@ DEV_HOST = "dev.clerk.example.test"
 DEV_PK = publishable_key(DEV_HOST, live=False)
 SECRET = "sk_live_" + secrets.token_hex(16)
 DEV_SECRET = "sk_test_" + secrets.token_hex(16)
+conftest.remember_secret(SECRET)
+conftest.remember_secret(DEV_SECRET)
 DOC = ("Sec-Fetch-Dest: document", "Accept: text/html,application/xhtml+xml")
 MAX_HOPS = 12  # far beyond any legitimate chain; a loop would hit it and fail the test
 

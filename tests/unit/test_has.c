@@ -847,6 +847,34 @@ START_TEST(claim_walk_past_depth_cap_is_an_error_not_a_miss)
 }
 END_TEST
 
+/* @clerk/backend's toAuth() throws for v2 claims with an organization whose fea has an element
+ * without ':' (splitByScope), so its has() never answers there: every provider denies. The same
+ * fea without an organization, or well formed, leaves the other answers alone. */
+START_TEST(fea_that_makes_the_sdk_throw_answers_nothing)
+{
+    const char *org = "\"o\":{\"id\":\"org_1\",\"slg\":\"acme\",\"rol\":\"admin\"}";
+    const char *bad[] = {"\"o:sso,export\"", "\"o:sso,\"", "\" \"", "5"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        clerk_auth *a = auth_of(apr_psprintf(pool,
+                                             "{\"sub\":\"user_1\",\"v\":2,%s,\"fea\":%s,"
+                                             "\"pla\":\"o:pro\",\"fva\":[1,1]}",
+                                             org, bad[i]));
+        ck_assert_msg(!clerk_has_role(a, "admin"), "fea %s", bad[i]);
+        ck_assert_msg(!clerk_has_org(a, "org_1"), "fea %s", bad[i]);
+        ck_assert_msg(!clerk_has_plan(a, "pro"), "fea %s", bad[i]);
+        ck_assert_msg(!clerk_has_reverification(a, 0, 10, CLERK_REVERIFY_FIRST_FACTOR), "fea %s",
+                      bad[i]);
+    }
+    clerk_auth *ok = auth_of(apr_psprintf(
+        pool, "{\"sub\":\"user_1\",\"v\":2,%s,\"fea\":\"o:sso,u:export\",\"pla\":\"o:pro\"}", org));
+    ck_assert_int_eq(clerk_has_role(ok, "admin"), 1);
+    ck_assert_int_eq(clerk_has_plan(ok, "pro"), 1);
+    clerk_auth *personal =
+        auth_of("{\"sub\":\"user_1\",\"v\":2,\"fea\":\"export\",\"pla\":\"u:free\"}");
+    ck_assert_int_eq(clerk_has_plan(personal, "free"), 1);
+}
+END_TEST
+
 Suite *has_suite(void)
 {
     Suite *s = suite_create("has");
@@ -923,6 +951,7 @@ Suite *has_suite(void)
     tcase_add_test(tc, claim_sixteen_deep_path_matches_sixteen_deep_payload);
     tcase_add_test(tc, claim_walk_past_visit_cap_is_an_error_not_a_miss);
     tcase_add_test(tc, claim_walk_past_depth_cap_is_an_error_not_a_miss);
+    tcase_add_test(tc, fea_that_makes_the_sdk_throw_answers_nothing);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -57,11 +57,13 @@ END_TEST
 START_TEST(four_segments_is_invalid_form)
 {
     clerk_error e = decode_fails("eyJhbGciOiJSUzI1NiJ9.e30.c2ln.c2ln", 0);
-    ck_assert_str_eq(e.message, CLERK_JWT_MSG_FORM);
+    ck_assert_str_eq(e.message,
+                     "Invalid JWT form. A JWT consists of three parts separated by dots.");
     e = decode_fails("", 0);
-    ck_assert_str_eq(e.message, CLERK_JWT_MSG_FORM);
+    ck_assert_str_eq(e.message,
+                     "Invalid JWT form. A JWT consists of three parts separated by dots.");
     e = decode_fails("..", 0);
-    ck_assert_str_eq(e.message, CLERK_JWT_MSG_HEADER);
+    ck_assert_str_eq(e.message, "Invalid JWT form. The header could not be decoded.");
 }
 END_TEST
 
@@ -70,7 +72,7 @@ START_TEST(bad_base64url_character_in_header_is_refused)
     char *t = token("{\"alg\":\"RS256\"}", "{}");
     t[3] = '+';
     clerk_error e = decode_fails(t, 0);
-    ck_assert_str_eq(e.message, CLERK_JWT_MSG_HEADER);
+    ck_assert_str_eq(e.message, "Invalid JWT form. The header could not be decoded.");
     free(t);
 }
 END_TEST
@@ -79,11 +81,11 @@ START_TEST(padded_segment_is_refused)
 {
     /* {"a":1} encodes to 10 characters, so it needs "==" in padded form. */
     clerk_error e = decode_fails("eyJhIjoxfQ==.e30.c2ln", 0);
-    ck_assert_str_eq(e.message, CLERK_JWT_MSG_HEADER);
+    ck_assert_str_eq(e.message, "Invalid JWT form. The header could not be decoded.");
     e = decode_fails("eyJhIjoxfQ.eyJhIjoxfQ==.c2ln", 0);
-    ck_assert_str_eq(e.message, CLERK_JWT_MSG_PAYLOAD);
+    ck_assert_str_eq(e.message, "Invalid JWT form. The payload could not be decoded.");
     e = decode_fails("eyJhIjoxfQ.e30.c2lnMQ==", 0);
-    ck_assert_str_eq(e.message, CLERK_JWT_MSG_SIGNATURE);
+    ck_assert_str_eq(e.message, "Invalid JWT form. The signature could not be decoded.");
 }
 END_TEST
 
@@ -91,7 +93,7 @@ START_TEST(header_that_is_not_json_is_refused)
 {
     char *t = token("{\"alg\":\"RS256\"", "{}");
     clerk_error e = decode_fails(t, 0);
-    ck_assert_str_eq(e.message, CLERK_JWT_MSG_HEADER);
+    ck_assert_str_eq(e.message, "Invalid JWT form. The header could not be decoded.");
     free(t);
 }
 END_TEST
@@ -100,7 +102,7 @@ START_TEST(payload_that_is_an_array_is_refused)
 {
     char *t = token("{\"alg\":\"RS256\"}", "[\"sub\",\"user_1\"]");
     clerk_error e = decode_fails(t, 0);
-    ck_assert_str_eq(e.message, CLERK_JWT_MSG_PAYLOAD);
+    ck_assert_str_eq(e.message, "Invalid JWT form. The payload could not be decoded.");
     free(t);
     t = token("{\"alg\":\"RS256\"}", "\"user_1\"");
     decode_fails(t, 0);
@@ -112,7 +114,7 @@ START_TEST(duplicate_keys_in_header_are_refused)
 {
     char *t = token("{\"alg\":\"RS256\",\"alg\":\"none\"}", "{}");
     clerk_error e = decode_fails(t, 0);
-    ck_assert_str_eq(e.message, CLERK_JWT_MSG_HEADER);
+    ck_assert_str_eq(e.message, "Invalid JWT form. The header could not be decoded.");
     free(t);
 }
 END_TEST
@@ -121,7 +123,7 @@ START_TEST(duplicate_keys_in_payload_are_refused)
 {
     char *t = token("{\"alg\":\"RS256\"}", "{\"sub\":\"user_1\",\"sub\":\"user_2\"}");
     clerk_error e = decode_fails(t, 0);
-    ck_assert_str_eq(e.message, CLERK_JWT_MSG_PAYLOAD);
+    ck_assert_str_eq(e.message, "Invalid JWT form. The payload could not be decoded.");
     free(t);
     /* Duplicates inside a nested object count too. */
     t = token("{\"alg\":\"RS256\"}", "{\"o\":{\"id\":\"a\",\"id\":\"b\"}}");
@@ -188,7 +190,7 @@ START_TEST(token_over_max_size_is_refused_before_decoding)
     size_t len = strlen(t);
     clerk_error e = decode_fails(t, len - 1);
     char want[128];
-    snprintf(want, sizeof want, CLERK_JWT_MSG_TOO_LARGE_FMT, len - 1);
+    snprintf(want, sizeof want, "Invalid JWT form. The token is longer than %zu bytes.", len - 1);
     ck_assert_str_eq(e.message, want);
     clerk_jwt *jwt = NULL;
     ck_assert_int_eq(clerk_jwt_decode(t, len, len, &jwt, &e), 0);
@@ -210,7 +212,7 @@ START_TEST(nul_bytes_in_json_are_refused)
     const char raw[] = "{\"sub\":\"user\0_1\"}";
     char *t = token3("{\"alg\":\"RS256\"}", 15, raw, sizeof raw - 1, "c2ln");
     clerk_error e = decode_fails(t, 0);
-    ck_assert_str_eq(e.message, CLERK_JWT_MSG_PAYLOAD);
+    ck_assert_str_eq(e.message, "Invalid JWT form. The payload could not be decoded.");
     free(t);
     t = token("{\"alg\":\"RS256\"}", "{\"sub\":\"user\\u0000_1\"}");
     decode_fails(t, 0);
@@ -369,8 +371,16 @@ END_TEST
 
 START_TEST(free_of_null_is_ignored)
 {
+    /* A free that dereferenced NULL would end this test with SIGSEGV, an error in Check's
+     * fork mode (and an invalid read under valgrind): reaching the next line is the check. */
     clerk_jwt_free(NULL);
-    ck_assert_int_eq(1, 1);
+    /* The same function releases a half-built JWT: the signature segment fails after the
+     * header and payload were parsed, and the caller gets NULL back (valgrind's leak check
+     * fails the run if the parsed JSON stayed allocated). */
+    char *t = token3("{\"alg\":\"RS256\"}", 15, "{\"sub\":\"u\"}", 11, "!!!");
+    clerk_error err = decode_fails(t, 0);
+    ck_assert_ptr_nonnull(strstr(err.message, "ignature"));
+    free(t);
 }
 END_TEST
 
