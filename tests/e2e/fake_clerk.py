@@ -1,7 +1,8 @@
 """A fake Clerk Frontend API and Backend API on loopback, for the handshake round trips.
 
 Frontend API, per instance prefix (/<inst>/v1/client/handshake): answers the module's redirect
-the way reference §5.2 describes Clerk's: it decides the visitor's state (set by the test), and
+the way docs/design.md#handshake describes Clerk's: it decides the visitor's state (set by the
+test), and
 redirects back to redirect_url with the Set-Cookie directives as a handshake JWT (development:
 __clerk_handshake query parameter; production: a __clerk_handshake cookie) or, when the module
 asked for format=nonce, as a nonce (__clerk_handshake_nonce cookie, or query parameter) that

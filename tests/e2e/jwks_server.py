@@ -1,4 +1,5 @@
-"""Real servers for the remote-key tests (spec §3): a JWKS server (httpd + mod_ssl with a test CA
+"""Real servers for the remote-key tests (docs/design.md#remote-jwks): a JWKS server (httpd +
+mod_ssl with a test CA
 and server certificate made by the openssl CLI at run time) whose behaviour the tests switch
 through a state file, httpd instances of the module under test with their own configurations
 (any MPM), and memcached / redis-server on dynamic loopback ports. Everything started here is

@@ -1,4 +1,5 @@
-"""Logging (spec §7). Runs last: it reads the error log of everything the suite sent."""
+"""Logging (docs/design.md#logging). Runs last: it reads the error log of everything the suite
+sent."""
 
 import hashlib
 
