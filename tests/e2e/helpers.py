@@ -24,10 +24,9 @@ def www_authenticate(r):
 
 def signed_out(r, reason, presented=True, realm=AUTH_NAME, status=401):
     """Clerk's signed-out answer under ClerkUnauthAction auth (docs/design.md#signed-out-actions):
-    401 with a
-    Bearer challenge, error="invalid_token" only when a token was sent, and the state
-    headers. reason None: any reason (the design names none for that case); presented None:
-    either challenge form."""
+    401 with a Bearer challenge, error="invalid_token" only when a token was sent, and the state
+    headers. reason None: any reason (the design names none for that case); presented None: either
+    challenge form."""
     assert r.status == status, r
     assert r.header("x-clerk-auth-status") == "signed-out", r
     got = r.header("x-clerk-auth-reason")
@@ -51,9 +50,8 @@ def signed_out(r, reason, presented=True, realm=AUTH_NAME, status=401):
 
 def handshake(r, reason):
     """A handshake decision for a GET document request (docs/design.md#handshake,
-    tokens/handshake.ts buildRedirectToHandshake): a 307 to the
-    Frontend API handshake URL with no-store, the first redirect-count cookie and the state
-    headers."""
+    tokens/handshake.ts buildRedirectToHandshake): a 307 to the Frontend API handshake URL with
+    no-store, the first redirect-count cookie and the state headers."""
     assert r.status == 307, r
     assert r.header("x-clerk-auth-status") == "handshake", r
     assert r.header("x-clerk-auth-reason") == reason, r

@@ -113,8 +113,7 @@ def test_cookie_token_with_bad_signature_is_signed_out(get, minter):
 
 def test_cookie_from_another_instance_selects_suffixed_cookies(get, minter):
     # tokens/authenticateContext.ts usesSuffixedCookies: an unsuffixed __session whose iss is not
-    # this instance's
-    # Frontend API makes Clerk read the suffixed pair, which is absent here.
+    # this instance's Frontend API makes Clerk read the suffixed pair, which is absent here.
     c = minter.claims(iss="https://clerk.other.test")
     r = get(MAIN, cookie="__session=%s; __client_uat=%d" % (minter.sign(c), c["iat"]))
     signed_out(r, "session-token-and-uat-missing", presented=None)

@@ -1,8 +1,7 @@
 """Clerk's handshake through a real httpd (docs/design.md#handshake, @clerk/backend
-tokens/handshake.ts): full round trips with curl and
-a cookie jar between the module and a fake Clerk Frontend/Backend API on loopback
-(fake_clerk.py). This file starts its own httpd, because ClerkAPIURL is server-wide and points
-at the fake Backend API here."""
+tokens/handshake.ts): full round trips with curl and a cookie jar between the module and a fake
+Clerk Frontend/Backend API on loopback (fake_clerk.py). This file starts its own httpd, because
+ClerkAPIURL is server-wide and points at the fake Backend API here."""
 
 import hashlib
 import json
