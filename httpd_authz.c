@@ -1,7 +1,8 @@
 /* `Require clerk-org|clerk-role|clerk-permission|clerk-plan|clerk-feature|clerk-reverified|
- * clerk-claim` (spec §5): thin providers over the core's has() and claim matcher. Arguments are
- * checked when the Require line is read, so a typo stops httpd instead of denying everyone. Each
- * returns AUTHZ_DENIED_NO_USER without a user, which makes httpd authenticate first. */
+ * clerk-claim` (docs/design.md#authorization): thin providers over the core's has() and claim
+ * matcher. Arguments are checked when the Require line is read, so a typo stops httpd instead of
+ * denying everyone. Each returns AUTHZ_DENIED_NO_USER without a user, which makes httpd
+ * authenticate first. */
 #include <string.h>
 
 #include <apr_strings.h>
@@ -28,12 +29,13 @@ APLOG_USE_MODULE(clerk_auth);
 
 typedef int (*has_fn)(const clerk_auth *a, const char *arg);
 
-/* ---- 403 for a signed-in user who is denied (spec §5) --------------------------------------
- * mod_authz_core answers a denied authenticated user with 401 unless the section says
- * `AuthzSendForbiddenOnFailure On`. A Bearer 401 tells Clerk's clients the session is gone, so
- * every section holding a Require clerk-* line gets that directive applied, through httpd's own
- * directive (same effect as writing it after the Require line), unless the section sets it
- * itself. Only per-directory sections and .htaccess: an <AuthzProviderAlias> is server-wide. */
+/* ---- 403 for a signed-in user who is denied
+ * (docs/design.md#authorization)----------------------------------- mod_authz_core answers a denied
+ * authenticated user with 401 unless the section says `AuthzSendForbiddenOnFailure On`. A Bearer
+ * 401 tells Clerk's clients the session is gone, so every section holding a Require clerk-* line
+ * gets that directive applied, through httpd's own directive (same effect as writing it after the
+ * Require line), unless the section sets it itself. Only per-directory sections and .htaccess: an
+ * <AuthzProviderAlias> is server-wide. */
 
 static int is_transparent_container(const ap_directive_t *d)
 {
@@ -128,7 +130,7 @@ static int identity_or_status(request_rec *r, clerk_identity *id, authz_status *
     switch (clerk_request_identity(r, id)) {
     case CLERK_IDENTITY_SIGNED_IN:
         return 1;
-    case CLERK_IDENTITY_PREFLIGHT: /* carries no credentials by design (spec §1.7) */
+    case CLERK_IDENTITY_PREFLIGHT: /* carries no credentials by design (docs/design.md#preflight) */
         *early = AUTHZ_GRANTED;
         return 0;
     default: /* a user from another AuthType has no Clerk claims */

@@ -62,7 +62,7 @@ int clerk_config_section_active(apr_pool_t *p, const ap_directive_t *d);
 /* Registers the Cache-Control/Vary filter and the mod_cache quick-handler warning. */
 void clerk_private_register_hooks(apr_pool_t *p);
 
-/* Registers the `Require clerk-*` providers (spec §5). */
+/* Registers the `Require clerk-*` providers (docs/design.md#authorization). */
 void clerk_register_authz_providers(apr_pool_t *p);
 
 /* ---- status page and its counters (httpd_status.c) ----------------------------------------- */
@@ -193,7 +193,8 @@ void clerk_handshake_request_config(request_rec *r, struct clerk_config *cc);
 
 /* Adds the decision's Set-Cookie headers (handshake counter, or a resolved handshake's
  * directives) and, for a resolved handshake, Access-Control-Allow-Origin: null and
- * Access-Control-Allow-Credentials: true (reference §5.4) to err_headers_out. */
+ * Access-Control-Allow-Credentials: true (@clerk/backend tokens/handshake.ts resolveHandshake) to
+ * err_headers_out. */
 void clerk_handshake_apply_headers(request_rec *r, const struct clerk_state *st);
 
 /* HTTP_TEMPORARY_REDIRECT with Location and Cache-Control: no-store when the decision carries

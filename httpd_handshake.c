@@ -1,7 +1,7 @@
-/* Clerk's handshake in httpd (spec §1.6, reference §5): the directives, the per-request
- * transport for the nonce exchange, and turning the core's decision into a 307 with its
- * headers. The decision itself (when to redirect, what a returning request means) is the
- * core's (src/request_state.c, src/handshake.c). */
+/* Clerk's handshake in httpd (docs/design.md#handshake, @clerk/backend tokens/handshake.ts): the
+ * directives, the per-request transport for the nonce exchange, and turning the core's decision
+ * into a 307 with its headers. The decision itself (when to redirect, what a returning request
+ * means) is the core's (src/request_state.c, src/handshake.c). */
 #include <string.h>
 
 #include <apr_lib.h>

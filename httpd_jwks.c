@@ -1,5 +1,5 @@
 /* Remote keys in httpd: the server-wide fetch/cache directives, one clerk_jwks_remote per
- * distinct source, and their shared store on httpd's socache (spec §3).
+ * distinct source, and their shared store on httpd's socache (docs/design.md#socache-records).
  *
  * Shape of mod_authn_socache: mutex types registered in pre_config; the socache instances and the
  * global mutexes made in post_config only when some section names a remote source; child_init

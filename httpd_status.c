@@ -1,7 +1,7 @@
-/* `SetHandler clerk-status` (spec §8): a JSON page with the numbers an operator needs to see the
- * module is healthy: verifications by outcome and reason and authorization results (shared by
- * every process, since the parent started), the verified-token cache of the answering process,
- * and every key source with its age.
+/* `SetHandler clerk-status` (docs/design.md#operations): a JSON page with the numbers an operator
+ * needs to see the module is healthy: verifications by outcome and reason and authorization results
+ * (shared by every process, since the parent started), the verified-token cache of the answering
+ * process, and every key source with its age.
  *
  * The shared counters live in one anonymous shared-memory segment the parent creates once (kept
  * in the process pool, so graceful restarts keep counting) and every child inherits by fork.

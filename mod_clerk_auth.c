@@ -1009,8 +1009,8 @@ static const clerk_resolved *request_conf(request_rec *r)
     return d->res ? d->res : resolve_dir_conf(r->pool, d);
 }
 
-/* Spec §4: nothing the client sends may look like what we export (REMOTE_USER, AUTH_TYPE,
- * CLERK_*, with or without X-, '-' and '_' alike). */
+/* docs/design.md#header-scrubbing: nothing the client sends may look like what we export
+ * (REMOTE_USER, AUTH_TYPE, CLERK_*, with or without X-, '-' and '_' alike). */
 static void scrub_reserved_headers(request_rec *r)
 {
     const apr_array_header_t *h = apr_table_elts(r->headers_in);
@@ -1605,8 +1605,9 @@ static int clerk_check_authn(request_rec *r)
      * must not go on without a user, nor with one. */
     if (rq->preflight)
         return HTTP_FORBIDDEN;
-    /* A handshake (reference §5.1), or a development handshake's clean-up whatever its
-     * outcome (§5.4 step 3): a 307 with the decision's headers. */
+    /* A handshake (@clerk/backend tokens/handshake.ts buildRedirectToHandshake), or a development
+     * handshake's clean-up whatever its outcome (resolveHandshake, same file): a 307 with the
+     * decision's headers. */
     if (rq->st.location)
         return clerk_handshake_response(r, &rq->st);
     if (rq->st.status == CLERK_SIGNED_IN)
@@ -1848,10 +1849,10 @@ static int check_key_origins(apr_pool_t *ptemp, server_rec *s)
     return oc.bad;
 }
 
-/* Spec §6: `AuthType Clerk` where no key source is configured anywhere in its server could
- * never sign anyone in; refuse to start (check_config also runs for `apachectl configtest`).
- * A main-server AuthType is satisfied by a key source in the main server or in any virtual
- * host (they inherit its sections); a virtual host's by its own or the main server's. */
+/* docs/design.md#configuration-errors: `AuthType Clerk` where no key source is configured anywhere
+ * in its server could never sign anyone in; refuse to start (check_config also runs for `apachectl
+ * configtest`). A main-server AuthType is satisfied by a key source in the main server or in any
+ * virtual host (they inherit its sections); a virtual host's by its own or the main server's. */
 static int clerk_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     tree_scan scan = {ptemp, 0, 0, apr_hash_make(ptemp),

@@ -82,7 +82,7 @@ static size_t split_commas(const char *s, piece *out, size_t max)
     return n;
 }
 
-/* differences.h: org-features */
+/* differences.h: fea-scope-without-o-names-no-feature, fpm-mask-digits-only */
 /* The org features of fea. Clerk counts every entry whose scope (text before the first ':')
  * contains 'o' as an org feature slot, so the j-th fpm mask belongs to the j-th such entry; the
  * slot count is kept exactly for that alignment. A slot is named (text between the first and
@@ -169,7 +169,7 @@ static void v2_permissions(apr_pool_t *p, const char *fea, const char *per, cons
     }
 }
 
-/* differences.h: fva */
+/* differences.h: fva-integers-only */
 /* One fva age: an integral number that is -1 (factor not enrolled) or >= 0, ages past LONG_MAX
  * clamped (never fresh either way). Anything else (fractions, other negatives, non-numbers)
  * makes the whole fva absent, so has({reverification}) is denied where Clerk's comparisons on

@@ -1,4 +1,5 @@
-/* The auth object Clerk's SDK builds from verified claims (reference §2.6). */
+/* The auth object Clerk's SDK builds from verified claims (@clerk/backend tokens/authObjects.ts
+ * signedInAuthObject, @clerk/shared jwtPayloadParser). */
 #ifndef CLERK_AUTH_H
 #define CLERK_AUTH_H
 

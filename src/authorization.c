@@ -1,4 +1,5 @@
-/* The Authorization header as Clerk's parseAuthorizationHeader reads it (reference §1.1). */
+/* The Authorization header as Clerk's parseAuthorizationHeader reads it (@clerk/backend
+ * tokens/authenticateContext.ts). */
 #include <string.h>
 #include <apr_strings.h>
 #include "authorization.h"

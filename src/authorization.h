@@ -1,4 +1,5 @@
-/* The Authorization request header as Clerk reads it (reference §1.1). */
+/* The Authorization request header as Clerk reads it (@clerk/backend tokens/authenticateContext.ts
+ * parseAuthorizationHeader). */
 #ifndef CLERK_AUTHORIZATION_H
 #define CLERK_AUTHORIZATION_H
 

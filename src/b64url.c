@@ -43,7 +43,7 @@ static int url_value(unsigned char c)
     return -1;
 }
 
-/* differences.h: padded-b64url (only the URL alphabet, no '=') */
+/* differences.h: padded-base64url (only the URL alphabet, no '=') */
 int clerk_b64url_decode(const char *in, size_t inlen, unsigned char *out, size_t outcap,
                         size_t *outlen)
 {

@@ -1,5 +1,5 @@
-/* `Require clerk-claim <dotted.path>[=<value>]` (spec §5): a matcher parsed once at
- * configuration time and tested against each verified payload.
+/* `Require clerk-claim <dotted.path>[=<value>]` (docs/design.md#authorization): a matcher parsed
+ * once at configuration time and tested against each verified payload.
  *
  * The path walks objects by key; at an array the rest of the path applies to each element and
  * any element that matches wins. With "=value" the claim matches when it is a string equal to

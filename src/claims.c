@@ -67,7 +67,7 @@ static const char *string_or_null(const json_t *v)
 
 /* Time claims must be whole numbers (json_strict makes 1.7e9 an integer, as JS has it): Clerk
  * accepts any JS number, we refuse fractions and values outside [0, year 9999] (stricter;
- * Clerk never issues them; differences.h: time-claims). */
+ * Clerk never issues them; differences.h: non-integer-time-claims). */
 static void take_time(const json_t *v, int *has, int64_t *out, int *bad)
 {
     if (v == NULL)
@@ -174,8 +174,8 @@ static int aud_claim_nonempty(const json_t *aud)
 /* Checked only when both the option and the claim are non-empty (Clerk). A string must be in
  * the list, an array must share an entry with it. Clerk's current code wraps aud in an array
  * before this test, so an array aud is never actually compared there; we follow the documented
- * rule (reference §3 step 7), and refuse an aud of any other type (stricter;
- * differences.h: aud-type). */
+ * rule (@clerk/backend jwt/assertions.ts assertAudienceClaim), and refuse an aud of any other type
+ * (stricter; differences.h: aud-of-other-type). */
 static int check_aud(const clerk_claims *c, const clerk_verify_opts *o, clerk_error *err)
 {
     int have_option = 0;

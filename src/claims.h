@@ -1,4 +1,5 @@
-/* Claim rules of Clerk's verifyToken (reference §3 step 7, spec §2), with an injectable now. */
+/* Claim rules of Clerk's verifyToken (@clerk/backend tokens/verify.ts verifyToken,
+ * jwt/assertions.ts; docs/design.md#token-verification), with an injectable now. */
 #ifndef CLERK_CLAIMS_H
 #define CLERK_CLAIMS_H
 

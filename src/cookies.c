@@ -1,4 +1,5 @@
-/* Cookie header parsing with the npm `cookie` package's rules (reference §1.2). */
+/* Cookie header parsing with the npm `cookie` package's rules (as bundled in @clerk/backend;
+ * docs/design.md#token-sources). */
 #include <string.h>
 #include <apr_strings.h>
 #include "cookies.h"

@@ -1,4 +1,5 @@
-/* The Cookie request header as the npm `cookie` package parses it (reference §1.2). */
+/* The Cookie request header as the npm `cookie` package parses it (as bundled in @clerk/backend;
+ * docs/design.md#token-sources). */
 #ifndef CLERK_COOKIES_H
 #define CLERK_COOKIES_H
 

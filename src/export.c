@@ -1,5 +1,5 @@
-/* The variables an application sees (spec §4) and the header names that must never come in
- * from the client. */
+/* The variables an application sees (docs/design.md#exported-variables) and the header names that
+ * must never come in from the client. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,7 +246,8 @@ void clerk_export_state_vars(const clerk_state *st, clerk_export_fn fn, void *ct
         fn(ctx, "CLERK_TOKEN_SOURCE", "cookie");
 }
 
-/* The variables that come from the token alone, in spec §4's order. */
+/* The variables that come from the token alone, in the order of docs/design.md#exported-variables.
+ */
 static void export_token_vars(apr_pool_t *p, clerk_token *t, const clerk_auth *auth,
                               clerk_export_fn fn, void *ctx)
 {

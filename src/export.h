@@ -1,5 +1,5 @@
-/* What applications see (spec §4): the variables exported for a decided request, their header
- * forms, and which incoming headers must be scrubbed. */
+/* What applications see (docs/design.md#exported-variables): the variables exported for a decided
+ * request, their header forms, and which incoming headers must be scrubbed. */
 #ifndef CLERK_EXPORT_H
 #define CLERK_EXPORT_H
 
@@ -11,9 +11,9 @@
 typedef void (*clerk_export_fn)(void *ctx, const char *name, const char *value);
 
 /* Calls fn for CLERK_AUTH_STATUS, CLERK_AUTH_REASON (when signed out), CLERK_TOKEN_SOURCE and,
- * when auth is non-NULL, every CLERK_* variable of spec §4 that has a value, including
- * CLERK_CLAIMS and CLERK_CLAIM_<NAME> for top-level scalar claims. REMOTE_USER and AUTH_TYPE
- * are httpd's and not emitted here. */
+ * when auth is non-NULL, every CLERK_* variable of docs/design.md#exported-variables that has a
+ * value, including CLERK_CLAIMS and CLERK_CLAIM_<NAME> for top-level scalar claims. REMOTE_USER and
+ * AUTH_TYPE are httpd's and not emitted here. */
 void clerk_export_vars(apr_pool_t *p, const clerk_state *st, const clerk_auth *auth,
                        clerk_export_fn fn, void *ctx);
 
@@ -70,9 +70,9 @@ const clerk_token_exports *clerk_export_token_vars(apr_pool_t *scratch, clerk_to
  * X-Clerk-User-Id, REMOTE_USER -> X-Remote-User). */
 const char *clerk_export_header_name(apr_pool_t *p, const char *name);
 
-/* 1 when an incoming header name must be removed before anything else (spec §4): case-
- * insensitive, '-' and '_' alike, with or without a leading "X-": REMOTE_USER, AUTH_TYPE or
- * starting with CLERK_. */
+/* 1 when an incoming header name must be removed before anything else
+ * (docs/design.md#header-scrubbing): case- insensitive, '-' and '_' alike, with or without a
+ * leading "X-": REMOTE_USER, AUTH_TYPE or starting with CLERK_. */
 int clerk_export_is_reserved_header(const char *name);
 
 #endif

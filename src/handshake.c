@@ -1,4 +1,5 @@
-/* Clerk's handshake pieces (reference §3 "handshake JWT", §5.1, §5.3-§5.4). */
+/* Clerk's handshake pieces (@clerk/backend tokens/handshake.ts verifyHandshakeToken,
+ * buildRedirectToHandshake, getCookiesFromHandshake, resolveHandshake). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

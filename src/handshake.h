@@ -1,6 +1,7 @@
-/* Clerk's handshake (reference §5): the redirect that sends a browser to the Frontend API for
- * fresh cookies, and the pieces that resolve the request it comes back with (a handshake JWT or
- * a nonce exchanged through the Backend API). The decision itself lives in request_state.c. */
+/* Clerk's handshake (@clerk/backend tokens/handshake.ts; docs/design.md#handshake): the redirect
+ * that sends a browser to the Frontend API for fresh cookies, and the pieces that resolve the
+ * request it comes back with (a handshake JWT or a nonce exchanged through the Backend API). The
+ * decision itself lives in request_state.c. */
 #ifndef CLERK_HANDSHAKE_H
 #define CLERK_HANDSHAKE_H
 
@@ -48,8 +49,9 @@ int clerk_handshake_http_get(void *ctx, apr_pool_t *p, const char *url, const ch
  * "http"; trailing slashes trimmed). */
 const char *clerk_handshake_endpoint(apr_pool_t *p, const char *frontend_api);
 
-/* The handshake redirect of reference §5.1, parameters in Clerk's order: redirect_url
- * (public_url without __clerk_db_jwt and __dev_session), __clerk_api_version, suffixed_cookies,
+/* The handshake redirect of @clerk/backend tokens/handshake.ts buildRedirectToHandshake, parameters
+ * in Clerk's order: redirect_url (public_url without __clerk_db_jwt and __dev_session),
+ * __clerk_api_version, suffixed_cookies,
  * __clerk_hs_reason, format=nonce (when nonce is set), __session (when session_token is
  * non-empty), __clerk_db_jwt (when dev_browser is non-empty; pass NULL for production). */
 const char *clerk_handshake_url(apr_pool_t *p, const char *frontend_api, const char *public_url,
@@ -61,14 +63,14 @@ const char *clerk_handshake_url(apr_pool_t *p, const char *frontend_api, const c
 const char *clerk_handshake_counter_cookie(apr_pool_t *p, double count);
 
 /* url without __clerk_handshake, __clerk_help, __clerk_db_jwt and __clerk_handshake_nonce: where
- * a development handshake sends the browser back to (reference §5.4 step 3). */
+ * a development handshake sends the browser back to (tokens/handshake.ts resolveHandshake). */
 const char *clerk_handshake_clean_url(apr_pool_t *p, const char *url);
 
-/* Verifies a handshake JWT with the lighter rules of reference §3 (decode, typ absent or "JWT",
- * alg RS256/RS384/RS512 within algs, cat absent or a session/ignore category, signature; no
- * claim checks) and returns its `handshake` claim as a pool array of const char * in *out.
- * Returns 0, or -1 with err: a token-* / jwk-* reason for a token that fails verification,
- * unexpected-error for a verified token whose claim is not an array of at most
+/* Verifies a handshake JWT with the lighter rules of tokens/handshake.ts verifyHandshakeToken
+ * (decode, typ absent or "JWT", alg RS256/RS384/RS512 within algs, cat absent or a session/ignore
+ * category, signature; no claim checks) and returns its `handshake` claim as a pool array of const
+ * char * in *out. Returns 0, or -1 with err: a token-* / jwk-* reason for a token that fails
+ * verification, unexpected-error for a verified token whose claim is not an array of at most
  * CLERK_HANDSHAKE_MAX_DIRECTIVES strings of at most CLERK_HANDSHAKE_MAX_DIRECTIVE_LEN bytes. */
 int clerk_handshake_verify_jwt(apr_pool_t *p, const char *tok, unsigned algs,
                                const clerk_key_source *keys, apr_array_header_t **out,

@@ -1,10 +1,11 @@
-/* Clerk's has() on the auth object (spec §5, @clerk/shared createCheckAuthorization): the core of
- * the clerk-org, clerk-role, clerk-permission, clerk-plan, clerk-feature and clerk-reverified
- * authorization providers. Each check answers 1 (granted) or 0 (denied) for one dimension, as
- * has({role}) / has({permission}) / has({plan}) / has({feature}) / has({reverification}) do:
- * every check is denied when the auth object has no user, and every case where the SDK throws
- * or lacks data is denied. Argument checkers run at configuration time and refuse arguments that
- * could never be granted, so a typo fails httpd's start instead of denying everyone. */
+/* Clerk's has() on the auth object (docs/design.md#authorization, @clerk/backend authorization.ts
+ * createCheckAuthorization): the core of the clerk-org, clerk-role, clerk-permission, clerk-plan,
+ * clerk-feature and clerk-reverified authorization providers. Each check answers 1 (granted) or 0
+ * (denied) for one dimension, as has({role}) / has({permission}) / has({plan}) / has({feature}) /
+ * has({reverification}) do: every check is denied when the auth object has no user, and every case
+ * where the SDK throws or lacks data is denied. Argument checkers run at configuration time and
+ * refuse arguments that could never be granted, so a typo fails httpd's start instead of denying
+ * everyone. */
 #ifndef CLERK_HAS_H
 #define CLERK_HAS_H
 

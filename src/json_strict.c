@@ -101,7 +101,7 @@ json_t *clerk_json_parse_object(const char *buf, size_t len, int max_depth, char
      * logged, and say only what kind of problem it was. Without JSON_ALLOW_NUL, "\u0000" in a
      * string is refused too. */
     json_error_t jerr;
-    /* differences.h: duplicate-keys, nul-in-json, number-range */
+    /* differences.h: duplicate-json-keys, nul-in-json-string, number-beyond-double */
     json_t *v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (v == NULL && json_error_code(&jerr) == json_error_numeric_overflow)
         /* An integer beyond 64 bits is an ordinary (rounded) number to JSON.parse. */

@@ -99,7 +99,7 @@ void clerk_jwk_set_rsa_exponents(const uint64_t *extra, size_t n, int any)
     rsa_any_e = any;
 }
 
-/* NULL when e passes the policy, else why not. differences.h: rsa-exponent */
+/* NULL when e passes the policy, else why not. differences.h: rsa-exponent-other-than-65537 */
 static const char *rsa_exponent_refused(const BIGNUM *e)
 {
     if (e == NULL || !BN_is_odd(e) || BN_is_one(e))

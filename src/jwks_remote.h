@@ -1,5 +1,6 @@
 /* A remote JWKS (Clerk Backend API /v1/jwks, or a JWKS URL): when to fetch, how processes share
- * one copy, and the key lookup verification uses (spec §3, reference §4.2-§4.3).
+ * one copy, and the key lookup verification uses (docs/design.md#remote-jwks, @clerk/backend
+ * tokens/keys.ts).
  *
  * Shared state lives in a small store the glue binds to httpd's socache, one record per source
  * (keyed by a hash of URL and secret key) holding the JWKS text, its fetch time, the last
@@ -31,13 +32,13 @@
 #define CLERK_JWKS_DEFAULT_MIN_REFRESH_S 10
 #define CLERK_JWKS_DEFAULT_MAX_STALE_S   3600
 #define CLERK_JWKS_DEFAULT_MAX_BODY      ((size_t)64 * 1024)
-/* Clerk-API-Version sent with the secret key (reference §4.2). */
+/* Clerk-API-Version sent with the secret key (@clerk/backend tokens/keys.ts fetchJWKSFromBAPI). */
 #define CLERK_JWKS_API_VERSION "2026-05-12"
 /* Bytes a stored record takes beyond the JWKS text: the store must hold values this much larger
  * than max_body (shmcb: size the cache so one entry of max_body + this fits). */
 #define CLERK_JWKS_RECORD_OVERHEAD (CLERK_ERROR_MESSAGE_MAX + 256)
 
-/* Clerk's messages (reference §4.2, clerk/javascript tokens/keys.ts), byte for byte. */
+/* Clerk's messages (@clerk/backend tokens/keys.ts), byte for byte. */
 #define CLERK_JWKS_MSG_NO_KEYS                                                                     \
     "The JWKS endpoint did not contain any signing keys. Contact support@clerk.com."
 #define CLERK_JWKS_MSG_FAILED_TO_LOAD "Failed to load JWKS from Clerk Backend or Frontend API."

@@ -29,7 +29,8 @@ static int decode_segment(const char *s, size_t len, unsigned char **out, size_t
 }
 
 /* A header or payload segment as a JSON object, or NULL. With text, the decoded JSON text is
- * kept there (malloc'd, NUL-terminated) when the object parses. */
+ * kept there (malloc'd, NUL-terminated) when the object parses. differences.h:
+ * payload-not-an-object */
 static json_t *decode_json_segment(const char *s, size_t len, char **text, size_t *text_len)
 {
     unsigned char *raw = NULL;
@@ -74,7 +75,7 @@ int clerk_jwt_decode_with(const char *tok, size_t len, size_t max_len,
     *out = NULL;
     if (max_len == 0)
         max_len = CLERK_JWT_DEFAULT_MAX_LEN;
-    /* differences.h: max-token-size */
+    /* differences.h: over-max-token-size */
     if (len > max_len)
         return clerk_error_set(err, CLERK_R_TOKEN_INVALID, CLERK_JWT_MSG_TOO_LARGE_FMT, max_len);
     if (tok == NULL)

@@ -1,8 +1,8 @@
-/* Per-process guard in front of the handshake nonce exchange (docs/nonce-guard.md): a nonce's shape
- * is checked before any call, nonces whose exchange failed are remembered for a while, and
- * exchanges are bounded in flight and per second. The nonce is attacker-controlled (any visitor can
- * send one) while each exchange costs a Backend API call made with the secret key, so nothing here
- * trusts it.
+/* Per-process guard in front of the handshake nonce exchange (docs/design.md#nonce-guard): a
+ * nonce's shape is checked before any call, nonces whose exchange failed are remembered for a
+ * while, and exchanges are bounded in flight and per second. The nonce is attacker-controlled (any
+ * visitor can send one) while each exchange costs a Backend API call made with the secret key, so
+ * nothing here trusts it.
  *
  * State is one table per process, behind one mutex (held only for a table look-up, never over
  * the network call): safe from any number of threads of an event/worker MPM child, and each

@@ -1,4 +1,5 @@
-/* Publishable and secret key forms (reference §4.1) and the cookie suffix (reference §1.2.1). */
+/* Publishable and secret key forms (@clerk/shared keys.ts parsePublishableKey) and the cookie
+ * suffix (getCookieSuffix, same file). */
 #include <string.h>
 #include <stdio.h>
 #include <apr_strings.h>

@@ -1,5 +1,5 @@
 /* Clerk instance keys: publishable key (Frontend API host, instance type, cookie suffix) and the
- * secret key's format (reference §4.1, §1.2.1). */
+ * secret key's format (@clerk/shared keys.ts parsePublishableKey, getCookieSuffix). */
 #ifndef CLERK_PUBLISHABLE_KEY_H
 #define CLERK_PUBLISHABLE_KEY_H
 
@@ -13,7 +13,8 @@ typedef struct clerk_publishable_key {
     char suffix[9];        /* cookie suffix: 8 chars + NUL */
 } clerk_publishable_key;
 
-/* Parses s per ref §4.1 into a pool-allocated key. Returns 0, or -1 with a message in err. */
+/* Parses s as @clerk/shared keys.ts parsePublishableKey into a pool-allocated key. Returns 0, or -1
+ * with a message in err. */
 int clerk_publishable_key_parse(apr_pool_t *p, const char *s, clerk_publishable_key **out,
                                 char *err, size_t errlen);
 

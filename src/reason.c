@@ -4,8 +4,8 @@
 #include <string.h>
 #include "reason.h"
 
-/* Clerk's TokenVerificationErrorAction texts (reference §2.5; the reference's newer wording of
- * EnsureClerkJWT wins over older SDK source). */
+/* Clerk's TokenVerificationErrorAction texts (@clerk/backend errors.ts, as
+ * in 3.25.0, whose EnsureClerkJWT wording is newer than older SDK source's). */
 #define ACT_CONTACT_SUPPORT  "Contact support@clerk.com"
 #define ACT_ENSURE_CLERK_JWT "Make sure that this is a valid Clerk-generated JWT."
 #define ACT_SET_JWT_KEY      "Set the CLERK_JWT_KEY environment variable."

@@ -1,5 +1,6 @@
 /* Reasons a request is signed out or sent to a handshake, as Clerk's SDK names them
- * (reference §2.5), plus a bounded error value the core passes around. */
+ * (@clerk/backend errors.ts, tokens/authStatus.ts), plus a bounded error value the core passes
+ * around. */
 #ifndef CLERK_REASON_H
 #define CLERK_REASON_H
 

@@ -1,4 +1,5 @@
-/* Clerk's authenticateRequest decision tree (reference §1-§2.4, spec §1-§2).
+/* Clerk's authenticateRequest decision tree (@clerk/backend tokens/request.ts authenticateRequest;
+ * docs/design.md#decision).
  *
  * Not supported (by design, see request_state.h): satellite domains, session refresh through
  * the Backend API, organization sync. Resolving a returning handshake (__clerk_handshake /
@@ -31,9 +32,9 @@ static const char *const clerk_cookie_prefixes[] = {COOKIE_SESSION, COOKIE_CLIEN
 #define QUERY_HS_NONCE     "__clerk_handshake_nonce"
 
 /* Clerk stops redirecting at this many handshakes in a row; we stop at this or more, and at a
- * count that cannot grow (spec §2: the SDK stops only at exactly 3, so a forged higher or
- * hugely negative count would loop forever there). */
-/* differences.h: redirect-count */
+ * count that cannot grow (docs/design.md#deliberate-differences: the SDK stops only at exactly 3,
+ * so a forged higher or hugely negative count would loop forever there). */
+/* differences.h: redirect-count-over-3 */
 #define REDIRECT_LOOP_LIMIT 3
 
 /* Clerk's message for the cross-origin referrer handshake (JS request.ts). */
@@ -51,7 +52,8 @@ static const char *const clerk_cookie_prefixes[] = {COOKIE_SESSION, COOKIE_CLIEN
  * domain removes it). */
 #define NONCE_DELETE_MAX_PARENTS 4
 
-/* Clerk warns once per process when a cookie token has no azp (reference §2.2 step 12). */
+/* Clerk warns once per process when a cookie token has no azp (@clerk/backend tokens/request.ts
+ * authenticateRequestWithTokenInCookie). */
 static atomic_int azp_warned;
 
 /* Everything one decision reads, computed once. */
@@ -118,9 +120,9 @@ static const char *need_public_url(ctx *c)
     return c->out->public_url;
 }
 
-/* Clerk's handleMaybeHandshakeStatus (reference §2.4): a handshake only for a GET document
- * request below the loop limit, and (ours) only when an instance is known to send it to. The
- * 307 goes to location when given (Clerk's preset headers), else to the handshake URL. */
+/* Clerk's handleMaybeHandshakeStatus (@clerk/backend tokens/request.ts): a handshake only for a GET
+ * document request below the loop limit, and (ours) only when an instance is known to send it to.
+ * The 307 goes to location when given (Clerk's preset headers), else to the handshake URL. */
 static void maybe_handshake_to(ctx *c, clerk_reason reason, const char *message,
                                const char *location)
 {
@@ -161,7 +163,8 @@ static void maybe_handshake(ctx *c, clerk_reason reason, const char *message)
     maybe_handshake_to(c, reason, message, NULL);
 }
 
-/* Reference §2.2 step 5: a development primary sends the browser back to the satellite's
+/* @clerk/backend tokens/request.ts authenticateRequestWithTokenInCookie: a development primary
+ * sends the browser back to the satellite's
  * __clerk_redirect_url with the dev-browser token appended and __clerk_synced=true (replacing
  * any earlier value), the fragment kept last. */
 static const char *satellite_return_url(ctx *c, const char *back)
@@ -180,8 +183,8 @@ static const char *satellite_return_url(ctx *c, const char *back)
     return apr_pstrcat(c->p, u, sep, "__clerk_synced=true", hash ? hash : "", NULL);
 }
 
-/* Clerk's handleSessionTokenError (reference §2.3) with refresh never attempted: an expired
- * token reports the non-eligible refresh reason, non-GET checked first as Clerk does. */
+/* Clerk's handleSessionTokenError (@clerk/backend tokens/request.ts) with refresh never attempted:
+ * an expired token reports the non-eligible refresh reason, non-GET checked first as Clerk does. */
 static void token_error(ctx *c, const clerk_error *err, const char *carrier)
 {
     if (!clerk_reason_is_token_error(err->reason)) {
@@ -275,7 +278,8 @@ static void signed_in(ctx *c, clerk_token *t)
     finish(c, CLERK_SIGNED_IN, CLERK_R_NONE, "");
 }
 
-/* ---- cookie selection (reference §1.2.2) ---------------------------------------------- */
+/* ---- cookie selection (tokens/authenticateContext.ts usesSuffixedCookies)
+ * ---------------------------------------------- */
 
 /* A decoded-only view of a cookie token for the suffix choice. */
 typedef struct peek {
@@ -448,7 +452,8 @@ static double parse_redirect_count(const char *s)
     return v > 1e300 ? 1e300 : v < -1e300 ? -1e300 : v;
 }
 
-/* ---- referrer rules (reference §1.4) ------------------------------------------------- */
+/* ---- referrer rules (tokens/authenticateContext.ts isCrossOriginReferrer)
+ * ------------------------------------------------- */
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -501,7 +506,8 @@ static int is_known_clerk_referrer(ctx *c, const char *ref_origin, const char *h
     return acc && strcmp(acc, ref_origin) == 0;
 }
 
-/* Clerk's primary-domain-cross-origin-sync condition (reference §2.2 step 12). */
+/* Clerk's primary-domain-cross-origin-sync condition (tokens/request.ts
+ * authenticateRequestWithTokenInCookie). */
 static int needs_cross_origin_sync(ctx *c)
 {
     const clerk_request *r = c->req;
@@ -620,11 +626,12 @@ static int handshake_directives(ctx *c, const char *hs, const char *nonce, apr_a
     return clerk_handshake_verify_jwt(c->p, hs, cfg->verify.algs, &cfg->keys, out, err);
 }
 
-/* Reference §2.2 step 1 and §5.4: applies a returning handshake. Returns 1 when it decided the
- * request (with Set-Cookie headers, and in development the 307 to the cleaned URL), 0 when it
- * failed and the cookie rules decide instead (nothing of the attempt is kept, as Clerk's thrown
- * error drops its headers). A handshake JWT failing verification in development is a hard
- * failure (signed-out with its reason): it usually means switched keys. */
+/* tokens/request.ts authenticateRequestWithTokenInCookie and tokens/handshake.ts resolveHandshake:
+ * applies a returning handshake. Returns 1 when it decided the request (with Set-Cookie headers,
+ * and in development the 307 to the cleaned URL), 0 when it failed and the cookie rules decide
+ * instead (nothing of the attempt is kept, as Clerk's thrown error drops its headers). A handshake
+ * JWT failing verification in development is a hard failure (signed-out with its reason): it
+ * usually means switched keys. */
 static int resolve_handshake(ctx *c, const char *hs, const char *nonce)
 {
     clerk_state *o = c->out;

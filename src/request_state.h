@@ -1,7 +1,7 @@
 /* Clerk's authenticateRequest: a request's facts in, signed-in / signed-out / handshake out
- * (reference §1-§2, spec §1-§2). Satellite domains and session refresh are not supported:
- * expired tokens report the "non-eligible" refresh reasons, as Clerk's SDK does without a
- * refresh cookie. */
+ * (@clerk/backend tokens/request.ts; docs/design.md#decision). Satellite domains and session
+ * refresh are not supported: expired tokens report the "non-eligible" refresh reasons, as Clerk's
+ * SDK does without a refresh cookie. */
 #ifndef CLERK_REQUEST_STATE_H
 #define CLERK_REQUEST_STATE_H
 
@@ -37,7 +37,8 @@ typedef struct clerk_config {
     clerk_token_cache *cache; /* NULL: no verified-token cache */
     clerk_log_fn log;         /* may be NULL */
     void *log_ctx;
-    /* Handshake (reference §5); all zero: handshakes on, Frontend API from pk, no nonce. */
+    /* Handshake (docs/design.md#handshake); all zero: handshakes on, Frontend API from pk, no
+     * nonce. */
     int handshake_off;        /* 1: would-be handshakes are signed-out, payloads ignored */
     const char *frontend_api; /* redirect target host or URL; NULL: pk->fapi_host */
     const char *secret_key;   /* for the nonce exchange; NULL: the redirect asks for a JWT */
@@ -66,7 +67,8 @@ typedef struct clerk_state {
     const char *kid;           /* kid of the presented token if it decoded, else NULL */
     clerk_token *token;        /* signed in: the verified token; released by a pool cleanup */
     int token_cached;          /* the token came from the verified-token cache (seen before) */
-    /* Inputs of the handshake redirect (reference §5.1), set for every decision. */
+    /* Inputs of the handshake redirect (tokens/handshake.ts buildRedirectToHandshake), set for
+     * every decision. */
     int eligible_for_handshake; /* GET document request */
     int suffixed_cookies;
     const char *session_token; /* raw token string (cookie preferred, else header), or NULL */
@@ -74,7 +76,8 @@ typedef struct clerk_state {
     double redirect_count;     /* Number(__clerk_redirect_count) || 0, always finite */
     const char *public_url;    /* clerk_public_url() of the request; NULL when signed in
                                   without a redirect (nothing needs it then) */
-    /* What the response must carry (reference §2.4, §5.4). */
+    /* What the response must carry (tokens/request.ts handleMaybeHandshakeStatus,
+     * tokens/handshake.ts resolveHandshake). */
     const char *location;            /* 307 target: the handshake URL (status handshake) or,
                                         after a development handshake, the cleaned URL */
     apr_array_header_t *set_cookies; /* const char * Set-Cookie values; NULL when none */
@@ -83,7 +86,7 @@ typedef struct clerk_state {
 } clerk_state;
 
 /* 1 when the request is a GET document navigation (Sec-Fetch-Dest document|iframe, or none and
- * Accept starting with text/html), as ref §2.4. */
+ * Accept starting with text/html), as tokens/request.ts handleMaybeHandshakeStatus. */
 int clerk_is_document_request(const clerk_request *req);
 
 /* Decides the request's state. Everything is allocated from p (the request pool); never fails:

@@ -120,7 +120,7 @@ int clerk_token_verify(clerk_token *t, const clerk_verify_opts *o, const clerk_k
                                    header_quote(typ, q, sizeof q));
     }
 
-    /* differences.h: crit */
+    /* differences.h: crit-header */
     /* Ours (stricter): no extension we would have to understand, and no header member of a
      * type a parser elsewhere might read differently. */
     if (jwt->has_crit)
@@ -131,7 +131,8 @@ int clerk_token_verify(clerk_token *t, const clerk_verify_opts *o, const clerk_k
                                "Invalid JWT header: alg, kid, typ and cat must be strings.");
 
     /* Before any crypto: a known algorithm, allowed here, and of the key's type (no HS256 keyed
-     * with an RSA public key, no ES256 header checked against an RSA key). */
+     * with an RSA public key, no ES256 header checked against an RSA key).
+     * differences.h: rs384-rs512-not-allowed-by-default */
     unsigned allowed = o->algs != 0 ? o->algs : CLERK_ALGS_DEFAULT;
     if (jwt->alg == 0 || !(jwt->alg & allowed) || !clerk_alg_fits_key(jwt->alg, key)) {
         char list[128];

@@ -47,7 +47,8 @@ int clerk_token_decode_with(const char *tok, size_t len, size_t max_len,
                             clerk_error *err);
 
 /* 1 when the token is a machine token (typ at+jwt / application/at+jwt, or sub "mch_...") or
- * its cat is present and not a session category (ref §2.1 step 1), else 0. */
+ * its cat is present and not a session category (@clerk/backend tokens/request.ts
+ * authenticateRequestWithTokenInHeader), else 0. */
 int clerk_token_is_wrong_type(const clerk_token *t);
 
 /* Clerk's verifyToken on a decoded token, in Clerk's order: M2M cat, key lookup, typ, alg

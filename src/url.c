@@ -1,4 +1,5 @@
-/* Public URL reconstruction, query parameters and origins (reference §1.4, spec §1.8). */
+/* Public URL reconstruction, query parameters and origins (@clerk/backend tokens/clerkRequest.ts
+ * deriveUrlFromHeaders; docs/design.md#public-url). */
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>

@@ -1,4 +1,5 @@
-/* Public request URL, query parameters and origins (reference §1.4, spec §1.8). */
+/* Public request URL, query parameters and origins (@clerk/backend tokens/clerkRequest.ts
+ * deriveUrlFromHeaders; docs/design.md#public-url). */
 #ifndef CLERK_URL_H
 #define CLERK_URL_H
 
@@ -16,7 +17,8 @@ typedef struct clerk_url_in {
     const char *query; /* raw query without '?', or NULL */
 } clerk_url_in;
 
-/* "<scheme>://<host>" per spec §1.8 (first comma-separated value of forwarded headers). */
+/* "<scheme>://<host>" per docs/design.md#public-url (first comma-separated value of forwarded
+ * headers). */
 const char *clerk_public_origin(apr_pool_t *p, const clerk_url_in *in);
 
 /* The longest public URL (origin, path and query) the module redirects with, and the most query

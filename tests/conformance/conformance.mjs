@@ -397,7 +397,7 @@ function cases() {
   const add = (name, c) => L.push({ name, ...c });
   const hdr = (name, t, extra = {}) => add(name, { profile: 'pem', headers: bearer(t), ...extra });
 
-  // ---- header path: verification rules (reference §3)
+  // ---- header path: verification rules (tokens/verify.ts verifyToken)
   hdr('header valid', jwt());
   hdr('header valid v1 claims with org', jwt({ payload: claims({ v: undefined, org_id: 'org_1', org_role: 'admin' }) }));
   hdr('header no kid (PEM ignores kid)', jwt({ header: { kid: undefined } }));
@@ -470,7 +470,7 @@ function cases() {
   hdr('header NUL escape in a claim', jwt({ payload: claims({ nick: 'a\u0000b' }) }), { difference: 'nul-in-json-string' });
   hdr('header number beyond a double', jwt({ rawPayload: JSON.stringify(claims()).replace('{', '{"huge":1e400,') }), { difference: 'number-beyond-double' });
 
-  // ---- Authorization forms (reference §1.1)
+  // ---- Authorization forms (tokens/authenticateContext.ts parseAuthorizationHeader)
   const v = jwt();
   add('authorization lower-case bearer', { profile: 'pem', headers: { Authorization: 'bearer ' + v } });
   add('authorization Basic', { profile: 'pem', headers: { Authorization: 'Basic dXNlcjpwYXNz' } });
@@ -482,7 +482,7 @@ function cases() {
   add('header wins over cookie', { profile: 'pem', headers: { ...bearer(jwt()), ...pair(jwt(), now - 10) } });
   add('no credentials', { profile: 'pem', headers: {} });
 
-  // ---- cookie path (reference §2.2, §1.2)
+  // ---- cookie path (tokens/request.ts authenticateRequestWithTokenInCookie)
   const ck = (name, h, extra = {}) => add(name, { profile: 'pem', headers: h, ...extra });
   ck('cookie valid', pair(jwt(), now - 10));
   ck('cookie uat equal to iat', pair(jwt({ payload: claims({ iat: now - 10 }) }), now - 10));
@@ -504,7 +504,7 @@ function cases() {
   ck('cookie duplicate session, first wins', cookie(`__session=${jwt()}; __session=garbage; __client_uat=${now - 10}`));
   ck('cookie duplicate session, first bad', cookie(`__session=garbage; __session=${jwt()}; __client_uat=${now - 10}`));
   ck('cookie percent-encoded uat', cookie(`__session=${jwt()}; __client_uat=%31${String(now - 10).slice(1)}`));
-  // Suffixed cookies (reference §1.2.1-1.2.2).
+  // Suffixed cookies (tokens/authenticateContext.ts usesSuffixedCookies).
   const iss = 'https://' + LIVE_HOST;
   ck('suffixed pair', pair(jwt(), now - 10, '_' + SFX));
   ck('suffixed pair with foreign-suffix pair', cookie(`__session_AAAAAAAA=garbage; __client_uat_AAAAAAAA=1; __session_${SFX}=${jwt()}; __client_uat_${SFX}=${now - 10}`));
@@ -521,7 +521,7 @@ function cases() {
     void iss;
   }
 
-  // ---- document requests: handshake eligibility and loop stop (reference §2.4)
+  // ---- document requests: handshake eligibility and loop stop (tokens/request.ts handleMaybeHandshakeStatus)
   const doc = (name, h, extra = {}) => add(name, { profile: 'pem', headers: { ...DOC, ...h }, ...extra });
   const expired = () => jwt({ payload: claims({ exp: now - 60, iat: now - 120, nbf: now - 130 }) });
   doc('document valid cookie', pair(jwt(), now - 10));
@@ -555,7 +555,7 @@ function cases() {
   doc('document cross-origin referer, redirect count 1', { Cookie: `__session=${jwt()}; __client_uat=${now - 10}; __clerk_redirect_count=1`, Referer: 'https://satellite.example.org/' });
   add('non-document cross-origin referer', { profile: 'pem', headers: { ...pair(jwt(), now - 10), Referer: 'https://satellite.example.org/' } });
 
-  // ---- returning handshakes (reference §5.3-5.4): the payload as a JWT or through a nonce
+  // ---- returning handshakes (tokens/handshake.ts resolveHandshake): the payload as a JWT or through a nonce
   const devTok = (over = {}) => jwt({ payload: claims({ iss: 'https://' + DEV_HOST, ...over }) });
   const hsJwt = (directives, key = main.privateKey) => jwt({ payload: { handshake: directives }, key });
   const hsFor = (t) => [`__session=${t}; Path=/; SameSite=Lax; Secure`, `__client_uat=${now - 2}; Path=/; Max-Age=315360000; SameSite=Lax; Secure`];
@@ -572,7 +572,7 @@ function cases() {
   doc('handshake nonce, signed out by Clerk', {}, { query: '?__clerk_handshake_nonce=nonce-out' });
   doc('handshake nonce unknown to the Backend API', { Cookie: `__session=${jwt()}; __client_uat=${now - 10}` }, { query: '?__clerk_handshake_nonce=nonce-unknown' });
   add('handshake JWT on a non-document request', { profile: 'pem', headers: { Cookie: `__clerk_handshake=${hsJwt(hsFor(jwt()))}` } });
-  // The nonce guard (docs/nonce-guard.md): a nonce is exchanged only where a handshake can
+  // The nonce guard (docs/design.md#nonce-guard): a nonce is exchanged only where a handshake can
   // complete, its shape is checked first, and a failed nonce cookie is deleted.
   add('handshake nonce on a non-document request', { profile: 'pem', headers: { Cookie: '__clerk_handshake_nonce=nonce-in' }, difference: 'nonce-document-only' });
   add('handshake nonce on a POST document request', { profile: 'pem', method: 'POST', headers: { ...DOC, Cookie: '__clerk_handshake_nonce=nonce-in' }, difference: 'nonce-document-only' });
@@ -586,7 +586,7 @@ function cases() {
     add('dev handshake JWT, session expired an hour ago (skew retry)', { profile: 'dev', headers: { ...DOC }, query: `?__clerk_handshake=${devHs(d(devTok({ exp: now - 3600, iat: now - 3700, nbf: now - 3710 })))}`, difference: 'dev-skew-retry' });
   }
 
-  // ---- development instance (pk_test_, reference §2.2 steps 5-7)
+  // ---- development instance (pk_test_, tokens/request.ts authenticateRequestWithTokenInCookie)
   const dev = (name, h, extra = {}) => add(name, { profile: 'dev', headers: h, ...extra });
   dev('dev header valid', bearer(devTok()));
   dev('dev cookie without dev browser', pair(devTok(), now - 10));
@@ -602,7 +602,7 @@ function cases() {
   dev('dev primary answers a satellite sync (API)', { Cookie: `__session=${devTok()}; __client_uat=${now - 10}; __clerk_db_jwt=dvb_1` }, { query: '?__clerk_redirect_url=' + encodeURIComponent('https://sat.example.org/page') });
   dev('dev expired suffixed, unsuffixed uat 0', { Cookie: `__session=${devTok()}; __client_uat=0; __session_${SFX_DEV}=${devTok({ exp: now - 60, iat: now - 120, nbf: now - 130 })}; __client_uat_${SFX_DEV}=${now - 200}; __clerk_db_jwt=dvb_1` });
 
-  // ---- skew edges (reference §3: exp*1000 <= now - skew is expired; nbf/iat > now + skew too early)
+  // ---- skew edges (jwt/assertions.ts: exp*1000 <= now - skew is expired; nbf/iat > now + skew too early)
   // Minted by build() just before the case is sent, from that second's clock, so the edge is
   // the stated distance from both sides' "now" when they decide.
   // The SDK's clock is pinned to the middle of that second (sdk() below); the module has no
@@ -618,7 +618,7 @@ function cases() {
   sk('skew30', 'skew 30: nbf 35 s ahead', (t) => ({ nbf: t + 35 }));
   sk('skew30', 'skew 30: iat 35 s ahead', (t) => ({ iat: t + 35 }));
 
-  // ---- keys from the Backend API JWKS (reference §4.2)
+  // ---- keys from the Backend API JWKS (tokens/keys.ts loadClerkJWKFromRemote)
   const jw = (name, profile, t) => add(name, { profile, headers: bearer(t) });
   jw('jwks valid', 'jwks', jwt());
   jw('jwks unknown kid', 'jwks', jwt({ header: { kid: 'ins_other' }, key: other.privateKey }));

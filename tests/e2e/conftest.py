@@ -2,8 +2,8 @@
 tests/tools/clerk-mint, a raw echo back end for the reverse-proxy cases, and a real httpd
 (event MPM) on loopback loading the freshly built module. Everything is stopped at the end.
 
-The expectations in the tests come from /work/shared/clerk-auth-spec.md and Clerk's SDK rules,
-not from the module's code."""
+The expectations in the tests come from docs/design.md and the @clerk/backend sources it
+names (tests/conformance pins the package), not from the module's code."""
 
 import base64
 import hashlib
@@ -53,7 +53,7 @@ def publishable_key(host: str, live: bool = True) -> str:
 
 
 def cookie_suffix(pk: str) -> str:
-    """Clerk's cookie suffix (reference §1.2.1)."""
+    """Clerk's cookie suffix (@clerk/shared keys.ts getCookieSuffix)."""
     d = base64.b64encode(hashlib.sha1(pk.encode()).digest()).decode()
     return d.replace("+", "-").replace("/", "_")[:8]
 

@@ -1,11 +1,11 @@
 """A fake Clerk Frontend API and Backend API on loopback, for the handshake round trips.
 
-Frontend API, per instance prefix (/<inst>/v1/client/handshake): answers the module's redirect
-the way reference §5.2 describes Clerk's: it decides the visitor's state (set by the test), and
-redirects back to redirect_url with the Set-Cookie directives as a handshake JWT (development:
-__clerk_handshake query parameter; production: a __clerk_handshake cookie) or, when the module
-asked for format=nonce, as a nonce (__clerk_handshake_nonce cookie, or query parameter) that
-the Backend API's /v1/clients/handshake_payload exchanges for {"directives": [...]}.
+Frontend API, per instance prefix (/<inst>/v1/client/handshake): answers the module's redirect the
+way docs/design.md#handshake describes Clerk's: it decides the visitor's state (set by the test),
+and redirects back to redirect_url with the Set-Cookie directives as a handshake JWT (development:
+__clerk_handshake query parameter; production: a __clerk_handshake cookie) or, when the module asked
+for format=nonce, as a nonce (__clerk_handshake_nonce cookie, or query parameter) that the Backend
+API's /v1/clients/handshake_payload exchanges for {"directives": [...]}.
 
 Every request is recorded, so tests can compare the handshake URL parameter for parameter and
 count hops. The server is a real ThreadingHTTPServer; stop() ends it."""

@@ -1,4 +1,5 @@
-"""Assertions shared by the e2e tests; each states what the spec promises for a response."""
+"""Assertions shared by the e2e tests; each states what docs/design.md promises for a
+response."""
 
 import base64
 import json
@@ -22,10 +23,10 @@ def www_authenticate(r):
 
 
 def signed_out(r, reason, presented=True, realm=AUTH_NAME, status=401):
-    """Clerk's signed-out answer under ClerkUnauthAction auth (spec §1.5, §1.9): 401 with a
-    Bearer challenge, error="invalid_token" only when a token was sent, and the state
-    headers. reason None: any reason (the spec names none for that case); presented None:
-    either challenge form."""
+    """Clerk's signed-out answer under ClerkUnauthAction auth (docs/design.md#signed-out-actions):
+    401 with a Bearer challenge, error="invalid_token" only when a token was sent, and the state
+    headers. reason None: any reason (the design names none for that case); presented None: either
+    challenge form."""
     assert r.status == status, r
     assert r.header("x-clerk-auth-status") == "signed-out", r
     got = r.header("x-clerk-auth-reason")
@@ -48,9 +49,9 @@ def signed_out(r, reason, presented=True, realm=AUTH_NAME, status=401):
 
 
 def handshake(r, reason):
-    """A handshake decision for a GET document request (spec §1.6, ref §5.1): a 307 to the
-    Frontend API handshake URL with no-store, the first redirect-count cookie and the state
-    headers."""
+    """A handshake decision for a GET document request (docs/design.md#handshake,
+    tokens/handshake.ts buildRedirectToHandshake): a 307 to the Frontend API handshake URL with
+    no-store, the first redirect-count cookie and the state headers."""
     assert r.status == 307, r
     assert r.header("x-clerk-auth-status") == "handshake", r
     assert r.header("x-clerk-auth-reason") == reason, r

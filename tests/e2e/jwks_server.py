@@ -1,8 +1,8 @@
-"""Real servers for the remote-key tests (spec §3): a JWKS server (httpd + mod_ssl with a test CA
-and server certificate made by the openssl CLI at run time) whose behaviour the tests switch
-through a state file, httpd instances of the module under test with their own configurations
-(any MPM), and memcached / redis-server on dynamic loopback ports. Everything started here is
-stopped by the fixture that started it, by its own pid."""
+"""Real servers for the remote-key tests (docs/design.md#remote-jwks): a JWKS server (httpd +
+mod_ssl with a test CA and server certificate made by the openssl CLI at run time) whose behaviour
+the tests switch through a state file, httpd instances of the module under test with their own
+configurations (any MPM), and memcached / redis-server on dynamic loopback ports. Everything
+started here is stopped by the fixture that started it, by its own pid."""
 
 import os
 import re

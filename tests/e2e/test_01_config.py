@@ -1,4 +1,5 @@
-"""Configuration errors are refused by `apache2 -t`, naming the file and line (spec §6)."""
+"""Configuration errors are refused by `apache2 -t`, naming the file and line
+(docs/design.md#configuration-errors)."""
 
 import base64
 import os

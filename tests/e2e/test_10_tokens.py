@@ -1,4 +1,5 @@
-"""Token sources and verification through a real httpd (spec §1.2-§1.3, §2; reference §1-§3)."""
+"""Token sources and verification through a real httpd (docs/design.md#token-sources,
+#token-verification; @clerk/backend tokens/request.ts)."""
 
 import time
 
@@ -111,8 +112,8 @@ def test_cookie_token_with_bad_signature_is_signed_out(get, minter):
 
 
 def test_cookie_from_another_instance_selects_suffixed_cookies(get, minter):
-    # Reference §1.2.2 rule 2: an unsuffixed __session whose iss is not this instance's
-    # Frontend API makes Clerk read the suffixed pair, which is absent here.
+    # tokens/authenticateContext.ts usesSuffixedCookies: an unsuffixed __session whose iss is not
+    # this instance's Frontend API makes Clerk read the suffixed pair, which is absent here.
     c = minter.claims(iss="https://clerk.other.test")
     r = get(MAIN, cookie="__session=%s; __client_uat=%d" % (minter.sign(c), c["iat"]))
     signed_out(r, "session-token-and-uat-missing", presented=None)

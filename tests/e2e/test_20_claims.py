@@ -1,4 +1,5 @@
-"""What the application sees (spec §4) and authorization providers (spec §5)."""
+"""What the application sees (docs/design.md#exported-variables) and authorization providers
+(#authorization)."""
 
 import json
 import os

@@ -1,4 +1,4 @@
-"""What a signed-out request gets (spec §1.5, §1.7-§1.9)."""
+"""What a signed-out request gets (docs/design.md#signed-out-actions, #preflight, #public-url)."""
 
 from urllib.parse import parse_qs, urlsplit
 

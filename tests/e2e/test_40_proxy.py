@@ -1,4 +1,5 @@
-"""Header scrubbing and claims as headers, seen by a raw reverse-proxied back end (spec §4).
+"""Header scrubbing and claims as headers, seen by a raw reverse-proxied back end
+(docs/design.md#header-scrubbing).
 CGI drops header names with '_', so only a raw back end shows what really got through."""
 
 import json

@@ -1,8 +1,8 @@
-"""Keys from Clerk (spec §3): a location with only ClerkPublishableKey + ClerkSecretKey fetches
-the JWKS from the Backend API (a real TLS server on loopback with a test CA), follows rotation,
-spends one fetch per ClerkJWKSMinRefresh on a flood of unknown kids, keeps the last good keys
-through faults up to ClerkJWKSMaxStale, then fails closed; never hangs past the fetch timeout.
-Fetch counts come from the JWKS server's own access log.
+"""Keys from Clerk (docs/design.md#key-sources): a location with only ClerkPublishableKey +
+ClerkSecretKey fetches the JWKS from the Backend API (a real TLS server on loopback with a test
+CA), follows rotation, spends one fetch per ClerkJWKSMinRefresh on a flood of unknown kids, keeps
+the last good keys through faults up to ClerkJWKSMaxStale, then fails closed; never hangs past the
+fetch timeout. Fetch counts come from the JWKS server's own access log.
 
 The tests in this file run in order against one module instance and one JWKS server (marked
 in_order, so a shuffled run keeps it)."""

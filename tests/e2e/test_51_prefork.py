@@ -1,6 +1,6 @@
-"""One key set for every process (spec §3): httpd under the prefork MPM with 20 children,
-started fresh with only ClerkPublishableKey + ClerkSecretKey, fetches the JWKS once, not once
-per child; every child then verifies with the shared copy (default cache: shmcb)."""
+"""One key set for every process (docs/design.md#socache-records): httpd under the prefork MPM with
+20 children, started fresh with only ClerkPublishableKey + ClerkSecretKey, fetches the JWKS once,
+not once per child; every child then verifies with the shared copy (default cache: shmcb)."""
 
 import os
 import re

@@ -1,7 +1,7 @@
-"""A fleet shares one key set through an existing cache engine (spec §3, `ClerkCache`): two
-httpd instances behind mod_socache_memcache (real memcached) and two behind mod_socache_redis
-(real redis-server). The first instance fetches; the second finds the keys in the cache and
-makes no fetch of its own."""
+"""A fleet shares one key set through an existing cache engine (docs/design.md#socache-records,
+`ClerkCache`): two httpd instances behind mod_socache_memcache (real memcached) and two behind
+mod_socache_redis (real redis-server). The first instance fetches; the second finds the keys in the
+cache and makes no fetch of its own."""
 
 import os
 

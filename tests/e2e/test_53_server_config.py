@@ -1,6 +1,6 @@
-"""The server-wide fetch and cache directives (spec §3, §6): checked at startup, refused with the
-directive, file and line; accepted in the main server and in a virtual host, never in a
-directory section."""
+"""The server-wide fetch and cache directives (docs/design.md#key-sources, #configuration-errors):
+checked at startup, refused with the directive, file and line; accepted in the main server and in a
+virtual host, never in a directory section."""
 
 import os
 import re

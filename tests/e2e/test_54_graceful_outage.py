@@ -1,6 +1,7 @@
-"""A graceful restart (logrotate does one every night) during a Clerk outage keeps serving the
-last good keys: the on-host cache (shmcb) dies with its generation, so the parent hands each
-source's signed record to the next one (spec §3: the last good set serves up to max-stale)."""
+"""A graceful restart (logrotate does one every night) during a Clerk outage keeps serving the last
+good keys: the on-host cache (shmcb) dies with its generation, so the parent hands each source's
+signed record to the next one (docs/design.md#remote-jwks: the last good set serves up to
+max-stale)."""
 
 import os
 import time

@@ -1,7 +1,8 @@
-"""Settings reach a request through httpd's merge of server, <Location>, <Files> and <If>
-records (spec §3). A section that adds nothing to what encloses it is handed to the request as
-it is (resolved at startup), so these requests check both ways: an outer setting must still
-bind an inner section that names only something else, and a section alone must keep its own."""
+"""Settings reach a request through httpd's merge of server, <Location>, <Files> and <If> records
+(docs/design.md#key-sources). A section that adds nothing to what encloses it is handed to the
+request as it is (resolved at startup), so these requests check both ways: an outer setting must
+still bind an inner section that names only something else, and a section alone must keep its
+own."""
 
 import os
 

@@ -1,7 +1,7 @@
-"""Clerk's handshake through a real httpd (spec §1.6, reference §5): full round trips with curl and
-a cookie jar between the module and a fake Clerk Frontend/Backend API on loopback
-(fake_clerk.py). This file starts its own httpd, because ClerkAPIURL is server-wide and points
-at the fake Backend API here."""
+"""Clerk's handshake through a real httpd (docs/design.md#handshake, @clerk/backend
+tokens/handshake.ts): full round trips with curl and a cookie jar between the module and a fake
+Clerk Frontend/Backend API on loopback (fake_clerk.py). This file starts its own httpd, because
+ClerkAPIURL is server-wide and points at the fake Backend API here."""
 
 import hashlib
 import json
@@ -217,7 +217,8 @@ def query(url):
 
 
 def assert_handshake_redirect(r, fake, inst, params):
-    """A 307 to the fake Frontend API's handshake with exactly params, in order (ref §5.1)."""
+    """A 307 to the fake Frontend API's handshake with exactly params, in order
+    (tokens/handshake.ts buildRedirectToHandshake)."""
     assert r.status == 307, r
     loc = r.header("location")
     assert loc.startswith("%s/%s/v1/client/handshake?" % (fake.base, inst)), loc

@@ -1,5 +1,5 @@
 """The handshake nonce cannot be used to burn the Backend API, and the development redirect is
-not an open redirect (docs/nonce-guard.md, SECURITY.md).
+not an open redirect (docs/design.md#nonce-guard, SECURITY.md).
 
 A real httpd (one child process, so the per-process guard is the whole server's) in front of
 the fake Clerk of fake_clerk.py, whose Backend API counts every payload call and the TCP

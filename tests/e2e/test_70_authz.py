@@ -1,7 +1,7 @@
-"""Require clerk-* through real HTTP (spec §5, issue 6): every provider's allow and deny paths
-with v1 and v2 tokens, compositions, claim shapes, no user => 401, a denied user => 403,
-malformed require lines refused by `apache2 -t` with file:line, and the ClerkStatus page whose
-shared counters move as requests are driven (spec §8).
+"""Require clerk-* through real HTTP (docs/design.md#authorization, issue 6): every provider's
+allow and deny paths with v1 and v2 tokens, compositions, claim shapes, no user => 401, a denied
+user => 403, malformed require lines refused by `apache2 -t` with file:line, and the ClerkStatus
+page whose shared counters move as requests are driven (docs/design.md#operations).
 
 A dedicated httpd (its own config, ports and work dir) so the status counters see only the
 requests this file sends."""

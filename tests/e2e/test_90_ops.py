@@ -1,4 +1,5 @@
-"""Operations: graceful restarts under load, the access log's %u (spec §1.4, §8)."""
+"""Operations: graceful restarts under load, the access log's %u (docs/design.md#hooks,
+#operations)."""
 
 import threading
 import time

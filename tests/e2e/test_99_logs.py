@@ -1,4 +1,4 @@
-"""Logging (docs/design.md, logging): a rejected token is logged by reason, kid and hash prefix.
+"""Logging (docs/design.md#logging): a rejected token is logged by reason, kid and hash prefix.
 That no token, secret key or nonce reaches any log is checked once for the whole session by
 conftest's no_secret_in_any_log fixture (every httpd's error and access logs, after all of them
 stopped), so this module no longer depends on running last; the test below proves that scan can

@@ -1,4 +1,5 @@
-/* The variables applications see (spec §4), their header names, and the scrub rule. */
+/* The variables applications see (docs/design.md#exported-variables), their header names, and the
+ * scrub rule. */
 #include <stdlib.h>
 #include <string.h>
 #include <apr_pools.h>

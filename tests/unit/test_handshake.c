@@ -1,6 +1,6 @@
-/* Clerk's handshake (ref §5): the redirect URL parameter for parameter, the counter cookie, the
- * handshake JWT rules, the nonce exchange through a scripted fetch, and how a returning request
- * is decided (or falls through to the cookie rules). */
+/* Clerk's handshake (@clerk/backend tokens/handshake.ts): the redirect URL parameter for parameter,
+ * the counter cookie, the handshake JWT rules, the nonce exchange through a scripted fetch, and how
+ * a returning request is decided (or falls through to the cookie rules). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,7 +186,7 @@ static const char *cookie_at(const clerk_state *st, int i)
     return APR_ARRAY_IDX(st->set_cookies, i, const char *);
 }
 
-/* ---- the redirect (ref §5.1) ---- */
+/* ---- the redirect (buildRedirectToHandshake) ---- */
 
 START_TEST(handshake_url_has_clerks_parameters_in_order)
 {
@@ -259,7 +259,8 @@ START_TEST(clean_url_drops_the_four_handshake_parameters)
 }
 END_TEST
 
-/* Each reason the core sends to a handshake, through the real decision (ref §2.2-§2.4). */
+/* Each reason the core sends to a handshake, through the real decision (tokens/request.ts
+ * authenticateRequestWithTokenInCookie, handleMaybeHandshakeStatus). */
 START_TEST(every_handshake_reason_builds_the_exact_url_and_counter)
 {
     const char *expired = session(LIVE_ISS, -120, -60);
@@ -350,7 +351,7 @@ START_TEST(loop_stop_at_three_has_no_location_or_counter)
 }
 END_TEST
 
-/* ---- handshake JWT (ref §3, §5.3) ---- */
+/* ---- handshake JWT (verifyHandshakeToken) ---- */
 
 START_TEST(handshake_jwt_yields_its_directives_without_claim_checks)
 {
@@ -476,7 +477,7 @@ START_TEST(session_token_is_the_last_session_directive)
 }
 END_TEST
 
-/* ---- resolving a returning request (ref §5.4, §2.2 step 1) ---- */
+/* ---- resolving a returning request (resolveHandshake) ---- */
 
 START_TEST(production_handshake_jwt_in_query_signs_in_with_its_cookies)
 {

@@ -1,5 +1,6 @@
-/* has() for the authorization providers (spec §5) and the clerk-claim matcher. Payloads are
- * minted as JSON text and go through clerk_auth_from_claims, as a verified token would. */
+/* has() for the authorization providers (docs/design.md#authorization) and the clerk-claim matcher.
+ * Payloads are minted as JSON text and go through clerk_auth_from_claims, as a verified token
+ * would. */
 #include <stdio.h>
 #include <string.h>
 #include <apr_pools.h>

@@ -1,4 +1,5 @@
-/* Publishable key parsing (ref §4.1), cookie suffix vectors (ref §1.2.1), secret key form. */
+/* Publishable key parsing (@clerk/shared keys.ts parsePublishableKey), cookie suffix vectors
+ * (getCookieSuffix), secret key form. */
 #include <string.h>
 #include <apr_pools.h>
 #include "unit.h"

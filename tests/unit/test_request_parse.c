@@ -1,5 +1,5 @@
-/* Authorization header (ref §1.1), Cookie header (ref §1.2) and URL helpers (ref §1.4, spec
- * §1.8). */
+/* Authorization header (tokens/authenticateContext.ts parseAuthorizationHeader), Cookie header (the
+ * bundled `cookie` package) and URL helpers (tokens/clerkRequest.ts, docs/design.md#public-url). */
 #include <stdio.h>
 #include <string.h>
 #include <apr_pools.h>

@@ -1,4 +1,5 @@
-/* Clerk's authenticateRequest decision tree (ref §1.2.2, §2.1-§2.5) over minted tokens. */
+/* Clerk's authenticateRequest decision tree (@clerk/backend tokens/request.ts) over minted tokens.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,7 +154,7 @@ static const char *session_cookies(const char *token, const char *uat)
     return apr_psprintf(pool, "__session=%s; __client_uat=%s", token, uat);
 }
 
-/* ---- document request eligibility (ref §2.4) ---- */
+/* ---- document request eligibility (handleMaybeHandshakeStatus) ---- */
 
 START_TEST(document_request_needs_get_and_a_document_destination)
 {
@@ -184,7 +185,7 @@ START_TEST(document_request_needs_get_and_a_document_destination)
 }
 END_TEST
 
-/* ---- header path (ref §2.1) ---- */
+/* ---- header path (authenticateRequestWithTokenInHeader) ---- */
 
 START_TEST(bearer_token_is_signed_in_from_header)
 {
@@ -388,7 +389,7 @@ START_TEST(no_key_source_is_jwk_failed_to_resolve)
 }
 END_TEST
 
-/* ---- cookie path (ref §2.2) ---- */
+/* ---- cookie path (authenticateRequestWithTokenInCookie) ---- */
 
 START_TEST(no_cookies_is_session_token_and_uat_missing)
 {
@@ -558,7 +559,8 @@ END_TEST
 
 START_TEST(redirect_count_above_three_also_stops)
 {
-    /* the SDK stops only at exactly 3; we stop at 3 or more (spec §2) */
+    /* the SDK stops only at exactly 3; we stop at 3 or more (docs/design.md#deliberate-differences)
+     */
     req.cookie = apr_pstrcat(pool, session_cookies(expired_token(), "1"),
                              "; __clerk_redirect_count=4", NULL);
     document_request();
@@ -714,7 +716,7 @@ START_TEST(azp_present_or_header_token_never_warns)
 }
 END_TEST
 
-/* ---- development instances (ref §2.2 steps 5-7) ---- */
+/* ---- development instances (authenticateRequestWithTokenInCookie) ---- */
 
 static const char *dev_token(void)
 {
@@ -866,7 +868,7 @@ START_TEST(dev_redirect_url_is_followed_only_to_own_origin_or_authorized_party)
 }
 END_TEST
 
-/* ---- cross-origin referrer (ref §2.2 step 12, §1.4) ---- */
+/* ---- cross-origin referrer (isCrossOriginReferrer) ---- */
 
 START_TEST(cross_origin_referer_on_signed_in_document_is_handshake)
 {
@@ -995,7 +997,7 @@ START_TEST(cross_origin_uses_forwarded_origin_only_when_trusted)
 }
 END_TEST
 
-/* ---- suffixed vs unsuffixed cookies (ref §1.2.2) ---- */
+/* ---- suffixed vs unsuffixed cookies (usesSuffixedCookies) ---- */
 
 static const char *sfx_name(const char *base)
 {

@@ -400,7 +400,8 @@ START_TEST(verified_token_skips_signature_for_the_same_key_only)
 }
 END_TEST
 
-/* --- wrong-type rules (reference §2.1 step 1) --------------------------------------------- */
+/* --- wrong-type rules (tokens/request.ts authenticateRequestWithTokenInHeader)
+ * --------------------------------------------- */
 
 static int wrong_type(const char *hdr, const char *claims)
 {
