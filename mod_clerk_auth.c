@@ -1038,6 +1038,25 @@ static int is_cors_preflight(const request_rec *r)
            apr_table_get(r->headers_in, "Access-Control-Request-Method");
 }
 
+#ifdef CLERK_TEST_CLOCK
+/* TEST BUILDS ONLY (configure --enable-test-clock; never the default, never CI's
+ * --enable-werror build, and no directive or environment can turn it on): the conformance
+ * suite pins "now" per request so a boundary case (exp exactly at the skew) is decided at the
+ * same millisecond by the module and by Clerk's SDK. The header name is not in a production
+ * .so (tests/e2e/test_03_test_clock.py checks). Not an X-Clerk-* name: those are scrubbed
+ * before the decision. Anything but plain decimal digits is ignored. */
+static int64_t test_clock_ms(request_rec *r, int64_t now_ms)
+{
+    const char *v = apr_table_get(r->headers_in, "X-Test-Now-Ms");
+    char *end;
+    if (!v || !apr_isdigit(*v))
+        return now_ms;
+    errno = 0;
+    apr_int64_t ms = apr_strtoi64(v, &end, 10);
+    return errno == 0 && *end == '\0' ? (int64_t)ms : now_ms;
+}
+#endif
+
 static void fill_request_facts(request_rec *r, const clerk_resolved *rs, clerk_request *q)
 {
     apr_table_t *h = r->headers_in;
@@ -1057,7 +1076,10 @@ static void fill_request_facts(request_rec *r, const clerk_resolved *rs, clerk_r
     q->sec_fetch_dest = apr_table_get(h, "Sec-Fetch-Dest");
     q->accept = apr_table_get(h, "Accept");
     q->referer = apr_table_get(h, "Referer");
-    q->now_ms = (int64_t)(apr_time_now() / 1000);
+    q->now_ms = (int64_t)(apr_time_now() / 1000); /* the one "now" of every token decision */
+#ifdef CLERK_TEST_CLOCK
+    q->now_ms = test_clock_ms(r, q->now_ms);
+#endif
 }
 
 /* REMOTE_USER from ClerkUserClaim (a claim name or a dotted path): the core's choice

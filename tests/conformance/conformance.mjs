@@ -11,12 +11,16 @@
 // seed are verified by the SDK, and its toAuth().has({ role | permission | feature | plan |
 // reverification }) (clerk-org: toAuth()'s orgId/orgSlug) must match httpd's 200/403 through the
 // real provider. Reported on its own line: "authorization agreement N/M (...)".
-// Every case is minted just before it is sent, so no time-relative case goes stale.
+// Every case is minted just before it is sent, so no time-relative case goes stale, and both
+// sides decide it at one pinned "now": the SDK through Date.now, the module through the
+// X-Test-Now-Ms request header, which only a test build honours (configure
+// --enable-test-clock; run.sh builds that copy, never installed, never the CI build). The run
+// first proves the module's pin is real (assertPinned), so the skew edges need no margin.
 // Cases the module decides differently on purpose name an entry of differences.json; such a
 // case must be a denial by the module (never an accept the SDK refuses). Nothing leaves the
 // machine: keys are made here, the SDK's Backend API (JWKS) is a loopback server.
 //
-//   node conformance.mjs --builddir DIR [--verbose]
+//   node conformance.mjs --builddir DIR --module TEST_CLOCK_SO [--verbose]
 // Prints "agreement N/M" and "authorization agreement N/M" (M cases, N same verdict, the rest explained differences) and exits 1
 // on any unexplained disagreement, on a "difference" that is an accept, or on a setup failure.
 import { createClerkClient } from '@clerk/backend';
@@ -34,7 +38,8 @@ const builddir = path.resolve(args.includes('--builddir') ? args[args.indexOf('-
 const verbose = args.includes('--verbose');
 const APACHE = '/usr/sbin/apache2';
 const MODDIR = '/usr/lib/apache2/modules';
-const MODULE = path.join(builddir, '.libs', 'mod_clerk_auth.so');
+// A module built with --enable-test-clock (run.sh builds one in build-clock/).
+const MODULE = path.resolve(args.includes('--module') ? args[args.indexOf('--module') + 1] : path.join(builddir, '.libs', 'mod_clerk_auth.so'));
 const WORK = path.join(builddir, 'tests', 'conformance', 'work');
 
 const LIVE_HOST = 'clerk.example.test';
@@ -281,8 +286,10 @@ const headersOf = (c) => ({ Host: `127.0.0.1:${PORT}`, Accept: 'application/json
 function send(c) {
   return new Promise((resolve, reject) => {
     const u = new URL(urlOf(c));
+    // The module's "now" for this request (honoured by a --enable-test-clock build only).
+    const headers = c.nowMs !== undefined ? { ...headersOf(c), 'X-Test-Now-Ms': String(c.nowMs) } : headersOf(c);
     const req = http.request({ host: '127.0.0.1', port: PORT, path: u.pathname + u.search, method: c.method ?? 'GET',
-      headers: headersOf(c), agent: false, timeout: 20000 }, (res) => {
+      headers, agent: false, timeout: 20000 }, (res) => {
       res.resume();
       res.on('end', () => resolve({
         status: res.statusCode,
@@ -315,9 +322,9 @@ async function sdk(c) {
   console.log = console.warn = console.error = () => {};
   let st;
   const realNow = Date.now;
-  // A case minted for a given second is decided by the SDK at that second (Date.now is the
-  // clock @clerk/backend's verifyJwt reads).
-  if (c.now !== undefined) Date.now = () => c.now * 1000 + 500;
+  // The SDK decides at the case's pinned millisecond, the one send() gives the module (Date.now
+  // is the clock @clerk/backend's verifyJwt reads).
+  if (c.nowMs !== undefined) Date.now = () => c.nowMs;
   try {
     st = await clients[key].authenticateRequest(req, ro);
   } finally {
@@ -394,6 +401,7 @@ const pair = (t, uat, sfx = '') => cookie(`__session${sfx}=${t}; __client_uat${s
 function cases() {
   const now = NOW();
   const L = [];
+  L.now = now; // the second every case here is minted for (main pins both sides to it)
   const add = (name, c) => L.push({ name, ...c });
   const hdr = (name, t, extra = {}) => add(name, { profile: 'pem', headers: bearer(t), ...extra });
 
@@ -602,21 +610,29 @@ function cases() {
   dev('dev primary answers a satellite sync (API)', { Cookie: `__session=${devTok()}; __client_uat=${now - 10}; __clerk_db_jwt=dvb_1` }, { query: '?__clerk_redirect_url=' + encodeURIComponent('https://sat.example.org/page') });
   dev('dev expired suffixed, unsuffixed uat 0', { Cookie: `__session=${devTok()}; __client_uat=0; __session_${SFX_DEV}=${devTok({ exp: now - 60, iat: now - 120, nbf: now - 130 })}; __client_uat_${SFX_DEV}=${now - 200}; __clerk_db_jwt=dvb_1` });
 
-  // ---- skew edges (jwt/assertions.ts: exp*1000 <= now - skew is expired; nbf/iat > now + skew too early)
-  // Minted by build() just before the case is sent, from that second's clock, so the edge is
-  // the stated distance from both sides' "now" when they decide.
-  // The SDK's clock is pinned to the middle of that second (sdk() below); the module has no
-  // clock to pin outside a test build, and a 2 s margin keeps one tick from flipping it.
-  const sk = (profile, name, over) => add(name, { profile, build: () => { const t = NOW(); return { now: t, headers: bearer(jwt({ payload: claims(over(t)) })) }; } });
-  sk('skew0', 'skew 0: exp 2 s ahead', (t) => ({ exp: t + 2 }));
-  sk('skew0', 'skew 0: exp 2 s ago', (t) => ({ exp: t - 2 }));
-  sk('skew0', 'skew 0: nbf 2 s ahead', (t) => ({ nbf: t + 2 }));
-  sk('skew0', 'skew 0: iat 2 s ahead', (t) => ({ iat: t + 2 }));
-  sk('skew30', 'skew 30: exp 25 s ago', (t) => ({ exp: t - 25 }));
-  sk('skew30', 'skew 30: exp 35 s ago', (t) => ({ exp: t - 35 }));
-  sk('skew30', 'skew 30: nbf 25 s ahead', (t) => ({ nbf: t + 25 }));
-  sk('skew30', 'skew 30: nbf 35 s ahead', (t) => ({ nbf: t + 35 }));
-  sk('skew30', 'skew 30: iat 35 s ahead', (t) => ({ iat: t + 35 }));
+  // ---- skew edges (exp*1000 <= now - skew is expired; nbf/iat*1000 > now + skew too early, as
+  // assertExpirationClaim / assertActivationClaim / assertIssuedAtClaim in @clerk/backend's
+  // jwt/assertions): each claim exactly at the skew, one second inside, one second outside,
+  // decided by both sides at the same pinned millisecond, the start of the mint second, so the
+  // exact edge (equality) is really tested; and two cases 1 ms from an edge.
+  const sk = (profile, name, over, ms = 0) => add(name, { profile, build: () => {
+    const t = NOW();
+    return { now: t, nowMs: t * 1000 + ms, headers: bearer(jwt({ payload: claims(over(t)) })) };
+  } });
+  for (const [profile, S] of [['skew0', 0], ['pem', 5], ['skew30', 30]]) {
+    const n = (what) => `skew ${S}${profile === 'pem' ? ' (default)' : ''}: ${what}`;
+    sk(profile, n('exp exactly skew ago'), (t) => ({ exp: t - S }));
+    sk(profile, n('exp 1 s inside skew'), (t) => ({ exp: t - S + 1 }));
+    sk(profile, n('exp 1 s past skew'), (t) => ({ exp: t - S - 1 }));
+    sk(profile, n('nbf exactly skew ahead'), (t) => ({ nbf: t + S }));
+    sk(profile, n('nbf 1 s inside skew'), (t) => ({ nbf: t + S - 1 }));
+    sk(profile, n('nbf 1 s past skew'), (t) => ({ nbf: t + S + 1 }));
+    sk(profile, n('iat exactly skew ahead'), (t) => ({ iat: t + S }));
+    sk(profile, n('iat 1 s inside skew'), (t) => ({ iat: t + S - 1 }));
+    sk(profile, n('iat 1 s past skew'), (t) => ({ iat: t + S + 1 }));
+  }
+  sk('skew0', 'skew 0: exp 1 s ahead, 1 ms before it', (t) => ({ exp: t + 1 }), 999);
+  sk('skew0', 'skew 0: nbf 1 s ahead, 1 ms before it', (t) => ({ nbf: t + 1 }), 999);
 
   // ---- keys from the Backend API JWKS (tokens/keys.ts loadClerkJWKFromRemote)
   const jw = (name, profile, t) => add(name, { profile, headers: bearer(t) });
@@ -768,9 +784,25 @@ const line = (c, s, m) => `${c.name} [${c.profile}]: SDK ${s.status}${s.reason ?
   `${s.granted !== null ? ' has()=' + s.granted : ''}${s.location ? ' -> ' + s.location : ''}; module ${m.status} ${m.authStatus || '-'} ${m.reason || '-'} ${m.user || '-'}` +
   `${m.location ? ' -> ' + m.location : ''}${c.claims ? ' claims ' + JSON.stringify(c.claims) : ''}`;
 
+// The pin is real: one token (exp one second after the pinned second, skew 0) is accepted at
+// the pin, expired one second later and accepted again at +999 ms. A module that reads its own
+// clock cannot answer 200, 401, 200; without this the skew edges above would prove nothing.
+async function assertPinned() {
+  const t = NOW();
+  const c = { profile: 'skew0', headers: bearer(jwt({ payload: claims({ exp: t + 1 }) })) };
+  const got = [];
+  for (const ms of [t * 1000, (t + 1) * 1000, t * 1000 + 999]) got.push((await send({ ...c, nowMs: ms })).status);
+  if (got.join(',') !== '200,401,200') {
+    throw new Error(`${MODULE} does not take "now" from X-Test-Now-Ms (200,401,200 expected, got ${got.join(',')}): ` +
+      'conformance needs a module built with configure --enable-test-clock, as tests/conformance/run.sh builds it');
+  }
+  console.log('test clock: pinned (exp = pin + 1 s, skew 0: 200 at the pin, 401 at +1 s, 200 at +999 ms)');
+}
+
 let failed = false;
 try {
   await startHttpd();
+  await assertPinned();
   // The hand-written list is made again whenever it is more than 2 s old (same names, fresh
   // tokens), and a case with build() is minted right before it is sent: no case goes stale.
   let list = cases(), builtAt = Date.now();
@@ -784,7 +816,8 @@ try {
       builtAt = Date.now();
       if (list.map((c) => c.name).join('\n') !== names) throw new Error('cases() is not deterministic');
     }
-    const c = list[i].build ? { ...list[i], ...list[i].build() } : list[i];
+    const c = list[i].build ? { now: NOW(), ...list[i], ...list[i].build() } : { now: list.now, ...list[i] };
+    c.nowMs ??= c.now * 1000 + 500;
     const s = await sdk(c);
     const m = await send(c);
     const e = expected(s);
@@ -831,7 +864,8 @@ try {
   let azAgree = 0, azExplained = 0;
   const azBad = [], azKnown = {}, azKinds = {};
   for (const c0 of az) {
-    const c = { ...c0, ...c0.build() };
+    const c = { now: NOW(), ...c0, ...c0.build() };
+    c.nowMs = c.now * 1000 + 500;
     const s = await sdk(c);
     const m = await send(c);
     const same = authzAgrees(s, m);
