@@ -1765,7 +1765,9 @@ static void scan_tree(tree_scan *s, const ap_directive_t *d, const ap_directive_
  * section (and the <Files>/<If> inside it) merged over it as a request merges them, and each
  * pair of sections of one kind whose paths may both apply to a request (one a prefix of the
  * other, or a pattern). A pair of a <Directory> and a <Location>, and .htaccess, are judged per
- * request (refuse_key_error). Each message once. */
+ * request (refuse_key_error). Each message once. Only this module's records are merged, with
+ * its own merge function: the other modules' records decide nothing here, and merging all of
+ * them for every pair cost hundreds of MB with a thousand <LocationMatch> sections. */
 typedef struct origin_check {
     apr_pool_t *p;
     apr_hash_t *seen;
@@ -1773,9 +1775,22 @@ typedef struct origin_check {
     int bad;
 } origin_check;
 
-static void origin_report(origin_check *oc, ap_conf_vector_t *v)
+static const clerk_dir_conf *clerk_conf_of(ap_conf_vector_t *v)
 {
-    const clerk_dir_conf *d = ap_get_module_config(v, &clerk_auth_module);
+    return v ? ap_get_module_config(v, &clerk_auth_module) : NULL;
+}
+
+/* base with add merged over it, as httpd merges them for a request (either may be NULL). */
+static const clerk_dir_conf *origin_merge(origin_check *oc, const clerk_dir_conf *base,
+                                          const clerk_dir_conf *add)
+{
+    if (!base || !add)
+        return base ? base : add;
+    return merge_dir_conf(oc->p, (void *)base, (void *)add);
+}
+
+static void origin_report(origin_check *oc, const clerk_dir_conf *d)
+{
     const clerk_resolved *rs = !d ? NULL : d->res ? d->res : resolve_dir_conf(oc->p, d);
     const char *e = !rs ? NULL : rs->key_error ? rs->key_error : key_api_error(oc->p, rs, oc->s);
     if (!e || apr_hash_get(oc->seen, e, APR_HASH_KEY_STRING))
@@ -1785,15 +1800,14 @@ static void origin_report(origin_check *oc, ap_conf_vector_t *v)
     oc->bad = 1;
 }
 
-static void origin_sections(origin_check *oc, ap_conf_vector_t *base,
+static void origin_sections(origin_check *oc, const clerk_dir_conf *base,
                             const apr_array_header_t *secs)
 {
     for (int i = 0; secs && i < secs->nelts; i++) {
-        ap_conf_vector_t *m =
-            ap_merge_per_dir_configs(oc->p, base, APR_ARRAY_IDX(secs, i, ap_conf_vector_t *));
+        ap_conf_vector_t *v = APR_ARRAY_IDX(secs, i, ap_conf_vector_t *);
+        const clerk_dir_conf *m = origin_merge(oc, base, clerk_conf_of(v));
         origin_report(oc, m);
-        const core_dir_config *cd =
-            ap_get_core_module_config(APR_ARRAY_IDX(secs, i, ap_conf_vector_t *));
+        const core_dir_config *cd = ap_get_core_module_config(v);
         if (cd) {
             origin_sections(oc, m, cd->sec_file);
             origin_sections(oc, m, cd->sec_if);
@@ -1810,18 +1824,45 @@ static int sections_may_nest(const core_dir_config *a, const core_dir_config *b)
     return strncmp(a->d, b->d, na < nb ? na : nb) == 0;
 }
 
-static void origin_pairs(origin_check *oc, ap_conf_vector_t *base, const apr_array_header_t *secs)
+/* A pair (earlier section a, later b) can be wrong where neither alone is (origin_sections
+ * judged those) only when a names a key source and b does not but sets a publishable key: if b
+ * names its own key source it wins with b's publishable key; if a names none, the pair keeps
+ * the key source and publishable key of base merged with b alone. So only those pairs are
+ * merged, and only when b's publishable key is not already the one in force at a's key
+ * source: the cost is one merge per section that names a key source plus a comparison per
+ * such pair (no allocation), and at most one more merge per section that sets only a
+ * publishable key. */
+static void origin_pairs(origin_check *oc, const clerk_dir_conf *base,
+                         const apr_array_header_t *secs)
 {
-    for (int i = 0; secs && i < secs->nelts; i++) {
-        ap_conf_vector_t *vi = APR_ARRAY_IDX(secs, i, ap_conf_vector_t *);
-        ap_conf_vector_t *mi = NULL;
-        for (int j = i + 1; j < secs->nelts; j++) {
-            ap_conf_vector_t *vj = APR_ARRAY_IDX(secs, j, ap_conf_vector_t *);
-            if (!sections_may_nest(ap_get_core_module_config(vi), ap_get_core_module_config(vj)))
+    apr_array_header_t *srcs = NULL; /* merged over base: the sections naming a key source */
+    apr_array_header_t *srcv = NULL; /* their core records, for sections_may_nest */
+    for (int j = 0; secs && j < secs->nelts; j++) {
+        ap_conf_vector_t *vj = APR_ARRAY_IDX(secs, j, ap_conf_vector_t *);
+        const clerk_dir_conf *dj = clerk_conf_of(vj);
+        if (!dj)
+            continue;
+        const core_dir_config *cj = ap_get_core_module_config(vj);
+        if (has_key_source(dj)) {
+            if (!srcs) {
+                srcs = apr_array_make(oc->p, 4, sizeof(const clerk_dir_conf *));
+                srcv = apr_array_make(oc->p, 4, sizeof(const core_dir_config *));
+            }
+            APR_ARRAY_PUSH(srcs, const clerk_dir_conf *) = origin_merge(oc, base, dj);
+            APR_ARRAY_PUSH(srcv, const core_dir_config *) = cj;
+            continue;
+        }
+        if (!dj->pk || !srcs)
+            continue;
+        for (int i = 0; i < srcs->nelts; i++) {
+            const clerk_dir_conf *mi = APR_ARRAY_IDX(srcs, i, const clerk_dir_conf *);
+            if (same_pk(dj->pk, mi->origin_known ? mi->origin_pk : mi->pk) ||
+                !sections_may_nest(APR_ARRAY_IDX(srcv, i, const core_dir_config *), cj))
                 continue;
-            if (!mi)
-                mi = ap_merge_per_dir_configs(oc->p, base, vi);
-            origin_report(oc, ap_merge_per_dir_configs(oc->p, mi, vj));
+            /* A publishable key other than the one in force at the key source is always
+             * refused: one message names b, and no more pairs of it are merged. */
+            origin_report(oc, origin_merge(oc, mi, dj));
+            break;
         }
     }
 }
@@ -1831,18 +1872,19 @@ static int check_key_origins(apr_pool_t *ptemp, server_rec *s)
     origin_check oc = {ptemp, apr_hash_make(ptemp), NULL, 0};
     for (server_rec *sv = s; sv; sv = sv->next) {
         oc.s = sv;
-        origin_report(&oc, sv->lookup_defaults);
+        const clerk_dir_conf *base = clerk_conf_of(sv->lookup_defaults);
+        origin_report(&oc, base);
         const core_dir_config *bd = ap_get_core_module_config(sv->lookup_defaults);
         if (bd) {
-            origin_sections(&oc, sv->lookup_defaults, bd->sec_file);
-            origin_sections(&oc, sv->lookup_defaults, bd->sec_if);
+            origin_sections(&oc, base, bd->sec_file);
+            origin_sections(&oc, base, bd->sec_if);
         }
         const core_server_config *sc = ap_get_core_module_config(sv->module_config);
         if (sc) {
-            origin_sections(&oc, sv->lookup_defaults, sc->sec_dir);
-            origin_sections(&oc, sv->lookup_defaults, sc->sec_url);
-            origin_pairs(&oc, sv->lookup_defaults, sc->sec_dir);
-            origin_pairs(&oc, sv->lookup_defaults, sc->sec_url);
+            origin_sections(&oc, base, sc->sec_dir);
+            origin_sections(&oc, base, sc->sec_url);
+            origin_pairs(&oc, base, sc->sec_dir);
+            origin_pairs(&oc, base, sc->sec_url);
         }
     }
     return oc.bad;
