@@ -213,9 +213,42 @@ static const char *key_origin_error(apr_pool_t *p, const clerk_dir_conf *d)
     return NULL;
 }
 
+static int same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* The first setting by which two servers' ways to the Backend API differ, or NULL. */
+static const char *fetch_difference(const clerk_fetch_settings *a, const clerk_fetch_settings *b)
+{
+    if (!same_text(a->api_url, b->api_url))
+        return "ClerkAPIURL";
+    if (!same_text(a->ca_file, b->ca_file))
+        return "ClerkCABundle";
+    if (!same_text(a->proxy, b->proxy))
+        return "ClerkOutgoingProxy";
+    if (!same_text(a->proxy_user, b->proxy_user) ||
+        !same_text(a->proxy_password, b->proxy_password))
+        return "ClerkOutgoingProxyAuthFile";
+    return NULL;
+}
+
+/* The value of setting what in fs, to show (never the proxy's credentials). */
+static const char *fetch_value(const clerk_fetch_settings *fs, const char *what)
+{
+    const char *v = strcmp(what, "ClerkAPIURL") == 0          ? fs->api_url
+                    : strcmp(what, "ClerkCABundle") == 0      ? fs->ca_file
+                    : strcmp(what, "ClerkOutgoingProxy") == 0 ? fs->proxy
+                    : fs->proxy_user                          ? "(credentials not shown)"
+                                                              : NULL;
+    return v ? v : "none";
+}
+
 /* Why the secret key of rs may not be used in server s, or NULL: httpd applies the main
- * server's sections to every virtual host too, and a secret key goes only to the ClerkAPIURL
- * of the server whose configuration holds it. */
+ * server's sections to every virtual host too, and a secret key goes only the way (ClerkAPIURL,
+ * ClerkCABundle, ClerkOutgoingProxy and its credentials) of the server whose configuration
+ * holds it: a CA bundle or proxy set only for a virtual host must not see the main server's
+ * secret key. */
 static const char *key_api_error(apr_pool_t *p, const clerk_resolved *rs, server_rec *s)
 {
     if (!rs->secret_key || !rs->key_server || rs->key_server == s)
@@ -223,16 +256,17 @@ static const char *key_api_error(apr_pool_t *p, const clerk_resolved *rs, server
     clerk_fetch_settings own, here;
     clerk_server_fetch_settings(rs->key_server, &own);
     clerk_server_fetch_settings(s, &here);
-    if (strcmp(own.api_url, here.api_url) == 0)
+    const char *what = fetch_difference(&own, &here);
+    if (!what)
         return NULL;
     return apr_psprintf(p,
                         "the virtual host %s:%u defined on line %u of %s sends its secret keys "
-                        "to ClerkAPIURL %s, but the secret key of %s belongs with ClerkAPIURL "
-                        "%s: set this virtual host's own key source in it, or the same "
-                        "ClerkAPIURL",
+                        "with %s %s, but the secret key of %s belongs with %s %s: set this "
+                        "virtual host's own key source in it, or the same %s",
                         s->server_hostname ? s->server_hostname : "", (unsigned)s->port,
-                        s->defn_line_number, s->defn_name ? s->defn_name : "?", here.api_url,
-                        rs->keys_at ? rs->keys_at : "an unknown line", own.api_url);
+                        s->defn_line_number, s->defn_name ? s->defn_name : "?", what,
+                        fetch_value(&here, what), rs->keys_at ? rs->keys_at : "an unknown line",
+                        what, fetch_value(&own, what), what);
 }
 
 /* Why the request must not be decided with its key source, or NULL. */

@@ -366,7 +366,27 @@ ClerkSecretKey {ska} #KEYS
         {guard}
     </Location>
 </VirtualHost>""",
+    # The same API URL reached through another CA bundle or proxy: whoever that CA or proxy
+    # admits would receive A's secret key.
+    "vhost-ca-bundle-under-server-secret": """ClerkPublishableKey {pka}
+ClerkSecretKey {ska} #KEYS
+<VirtualHost 127.0.0.1:{vport}> #BAD
+    ClerkCABundle {cabundle}
+    <Location /b/>
+        {guard}
+    </Location>
+</VirtualHost>""",
+    "vhost-outgoing-proxy-under-server-secret": """ClerkPublishableKey {pka}
+ClerkSecretKey {ska} #KEYS
+<VirtualHost 127.0.0.1:{vport}> #BAD
+    ClerkOutgoingProxy http://127.0.0.1:3128
+    <Location /b/>
+        {guard}
+    </Location>
+</VirtualHost>""",
 }
+
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 
 @pytest.mark.parametrize("case", sorted(STARTUP_REFUSED))
@@ -379,7 +399,7 @@ def test_publishable_key_apart_from_its_key_source_is_refused_at_startup(work, i
     body = STARTUP_REFUSED[case].format(
         pka=PK_A, pkb=PK_B, ska=SK_A, skb=SK_B, apem=inst["files"]["a.pem"],
         ajson=inst["files"]["a.json"], guard=GUARD, vport=free_port(), skfile=skfile,
-        root=os.path.join(d, "htdocs"))
+        root=os.path.join(d, "htdocs"), cabundle=CA_BUNDLE)
     rc, out, path, marks = configtest(work, case, body)
     assert rc != 0 and "Syntax OK" not in out, out
     assert "CLERK1100" in out, out
@@ -402,10 +422,12 @@ ClerkSecretKey {ska}
 </Location>
 <VirtualHost 127.0.0.1:{vport}>
     ClerkAPIURL https://api.b.example.test
+    ClerkCABundle {cabundle}
+    ClerkOutgoingProxy http://127.0.0.1:3128
     ClerkPublishableKey {pkb}
     ClerkSecretKey {skb}
 </VirtualHost>""".format(pka=PK_A, pkb=PK_B, ska=SK_A, skb=SK_B, bjson=inst["files"]["b.json"],
-                         guard=GUARD, vport=free_port())
+                         guard=GUARD, vport=free_port(), cabundle=CA_BUNDLE)
     rc, out, _, _ = configtest(work, "own-instances", body)
     assert rc == 0 and "Syntax OK" in out, out
 
