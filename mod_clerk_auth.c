@@ -233,15 +233,16 @@ static const char *fetch_difference(const clerk_fetch_settings *a, const clerk_f
     return NULL;
 }
 
-/* The value of setting what in fs, to show (never the proxy's credentials). */
-static const char *fetch_value(const clerk_fetch_settings *fs, const char *what)
+/* The value of setting what in fs, to show (never the proxy's credentials, nor a URL's user
+ * information or query). */
+static const char *fetch_value(apr_pool_t *p, const clerk_fetch_settings *fs, const char *what)
 {
     const char *v = strcmp(what, "ClerkAPIURL") == 0          ? fs->api_url
                     : strcmp(what, "ClerkCABundle") == 0      ? fs->ca_file
                     : strcmp(what, "ClerkOutgoingProxy") == 0 ? fs->proxy
                     : fs->proxy_user                          ? "(credentials not shown)"
                                                               : NULL;
-    return v ? v : "none";
+    return !v ? "none" : fs->ca_file && v == fs->ca_file ? v : clerk_url_redact(p, v);
 }
 
 /* Why the secret key of rs may not be used in server s, or NULL: httpd applies the main
@@ -265,8 +266,8 @@ static const char *key_api_error(apr_pool_t *p, const clerk_resolved *rs, server
                         "virtual host's own key source in it, or the same %s",
                         s->server_hostname ? s->server_hostname : "", (unsigned)s->port,
                         s->defn_line_number, s->defn_name ? s->defn_name : "?", what,
-                        fetch_value(&here, what), rs->keys_at ? rs->keys_at : "an unknown line",
-                        what, fetch_value(&own, what), what);
+                        fetch_value(p, &here, what), rs->keys_at ? rs->keys_at : "an unknown line",
+                        what, fetch_value(p, &own, what), what);
 }
 
 /* Why the request must not be decided with its key source, or NULL. */
@@ -451,7 +452,7 @@ const char *clerk_cleartext_refusal(cmd_parms *cmd, const char *url, const char 
     return cmd_error(cmd,
                      "'%s' would carry %s in cleartext: use https:// (http:// is allowed only "
                      "to loopback: 127.0.0.0/8, ::1, localhost)",
-                     url, what);
+                     clerk_url_redact(cmd->temp_pool, url), what);
 }
 
 static apr_status_t keyset_cleanup(void *ks)
@@ -712,7 +713,8 @@ static const char *set_jwks_url(cmd_parms *cmd, void *cfg, const char *arg)
 {
     clerk_dir_conf *d = cfg;
     if (!is_absolute_http_url(cmd->temp_pool, arg))
-        return cmd_error(cmd, "'%s' is not an absolute http(s) URL", arg);
+        return cmd_error(cmd, "'%s' is not an absolute http(s) URL",
+                         clerk_url_redact(cmd->temp_pool, arg));
     const char *e = clerk_cleartext_refusal(cmd, arg, "the verification keys");
     if (e)
         return e;
@@ -732,7 +734,8 @@ static const char *set_sign_in_url(cmd_parms *cmd, void *cfg, const char *arg)
 {
     clerk_dir_conf *d = cfg;
     if (!is_absolute_http_url(cmd->temp_pool, arg))
-        return cmd_error(cmd, "'%s' is not an absolute http(s) URL", arg);
+        return cmd_error(cmd, "'%s' is not an absolute http(s) URL",
+                         clerk_url_redact(cmd->temp_pool, arg));
     d->sign_in_url = arg;
     return NULL;
 }

@@ -561,3 +561,40 @@ def test_a_thousand_sections_with_one_of_another_instance_are_refused(work, inst
     assert rc != 0 and "Syntax OK" not in out, out[-2000:]
     assert "CLERK1100" in out, out[-2000:]
     assert re.search(r"\bline %d of %s\b" % (marks["BAD"], re.escape(path)), out), out[-2000:]
+
+
+# ------------------------------------------------------------- URLs shown redacted
+# Each refusal quotes the URL it refuses, but never its user:password or query.
+REDACTED_REFUSALS = [
+    ("cleartext", "", "ClerkJWKSURL http://keyuser:PW4jwks@keys.example.test/j.json?sig=Q4jwks"),
+    ("cleartext", "ClerkAPIURL http://apiuser:PW4api@10.0.0.1:8080", ""),
+    ("not an absolute http(s) URL", "", "ClerkJWKSURL ftp://u:PW4ftp@keys.example.test/?t=Q4ftp"),
+    ("not an absolute http(s) URL", "",
+     "ClerkSignInURL ftp://u:PW4signin@app.example.test/sign-in?t=Q4signin"),
+    ("neither a host[:port] nor", "",
+     "ClerkFrontendAPI https://u:PW4fapi@clerk.example.test/__clerk?t=Q4fapi"),
+]
+
+
+@pytest.mark.parametrize("i", range(len(REDACTED_REFUSALS)))
+def test_refused_urls_are_shown_without_credentials_or_query(work, i):
+    what, server, inner = REDACTED_REFUSALS[i]
+    rc, out, _, _ = configtest(work, "redacted-%d" % i, location(server, inner))
+    assert rc != 0 and what in out, out
+    assert "***@" in out, out
+    for secret in re.findall(r"(?:PW|Q)4\w+", server + inner):
+        assert secret not in out, out
+
+
+def test_api_url_refusal_shows_the_virtual_host_url_redacted(work):
+    rc, out, _, _ = configtest(work, "redacted-api", """ClerkPublishableKey {pka}
+ClerkSecretKey {ska}
+<VirtualHost 127.0.0.1:{vport}>
+    ClerkAPIURL https://vhuser:PW4vhost@api.b.example.test
+    <Location /b/>
+        {guard}
+    </Location>
+</VirtualHost>""".format(pka=PK_A, ska=SK_A, vport=free_port(), guard=GUARD))
+    assert rc != 0 and "CLERK1100" in out, out
+    assert "https://***@api.b.example.test" in out, out
+    assert "PW4vhost" not in out and SK_A not in out, out
