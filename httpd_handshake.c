@@ -18,6 +18,7 @@
 #include "handshake.h"
 #include "http_fetch.h"
 #include "request_state.h"
+#include "url.h"
 
 APLOG_USE_MODULE(clerk_auth);
 
@@ -41,7 +42,7 @@ static int frontend_api_ok(apr_pool_t *p, const char *v)
 const char *clerk_handshake_set_frontend_api(cmd_parms *cmd, void *cfg, const char *arg)
 {
     if (!frontend_api_ok(cmd->temp_pool, arg))
-        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": '", arg,
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": '", clerk_url_redact(cmd->temp_pool, arg),
                            "' is neither a host[:port] nor an absolute http(s) URL without "
                            "query",
                            NULL);

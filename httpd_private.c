@@ -48,9 +48,14 @@ static apr_status_t private_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return ap_pass_brigade(f->next, bb);
 }
 
+/* An internal redirect (ErrorDocument, a CGI's local Location) starts a new request with
+ * filters of its own, often for a page outside the Clerk section: the response still answers
+ * the signed-in request it was redirected from. */
 static void private_insert_filter(request_rec *r)
 {
-    const char *by = clerk_request_signed_in_by(r);
+    const char *by = NULL;
+    for (request_rec *e = r; e && !by; e = e->prev)
+        by = clerk_request_signed_in_by(e);
     if (by)
         ap_add_output_filter_handle(private_filter_handle, (void *)by, r, r->connection);
 }

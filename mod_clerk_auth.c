@@ -213,9 +213,43 @@ static const char *key_origin_error(apr_pool_t *p, const clerk_dir_conf *d)
     return NULL;
 }
 
+static int same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* The first setting by which two servers' ways to the Backend API differ, or NULL. */
+static const char *fetch_difference(const clerk_fetch_settings *a, const clerk_fetch_settings *b)
+{
+    if (!same_text(a->api_url, b->api_url))
+        return "ClerkAPIURL";
+    if (!same_text(a->ca_file, b->ca_file))
+        return "ClerkCABundle";
+    if (!same_text(a->proxy, b->proxy))
+        return "ClerkOutgoingProxy";
+    if (!same_text(a->proxy_user, b->proxy_user) ||
+        !same_text(a->proxy_password, b->proxy_password))
+        return "ClerkOutgoingProxyAuthFile";
+    return NULL;
+}
+
+/* The value of setting what in fs, to show (never the proxy's credentials, nor a URL's user
+ * information or query). */
+static const char *fetch_value(apr_pool_t *p, const clerk_fetch_settings *fs, const char *what)
+{
+    const char *v = strcmp(what, "ClerkAPIURL") == 0          ? fs->api_url
+                    : strcmp(what, "ClerkCABundle") == 0      ? fs->ca_file
+                    : strcmp(what, "ClerkOutgoingProxy") == 0 ? fs->proxy
+                    : fs->proxy_user                          ? "(credentials not shown)"
+                                                              : NULL;
+    return !v ? "none" : fs->ca_file && v == fs->ca_file ? v : clerk_url_redact(p, v);
+}
+
 /* Why the secret key of rs may not be used in server s, or NULL: httpd applies the main
- * server's sections to every virtual host too, and a secret key goes only to the ClerkAPIURL
- * of the server whose configuration holds it. */
+ * server's sections to every virtual host too, and a secret key goes only the way (ClerkAPIURL,
+ * ClerkCABundle, ClerkOutgoingProxy and its credentials) of the server whose configuration
+ * holds it: a CA bundle or proxy set only for a virtual host must not see the main server's
+ * secret key. */
 static const char *key_api_error(apr_pool_t *p, const clerk_resolved *rs, server_rec *s)
 {
     if (!rs->secret_key || !rs->key_server || rs->key_server == s)
@@ -223,16 +257,17 @@ static const char *key_api_error(apr_pool_t *p, const clerk_resolved *rs, server
     clerk_fetch_settings own, here;
     clerk_server_fetch_settings(rs->key_server, &own);
     clerk_server_fetch_settings(s, &here);
-    if (strcmp(own.api_url, here.api_url) == 0)
+    const char *what = fetch_difference(&own, &here);
+    if (!what)
         return NULL;
     return apr_psprintf(p,
                         "the virtual host %s:%u defined on line %u of %s sends its secret keys "
-                        "to ClerkAPIURL %s, but the secret key of %s belongs with ClerkAPIURL "
-                        "%s: set this virtual host's own key source in it, or the same "
-                        "ClerkAPIURL",
+                        "with %s %s, but the secret key of %s belongs with %s %s: set this "
+                        "virtual host's own key source in it, or the same %s",
                         s->server_hostname ? s->server_hostname : "", (unsigned)s->port,
-                        s->defn_line_number, s->defn_name ? s->defn_name : "?", here.api_url,
-                        rs->keys_at ? rs->keys_at : "an unknown line", own.api_url);
+                        s->defn_line_number, s->defn_name ? s->defn_name : "?", what,
+                        fetch_value(p, &here, what), rs->keys_at ? rs->keys_at : "an unknown line",
+                        what, fetch_value(p, &own, what), what);
 }
 
 /* Why the request must not be decided with its key source, or NULL. */
@@ -417,7 +452,7 @@ const char *clerk_cleartext_refusal(cmd_parms *cmd, const char *url, const char 
     return cmd_error(cmd,
                      "'%s' would carry %s in cleartext: use https:// (http:// is allowed only "
                      "to loopback: 127.0.0.0/8, ::1, localhost)",
-                     url, what);
+                     clerk_url_redact(cmd->temp_pool, url), what);
 }
 
 static apr_status_t keyset_cleanup(void *ks)
@@ -678,7 +713,8 @@ static const char *set_jwks_url(cmd_parms *cmd, void *cfg, const char *arg)
 {
     clerk_dir_conf *d = cfg;
     if (!is_absolute_http_url(cmd->temp_pool, arg))
-        return cmd_error(cmd, "'%s' is not an absolute http(s) URL", arg);
+        return cmd_error(cmd, "'%s' is not an absolute http(s) URL",
+                         clerk_url_redact(cmd->temp_pool, arg));
     const char *e = clerk_cleartext_refusal(cmd, arg, "the verification keys");
     if (e)
         return e;
@@ -698,7 +734,8 @@ static const char *set_sign_in_url(cmd_parms *cmd, void *cfg, const char *arg)
 {
     clerk_dir_conf *d = cfg;
     if (!is_absolute_http_url(cmd->temp_pool, arg))
-        return cmd_error(cmd, "'%s' is not an absolute http(s) URL", arg);
+        return cmd_error(cmd, "'%s' is not an absolute http(s) URL",
+                         clerk_url_redact(cmd->temp_pool, arg));
     d->sign_in_url = arg;
     return NULL;
 }
@@ -1788,7 +1825,9 @@ static void scan_tree(tree_scan *s, const ap_directive_t *d, const ap_directive_
  * section (and the <Files>/<If> inside it) merged over it as a request merges them, and each
  * pair of sections of one kind whose paths may both apply to a request (one a prefix of the
  * other, or a pattern). A pair of a <Directory> and a <Location>, and .htaccess, are judged per
- * request (refuse_key_error). Each message once. */
+ * request (refuse_key_error). Each message once. Only this module's records are merged, with
+ * its own merge function: the other modules' records decide nothing here, and merging all of
+ * them for every pair cost hundreds of MB with a thousand <LocationMatch> sections. */
 typedef struct origin_check {
     apr_pool_t *p;
     apr_hash_t *seen;
@@ -1796,9 +1835,22 @@ typedef struct origin_check {
     int bad;
 } origin_check;
 
-static void origin_report(origin_check *oc, ap_conf_vector_t *v)
+static const clerk_dir_conf *clerk_conf_of(ap_conf_vector_t *v)
 {
-    const clerk_dir_conf *d = ap_get_module_config(v, &clerk_auth_module);
+    return v ? ap_get_module_config(v, &clerk_auth_module) : NULL;
+}
+
+/* base with add merged over it, as httpd merges them for a request (either may be NULL). */
+static const clerk_dir_conf *origin_merge(origin_check *oc, const clerk_dir_conf *base,
+                                          const clerk_dir_conf *add)
+{
+    if (!base || !add)
+        return base ? base : add;
+    return merge_dir_conf(oc->p, (void *)base, (void *)add);
+}
+
+static void origin_report(origin_check *oc, const clerk_dir_conf *d)
+{
     const clerk_resolved *rs = !d ? NULL : d->res ? d->res : resolve_dir_conf(oc->p, d);
     const char *e = !rs ? NULL : rs->key_error ? rs->key_error : key_api_error(oc->p, rs, oc->s);
     if (!e || apr_hash_get(oc->seen, e, APR_HASH_KEY_STRING))
@@ -1808,15 +1860,14 @@ static void origin_report(origin_check *oc, ap_conf_vector_t *v)
     oc->bad = 1;
 }
 
-static void origin_sections(origin_check *oc, ap_conf_vector_t *base,
+static void origin_sections(origin_check *oc, const clerk_dir_conf *base,
                             const apr_array_header_t *secs)
 {
     for (int i = 0; secs && i < secs->nelts; i++) {
-        ap_conf_vector_t *m =
-            ap_merge_per_dir_configs(oc->p, base, APR_ARRAY_IDX(secs, i, ap_conf_vector_t *));
+        ap_conf_vector_t *v = APR_ARRAY_IDX(secs, i, ap_conf_vector_t *);
+        const clerk_dir_conf *m = origin_merge(oc, base, clerk_conf_of(v));
         origin_report(oc, m);
-        const core_dir_config *cd =
-            ap_get_core_module_config(APR_ARRAY_IDX(secs, i, ap_conf_vector_t *));
+        const core_dir_config *cd = ap_get_core_module_config(v);
         if (cd) {
             origin_sections(oc, m, cd->sec_file);
             origin_sections(oc, m, cd->sec_if);
@@ -1833,18 +1884,45 @@ static int sections_may_nest(const core_dir_config *a, const core_dir_config *b)
     return strncmp(a->d, b->d, na < nb ? na : nb) == 0;
 }
 
-static void origin_pairs(origin_check *oc, ap_conf_vector_t *base, const apr_array_header_t *secs)
+/* A pair (earlier section a, later b) can be wrong where neither alone is (origin_sections
+ * judged those) only when a names a key source and b does not but sets a publishable key: if b
+ * names its own key source it wins with b's publishable key; if a names none, the pair keeps
+ * the key source and publishable key of base merged with b alone. So only those pairs are
+ * merged, and only when b's publishable key is not already the one in force at a's key
+ * source: the cost is one merge per section that names a key source plus a comparison per
+ * such pair (no allocation), and at most one more merge per section that sets only a
+ * publishable key. */
+static void origin_pairs(origin_check *oc, const clerk_dir_conf *base,
+                         const apr_array_header_t *secs)
 {
-    for (int i = 0; secs && i < secs->nelts; i++) {
-        ap_conf_vector_t *vi = APR_ARRAY_IDX(secs, i, ap_conf_vector_t *);
-        ap_conf_vector_t *mi = NULL;
-        for (int j = i + 1; j < secs->nelts; j++) {
-            ap_conf_vector_t *vj = APR_ARRAY_IDX(secs, j, ap_conf_vector_t *);
-            if (!sections_may_nest(ap_get_core_module_config(vi), ap_get_core_module_config(vj)))
+    apr_array_header_t *srcs = NULL; /* merged over base: the sections naming a key source */
+    apr_array_header_t *srcv = NULL; /* their core records, for sections_may_nest */
+    for (int j = 0; secs && j < secs->nelts; j++) {
+        ap_conf_vector_t *vj = APR_ARRAY_IDX(secs, j, ap_conf_vector_t *);
+        const clerk_dir_conf *dj = clerk_conf_of(vj);
+        if (!dj)
+            continue;
+        const core_dir_config *cj = ap_get_core_module_config(vj);
+        if (has_key_source(dj)) {
+            if (!srcs) {
+                srcs = apr_array_make(oc->p, 4, sizeof(const clerk_dir_conf *));
+                srcv = apr_array_make(oc->p, 4, sizeof(const core_dir_config *));
+            }
+            APR_ARRAY_PUSH(srcs, const clerk_dir_conf *) = origin_merge(oc, base, dj);
+            APR_ARRAY_PUSH(srcv, const core_dir_config *) = cj;
+            continue;
+        }
+        if (!dj->pk || !srcs)
+            continue;
+        for (int i = 0; i < srcs->nelts; i++) {
+            const clerk_dir_conf *mi = APR_ARRAY_IDX(srcs, i, const clerk_dir_conf *);
+            if (same_pk(dj->pk, mi->origin_known ? mi->origin_pk : mi->pk) ||
+                !sections_may_nest(APR_ARRAY_IDX(srcv, i, const core_dir_config *), cj))
                 continue;
-            if (!mi)
-                mi = ap_merge_per_dir_configs(oc->p, base, vi);
-            origin_report(oc, ap_merge_per_dir_configs(oc->p, mi, vj));
+            /* A publishable key other than the one in force at the key source is always
+             * refused: one message names b, and no more pairs of it are merged. */
+            origin_report(oc, origin_merge(oc, mi, dj));
+            break;
         }
     }
 }
@@ -1854,18 +1932,19 @@ static int check_key_origins(apr_pool_t *ptemp, server_rec *s)
     origin_check oc = {ptemp, apr_hash_make(ptemp), NULL, 0};
     for (server_rec *sv = s; sv; sv = sv->next) {
         oc.s = sv;
-        origin_report(&oc, sv->lookup_defaults);
+        const clerk_dir_conf *base = clerk_conf_of(sv->lookup_defaults);
+        origin_report(&oc, base);
         const core_dir_config *bd = ap_get_core_module_config(sv->lookup_defaults);
         if (bd) {
-            origin_sections(&oc, sv->lookup_defaults, bd->sec_file);
-            origin_sections(&oc, sv->lookup_defaults, bd->sec_if);
+            origin_sections(&oc, base, bd->sec_file);
+            origin_sections(&oc, base, bd->sec_if);
         }
         const core_server_config *sc = ap_get_core_module_config(sv->module_config);
         if (sc) {
-            origin_sections(&oc, sv->lookup_defaults, sc->sec_dir);
-            origin_sections(&oc, sv->lookup_defaults, sc->sec_url);
-            origin_pairs(&oc, sv->lookup_defaults, sc->sec_dir);
-            origin_pairs(&oc, sv->lookup_defaults, sc->sec_url);
+            origin_sections(&oc, base, sc->sec_dir);
+            origin_sections(&oc, base, sc->sec_url);
+            origin_pairs(&oc, base, sc->sec_dir);
+            origin_pairs(&oc, base, sc->sec_url);
         }
     }
     return oc.bad;

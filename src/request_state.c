@@ -233,8 +233,10 @@ static clerk_token *get_token(ctx *c, const char *tok, int *cached, clerk_error 
     clerk_token *t = NULL;
     *cached = 0;
     if (c->peeked_tok && strcmp(tok, c->peeked) == 0) {
+        /* The look-up this verification makes, done early by peek_token. */
         t = clerk_token_ref(c->peeked_tok);
         *cached = 1;
+        clerk_token_cache_count_hit(c->cfg->cache, tok, len);
     } else if (c->cfg->cache) {
         t = clerk_token_cache_get(c->cfg->cache, tok, len, c->req->now_ms, c->cfg->verify.skew_ms);
         *cached = t != NULL;
@@ -297,10 +299,12 @@ static void peek_token(ctx *c, const char *tok, peek *pk)
     clerk_error e;
     const clerk_jwt *jwt = NULL;
     clerk_token *t = NULL;
-    /* A token verified before is read from the cache, not parsed again on every request. */
+    /* A token verified before is read from the cache, not parsed again on every request. Not
+     * counted as a look-up: get_token counts the one the verification makes (a peeked token
+     * may never be verified, and a miss here is looked up again there). */
     if (tok && *tok && c->cfg->cache && !c->peeked_tok)
-        t = clerk_token_cache_get(c->cfg->cache, tok, strlen(tok), c->req->now_ms,
-                                  c->cfg->verify.skew_ms);
+        t = clerk_token_cache_peek(c->cfg->cache, tok, strlen(tok), c->req->now_ms,
+                                   c->cfg->verify.skew_ms);
     if (t) {
         apr_pool_cleanup_register(c->p, t, release_token, apr_pool_cleanup_null);
         c->peeked = tok;

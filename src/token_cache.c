@@ -192,8 +192,8 @@ static int expired(int64_t exp_ms, int64_t now_ms, int64_t max_skew_ms)
     return exp_ms <= now_ms - max_skew_ms;
 }
 
-clerk_token *clerk_token_cache_get(clerk_token_cache *c, const char *tok, size_t len,
-                                   int64_t now_ms, int64_t max_skew_ms)
+static clerk_token *lookup(clerk_token_cache *c, const char *tok, size_t len, int64_t now_ms,
+                           int64_t max_skew_ms, int counted)
 {
     if (c == NULL || tok == NULL || len == 0 || len > UINT32_MAX)
         return NULL;
@@ -210,16 +210,40 @@ clerk_token *clerk_token_cache_get(clerk_token_cache *c, const char *tok, size_t
         found = clerk_token_ref(q->s[i].tok);
         prefetch_token(found);
     }
-    if (found != NULL)
+    if (counted && found != NULL)
         st->hits++;
-    else
+    else if (counted)
         st->misses++;
     pthread_mutex_unlock(&st->lock);
     /* Freeing a token walks its JSON: done outside the lock. */
     clerk_token_release(dropped);
-    if (c->count != NULL)
+    if (counted && c->count != NULL)
         c->count(found != NULL);
     return found;
+}
+
+clerk_token *clerk_token_cache_get(clerk_token_cache *c, const char *tok, size_t len,
+                                   int64_t now_ms, int64_t max_skew_ms)
+{
+    return lookup(c, tok, len, now_ms, max_skew_ms, 1);
+}
+
+clerk_token *clerk_token_cache_peek(clerk_token_cache *c, const char *tok, size_t len,
+                                    int64_t now_ms, int64_t max_skew_ms)
+{
+    return lookup(c, tok, len, now_ms, max_skew_ms, 0);
+}
+
+void clerk_token_cache_count_hit(clerk_token_cache *c, const char *tok, size_t len)
+{
+    if (c == NULL || tok == NULL || len == 0 || len > UINT32_MAX)
+        return;
+    stripe *st = &c->stripes[(text_hash(tok, len) % c->nsets) % STRIPES].st;
+    pthread_mutex_lock(&st->lock);
+    st->hits++;
+    pthread_mutex_unlock(&st->lock);
+    if (c->count != NULL)
+        c->count(1);
 }
 
 void clerk_token_cache_set_counter(clerk_token_cache *c, void (*count)(int hit))

@@ -16,6 +16,15 @@ clerk_token_cache *clerk_token_cache_create(size_t capacity);
 clerk_token *clerk_token_cache_get(clerk_token_cache *c, const char *tok, size_t len,
                                    int64_t now_ms, int64_t max_skew_ms);
 
+/* As clerk_token_cache_get, but counts no look-up: for reading a token before it is known
+ * whether it will be verified at all. */
+clerk_token *clerk_token_cache_peek(clerk_token_cache *c, const char *tok, size_t len,
+                                    int64_t now_ms, int64_t max_skew_ms);
+
+/* Counts one hit for tok, as clerk_token_cache_get would: the verification of a token found
+ * earlier with clerk_token_cache_peek. */
+void clerk_token_cache_count_hit(clerk_token_cache *c, const char *tok, size_t len);
+
 /* Stores a verified token (takes its own reference); evicts the oldest entry of its bucket when
  * full. Unverified tokens, and a token whose text is not tok, are ignored. */
 void clerk_token_cache_put(clerk_token_cache *c, const char *tok, size_t len, clerk_token *t);

@@ -19,8 +19,11 @@ sys.stdout.write("Content-Type: text/plain\r\nCache-Control: max-age=60, public\
 
 class CacheHttpd(Httpd):
     def _layout(self):
-        for d in ("run", "logs", "cgi", "cgi/hdr", "cache"):
+        for d in ("run", "logs", "cgi", "cgi/hdr", "cache", "errors"):
             os.makedirs(os.path.join(self.work, d), exist_ok=True)
+        with open(os.path.join(self.work, "errors", "404.html"), "w") as f:
+            f.write("<p>not here</p>\n")
+        os.chmod(os.path.join(self.work, "errors", "404.html"), 0o644)
         for name, text in (("env.cgi", ENV_CGI), ("own.cgi", OWN_CC), ("hdr/env.cgi", ENV_CGI)):
             p = os.path.join(self.work, "cgi", name)
             with open(p, "w") as f:
@@ -41,6 +44,8 @@ class CacheHttpd(Httpd):
                "CacheIgnoreNoLastMod On", "CacheDefaultExpire 300",
                'ScriptAlias /c/ "%s/cgi/"' % w, 'ScriptAlias /p/ "%s/cgi/"' % w,
                '<Directory "%s/cgi">' % w, "    Options +ExecCGI", "</Directory>",
+               'Alias /errors/ "%s/errors/"' % w, "ErrorDocument 404 /errors/404.html",
+               '<Directory "%s/errors">' % w, "    Require all granted", "</Directory>",
                "<Location /c/>", "    # main", "    AuthType Clerk", "    Require valid-user",
                "</Location>",
                "<Location /c/hdr/>", '    Header always set Cache-Control "no-store"',
@@ -108,6 +113,24 @@ def test_a_header_line_of_the_operator_counts_as_the_applications_own(ch, minter
     assert r.status == 200, r
     assert r.all("cache-control") == ["no-store"], r
     assert r.header("vary") == "Authorization", r
+
+
+@pytest.mark.parametrize("by", ["Cookie", "Authorization"])
+def test_a_signed_in_requests_error_document_stays_private(ch, minter, by):
+    """A signed-in request for a missing page gets the local ErrorDocument (an internal
+    redirect to a page outside the Clerk section): still that user's response."""
+    c = minter.claims()
+    cred = session(minter, c) if by == "Cookie" else "Authorization: Bearer " + minter.sign(c)
+    r = get(ch, "/c/missing-%s.cgi" % by, [cred])
+    assert r.status == 404 and "not here" in r.body, r
+    assert r.header("cache-control") == "private", r
+    assert by in [v.strip() for v in ",".join(r.all("vary")).split(",")], r
+
+
+def test_an_anonymous_error_document_is_left_alone(ch):
+    r = get(ch, "/p/missing.cgi")
+    assert r.status == 404 and "not here" in r.body, r
+    assert r.header("cache-control") is None and r.header("vary") is None, r
 
 
 def test_anonymous_responses_are_left_alone(ch):

@@ -12,6 +12,7 @@ line, or, found only when a request merges an .htaccess, fails that request with
 import json
 import os
 import re
+import resource
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -282,7 +283,7 @@ def test_htaccess_publishable_key_alone_fails_the_request_closed(mixed, minter):
 
 
 # ------------------------------------------------------------------------- refused at startup
-def configtest(work, name, body):
+def configtest(work, name, body, preexec=None):
     d = os.path.join(work, "instances-ct", name)
     for sub in ("run", "logs", "htdocs/x/y"):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
@@ -296,7 +297,7 @@ def configtest(work, name, body):
     path = os.path.join(d, "httpd.conf")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
-    r = run([APACHE, "-t", "-f", path])
+    r = run([APACHE, "-t", "-f", path], preexec_fn=preexec)
     return r.returncode, r.stdout + r.stderr, path, marks
 
 
@@ -365,7 +366,27 @@ ClerkSecretKey {ska} #KEYS
         {guard}
     </Location>
 </VirtualHost>""",
+    # The same API URL reached through another CA bundle or proxy: whoever that CA or proxy
+    # admits would receive A's secret key.
+    "vhost-ca-bundle-under-server-secret": """ClerkPublishableKey {pka}
+ClerkSecretKey {ska} #KEYS
+<VirtualHost 127.0.0.1:{vport}> #BAD
+    ClerkCABundle {cabundle}
+    <Location /b/>
+        {guard}
+    </Location>
+</VirtualHost>""",
+    "vhost-outgoing-proxy-under-server-secret": """ClerkPublishableKey {pka}
+ClerkSecretKey {ska} #KEYS
+<VirtualHost 127.0.0.1:{vport}> #BAD
+    ClerkOutgoingProxy http://127.0.0.1:3128
+    <Location /b/>
+        {guard}
+    </Location>
+</VirtualHost>""",
 }
+
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 
 @pytest.mark.parametrize("case", sorted(STARTUP_REFUSED))
@@ -378,7 +399,7 @@ def test_publishable_key_apart_from_its_key_source_is_refused_at_startup(work, i
     body = STARTUP_REFUSED[case].format(
         pka=PK_A, pkb=PK_B, ska=SK_A, skb=SK_B, apem=inst["files"]["a.pem"],
         ajson=inst["files"]["a.json"], guard=GUARD, vport=free_port(), skfile=skfile,
-        root=os.path.join(d, "htdocs"))
+        root=os.path.join(d, "htdocs"), cabundle=CA_BUNDLE)
     rc, out, path, marks = configtest(work, case, body)
     assert rc != 0 and "Syntax OK" not in out, out
     assert "CLERK1100" in out, out
@@ -401,10 +422,12 @@ ClerkSecretKey {ska}
 </Location>
 <VirtualHost 127.0.0.1:{vport}>
     ClerkAPIURL https://api.b.example.test
+    ClerkCABundle {cabundle}
+    ClerkOutgoingProxy http://127.0.0.1:3128
     ClerkPublishableKey {pkb}
     ClerkSecretKey {skb}
 </VirtualHost>""".format(pka=PK_A, pkb=PK_B, ska=SK_A, skb=SK_B, bjson=inst["files"]["b.json"],
-                         guard=GUARD, vport=free_port())
+                         guard=GUARD, vport=free_port(), cabundle=CA_BUNDLE)
     rc, out, _, _ = configtest(work, "own-instances", body)
     assert rc == 0 and "Syntax OK" in out, out
 
@@ -488,3 +511,90 @@ def test_directory_and_location_of_two_instances_fail_the_request_closed(paired,
     assert status(paired.url("/dl/b/hello.txt"), minter, "B") == 500
     assert paired.wait_log("CLERK1101"), paired.tail()
     assert "clerk.b.example.test" in paired.log_text()
+
+
+# ------------------------------------------------------------- many sections, bounded check
+def many_sections(inst, n, bad_last=False):
+    """n <LocationMatch> sections under AuthType Clerk; one in 100 names its own key source
+    (instance A, as the server does) and one in 100 only A's publishable key again."""
+    out = ["ClerkPublishableKey %s" % PK_A, "ClerkSecretKey %s #KEYS" % SK_A]
+    for i in range(n):
+        out.append('<LocationMatch "^/m%d/">' % i)
+        if i % 100 == 7:
+            out.append("    ClerkPublishableKey %s" % PK_A)
+            out.append('    ClerkJWKSFile "%s"' % inst["files"]["a.json"])
+        elif i % 100 == 42:
+            out.append("    ClerkPublishableKey %s" % PK_A)
+        out.append("    " + GUARD)
+        out.append("</LocationMatch>")
+    if bad_last:
+        out.append('<LocationMatch "^/m">')
+        out.append("    ClerkPublishableKey %s #BAD" % PK_B)
+        out.append("</LocationMatch>")
+    return "\n".join(out)
+
+
+def limited_configtest(work, name, body, limit_mb):
+    """configtest with the address space of httpd bounded, so a check whose memory grows with
+    the square of the number of sections fails it (exit by allocation failure) at any speed."""
+
+    def bound():
+        lim = limit_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
+
+    return configtest(work, name, body, preexec=bound)
+
+
+# Stock apache2 -t with these modules maps well under 100 MB; the pairwise check used to take
+# over 500 MB for 1200 such sections.
+LIMIT_MB = 300
+
+
+def test_a_thousand_sections_start_within_bounded_memory(work, inst):
+    rc, out, _, _ = limited_configtest(work, "many", many_sections(inst, 1000), LIMIT_MB)
+    assert rc == 0 and "Syntax OK" in out, out
+
+
+def test_a_thousand_sections_with_one_of_another_instance_are_refused(work, inst):
+    rc, out, path, marks = limited_configtest(work, "many-bad", many_sections(inst, 1000, True),
+                                              LIMIT_MB)
+    assert rc != 0 and "Syntax OK" not in out, out[-2000:]
+    assert "CLERK1100" in out, out[-2000:]
+    assert re.search(r"\bline %d of %s\b" % (marks["BAD"], re.escape(path)), out), out[-2000:]
+
+
+# ------------------------------------------------------------- URLs shown redacted
+# Each refusal quotes the URL it refuses, but never its user:password or query.
+REDACTED_REFUSALS = [
+    ("cleartext", "", "ClerkJWKSURL http://keyuser:PW4jwks@keys.example.test/j.json?sig=Q4jwks"),
+    ("cleartext", "ClerkAPIURL http://apiuser:PW4api@10.0.0.1:8080", ""),
+    ("not an absolute http(s) URL", "", "ClerkJWKSURL ftp://u:PW4ftp@keys.example.test/?t=Q4ftp"),
+    ("not an absolute http(s) URL", "",
+     "ClerkSignInURL ftp://u:PW4signin@app.example.test/sign-in?t=Q4signin"),
+    ("neither a host[:port] nor", "",
+     "ClerkFrontendAPI https://u:PW4fapi@clerk.example.test/__clerk?t=Q4fapi"),
+]
+
+
+@pytest.mark.parametrize("i", range(len(REDACTED_REFUSALS)))
+def test_refused_urls_are_shown_without_credentials_or_query(work, i):
+    what, server, inner = REDACTED_REFUSALS[i]
+    rc, out, _, _ = configtest(work, "redacted-%d" % i, location(server, inner))
+    assert rc != 0 and what in out, out
+    assert "***@" in out, out
+    for secret in re.findall(r"(?:PW|Q)4\w+", server + inner):
+        assert secret not in out, out
+
+
+def test_api_url_refusal_shows_the_virtual_host_url_redacted(work):
+    rc, out, _, _ = configtest(work, "redacted-api", """ClerkPublishableKey {pka}
+ClerkSecretKey {ska}
+<VirtualHost 127.0.0.1:{vport}>
+    ClerkAPIURL https://vhuser:PW4vhost@api.b.example.test
+    <Location /b/>
+        {guard}
+    </Location>
+</VirtualHost>""".format(pka=PK_A, ska=SK_A, vport=free_port(), guard=GUARD))
+    assert rc != 0 and "CLERK1100" in out, out
+    assert "https://***@api.b.example.test" in out, out
+    assert "PW4vhost" not in out and SK_A not in out, out

@@ -124,10 +124,26 @@ def test_metrics_parse_and_count_what_the_requests_did(work, jwks_server, minter
         assert page["verifications"]["by_reason"][EXPIRED] == 1
         assert {k: v for k, v in page["verifications"]["by_reason"].items() if v} == \
             {k: v for k, v in reasons.items() if v}
+        # One look-up per token a request verifies: the bearer token misses once and hits
+        # twice, and the /admin/ request hits; the expired one misses.
         hits = value(fam, "clerk_auth_token_cache_lookups", outcome="hit")
         misses = value(fam, "clerk_auth_token_cache_lookups", outcome="miss")
-        assert hits >= 2 and misses >= 1, (hits, misses)
+        assert (hits, misses) == (3, 2), (hits, misses)
         assert (page["token_cache"]["hits"], page["token_cache"]["misses"]) == (hits, misses)
+
+        # A session cookie is read from the cache while the cookie is chosen, then verified:
+        # still one look-up per request (a miss, then a hit).
+        c = minter.claims()
+        cookie = "Cookie: __session=%s; __client_uat=%d" % (minter.sign(c), c["iat"])
+        for _ in range(2):
+            assert curl(h.url("/p/hello.txt"), [cookie]).status == 200
+        _, fam_c = scrape(h)
+        assert value(fam_c, "clerk_auth_decisions", outcome="signed-in") == 6
+        assert value(fam_c, "clerk_auth_token_cache_lookups", outcome="hit") == hits + 1
+        assert value(fam_c, "clerk_auth_token_cache_lookups", outcome="miss") == misses + 1
+        page = curl(h.url("/clerk-status")).json()
+        assert (page["token_cache"]["hits"], page["token_cache"]["misses"]) == (hits + 1,
+                                                                                misses + 1)
         remote = [s for s in page["key_sources"] if s["source"] == "remote"]
         assert value(fam, "clerk_auth_key_fetches", source="backend-api",
                      outcome="ok") == sum(s["fetch_ok"] for s in remote)
@@ -135,7 +151,7 @@ def test_metrics_parse_and_count_what_the_requests_did(work, jwks_server, minter
         # ?format=prometheus on the status page answers the same format.
         text2, fam2 = scrape(h, "/clerk-status?format=prometheus")
         assert set(fam2) == set(fam)
-        assert value(fam2, "clerk_auth_decisions", outcome="signed-in") == 4
+        assert value(fam2, "clerk_auth_decisions", outcome="signed-in") == 6
 
         # Nothing secret or identifying: no URL, key, token or user.
         for secret in (jwks_server.base, "https://", SECRETS["A"], tok, minter.claims()["iss"]):

@@ -1201,6 +1201,31 @@ START_TEST(token_cache_counter_is_told_of_every_lookup)
 }
 END_TEST
 
+/* A session cookie is read from the cache while the cookie is chosen (a peek), then verified:
+ * one look-up per request, not one per read. */
+START_TEST(token_cache_counts_one_lookup_per_cookie_request)
+{
+    cfg.cache = clerk_token_cache_create(16);
+    ck_assert_ptr_nonnull(cfg.cache);
+    counted[0] = counted[1] = 0;
+    clerk_token_cache_set_counter(cfg.cache, count_lookup);
+    req.cookie = session_cookies(good_token(), "1");
+    for (int i = 0; i < 3; i++) {
+        clerk_state st = decide();
+        assert_state(&st, CLERK_SIGNED_IN, CLERK_R_NONE);
+    }
+    uint64_t hits, misses;
+    clerk_token_cache_stats(cfg.cache, &hits, &misses, NULL);
+    ck_assert_uint_eq(misses, 1);
+    ck_assert_uint_eq(hits, 2);
+    ck_assert_uint_eq(counted[0], 1);
+    ck_assert_uint_eq(counted[1], 2);
+    apr_pool_clear(pool);
+    clerk_token_cache_destroy(cfg.cache);
+    cfg.cache = NULL;
+}
+END_TEST
+
 START_TEST(failed_tokens_are_not_cached)
 {
     cfg.cache = clerk_token_cache_create(16);
@@ -1317,6 +1342,7 @@ Suite *request_state_suite(void)
     tcase_add_test(tc, no_publishable_key_always_uses_unsuffixed);
     tcase_add_test(tc, token_cache_serves_repeat_requests_and_still_checks_expiry);
     tcase_add_test(tc, token_cache_counter_is_told_of_every_lookup);
+    tcase_add_test(tc, token_cache_counts_one_lookup_per_cookie_request);
     tcase_add_test(tc, failed_tokens_are_not_cached);
     tcase_add_test(tc, hostile_inputs_never_crash);
     suite_add_tcase(s, tc);
