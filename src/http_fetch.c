@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <curl/curl.h>
 #include <openssl/err.h>
@@ -275,7 +276,12 @@ int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, cha
         if (sh != NULL)
             SETOPT(CURLOPT_SHARE, sh);
     }
-    if (req->proxy != NULL) {
+    if (strncasecmp(req->url, "http://", 7) == 0) {
+        /* Cleartext is allowed to loopback only (the startup rule), and loopback never leaves
+         * the host: no proxy, ours or the environment's, may see the request, which would carry
+         * the secret key in the clear and let the proxy answer with keys of its own. */
+        SETOPT(CURLOPT_PROXY, "");
+    } else if (req->proxy != NULL) {
         SETOPT(CURLOPT_PROXY, req->proxy);
         /* "" overrides a no_proxy in httpd's environment: with a proxy configured, every fetch
          * takes it. Custom headers (the secret key) stay off the CONNECT request, which is

@@ -30,9 +30,10 @@ typedef struct clerk_http_request {
     long timeout_ms;            /* whole transfer; 0: CLERK_HTTP_DEFAULT_TIMEOUT_MS */
     size_t max_body;            /* bytes; 0: CLERK_HTTP_DEFAULT_MAX_BODY */
     int reuse_connections;      /* 1: keep the connection for later calls (process-wide share) */
-    const char *proxy;          /* "http://host:port" every request goes through (https with
+    const char *proxy;          /* "http://host:port" every https request goes through (with
                                    CONNECT; no_proxy ignored); NULL: none of ours, libcurl's
-                                   environment variables apply */
+                                   environment variables apply. An http:// url (loopback only)
+                                   never takes a proxy, this one or the environment's */
     const char *proxy_user;     /* Basic credentials for proxy, or NULL */
     const char *proxy_password; /* never part of a message */
 } clerk_http_request;
