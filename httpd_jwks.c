@@ -599,6 +599,19 @@ static void store_installed(void *ctx, const char *key, int64_t fetched_at)
     }
 }
 
+static void store_clock_back(void *ctx, const char *key, int64_t t)
+{
+    (void)ctx;
+    source_slot *sl = slot_for(key);
+    if (!sl || t <= 0)
+        return;
+    for (;;) {
+        apr_uint64_t cur = apr_atomic_read64(&sl->newest);
+        if (cur <= (apr_uint64_t)t || apr_atomic_cas64(&sl->newest, (apr_uint64_t)t, cur) == cur)
+            return;
+    }
+}
+
 /* The host state of this httpd parent, made at its first post_config. */
 static host_state *host_state_get(server_rec *s)
 {
@@ -915,6 +928,7 @@ static int init_cache(apr_pool_t *pconf, server_rec *s, jwks_cache *c, int n)
     c->store.unlock = store_unlock;
     c->store.newest = store_newest;
     c->store.installed = store_installed;
+    c->store.clock_back = store_clock_back;
     c->store.ctx = c;
     apr_pool_cleanup_register(pconf, c, cache_destroy, apr_pool_cleanup_null);
     return OK;
