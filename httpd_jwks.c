@@ -450,7 +450,13 @@ static apr_status_t rsa_exponents_reset(void *unused)
  * holds for every key whichever line loads it; process-wide, reset when the generation ends. */
 const char *clerk_jwks_set_rsa_exponent(cmd_parms *cmd, void *cfg, const char *arg)
 {
-    (void)cfg;
+    /* Read at EXEC_ON_READ time, the line is in no section httpd would tell us about (cmd->path
+     * is not set, ap_check_cmd_context passes it), and it is not kept in the tree. cfg is then
+     * the sub-tree this line adds to the tree: a copy of the line goes there, below whatever
+     * section holds it, and rsa_scope_check refuses it in a directory section. */
+    ap_directive_t **sub = cfg;
+    if (sub != NULL && *sub == NULL && cmd->err_directive != NULL)
+        *sub = apr_pmemdup(cmd->pool, cmd->err_directive, sizeof **sub);
     if (!rsa_reset_registered) {
         rsa_reset_registered = 1;
         apr_pool_cleanup_register(cmd->pool, NULL, rsa_exponents_reset, apr_pool_cleanup_null);
@@ -1131,10 +1137,39 @@ static void jwks_child_init(apr_pool_t *pchild, server_rec *s)
 }
 
 /* check_config runs under `apache2 -t` too, after the virtual hosts are merged. */
+/* The first ClerkAllowRSAExponent line inside a section other than <VirtualHost> (the <If...>
+ * conditionals on modules and defines leave no section), with that section in *in; or NULL.
+ * The exponent rule is process-wide: in a <Location> it would loosen every key of the server. */
+static const ap_directive_t *rsa_in_dir_section(const ap_directive_t *d, const ap_directive_t **in)
+{
+    for (; d; d = d->next) {
+        if (strcasecmp(d->directive, "ClerkAllowRSAExponent") == 0)
+            for (const ap_directive_t *p = d->parent; p; p = p->parent)
+                if (strcasecmp(p->directive, "<VirtualHost") != 0) {
+                    *in = p;
+                    return d;
+                }
+        const ap_directive_t *found = rsa_in_dir_section(d->first_child, in);
+        if (found)
+            return found;
+    }
+    return NULL;
+}
+
 static int jwks_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     (void)pconf;
     (void)ptemp;
+    const ap_directive_t *section = NULL;
+    const ap_directive_t *rsa = rsa_in_dir_section(ap_conftree, &section);
+    if (rsa) {
+        ap_log_perror(APLOG_MARK, APLOG_CRIT, 0, plog,
+                      CLERK_LOGNO(1900) "ClerkAllowRSAExponent at %s:%d: not allowed in %s: it "
+                                        "holds for the whole server (use it at server or "
+                                        "<VirtualHost> level)",
+                      rsa->filename, rsa->line_num, section->directive);
+        return 500;
+    }
     for (server_rec *sv = s; sv; sv = sv->next) {
         const jwks_srv *c = srv_conf(sv);
         if (c->proxy_user && !c->proxy) {
