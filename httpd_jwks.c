@@ -715,16 +715,19 @@ static void source_of(apr_pool_t *p, const jwks_srv *c, const char *secret, cons
     *send_secret = jwks_url ? NULL : secret;
 }
 
+/* Everything a source is made from: two servers differing in any of it (the cache MAC key of
+ * ClerkCacheKeyFile and the proxy credentials by identity: each file is read once per server)
+ * never share a source. */
 static const char *registry_key(apr_pool_t *p, const jwks_srv *c, const char *url,
                                 const char *secret)
 {
     return apr_psprintf(p,
                         "%pp|%s|%" APR_INT64_T_FMT "|%" APR_INT64_T_FMT "|%" APR_INT64_T_FMT
-                        "|%ld|%ld|%s|%pp\n%s\n%s",
+                        "|%ld|%ld|%s|%pp|%pp\n%s\n%s",
                         (void *)c->cache, c->ca_file ? c->ca_file : "", c->refresh_s,
                         c->min_refresh_s, c->max_stale_s, c->connect_ms, c->timeout_ms,
-                        c->proxy ? c->proxy : "", (const void *)c->proxy_password, url,
-                        secret ? secret : "");
+                        c->proxy ? c->proxy : "", (const void *)c->proxy_password,
+                        (const void *)c->cache_key, url, secret ? secret : "");
 }
 
 /* The source for (server settings, secret, JWKS URL), made in pool p when new. Caller holds

@@ -7,6 +7,7 @@ key rotation; neither may be installed."""
 
 import hashlib
 import hmac
+import json
 import os
 import re
 import time
@@ -238,3 +239,54 @@ def test_cache_key_file_must_hold_32_bytes(work):
     assert r.returncode != 0
     assert ("ClerkCacheKeyFile: '%s' holds 9 bytes; at least 32 are needed" % key) in r.stderr, \
         r.stderr
+
+
+def test_each_cache_key_file_has_its_own_source(work, jwks_server, minter):
+    """Two virtual hosts with the same cache, URL and settings but different ClerkCacheKeyFile
+    are two sources: one source would MAC the second host's records with the first key, which
+    the second host's fleet peers (holding only the second key) refuse."""
+    from conftest import free_port
+    from jwks_server import Daemon
+    jwks_server.set_state("good")
+    keys = []
+    for i, text in enumerate(("c" * 64, "d" * 64)):
+        p = os.path.join(work, "vhost-key-%d" % i)
+        with open(p, "w") as f:
+            f.write(text + "\n")
+        os.chmod(p, 0o644)
+        keys.append(p)
+    daemon = Daemon(os.path.join(work, "daemon-vhost-key"), "memcached")
+    h = ModuleHttpd(os.path.join(work, "mod-vhost-keys"))
+    ports = [free_port(), free_port()]
+    loc = """<Location /u/>
+        AuthType Clerk
+        AuthName clerk-e2e
+        ClerkPublishableKey {pk}
+        ClerkJWKSURL {api}/.well-known/jwks.json
+        Require valid-user
+    </Location>""".format(pk=PK, api=jwks_server.base)
+    vhosts = "\n".join("""Listen 127.0.0.1:{port}
+<VirtualHost 127.0.0.1:{port}>
+    ClerkCacheKeyFile "{key}"
+    {loc}
+</VirtualHost>""".format(port=port, key=key, loc=loc) for port, key in zip(ports, keys))
+    h.configure("""ClerkCABundle "{ca}"
+ClerkCache memcache:127.0.0.1:{mport}
+<Location /clerk-status>
+    SetHandler clerk-status
+</Location>
+{vhosts}
+""".format(ca=jwks_server.ca, mport=daemon.port, vhosts=vhosts),
+        extra_modules=("socache_memcache",))
+    h.start()
+    try:
+        for port in ports:
+            r = curl("http://127.0.0.1:%d/u/hello.txt" % port,
+                     ["Authorization: Bearer " + minter.sign()])
+            assert r.status == 200, (r, h.tail())
+        status = json.loads(curl(h.url("/clerk-status")).body)
+    finally:
+        h.stop()
+        daemon.stop()
+    remotes = [s for s in status["key_sources"] if s["source"] == "remote"]
+    assert len(remotes) == 2, status
