@@ -102,7 +102,9 @@ typedef struct source_slot {
     char key[96];                      /* the source's store key; "" when free */
     volatile apr_uint64_t newest;      /* fetch time (s) of the newest set installed on this host */
     volatile apr_uint64_t lease_until; /* apr_time_t until which one fetch holds the slot; 0 free */
-    apr_uint64_t lease_len;            /* the source's fetch timeout and some, in apr_time_t */
+    volatile apr_uint64_t lease_len;   /* the source's fetch timeout and some, in apr_time_t;
+                                          only ever raised, by the parent while children of the
+                                          previous generation read it: atomics both sides */
 } source_slot;
 typedef struct host_state {
     unsigned char mac_key[32];
@@ -563,9 +565,11 @@ static int store_trylock(void *ctx, const char *key)
         apr_uint64_t cur = apr_atomic_read64(&sl->lease_until);
         if (cur > now)
             return 1;
-        if (apr_atomic_cas64(&sl->lease_until, now + sl->lease_len, cur) != cur)
+        /* Read once: the unlock's compare-and-swap must see exactly the value taken. */
+        apr_uint64_t until = now + apr_atomic_read64(&sl->lease_len);
+        if (apr_atomic_cas64(&sl->lease_until, until, cur) != cur)
             return 1;
-        my_lease = now + sl->lease_len;
+        my_lease = until;
         return 0;
     }
     if (!refresh_mutex)
@@ -682,8 +686,8 @@ static void assign_slots(apr_pool_t *pconf, server_rec *s)
             full = 1;
             continue;
         }
-        if (lease > sl->lease_len)
-            sl->lease_len = lease;
+        if (lease > apr_atomic_read64(&sl->lease_len))
+            apr_atomic_set64(&sl->lease_len, lease);
         apr_hash_set(slot_of, key, APR_HASH_KEY_STRING, sl);
     }
     if (full)

@@ -359,8 +359,9 @@ int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, cha
     if (pc != CURLE_OK) {
         fail(err, errlen, req->headers, "%s: %s", curl_easy_strerror(pc),
              cerr[0] ? cerr : "no detail");
-        if (req->proxy_password != NULL && strlen(req->proxy_password) >= REDACT_MIN_LEN &&
-            err != NULL && errlen > 0)
+        /* Any length: a short password mangles the message, which is better than showing it. */
+        if (req->proxy_password != NULL && req->proxy_password[0] != '\0' && err != NULL &&
+            errlen > 0)
             redact_one(err, errlen, req->proxy_password, strlen(req->proxy_password));
         goto out;
     }

@@ -300,6 +300,24 @@ START_TEST(proxy_failure_message_never_holds_the_password)
 }
 END_TEST
 
+/* A password of any length is redacted: here libcurl's message names the proxy host, which
+ * happens to hold the 3-byte password. */
+START_TEST(short_proxy_password_is_redacted_too)
+{
+    char err[256];
+    clerk_http_request rq = {.url = "https://jwks.proxytest.invalid/v1/jwks",
+                             .proxy = "http://pw7.proxytest.invalid:3128",
+                             .proxy_user = "svc",
+                             .proxy_password = "pw7",
+                             .timeout_ms = 30000};
+    clerk_http_response rs;
+    ck_assert_int_eq(clerk_http_get(&rq, &rs, err, sizeof err), -1);
+    clerk_http_response_free(&rs);
+    ck_assert_msg(strstr(err, "[redacted].proxytest.invalid") != NULL, "%s", err);
+    ck_assert_msg(strstr(err, "pw7") == NULL, "%s", err);
+}
+END_TEST
+
 Suite *outgoing_proxy_suite(void)
 {
     Suite *s = suite_create("outgoing_proxy");
@@ -313,6 +331,7 @@ Suite *outgoing_proxy_suite(void)
     tcase_add_test(th, http_loopback_url_bypasses_the_proxy);
     tcase_add_test(th, nonce_exchange_goes_through_the_proxy);
     tcase_add_test(th, proxy_failure_message_never_holds_the_password);
+    tcase_add_test(th, short_proxy_password_is_redacted_too);
     suite_add_tcase(s, th);
     return s;
 }
