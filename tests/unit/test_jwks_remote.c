@@ -890,7 +890,7 @@ START_TEST(replayed_older_record_is_refused)
     size_t oldlen = store.slot[0].len;
     unsigned char *old = malloc(oldlen);
     memcpy(old, store.slot[0].val, oldlen);
-    now = T0 + 100; /* beyond CLERK_JWKS_REPLAY_SLACK_S */
+    now = T0 + 100;                     /* beyond CLERK_JWKS_REPLAY_SLACK_S */
     ck_assert(find(a, "ins_k2", NULL)); /* k1 rotated out: an unknown kid refetched */
     ck_assert_int_eq(store.newest, T0 + 100);
     /* someone writes the first record back */
