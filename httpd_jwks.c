@@ -102,7 +102,9 @@ typedef struct source_slot {
     char key[96];                      /* the source's store key; "" when free */
     volatile apr_uint64_t newest;      /* fetch time (s) of the newest set installed on this host */
     volatile apr_uint64_t lease_until; /* apr_time_t until which one fetch holds the slot; 0 free */
-    apr_uint64_t lease_len;            /* the source's fetch timeout and some, in apr_time_t */
+    volatile apr_uint64_t lease_len;   /* the source's fetch timeout and some, in apr_time_t;
+                                          only ever raised, by the parent while children of the
+                                          previous generation read it: atomics both sides */
 } source_slot;
 typedef struct host_state {
     unsigned char mac_key[32];
@@ -450,7 +452,13 @@ static apr_status_t rsa_exponents_reset(void *unused)
  * holds for every key whichever line loads it; process-wide, reset when the generation ends. */
 const char *clerk_jwks_set_rsa_exponent(cmd_parms *cmd, void *cfg, const char *arg)
 {
-    (void)cfg;
+    /* Read at EXEC_ON_READ time, the line is in no section httpd would tell us about (cmd->path
+     * is not set, ap_check_cmd_context passes it), and it is not kept in the tree. cfg is then
+     * the sub-tree this line adds to the tree: a copy of the line goes there, below whatever
+     * section holds it, and rsa_scope_check refuses it in a directory section. */
+    ap_directive_t **sub = cfg;
+    if (sub != NULL && *sub == NULL && cmd->err_directive != NULL)
+        *sub = apr_pmemdup(cmd->pool, cmd->err_directive, sizeof **sub);
     if (!rsa_reset_registered) {
         rsa_reset_registered = 1;
         apr_pool_cleanup_register(cmd->pool, NULL, rsa_exponents_reset, apr_pool_cleanup_null);
@@ -557,9 +565,11 @@ static int store_trylock(void *ctx, const char *key)
         apr_uint64_t cur = apr_atomic_read64(&sl->lease_until);
         if (cur > now)
             return 1;
-        if (apr_atomic_cas64(&sl->lease_until, now + sl->lease_len, cur) != cur)
+        /* Read once: the unlock's compare-and-swap must see exactly the value taken. */
+        apr_uint64_t until = now + apr_atomic_read64(&sl->lease_len);
+        if (apr_atomic_cas64(&sl->lease_until, until, cur) != cur)
             return 1;
-        my_lease = now + sl->lease_len;
+        my_lease = until;
         return 0;
     }
     if (!refresh_mutex)
@@ -595,6 +605,19 @@ static void store_installed(void *ctx, const char *key, int64_t fetched_at)
         apr_uint64_t cur = apr_atomic_read64(&sl->newest);
         if ((apr_uint64_t)fetched_at <= cur ||
             apr_atomic_cas64(&sl->newest, (apr_uint64_t)fetched_at, cur) == cur)
+            return;
+    }
+}
+
+static void store_clock_back(void *ctx, const char *key, int64_t t)
+{
+    (void)ctx;
+    source_slot *sl = slot_for(key);
+    if (!sl || t <= 0)
+        return;
+    for (;;) {
+        apr_uint64_t cur = apr_atomic_read64(&sl->newest);
+        if (cur <= (apr_uint64_t)t || apr_atomic_cas64(&sl->newest, (apr_uint64_t)t, cur) == cur)
             return;
     }
 }
@@ -663,8 +686,8 @@ static void assign_slots(apr_pool_t *pconf, server_rec *s)
             full = 1;
             continue;
         }
-        if (lease > sl->lease_len)
-            sl->lease_len = lease;
+        if (lease > apr_atomic_read64(&sl->lease_len))
+            apr_atomic_set64(&sl->lease_len, lease);
         apr_hash_set(slot_of, key, APR_HASH_KEY_STRING, sl);
     }
     if (full)
@@ -696,16 +719,19 @@ static void source_of(apr_pool_t *p, const jwks_srv *c, const char *secret, cons
     *send_secret = jwks_url ? NULL : secret;
 }
 
+/* Everything a source is made from: two servers differing in any of it (the cache MAC key of
+ * ClerkCacheKeyFile and the proxy credentials by identity: each file is read once per server)
+ * never share a source. */
 static const char *registry_key(apr_pool_t *p, const jwks_srv *c, const char *url,
                                 const char *secret)
 {
     return apr_psprintf(p,
                         "%pp|%s|%" APR_INT64_T_FMT "|%" APR_INT64_T_FMT "|%" APR_INT64_T_FMT
-                        "|%ld|%ld|%s|%pp\n%s\n%s",
+                        "|%ld|%ld|%s|%pp|%pp\n%s\n%s",
                         (void *)c->cache, c->ca_file ? c->ca_file : "", c->refresh_s,
                         c->min_refresh_s, c->max_stale_s, c->connect_ms, c->timeout_ms,
-                        c->proxy ? c->proxy : "", (const void *)c->proxy_password, url,
-                        secret ? secret : "");
+                        c->proxy ? c->proxy : "", (const void *)c->proxy_password,
+                        (const void *)c->cache_key, url, secret ? secret : "");
 }
 
 /* The source for (server settings, secret, JWKS URL), made in pool p when new. Caller holds
@@ -915,6 +941,7 @@ static int init_cache(apr_pool_t *pconf, server_rec *s, jwks_cache *c, int n)
     c->store.unlock = store_unlock;
     c->store.newest = store_newest;
     c->store.installed = store_installed;
+    c->store.clock_back = store_clock_back;
     c->store.ctx = c;
     apr_pool_cleanup_register(pconf, c, cache_destroy, apr_pool_cleanup_null);
     return OK;
@@ -1117,10 +1144,39 @@ static void jwks_child_init(apr_pool_t *pchild, server_rec *s)
 }
 
 /* check_config runs under `apache2 -t` too, after the virtual hosts are merged. */
+/* The first ClerkAllowRSAExponent line inside a section other than <VirtualHost> (the <If...>
+ * conditionals on modules and defines leave no section), with that section in *in; or NULL.
+ * The exponent rule is process-wide: in a <Location> it would loosen every key of the server. */
+static const ap_directive_t *rsa_in_dir_section(const ap_directive_t *d, const ap_directive_t **in)
+{
+    for (; d; d = d->next) {
+        if (strcasecmp(d->directive, "ClerkAllowRSAExponent") == 0)
+            for (const ap_directive_t *p = d->parent; p; p = p->parent)
+                if (strcasecmp(p->directive, "<VirtualHost") != 0) {
+                    *in = p;
+                    return d;
+                }
+        const ap_directive_t *found = rsa_in_dir_section(d->first_child, in);
+        if (found)
+            return found;
+    }
+    return NULL;
+}
+
 static int jwks_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     (void)pconf;
     (void)ptemp;
+    const ap_directive_t *section = NULL;
+    const ap_directive_t *rsa = rsa_in_dir_section(ap_conftree, &section);
+    if (rsa) {
+        ap_log_perror(APLOG_MARK, APLOG_CRIT, 0, plog,
+                      CLERK_LOGNO(1900) "ClerkAllowRSAExponent at %s:%d: not allowed in %s: it "
+                                        "holds for the whole server (use it at server or "
+                                        "<VirtualHost> level)",
+                      rsa->filename, rsa->line_num, section->directive);
+        return 500;
+    }
     for (server_rec *sv = s; sv; sv = sv->next) {
         const jwks_srv *c = srv_conf(sv);
         if (c->proxy_user && !c->proxy) {

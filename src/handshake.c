@@ -68,20 +68,26 @@ const char *clerk_handshake_url(apr_pool_t *p, const char *frontend_api, const c
 {
     static const char *const dev_params[] = {"__clerk_db_jwt", "__dev_session", NULL};
     const char *endpoint = clerk_handshake_endpoint(p, frontend_api);
+    const char *back = clerk_url_strip_params(p, public_url ? public_url : "", dev_params);
+    /* Every parameter the URL can carry, in order; a NULL name leaves it out. Its size is what
+     * v is sized by: a parameter added here and not counted in HS_MAX_PARAMS does not compile. */
+    const char *const params[][2] = {
+        {"redirect_url", back ? back : ""},
+        {"__clerk_api_version", CLERK_HANDSHAKE_API_VERSION},
+        {"suffixed_cookies", suffixed_cookies ? "true" : "false"},
+        {"__clerk_hs_reason", reason ? reason : ""},
+        {nonce ? "format" : NULL, "nonce"},
+        {session_token && *session_token ? "__session" : NULL, session_token},
+        {dev_browser && *dev_browser ? "__clerk_db_jwt" : NULL, dev_browser},
+    };
+    _Static_assert(sizeof params / sizeof params[0] <= HS_MAX_PARAMS,
+                   "HS_MAX_PARAMS counts every handshake URL parameter");
     struct iovec v[1 + 4 * HS_MAX_PARAMS];
     int n = 0;
     v[n++] = (struct iovec){(void *)endpoint, strlen(endpoint)};
-    const char *back = clerk_url_strip_params(p, public_url ? public_url : "", dev_params);
-    add_param(p, v, &n, "redirect_url", back ? back : "");
-    add_param(p, v, &n, "__clerk_api_version", CLERK_HANDSHAKE_API_VERSION);
-    add_param(p, v, &n, "suffixed_cookies", suffixed_cookies ? "true" : "false");
-    add_param(p, v, &n, "__clerk_hs_reason", reason ? reason : "");
-    if (nonce)
-        add_param(p, v, &n, "format", "nonce");
-    if (session_token && *session_token)
-        add_param(p, v, &n, "__session", session_token);
-    if (dev_browser && *dev_browser)
-        add_param(p, v, &n, "__clerk_db_jwt", dev_browser);
+    for (size_t i = 0; i < sizeof params / sizeof params[0]; i++)
+        if (params[i][0] != NULL)
+            add_param(p, v, &n, params[i][0], params[i][1]);
     return apr_pstrcatv(p, v, (apr_size_t)n, NULL);
 }
 

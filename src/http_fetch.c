@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <curl/curl.h>
 #include <openssl/err.h>
@@ -35,17 +36,26 @@ typedef struct body_buf {
 
 /* The process's shares (see http_fetch.h), one per distinct ca_file (a connection verified
  * against one operator's extra CA must never serve a request that does not trust it), made
- * under share_init_lock on first use. The per-kind locks are libcurl's, taken through
- * share_lock/share_unlock; shares have them in common, which only serialises a little more. */
+ * under table_lock on first use. A share holds the DNS cache and TLS sessions only: libcurl
+ * does not support sharing a connection cache between threads that transfer at the same time.
+ * Keep-alive comes instead from each slot's idle easy handles (each keeps its own connection
+ * cache across curl_easy_reset): a call takes one, or makes one when none is idle, and gives it
+ * back, so a handle is only ever used by one thread at a time. At most POOL_MAX idle handles
+ * are kept per slot (more are cleaned up), so a burst leaves a bounded number of sockets. The
+ * per-kind share locks are libcurl's, taken through share_lock/share_unlock; shares have them
+ * in common, which only serialises a little more. */
 #define SHARES_MAX 8 /* distinct ca_file values with a share; more connect afresh */
+#define POOL_MAX   8 /* idle handles kept per share: the handshake's exchanges in flight */
 
 typedef struct share_slot {
     int used;
     char *ca_file; /* malloc'd; NULL: the system store only */
     CURLSH *sh;
+    CURL *idle[POOL_MAX]; /* under table_lock */
+    int n_idle;
 } share_slot;
 
-static pthread_mutex_t share_init_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 static share_slot shares[SHARES_MAX];
 static pid_t shares_pid; /* the process the table belongs to; 0: not set up yet */
@@ -70,7 +80,6 @@ static CURLSH *new_share(void)
     CURLSH *s = curl_share_init();
     if (s && (curl_share_setopt(s, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
               curl_share_setopt(s, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
-              curl_share_setopt(s, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
               curl_share_setopt(s, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
               curl_share_setopt(s, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK)) {
         curl_share_cleanup(s);
@@ -79,24 +88,29 @@ static CURLSH *new_share(void)
     return s;
 }
 
-/* The share for ca_file in this process, or NULL (then the call connects afresh). A table
- * inherited from a parent is forgotten, not cleaned up: cleaning would close sockets the parent
- * still uses. */
-static CURLSH *process_share(const char *ca_file)
+/* Resets the table when this process did not make it. A table inherited from a parent is
+ * forgotten, not cleaned up: cleaning would close sockets the parent still uses. */
+static void table_for_this_process(void)
 {
-    CURLSH *found = NULL;
-    pthread_mutex_lock(&share_init_lock);
     if (shares_pid != getpid()) {
         memset(shares, 0, sizeof shares);
         for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
             pthread_mutex_init(&share_locks[i], NULL);
         shares_pid = getpid();
     }
+}
+
+/* The slot for ca_file in this process, or NULL (then the call connects afresh). */
+static share_slot *process_slot(const char *ca_file)
+{
+    share_slot *found = NULL;
+    pthread_mutex_lock(&table_lock);
+    table_for_this_process();
     for (int i = 0; i < SHARES_MAX; i++) {
         share_slot *sl = &shares[i];
         if (sl->used) {
             if (ca_file ? sl->ca_file && strcmp(sl->ca_file, ca_file) == 0 : !sl->ca_file) {
-                found = sl->sh;
+                found = sl;
                 break;
             }
             continue;
@@ -105,14 +119,46 @@ static CURLSH *process_share(const char *ca_file)
         CURLSH *sh = (!ca_file || key) ? new_share() : NULL;
         if (sh) {
             *sl = (share_slot){.used = 1, .ca_file = key, .sh = sh};
-            found = sh;
+            found = sl;
         } else {
             free(key);
         }
         break;
     }
-    pthread_mutex_unlock(&share_init_lock);
+    pthread_mutex_unlock(&table_lock);
     return found;
+}
+
+/* An idle handle of sl (its options reset, its connections kept) or a new one; NULL when out of
+ * memory. The caller owns it until give_back. */
+static CURL *take_handle(share_slot *sl)
+{
+    CURL *c = NULL;
+    if (sl != NULL) {
+        pthread_mutex_lock(&table_lock);
+        table_for_this_process();
+        if (sl->used && sl->n_idle > 0)
+            c = sl->idle[--sl->n_idle];
+        pthread_mutex_unlock(&table_lock);
+    }
+    return c != NULL ? c : curl_easy_init();
+}
+
+/* Keeps c idle in sl for the next call when there is room (and the table is still this
+ * process's), else cleans it up. c's options are reset first: they point at the caller's
+ * buffers. */
+static void give_back(share_slot *sl, CURL *c)
+{
+    if (sl != NULL) {
+        curl_easy_reset(c);
+        pthread_mutex_lock(&table_lock);
+        if (shares_pid == getpid() && sl->used && sl->n_idle < POOL_MAX) {
+            sl->idle[sl->n_idle++] = c;
+            c = NULL;
+        }
+        pthread_mutex_unlock(&table_lock);
+    }
+    curl_easy_cleanup(c);
 }
 
 const char *clerk_http_user_agent(void)
@@ -233,7 +279,8 @@ int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, cha
     struct curl_slist *hl = NULL;
     int rc = -1;
 
-    CURL *c = curl_easy_init();
+    share_slot *slot = req->reuse_connections ? process_slot(req->ca_file) : NULL;
+    CURL *c = take_handle(slot);
     if (c == NULL)
         return fail(err, errlen, NULL, "libcurl could not create a handle");
 
@@ -270,12 +317,14 @@ int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, cha
     SETOPT(CURLOPT_WRITEFUNCTION, on_body);
     SETOPT(CURLOPT_WRITEDATA, &b);
     SETOPT(CURLOPT_ERRORBUFFER, cerr);
-    if (req->reuse_connections) {
-        CURLSH *sh = process_share(req->ca_file);
-        if (sh != NULL)
-            SETOPT(CURLOPT_SHARE, sh);
-    }
-    if (req->proxy != NULL) {
+    if (slot != NULL)
+        SETOPT(CURLOPT_SHARE, slot->sh);
+    if (strncasecmp(req->url, "http://", 7) == 0) {
+        /* Cleartext is allowed to loopback only (the startup rule), and loopback never leaves
+         * the host: no proxy, ours or the environment's, may see the request, which would carry
+         * the secret key in the clear and let the proxy answer with keys of its own. */
+        SETOPT(CURLOPT_PROXY, "");
+    } else if (req->proxy != NULL) {
         SETOPT(CURLOPT_PROXY, req->proxy);
         /* "" overrides a no_proxy in httpd's environment: with a proxy configured, every fetch
          * takes it. Custom headers (the secret key) stay off the CONNECT request, which is
@@ -310,8 +359,9 @@ int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, cha
     if (pc != CURLE_OK) {
         fail(err, errlen, req->headers, "%s: %s", curl_easy_strerror(pc),
              cerr[0] ? cerr : "no detail");
-        if (req->proxy_password != NULL && strlen(req->proxy_password) >= REDACT_MIN_LEN &&
-            err != NULL && errlen > 0)
+        /* Any length: a short password mangles the message, which is better than showing it. */
+        if (req->proxy_password != NULL && req->proxy_password[0] != '\0' && err != NULL &&
+            errlen > 0)
             redact_one(err, errlen, req->proxy_password, strlen(req->proxy_password));
         goto out;
     }
@@ -332,8 +382,8 @@ int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, cha
     rc = 0;
 out:
     free(b.data);
+    give_back(slot, c);
     curl_slist_free_all(hl);
-    curl_easy_cleanup(c);
     return rc;
 }
 

@@ -3,12 +3,13 @@
  *
  * Thread-safe once libcurl is initialised: curl_global_init(CURL_GLOBAL_DEFAULT) is the glue's
  * job, once, at startup (post_config) before any thread calls clerk_http_get; this unit never
- * calls it. Each call uses its own easy handle and no signals (CURLOPT_NOSIGNAL). A request
- * with reuse_connections set also uses a process-wide libcurl share (connection cache, DNS
- * cache, TLS sessions), one per distinct ca_file, made on first use in each process and guarded
- * by one mutex per kind of shared data (libcurl's lock callbacks), so keep-alive connections
- * serve later calls from any thread; shares inherited across fork() are never used (their
- * sockets are the parent's).
+ * calls it. Each call uses an easy handle no other thread uses meanwhile, and no signals
+ * (CURLOPT_NOSIGNAL). A request with reuse_connections set takes its handle from a small
+ * process-wide pool of idle handles (at most 8 kept per distinct ca_file), whose connection
+ * caches give keep-alive to later calls from any thread, and uses a process-wide libcurl share
+ * of DNS cache and TLS sessions (never the connection cache: libcurl does not support sharing
+ * it between concurrent threads), guarded by one mutex per kind of shared data; pools and
+ * shares inherited across fork() are never used (their sockets are the parent's).
  *
  * Rules that always hold: TLS peer and host verification on; only http and https; redirects
  * never followed (a 3xx is reported as an error with its status); the body is capped. */
@@ -29,10 +30,11 @@ typedef struct clerk_http_request {
     long connect_timeout_ms;    /* 0: CLERK_HTTP_DEFAULT_CONNECT_TIMEOUT_MS */
     long timeout_ms;            /* whole transfer; 0: CLERK_HTTP_DEFAULT_TIMEOUT_MS */
     size_t max_body;            /* bytes; 0: CLERK_HTTP_DEFAULT_MAX_BODY */
-    int reuse_connections;      /* 1: keep the connection for later calls (process-wide share) */
-    const char *proxy;          /* "http://host:port" every request goes through (https with
+    int reuse_connections;      /* 1: keep the connection for later calls (process-wide pool) */
+    const char *proxy;          /* "http://host:port" every https request goes through (with
                                    CONNECT; no_proxy ignored); NULL: none of ours, libcurl's
-                                   environment variables apply */
+                                   environment variables apply. An http:// url (loopback only)
+                                   never takes a proxy, this one or the environment's */
     const char *proxy_user;     /* Basic credentials for proxy, or NULL */
     const char *proxy_password; /* never part of a message */
 } clerk_http_request;

@@ -371,10 +371,17 @@ static int store_read(clerk_jwks_remote *r, int64_t now, unsigned char **bufp, r
     if (rec->fetched_at > now + FUTURE_SLACK_S || rec->errlen >= CLERK_ERROR_MESSAGE_MAX ||
         (rec->fetched_at > 0) != (rec->jsonlen > 0))
         goto bad;
-    /* Authentic but older than a set some process here already installed: a replay (someone
-     * wrote back a record read earlier, e.g. with a key since rotated out). */
+    /* Authentic but older than a set some process here already installed (less the slack for
+     * another host's clock): a replay (someone wrote back a record read earlier, e.g. with a key
+     * since rotated out). A floor ahead of now is a clock stepped back: it drops to now, or no
+     * record written from now on would be taken until the clock caught up. */
     int64_t floor = r->store.newest != NULL ? r->store.newest(r->store.ctx, r->key) : 0;
-    if (rec->jsonlen > 0 && rec->fetched_at < floor) {
+    if (floor > now) {
+        if (r->store.clock_back != NULL)
+            r->store.clock_back(r->store.ctx, r->key, now);
+        floor = now;
+    }
+    if (rec->jsonlen > 0 && rec->fetched_at < floor - CLERK_JWKS_REPLAY_SLACK_S) {
         logf_(r, 4,
               "JWKS for %s: ignoring a shared cache record fetched at %" PRId64
               ", older than the set fetched at %" PRId64 " (replayed)",
@@ -472,7 +479,8 @@ static void install(clerk_jwks_remote *r, clerk_keyset *ks, char *kids, int64_t 
 }
 
 /* Tells the server-wide floor (clerk_jwks_store.newest) that a set fetched at t is installed;
- * called after the record holding it is written, so no reader takes that record for a replay. */
+ * called only after the record holding it is written: when the write failed, the store still
+ * holds the previous record, which is then no replay. */
 static void raise_floor(clerk_jwks_remote *r, int64_t t)
 {
     if (r->has_store && r->store.installed != NULL && t > 0)
@@ -757,9 +765,7 @@ static int refresh_step(clerk_jwks_remote *r, int64_t now, const char *kid, int 
         r->shared_fail = next.n_fail;
     }
     unlock(r);
-    if (r->has_store)
-        store_put(r, now, &next);
-    if (ok)
+    if (r->has_store && store_put(r, now, &next) == 0 && ok)
         raise_floor(r, now);
     free(body);
 

@@ -43,6 +43,11 @@
     "The JWKS endpoint did not contain any signing keys. Contact support@clerk.com."
 #define CLERK_JWKS_MSG_FAILED_TO_LOAD "Failed to load JWKS from Clerk Backend or Frontend API."
 
+/* A shared record fetched up to this many seconds before the newest set installed here is not a
+ * replay: on a fleet sharing a network cache, another host whose clock runs a little behind
+ * writes a newer fetch with an earlier time. Older records are refused. */
+#define CLERK_JWKS_REPLAY_SLACK_S 30
+
 /* The cross-process store; the glue binds it to socache (+ a global mutex). Every function must
  * be callable from any thread and must not wait long: get/set may take a short blocking mutex
  * around the socache call (shmcb needs one), trylock must never wait. Keys are short ASCII
@@ -64,10 +69,14 @@ typedef struct clerk_jwks_store {
     void (*unlock)(void *ctx, const char *key);
     /* Optional (may be NULL): the newest fetch time any process of this server has installed
      * for key, kept where the store's other writers cannot reach it (0: none known). A record
-     * older than this is a replay and is never installed. */
+     * fetched more than CLERK_JWKS_REPLAY_SLACK_S before this is a replay and is never
+     * installed. */
     int64_t (*newest)(void *ctx, const char *key);
     /* Optional: raises what newest returns for key to fetched_at (never lowers it). */
     void (*installed)(void *ctx, const char *key, int64_t fetched_at);
+    /* Optional: lowers what newest returns for key to t when it is above t (the clock was
+     * stepped back past it); never raises it. */
+    void (*clock_back)(void *ctx, const char *key, int64_t t);
     void *ctx;
 } clerk_jwks_store;
 

@@ -7,6 +7,7 @@ key rotation; neither may be installed."""
 
 import hashlib
 import hmac
+import json
 import os
 import re
 import time
@@ -118,6 +119,9 @@ def test_cgi_cannot_plant_keys_with_the_url_derived_key(work, jwks_server, minte
         s.h.stop()
 
 
+REPLAY_SLACK_S = 30  # CLERK_JWKS_REPLAY_SLACK_S in src/jwks_remote.h
+
+
 def test_replayed_older_record_is_refused_after_a_restart(work, jwks_server, minter):
     """A record read while a key was still published, written back after the rotation: the
     children of the next generation have no keys of their own yet and must not take it."""
@@ -129,9 +133,13 @@ def test_replayed_older_record_is_refused_after_a_restart(work, jwks_server, min
         old = minter.sign(key="other", header={"kid": ROTATED_KID})
         assert s.get(old).status == 200
         assert s.h.wait_log("JWKS fetched from %s: 1 keys" % s.url)
+        fetched = time.monotonic()
         s.cgi("get")  # the record that still holds ROTATED_KID
         fetches = len(jwks_server.fetches(path="/.well-known/jwks.json"))
 
+        # A record up to REPLAY_SLACK_S older than the newest installed set is still taken (fleet
+        # clocks differ): the rotation's fetch must come later than that for the replay to show.
+        time.sleep(max(0.0, fetched + REPLAY_SLACK_S + 2 - time.monotonic()))
         jwks_server.set_state("good")  # ROTATED_KID withdrawn
         unknown = minter.sign(header={"kid": "ins_unknown"})
         for _ in range(100):  # an unknown kid refetches once ClerkJWKSMinRefresh (1 s) passed
@@ -231,3 +239,54 @@ def test_cache_key_file_must_hold_32_bytes(work):
     assert r.returncode != 0
     assert ("ClerkCacheKeyFile: '%s' holds 9 bytes; at least 32 are needed" % key) in r.stderr, \
         r.stderr
+
+
+def test_each_cache_key_file_has_its_own_source(work, jwks_server, minter):
+    """Two virtual hosts with the same cache, URL and settings but different ClerkCacheKeyFile
+    are two sources: one source would MAC the second host's records with the first key, which
+    the second host's fleet peers (holding only the second key) refuse."""
+    from conftest import free_port
+    from jwks_server import Daemon
+    jwks_server.set_state("good")
+    keys = []
+    for i, text in enumerate(("c" * 64, "d" * 64)):
+        p = os.path.join(work, "vhost-key-%d" % i)
+        with open(p, "w") as f:
+            f.write(text + "\n")
+        os.chmod(p, 0o644)
+        keys.append(p)
+    daemon = Daemon(os.path.join(work, "daemon-vhost-key"), "memcached")
+    h = ModuleHttpd(os.path.join(work, "mod-vhost-keys"))
+    ports = [free_port(), free_port()]
+    loc = """<Location /u/>
+        AuthType Clerk
+        AuthName clerk-e2e
+        ClerkPublishableKey {pk}
+        ClerkJWKSURL {api}/.well-known/jwks.json
+        Require valid-user
+    </Location>""".format(pk=PK, api=jwks_server.base)
+    vhosts = "\n".join("""Listen 127.0.0.1:{port}
+<VirtualHost 127.0.0.1:{port}>
+    ClerkCacheKeyFile "{key}"
+    {loc}
+</VirtualHost>""".format(port=port, key=key, loc=loc) for port, key in zip(ports, keys))
+    h.configure("""ClerkCABundle "{ca}"
+ClerkCache memcache:127.0.0.1:{mport}
+<Location /clerk-status>
+    SetHandler clerk-status
+</Location>
+{vhosts}
+""".format(ca=jwks_server.ca, mport=daemon.port, vhosts=vhosts),
+        extra_modules=("socache_memcache",))
+    h.start()
+    try:
+        for port in ports:
+            r = curl("http://127.0.0.1:%d/u/hello.txt" % port,
+                     ["Authorization: Bearer " + minter.sign()])
+            assert r.status == 200, (r, h.tail())
+        status = json.loads(curl(h.url("/clerk-status")).body)
+    finally:
+        h.stop()
+        daemon.stop()
+    remotes = [s for s in status["key_sources"] if s["source"] == "remote"]
+    assert len(remotes) == 2, status

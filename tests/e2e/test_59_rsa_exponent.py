@@ -61,3 +61,27 @@ def test_bad_exponent_values_are_refused(work, minter):
         assert rc != 0, (bad, out)
         assert "ClerkAllowRSAExponent: '%s' is not 'any' or an odd integer of at least 3" % bad \
             in out, out
+
+
+def test_exponent_directive_in_a_directory_section_is_refused(work, minter):
+    """The rule is process-wide: inside <Location> (or <Directory>, <If>...) it would loosen
+    every key of the server while looking local, so configtest refuses it there, naming the
+    line; at server level and in a <VirtualHost> it is accepted."""
+    for i, (open_, close) in enumerate((("<Location /t/>", "</Location>"),
+                                        ('<Directory "/tmp">', "</Directory>"),
+                                        ("<If \"%{HTTP_HOST} == 'x'\">", "</If>"),
+                                        ("<IfModule mod_authz_core.c>\n<Location /u/>",
+                                         "</Location>\n</IfModule>"))):
+        path = conf(work, "e3-dir-%d" % i, exponent3(minter),
+                    after="%s\n    ClerkAllowRSAExponent 3\n%s" % (open_, close))
+        rc, out = configtest(path)
+        assert rc != 0, out
+        with open(path) as f:
+            line = f.read().split("\n").index("    ClerkAllowRSAExponent 3") + 1
+        assert "ClerkAllowRSAExponent at %s:%d: not allowed in <" % (path, line) in out, out
+        assert "CLERK1900" in out, out
+    path = conf(work, "e3-vhost", exponent3(minter),
+                after="<VirtualHost 127.0.0.1:%d>\n    ClerkAllowRSAExponent 3\n</VirtualHost>"
+                % free_port())
+    rc, out = configtest(path)
+    assert rc == 0, out

@@ -215,10 +215,12 @@ def test_without_the_proxy_the_direct_route_is_closed(work, jwks, proxy, minter)
     assert len(jwks.lines()) == before, jwks.lines()
 
 
-def test_handshake_nonce_exchange_goes_through_the_proxy(work, proxy, minter):
-    """The Backend API call of the handshake (a nonce for its Set-Cookie directives) takes the
-    proxy too. The fake Backend API listens on a loopback IP, so the route cannot be closed
-    here: tinyproxy's Via header on the request the fake received proves the way it came."""
+def test_handshake_nonce_exchange_to_http_loopback_bypasses_the_proxy(work, proxy, minter):
+    """The handshake's nonce exchange to a plain http:// ClerkAPIURL (allowed to loopback only)
+    never takes the proxy: through it, the secret key would cross the proxy in the clear and the
+    proxy could answer for Clerk. The fake Backend API saw no Via header and tinyproxy's log
+    names neither the fake's port nor the Backend API path. (https exchanges take the proxy's
+    CONNECT tunnel like the JWKS fetch; the unit suite pins that.)"""
     secret = "sk_live_" + secrets.token_hex(16)
     fake = FakeClerk(minter, (secret,), lambda inst: conftest.Minter.claims(
         sub=inst.sub, iss="https://" + conftest.FAPI_HOST, azp=None))
@@ -250,7 +252,9 @@ ClerkOutgoingProxyAuthFile "{auth}"
     assert len(calls) == 1, (fake.requests, h.tail())
     _, q, headers = calls[0]
     assert ("nonce", nonce) in q
-    assert "tinyproxy" in headers.get("via", ""), headers
+    assert "via" not in headers, headers
+    assert ":%d" % fake.port not in proxy.log_text(), proxy.log_text()
+    assert "handshake_payload" not in proxy.log_text(), proxy.log_text()
     # The exchange worked: the directives (a fresh __session) reached the client.
     assert any(c.startswith("__session=") and "Max-Age=0" not in c
                for c in r.all("set-cookie")), r

@@ -38,6 +38,7 @@ int main(void)
     srunner_add_suite(sr, url_suite());
     srunner_add_suite(sr, header_text_suite());
     srunner_add_suite(sr, outgoing_proxy_suite());
+    srunner_add_suite(sr, http_pool_suite());
     srunner_add_suite(sr, nested_claims_suite());
     srunner_add_suite(sr, handoff_suite());
     srunner_run_all(sr, CK_NORMAL);

@@ -44,6 +44,7 @@ typedef struct mem_store {
     int locked;
     int gets, sets, trylocks;
     int64_t newest; /* the host-wide floor (clerk_jwks_store.newest), one source */
+    int fail_sets;  /* set refuses (a record too large for the store) */
 } mem_store;
 
 /* Like the shmcb store's data mutex: two policy instances on two threads share one store. */
@@ -75,6 +76,10 @@ static int mem_set(void *ctx, const char *key, const unsigned char *val, size_t 
     mem_store *m = ctx;
     pthread_mutex_lock(&mem_mu);
     m->sets++;
+    if (m->fail_sets) {
+        pthread_mutex_unlock(&mem_mu);
+        return -1;
+    }
     int free_slot = -1;
     for (int i = 0; i < MEM_SLOTS; i++) {
         if (m->slot[i].val != NULL && strcmp(m->slot[i].key, key) == 0) {
@@ -258,8 +263,18 @@ static void teardown(void)
     mem_free(&store);
 }
 
-static const clerk_jwks_store mem_iface = {mem_get,    mem_set,       mem_trylock, mem_unlock,
-                                           mem_newest, mem_installed, &store};
+static void mem_clock_back(void *ctx, const char *key, int64_t t)
+{
+    (void)key;
+    mem_store *m = ctx;
+    pthread_mutex_lock(&mem_mu);
+    if (m->newest > t)
+        m->newest = t;
+    pthread_mutex_unlock(&mem_mu);
+}
+
+static const clerk_jwks_store mem_iface = {mem_get,    mem_set,       mem_trylock,    mem_unlock,
+                                           mem_newest, mem_installed, mem_clock_back, &store};
 
 static clerk_jwks_remote *make_remote(void)
 {
@@ -875,19 +890,84 @@ START_TEST(replayed_older_record_is_refused)
     size_t oldlen = store.slot[0].len;
     unsigned char *old = malloc(oldlen);
     memcpy(old, store.slot[0].val, oldlen);
-    now = T0 + 20;
+    now = T0 + 100;                     /* beyond CLERK_JWKS_REPLAY_SLACK_S */
     ck_assert(find(a, "ins_k2", NULL)); /* k1 rotated out: an unknown kid refetched */
-    ck_assert_int_eq(store.newest, T0 + 20);
+    ck_assert_int_eq(store.newest, T0 + 100);
     /* someone writes the first record back */
     free(store.slot[0].val);
     store.slot[0].val = old;
     store.slot[0].len = oldlen;
-    now = T0 + 21; /* the old record is well within the refresh interval */
+    now = T0 + 101; /* the old record is well within the refresh interval */
     clerk_jwks_remote *fresh = make_remote();
     clerk_error e;
     ck_assert(!find(fresh, "ins_k1", &e));
     ck_assert_int_eq(sc.calls, 3);
     ck_assert_ptr_nonnull(strstr(logbuf, "(replayed)"));
+}
+END_TEST
+
+/* The floor rises only with a record actually written: when the store refused the newer record,
+ * the older one it still holds is the current one, not a replay. */
+START_TEST(floor_stays_when_the_newer_record_is_not_stored)
+{
+    push(&sc, 0, 200, jwks_k1, NULL);
+    push(&sc, 0, 200, jwks_k2, NULL);
+    clerk_jwks_remote *a = make_remote();
+    ck_assert(find(a, "ins_k1", NULL));
+    ck_assert_int_eq(store.newest, T0);
+    store.fail_sets = 1;
+    now = T0 + 100; /* well past the slack */
+    ck_assert(find(a, "ins_k2", NULL));
+    ck_assert_int_eq(sc.calls, 2);
+    ck_assert_int_eq(store.newest, T0);
+    store.fail_sets = 0;
+    now = T0 + 101;
+    clerk_jwks_remote *fresh = make_remote();
+    ck_assert(find(fresh, "ins_k1", NULL)); /* from the stored record, no fetch */
+    ck_assert_int_eq(sc.calls, 2);
+    ck_assert_ptr_null(strstr(logbuf, "(replayed)"));
+}
+END_TEST
+
+/* Another host whose clock runs behind writes a newer fetch with an earlier time: up to
+ * CLERK_JWKS_REPLAY_SLACK_S below the floor is taken, more is a replay. */
+START_TEST(floor_allows_slack_for_another_hosts_clock)
+{
+    push(&sc, 0, 200, jwks_k1, NULL);
+    push(&sc, 0, 200, jwks_k2, NULL);
+    now = T0 + 80;
+    clerk_jwks_remote *other = make_remote();
+    ck_assert(find(other, "ins_k1", NULL));             /* record fetched at T0 + 80 */
+    store.newest = T0 + 80 + CLERK_JWKS_REPLAY_SLACK_S; /* this host installed "later" */
+    now = store.newest;
+    clerk_jwks_remote *fresh = make_remote();
+    ck_assert(find(fresh, "ins_k1", NULL));
+    ck_assert_int_eq(sc.calls, 1);
+    ck_assert_ptr_null(strstr(logbuf, "(replayed)"));
+    store.newest = T0 + 81 + CLERK_JWKS_REPLAY_SLACK_S;
+    now = store.newest;
+    clerk_jwks_remote *late = make_remote();
+    ck_assert(find(late, "ins_k2", NULL)); /* refused the record, fetched */
+    ck_assert_int_eq(sc.calls, 2);
+    ck_assert_ptr_nonnull(strstr(logbuf, "(replayed)"));
+}
+END_TEST
+
+/* A floor ahead of now (the clock stepped back) drops to now: records written from now on are
+ * taken, and the store's floor is lowered for every process. */
+START_TEST(floor_in_the_future_is_reset_to_now)
+{
+    push(&sc, 0, 200, jwks_k1, NULL);
+    push(&sc, 0, 200, jwks_k2, NULL);
+    clerk_jwks_remote *a = make_remote();
+    ck_assert(find(a, "ins_k1", NULL)); /* record fetched at T0 */
+    store.newest = T0 + 3600;           /* installed before the clock went back an hour */
+    now = T0 + 5;
+    clerk_jwks_remote *fresh = make_remote();
+    ck_assert(find(fresh, "ins_k1", NULL));
+    ck_assert_int_eq(sc.calls, 1);
+    ck_assert_ptr_null(strstr(logbuf, "(replayed)"));
+    ck_assert_int_eq(store.newest, T0 + 5);
 }
 END_TEST
 
@@ -1365,6 +1445,9 @@ Suite *jwks_remote_suite(void)
     tcase_add_test(tc, record_under_another_mac_key_is_ignored);
     tcase_add_test(tc, record_moved_to_another_source_is_ignored);
     tcase_add_test(tc, replayed_older_record_is_refused);
+    tcase_add_test(tc, floor_stays_when_the_newer_record_is_not_stored);
+    tcase_add_test(tc, floor_allows_slack_for_another_hosts_clock);
+    tcase_add_test(tc, floor_in_the_future_is_reset_to_now);
     tcase_add_test(tc, held_key_survives_a_swap_until_release);
     tcase_add_test(tc, without_a_store_the_process_fetches_alone);
     tcase_add_test(tc, every_fetch_attempt_is_counted_with_its_result);

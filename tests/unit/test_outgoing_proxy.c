@@ -2,6 +2,7 @@
  * a forked loopback server plays the proxy and records the request it was sent. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -97,8 +98,8 @@ START_TEST(credentials_file_format)
 END_TEST
 
 /* Accepts one connection on ls, writes what it read (the request head) to fd out, answers 200
- * "via-proxy" and exits. */
-static void proxy_serve(int ls, int out)
+ * with body (9 bytes) and exits. */
+static void serve_once(int ls, int out, const char *body)
 {
     int c = accept(ls, NULL, NULL);
     if (c < 0)
@@ -116,11 +117,18 @@ static void proxy_serve(int ls, int out)
     }
     if (write(out, req, n) != (ssize_t)n)
         _exit(1);
-    const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\nvia-proxy";
+    char resp[128];
+    snprintf(resp, sizeof resp,
+             "HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\n%.9s", body);
     if (write(c, resp, strlen(resp)) < 0)
         _exit(1);
     close(c);
     _exit(0);
+}
+
+static void proxy_serve(int ls, int out)
+{
+    serve_once(ls, out, "via-proxy");
 }
 
 static int listen_loopback(int *port)
@@ -136,6 +144,9 @@ static int listen_loopback(int *port)
     return ls;
 }
 
+/* https goes through the proxy as a CONNECT tunnel carrying the Basic credentials; the secret
+ * key (a custom header) is not on the CONNECT. The stand-in proxy cannot speak TLS, so the fetch
+ * fails after the tunnel: what matters is what the proxy was sent. */
 START_TEST(get_goes_through_the_proxy_with_basic_credentials)
 {
     int port, fds[2];
@@ -151,9 +162,9 @@ START_TEST(get_goes_through_the_proxy_with_basic_credentials)
     close(fds[1]);
     char proxy[64], err[256];
     snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", port);
-    /* A name that never resolves: only the proxy could have answered. */
+    /* A name that never resolves: only the proxy could have been reached. */
     const char *hdrs[] = {"Authorization: Bearer sk_test_secretsecret", NULL};
-    clerk_http_request rq = {.url = "http://jwks.proxytest.invalid:8081/v1/jwks",
+    clerk_http_request rq = {.url = "https://jwks.proxytest.invalid:8081/v1/jwks",
                              .headers = hdrs,
                              .proxy = proxy,
                              .proxy_user = "svc",
@@ -169,18 +180,62 @@ START_TEST(get_goes_through_the_proxy_with_basic_credentials)
     ssize_t n = read(fds[0], seen, sizeof seen - 1);
     seen[n > 0 ? n : 0] = '\0';
     close(fds[0]);
-    ck_assert_msg(rc == 0, "%s", err);
-    ck_assert_int_eq(rs.status, 200);
-    ck_assert_str_eq(rs.body, "via-proxy");
     clerk_http_response_free(&rs);
-    ck_assert_msg(
-        strncmp(seen, "GET http://jwks.proxytest.invalid:8081/v1/jwks HTTP/1.1\r\n", 56) == 0, "%s",
-        seen);
+    ck_assert_int_eq(rc, -1); /* no TLS behind the stand-in tunnel */
+    ck_assert_msg(strncmp(seen, "CONNECT jwks.proxytest.invalid:8081 HTTP/1.1\r\n", 46) == 0, "%s",
+                  seen);
+    ck_assert_msg(strstr(seen, "sk_test_") == NULL, "%s", seen);
     unsigned char b64[64];
     int bl = EVP_EncodeBlock(b64, (const unsigned char *)"svc:pa:ss word", 14);
     char want[128];
     snprintf(want, sizeof want, "\r\nProxy-Authorization: Basic %.*s\r\n", bl, b64);
     ck_assert_msg(strstr(seen, want) != NULL, "%s", seen);
+}
+END_TEST
+
+/* An http:// URL (allowed to loopback only) bypasses the proxy: a proxied plain GET would hand
+ * the proxy the secret key in the clear and let it answer with keys of its own. The proxy's
+ * listening socket must see no connection at all, and the loopback server answers directly. */
+START_TEST(http_loopback_url_bypasses_the_proxy)
+{
+    int pport, sport, fds[2];
+    int pls = listen_loopback(&pport);
+    int sls = listen_loopback(&sport);
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        close(pls);
+        serve_once(sls, fds[1], "direct-ok");
+    }
+    close(sls);
+    close(fds[1]);
+    char proxy[64], url[96], err[256];
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", pport);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/jwks", sport);
+    const char *hdrs[] = {"Authorization: Bearer sk_test_secretsecret", NULL};
+    clerk_http_request rq = {.url = url,
+                             .headers = hdrs,
+                             .proxy = proxy,
+                             .proxy_user = "svc",
+                             .proxy_password = "pa:ss word",
+                             .timeout_ms = 5000};
+    clerk_http_response rs;
+    int rc = clerk_http_get(&rq, &rs, err, sizeof err);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(fds[0]);
+    /* A connection curl made to the proxy is complete in the backlog whether or not it was
+     * accepted: a non-blocking poll tells. */
+    struct pollfd pf = {.fd = pls, .events = POLLIN};
+    int pending = poll(&pf, 1, 0);
+    close(pls);
+    ck_assert_msg(pending == 0, "the proxy was connected to (rc %d: %s)", rc, err);
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_int_eq(rs.status, 200);
+    ck_assert_str_eq(rs.body, "direct-ok");
+    clerk_http_response_free(&rs);
 }
 END_TEST
 
@@ -208,7 +263,7 @@ START_TEST(nonce_exchange_goes_through_the_proxy)
     const char *body = NULL;
     const char *hdrs[] = {"Authorization: Bearer sk_test_secretsecret", NULL};
     int rc = clerk_handshake_http_get(
-        &tpl, p, "http://api.proxytest.invalid:8082/v1/clients/handshake_payload?nonce=n1", hdrs,
+        &tpl, p, "https://api.proxytest.invalid:8082/v1/clients/handshake_payload?nonce=n1", hdrs,
         &status, &body, err, sizeof err);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
@@ -216,12 +271,11 @@ START_TEST(nonce_exchange_goes_through_the_proxy)
     ssize_t n = read(fds[0], seen, sizeof seen - 1);
     seen[n > 0 ? n : 0] = '\0';
     close(fds[0]);
-    ck_assert_msg(rc == 0, "%s", err);
-    ck_assert_int_eq(status, 200);
-    ck_assert_str_eq(body, "via-proxy");
     apr_pool_destroy(p);
-    ck_assert_msg(strstr(seen, "GET http://api.proxytest.invalid:8082/v1/clients/") == seen, "%s",
+    ck_assert_int_eq(rc, -1); /* no TLS behind the stand-in tunnel */
+    ck_assert_msg(strstr(seen, "CONNECT api.proxytest.invalid:8082 HTTP/1.1\r\n") == seen, "%s",
                   seen);
+    ck_assert_msg(strstr(seen, "sk_test_") == NULL, "%s", seen);
 }
 END_TEST
 
@@ -246,6 +300,24 @@ START_TEST(proxy_failure_message_never_holds_the_password)
 }
 END_TEST
 
+/* A password of any length is redacted: here libcurl's message names the proxy host, which
+ * happens to hold the 3-byte password. */
+START_TEST(short_proxy_password_is_redacted_too)
+{
+    char err[256];
+    clerk_http_request rq = {.url = "https://jwks.proxytest.invalid/v1/jwks",
+                             .proxy = "http://pw7.proxytest.invalid:3128",
+                             .proxy_user = "svc",
+                             .proxy_password = "pw7",
+                             .timeout_ms = 30000};
+    clerk_http_response rs;
+    ck_assert_int_eq(clerk_http_get(&rq, &rs, err, sizeof err), -1);
+    clerk_http_response_free(&rs);
+    ck_assert_msg(strstr(err, "[redacted].proxytest.invalid") != NULL, "%s", err);
+    ck_assert_msg(strstr(err, "pw7") == NULL, "%s", err);
+}
+END_TEST
+
 Suite *outgoing_proxy_suite(void)
 {
     Suite *s = suite_create("outgoing_proxy");
@@ -256,8 +328,10 @@ Suite *outgoing_proxy_suite(void)
     TCase *th = tcase_create("fetch");
     tcase_set_timeout(th, 60);
     tcase_add_test(th, get_goes_through_the_proxy_with_basic_credentials);
+    tcase_add_test(th, http_loopback_url_bypasses_the_proxy);
     tcase_add_test(th, nonce_exchange_goes_through_the_proxy);
     tcase_add_test(th, proxy_failure_message_never_holds_the_password);
+    tcase_add_test(th, short_proxy_password_is_redacted_too);
     suite_add_tcase(s, th);
     return s;
 }

@@ -24,6 +24,7 @@ Suite *transport_suite(void);
 Suite *url_suite(void);
 Suite *header_text_suite(void);
 Suite *outgoing_proxy_suite(void);
+Suite *http_pool_suite(void);
 Suite *nested_claims_suite(void);
 Suite *handoff_suite(void);
 

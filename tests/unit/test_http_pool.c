@@ -1,0 +1,193 @@
+/* clerk_http_get from many threads at once with reuse_connections: every call succeeds and the
+ * pooled handles keep their connections (a forked loopback keep-alive server counts them). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "http_fetch.h"
+#include "unit.h"
+
+#define THREADS   8
+#define EXCHANGES 25
+
+/* Serves GETs on connection c until the peer closes it, keeping it alive between requests. */
+static void serve_keepalive(int c)
+{
+    char buf[8192];
+    size_t n = 0;
+    for (;;) {
+        char *end;
+        while ((end = memmem(buf, n, "\r\n\r\n", 4)) == NULL) {
+            if (n == sizeof buf)
+                _exit(1);
+            ssize_t k = read(c, buf + n, sizeof buf - n);
+            if (k <= 0)
+                _exit(0);
+            n += (size_t)k;
+        }
+        static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        if (write(c, resp, sizeof resp - 1) != (ssize_t)(sizeof resp - 1))
+            _exit(1);
+        size_t used = (size_t)(end + 4 - buf);
+        memmove(buf, buf + used, n - used);
+        n -= used;
+    }
+}
+
+/* Accepts connections on ls forever (one process each), writing one byte to out per accept. */
+static void server(int ls, int out)
+{
+    setpgid(0, 0);
+    for (;;) {
+        int c = accept(ls, NULL, NULL);
+        if (c < 0)
+            _exit(1);
+        if (write(out, "c", 1) != 1)
+            _exit(1);
+        pid_t p = fork();
+        if (p == 0) {
+            close(ls);
+            serve_keepalive(c);
+        }
+        close(c);
+    }
+}
+
+typedef struct worker {
+    const char *url;
+    int ok, failed;
+    char err[320];
+} worker;
+
+static void *run_worker(void *arg)
+{
+    worker *w = arg;
+    for (int i = 0; i < EXCHANGES; i++) {
+        clerk_http_request rq = {.url = w->url, .reuse_connections = 1, .timeout_ms = 30000};
+        clerk_http_response rs;
+        char err[256];
+        if (clerk_http_get(&rq, &rs, err, sizeof err) == 0 && rs.status == 200 &&
+            rs.body_len == 2 && memcmp(rs.body, "ok", 2) == 0) {
+            w->ok++;
+        } else {
+            w->failed++;
+            snprintf(w->err, sizeof w->err, "status %ld: %s", rs.status, err);
+        }
+        clerk_http_response_free(&rs);
+    }
+    return NULL;
+}
+
+START_TEST(concurrent_exchanges_all_succeed_on_kept_connections)
+{
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(ls, 64), 0);
+    socklen_t al = sizeof a;
+    getsockname(ls, (struct sockaddr *)&a, &al);
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        server(ls, fds[1]);
+    }
+    close(ls);
+    close(fds[1]);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/clients/handshake_payload",
+             ntohs(a.sin_port));
+
+    worker w[THREADS];
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (worker){.url = url};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, run_worker, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    /* The whole server (its process group) goes; then the pipe reaches end of file. */
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    char bytes[THREADS * EXCHANGES + 1];
+    size_t accepted = 0;
+    ssize_t k;
+    while ((k = read(fds[0], bytes, sizeof bytes)) > 0)
+        accepted += (size_t)k;
+    close(fds[0]);
+
+    int ok = 0;
+    for (int i = 0; i < THREADS; i++) {
+        ck_assert_msg(w[i].failed == 0, "thread %d: %d failed, last %s", i, w[i].failed, w[i].err);
+        ok += w[i].ok;
+    }
+    ck_assert_int_eq(ok, THREADS * EXCHANGES);
+    /* A handle is made only when none is idle, so no more than THREADS exist, and each keeps its
+     * one connection alive for its next call. */
+    ck_assert_uint_ge(accepted, 1);
+    ck_assert_uint_le(accepted, THREADS);
+}
+END_TEST
+
+/* Calls without reuse_connections never keep a connection: each is its own. */
+START_TEST(calls_without_reuse_connect_afresh)
+{
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(ls, 8), 0);
+    socklen_t al = sizeof a;
+    getsockname(ls, (struct sockaddr *)&a, &al);
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        server(ls, fds[1]);
+    }
+    close(ls);
+    close(fds[1]);
+    char url[64], err[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/jwks", ntohs(a.sin_port));
+    for (int i = 0; i < 3; i++) {
+        clerk_http_request rq = {.url = url, .timeout_ms = 30000};
+        clerk_http_response rs;
+        ck_assert_msg(clerk_http_get(&rq, &rs, err, sizeof err) == 0, "%s", err);
+        ck_assert_int_eq(rs.status, 200);
+        clerk_http_response_free(&rs);
+    }
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    char bytes[16];
+    size_t accepted = 0;
+    ssize_t k;
+    while ((k = read(fds[0], bytes, sizeof bytes)) > 0)
+        accepted += (size_t)k;
+    close(fds[0]);
+    ck_assert_uint_eq(accepted, 3);
+}
+END_TEST
+
+Suite *http_pool_suite(void)
+{
+    Suite *s = suite_create("http_pool");
+    TCase *tc = tcase_create("threads");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, concurrent_exchanges_all_succeed_on_kept_connections);
+    tcase_add_test(tc, calls_without_reuse_connect_afresh);
+    suite_add_tcase(s, tc);
+    return s;
+}
