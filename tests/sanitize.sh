@@ -70,7 +70,7 @@ step() { # a build step; output to build.log
 [ -x "$src/configure" ] || step sh -c "cd '$src' && ./autogen.sh"
 step sh -c "cd '$build' && '$src/configure' --enable-sanitizers --enable-werror"
 step make -C "$build" -j"$jobs"
-step make -C "$build" -j"$jobs" tests/unit/check_core tests/tools/clerk-mint
+step make -C "$build" -j"$jobs" tests/unit/check_core tests/tools/clerk-mint tests/tools/clerk-cachetool
 # The module httpd loads must really be instrumented, or the e2e run below would prove nothing.
 nm -D "$build/.libs/mod_clerk_auth.so" 2>/dev/null | grep -q __asan_ ||
     { verdict build 1 "$build/.libs/mod_clerk_auth.so is not instrumented"; finish; }
