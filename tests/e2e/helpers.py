@@ -3,9 +3,11 @@ response."""
 
 import base64
 import json
+import os
 import re
 
-from conftest import AUTH_NAME, FAPI_HOST
+from conftest import AUTH_NAME, ENV_CGI, FAPI_HOST, Minter
+from fake_clerk import FakeClerk, Instance
 
 
 def signed_in(r):
@@ -65,3 +67,45 @@ def handshake(r, reason):
 
 def b64url_json(seg):
     return json.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)))
+
+
+def cgi_layout(work, dirs):
+    """run/, logs/ and htdocs/<d>/env.cgi for each of dirs under work, all mode 0755 so the
+    unprivileged children can read and run them."""
+    for d in ("run", "logs", "htdocs"):
+        os.makedirs(os.path.join(work, d), exist_ok=True)
+    for d in dirs:
+        p = os.path.join(work, "htdocs", d)
+        os.makedirs(p, exist_ok=True)
+        with open(os.path.join(p, "env.cgi"), "w") as f:
+            f.write(ENV_CGI)
+    for root, subdirs, files in os.walk(work):
+        for d in subdirs:
+            os.chmod(os.path.join(root, d), 0o755)
+        for fn in files:
+            os.chmod(os.path.join(root, fn), 0o755)
+
+
+def cgi_docroot(work):
+    """The DocumentRoot that cgi_layout made, every *.cgi under it run as a CGI."""
+    return """DocumentRoot "{work}/htdocs"
+<Directory "{work}/htdocs">
+    Options +ExecCGI
+    AddHandler cgi-script .cgi
+    AllowOverride None
+    Require all granted
+</Directory>
+""".format(work=work)
+
+
+def two_instance_clerk(minter, secret_keys, dev_host):
+    """A fake Clerk (fake_clerk.py) with a production instance "prod" on FAPI_HOST and a
+    development instance "dev" on dev_host, each minting sessions for its own issuer."""
+    def claims_for(inst):
+        host = dev_host if inst.dev else FAPI_HOST
+        return Minter.claims(sub=inst.sub, iss="https://" + host, azp=None)
+
+    f = FakeClerk(minter, secret_keys, claims_for)
+    f.instances["prod"] = Instance(dev=False)
+    f.instances["dev"] = Instance(dev=True)
+    return f

@@ -17,8 +17,8 @@ import urllib.parse
 import pytest
 
 import conftest
-from conftest import ENV_CGI, PK, Httpd, curl, publishable_key, server_head
-from fake_clerk import FakeClerk, Instance
+from conftest import PK, Httpd, curl, publishable_key, server_head
+from helpers import cgi_docroot, cgi_layout, two_instance_clerk
 from test_60_handshake import Browser
 
 DEV_HOST = "dev.clerk.example.test"
@@ -44,18 +44,7 @@ class GuardHttpd(Httpd):
         super().__init__(work, minter, 0)
 
     def _layout(self):
-        for d in ("run", "logs", "htdocs"):
-            os.makedirs(os.path.join(self.work, d), exist_ok=True)
-        for d in DIRS:
-            p = os.path.join(self.work, "htdocs", d)
-            os.makedirs(p, exist_ok=True)
-            with open(os.path.join(p, "env.cgi"), "w") as f:
-                f.write(ENV_CGI)
-        for root, dirs, files in os.walk(self.work):
-            for d in dirs:
-                os.chmod(os.path.join(root, d), 0o755)
-            for fn in files:
-                os.chmod(os.path.join(root, fn), 0o755)
+        cgi_layout(self.work, DIRS)
 
     def _write_conf(self):
         fapi = self.fake.base
@@ -69,14 +58,7 @@ MaxRequestWorkers 24
 MinSpareThreads 1
 MaxSpareThreads 24
 ClerkAPIURL {fapi}
-DocumentRoot "{work}/htdocs"
-<Directory "{work}/htdocs">
-    Options +ExecCGI
-    AddHandler cgi-script .cgi
-    AllowOverride None
-    Require all granted
-</Directory>
-""".format(fapi=fapi, work=self.work)
+""".format(fapi=fapi) + cgi_docroot(self.work)
         for name, pk, sk, inst, extra in (
                 ("nonce", PK, SECRET, "prod", ""),
                 ("devnonce", DEV_PK, DEV_SECRET, "dev", "ClerkAuthorizedParties " + PARTY),
@@ -99,13 +81,7 @@ DocumentRoot "{work}/htdocs"
 
 @pytest.fixture(scope="module")
 def fake(minter):
-    def claims_for(inst):
-        host = DEV_HOST if inst.dev else conftest.FAPI_HOST
-        return conftest.Minter.claims(sub=inst.sub, iss="https://" + host, azp=None)
-
-    f = FakeClerk(minter, (SECRET, DEV_SECRET), claims_for)
-    f.instances["prod"] = Instance(dev=False)
-    f.instances["dev"] = Instance(dev=True)
+    f = two_instance_clerk(minter, (SECRET, DEV_SECRET), DEV_HOST)
     yield f
     f.stop()
 
