@@ -5,8 +5,9 @@ import base64
 import json
 import os
 import re
+import subprocess
 
-from conftest import AUTH_NAME, ENV_CGI, FAPI_HOST, Minter
+from conftest import AUTH_NAME, ENV_CGI, FAPI_HOST, PK, Minter
 from fake_clerk import FakeClerk, Instance
 
 
@@ -109,3 +110,25 @@ def two_instance_clerk(minter, secret_keys, dev_host):
     f.instances["prod"] = Instance(dev=False)
     f.instances["dev"] = Instance(dev=True)
     return f
+
+
+def stop_process(proc):
+    """Ends a helper daemon: SIGTERM, then SIGKILL if it has not exited within 10 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def jwks_location(path, url):
+    """A <Location> that admits only sessions verified with the keys of the JWKS at url."""
+    return """<Location {path}>
+    AuthType Clerk
+    AuthName clerk-e2e
+    ClerkPublishableKey {pk}
+    ClerkJWKSURL {url}
+    Require valid-user
+</Location>""".format(path=path, pk=PK, url=url)
