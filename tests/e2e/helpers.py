@@ -1,5 +1,5 @@
-"""Assertions shared by the e2e tests; each states what docs/design.md promises for a
-response."""
+"""Assertions shared by the e2e tests, each stating what docs/design.md promises for a
+response, and the server pieces several modules start the same way."""
 
 import base64
 import json
@@ -7,7 +7,7 @@ import os
 import re
 import subprocess
 
-from conftest import AUTH_NAME, ENV_CGI, FAPI_HOST, PK, Minter
+from conftest import AUTH_NAME, ENV_CGI, FAPI_HOST, PK, Httpd, Minter
 from fake_clerk import FakeClerk, Instance
 
 
@@ -70,33 +70,58 @@ def b64url_json(seg):
     return json.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)))
 
 
-def cgi_layout(work, dirs):
-    """run/, logs/ and htdocs/<d>/env.cgi for each of dirs under work, all mode 0755 so the
-    unprivileged children can read and run them."""
-    for d in ("run", "logs", "htdocs"):
-        os.makedirs(os.path.join(work, d), exist_ok=True)
-    for d in dirs:
-        p = os.path.join(work, "htdocs", d)
-        os.makedirs(p, exist_ok=True)
-        with open(os.path.join(p, "env.cgi"), "w") as f:
-            f.write(ENV_CGI)
-    for root, subdirs, files in os.walk(work):
-        for d in subdirs:
-            os.chmod(os.path.join(root, d), 0o755)
-        for fn in files:
-            os.chmod(os.path.join(root, fn), 0o755)
+class FakeClerkHttpd(Httpd):
+    """An httpd of a module's own whose locations send handshakes to a fake Clerk
+    (two_instance_clerk); DIRS names its CGI directories, REALM its AuthName."""
 
+    DIRS = ()
+    REALM = "clerk-fake"
 
-def cgi_docroot(work):
-    """The DocumentRoot that cgi_layout made, every *.cgi under it run as a CGI."""
-    return """DocumentRoot "{work}/htdocs"
+    def __init__(self, work, minter, fake):
+        self.fake = fake
+        super().__init__(work, minter, 0)
+
+    def _layout(self):
+        """run/, logs/ and htdocs/<d>/env.cgi for each of DIRS, all mode 0755 so the
+        unprivileged children can read and run them."""
+        for d in ("run", "logs", "htdocs"):
+            os.makedirs(os.path.join(self.work, d), exist_ok=True)
+        for d in self.DIRS:
+            p = os.path.join(self.work, "htdocs", d)
+            os.makedirs(p, exist_ok=True)
+            with open(os.path.join(p, "env.cgi"), "w") as f:
+                f.write(ENV_CGI)
+        for root, subdirs, files in os.walk(self.work):
+            for d in subdirs:
+                os.chmod(os.path.join(root, d), 0o755)
+            for fn in files:
+                os.chmod(os.path.join(root, fn), 0o755)
+
+    def docroot(self):
+        """The DocumentRoot _layout made, every *.cgi under it run as a CGI."""
+        return """DocumentRoot "{work}/htdocs"
 <Directory "{work}/htdocs">
     Options +ExecCGI
     AddHandler cgi-script .cgi
     AllowOverride None
     Require all granted
 </Directory>
-""".format(work=work)
+""".format(work=self.work)
+
+    def location(self, name, pk, inst, extra=""):
+        """<Location /name/>: sessions verified with the minter's key, handshakes sent to the
+        fake Clerk's instance inst ("prod" or "dev")."""
+        return """<Location /{name}/>
+    AuthType Clerk
+    AuthName "{realm}"
+    ClerkPublishableKey {pk}
+    ClerkJWTKey "file:{pem}"
+    ClerkFrontendAPI {fapi}/{inst}
+    {extra}
+    Require valid-user
+</Location>
+""".format(name=name, realm=self.REALM, pk=pk, pem=self.minter.pub_pem, fapi=self.fake.base,
+           inst=inst, extra=extra)
 
 
 def two_instance_clerk(minter, secret_keys, dev_host):

@@ -15,8 +15,8 @@ import urllib.parse
 import pytest
 
 import conftest
-from conftest import (AZP, PK, Httpd, Response, publishable_key, run, server_head)
-from helpers import cgi_docroot, cgi_layout, two_instance_clerk
+from conftest import (AZP, PK, Response, publishable_key, run, server_head)
+from helpers import FakeClerkHttpd, two_instance_clerk
 
 DEV_HOST = "dev.clerk.example.test"
 DEV_PK = publishable_key(DEV_HOST, live=False)
@@ -30,37 +30,22 @@ MAX_HOPS = 12  # far beyond any legitimate chain; a loop would hit it and fail t
 DIRS = ["prod", "nonce", "signin", "dev", "devnonce", "off", "pass"]
 
 
-class HsHttpd(Httpd):
+class HsHttpd(FakeClerkHttpd):
     """An httpd of its own: its locations send handshakes to the fake Clerk."""
 
-    def __init__(self, work, minter, fake):
-        self.fake = fake
-        super().__init__(work, minter, 0)
-
-    def _layout(self):
-        cgi_layout(self.work, DIRS)
+    DIRS = DIRS
+    REALM = "clerk-hs"
 
     def _write_conf(self):
         fapi = self.fake.base
-        pem = 'ClerkJWTKey "file:%s"' % self.minter.pub_pem
 
         def loc(name, pk, extra=""):
-            return """<Location /{name}/>
-    AuthType Clerk
-    AuthName "clerk-hs"
-    ClerkPublishableKey {pk}
-    {pem}
-    ClerkFrontendAPI {fapi}/{inst}
-    {extra}
-    Require valid-user
-</Location>
-""".format(name=name, pk=pk, pem=pem, fapi=fapi, inst="dev" if pk == DEV_PK else "prod",
-           extra=extra)
+            return self.location(name, pk, "dev" if pk == DEV_PK else "prod", extra)
 
         text = server_head(self.work, self.port, extra_listen=(self.proxy_port,))
         text += """
 ClerkAPIURL {fapi}
-""".format(fapi=fapi) + cgi_docroot(self.work)
+""".format(fapi=fapi) + self.docroot()
         text += loc("prod", PK)
         text += loc("nonce", PK, "ClerkSecretKey " + SECRET)
         text += loc("signin", PK, "ClerkSignInURL %s/sign-in" % fapi)

@@ -17,8 +17,8 @@ import urllib.parse
 import pytest
 
 import conftest
-from conftest import PK, Httpd, curl, publishable_key, server_head
-from helpers import cgi_docroot, cgi_layout, two_instance_clerk
+from conftest import PK, curl, publishable_key, server_head
+from helpers import FakeClerkHttpd, two_instance_clerk
 from test_60_handshake import Browser
 
 DEV_HOST = "dev.clerk.example.test"
@@ -38,13 +38,9 @@ def guard_constant(name):
     return int(m.group(1))
 
 
-class GuardHttpd(Httpd):
-    def __init__(self, work, minter, fake):
-        self.fake = fake
-        super().__init__(work, minter, 0)
-
-    def _layout(self):
-        cgi_layout(self.work, DIRS)
+class GuardHttpd(FakeClerkHttpd):
+    DIRS = DIRS
+    REALM = "clerk-guard"
 
     def _write_conf(self):
         fapi = self.fake.base
@@ -58,22 +54,12 @@ MaxRequestWorkers 24
 MinSpareThreads 1
 MaxSpareThreads 24
 ClerkAPIURL {fapi}
-""".format(fapi=fapi) + cgi_docroot(self.work)
+""".format(fapi=fapi) + self.docroot()
         for name, pk, sk, inst, extra in (
                 ("nonce", PK, SECRET, "prod", ""),
                 ("devnonce", DEV_PK, DEV_SECRET, "dev", "ClerkAuthorizedParties " + PARTY),
                 ("devskew", DEV_PK, DEV_SECRET, "dev", "")):
-            text += """<Location /{name}/>
-    AuthType Clerk
-    AuthName "clerk-guard"
-    ClerkPublishableKey {pk}
-    ClerkJWTKey "file:{pem}"
-    ClerkFrontendAPI {fapi}/{inst}
-    ClerkSecretKey {sk}
-    {extra}
-    Require valid-user
-</Location>
-""".format(name=name, pk=pk, pem=self.minter.pub_pem, fapi=fapi, inst=inst, sk=sk, extra=extra)
+            text += self.location(name, pk, inst, "ClerkSecretKey %s\n    %s" % (sk, extra))
         with open(self.conf, "w") as f:
             f.write(text)
         os.chmod(self.conf, 0o644)
