@@ -541,28 +541,14 @@ static const char *set_secret_key(cmd_parms *cmd, void *cfg, const char *arg)
     return e ? e : check_secret_key(cmd, cfg, arg);
 }
 
-static const char *set_secret_key_file(cmd_parms *cmd, void *cfg, const char *arg)
+/* A key file as operators write it (echo, an editor's final newline): its text less the white
+ * space around it, so both key files accept the same files. */
+static const char *read_key_file(cmd_parms *cmd, const char *path, char **out, apr_size_t *outlen)
 {
     char *buf;
     apr_size_t n;
-    const char *e = read_config_file(cmd, arg, MAX_SECRET_FILE_BYTES, &buf, &n);
+    const char *e = read_config_file(cmd, path, MAX_SECRET_FILE_BYTES, &buf, &n);
 
-    if (e)
-        return e;
-    while (n > 0 && apr_isspace(buf[n - 1]))
-        buf[--n] = '\0';
-    while (apr_isspace(*buf))
-        buf++;
-    return check_secret_key(cmd, cfg, buf);
-}
-
-/* ClerkSignedHeadersKeyFile: the HMAC key of the signed hand-off, the file's text less the
- * white space around it, read once here. */
-static const char *set_handoff_key_file(cmd_parms *cmd, void *cfg, const char *arg)
-{
-    char *buf;
-    apr_size_t n;
-    const char *e = read_config_file(cmd, arg, MAX_SECRET_FILE_BYTES, &buf, &n);
     if (e)
         return e;
     while (n > 0 && apr_isspace(buf[n - 1]))
@@ -571,6 +557,28 @@ static const char *set_handoff_key_file(cmd_parms *cmd, void *cfg, const char *a
         buf++;
         n--;
     }
+    *out = buf;
+    *outlen = n;
+    return NULL;
+}
+
+static const char *set_secret_key_file(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    char *buf;
+    apr_size_t n;
+    const char *e = read_key_file(cmd, arg, &buf, &n);
+
+    return e ? e : check_secret_key(cmd, cfg, buf);
+}
+
+/* ClerkSignedHeadersKeyFile: the HMAC key of the signed hand-off, read once here. */
+static const char *set_handoff_key_file(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    char *buf;
+    apr_size_t n;
+    const char *e = read_key_file(cmd, arg, &buf, &n);
+    if (e)
+        return e;
     if (strlen(buf) != n)
         return cmd_error(cmd, "'%s' holds a NUL byte", arg);
     if (n < CLERK_HANDOFF_KEY_MIN)

@@ -1,11 +1,14 @@
-"""Assertions shared by the e2e tests; each states what docs/design.md promises for a
-response."""
+"""Assertions shared by the e2e tests, each stating what docs/design.md promises for a
+response, and the server pieces several modules start the same way."""
 
 import base64
 import json
+import os
 import re
+import subprocess
 
-from conftest import AUTH_NAME, FAPI_HOST
+from conftest import AUTH_NAME, ENV_CGI, FAPI_HOST, PK, Httpd, Minter
+from fake_clerk import FakeClerk, Instance
 
 
 def signed_in(r):
@@ -65,3 +68,92 @@ def handshake(r, reason):
 
 def b64url_json(seg):
     return json.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)))
+
+
+class FakeClerkHttpd(Httpd):
+    """An httpd of a module's own whose locations send handshakes to a fake Clerk
+    (two_instance_clerk); DIRS names its CGI directories, REALM its AuthName."""
+
+    DIRS = ()
+    REALM = "clerk-fake"
+
+    def __init__(self, work, minter, fake):
+        self.fake = fake
+        super().__init__(work, minter, 0)
+
+    def _layout(self):
+        """run/, logs/ and htdocs/<d>/env.cgi for each of DIRS, all mode 0755 so the
+        unprivileged children can read and run them."""
+        for d in ("run", "logs", "htdocs"):
+            os.makedirs(os.path.join(self.work, d), exist_ok=True)
+        for d in self.DIRS:
+            p = os.path.join(self.work, "htdocs", d)
+            os.makedirs(p, exist_ok=True)
+            with open(os.path.join(p, "env.cgi"), "w") as f:
+                f.write(ENV_CGI)
+        for root, subdirs, files in os.walk(self.work):
+            for d in subdirs:
+                os.chmod(os.path.join(root, d), 0o755)
+            for fn in files:
+                os.chmod(os.path.join(root, fn), 0o755)
+
+    def docroot(self):
+        """The DocumentRoot _layout made, every *.cgi under it run as a CGI."""
+        return """DocumentRoot "{work}/htdocs"
+<Directory "{work}/htdocs">
+    Options +ExecCGI
+    AddHandler cgi-script .cgi
+    AllowOverride None
+    Require all granted
+</Directory>
+""".format(work=self.work)
+
+    def location(self, name, pk, inst, extra=""):
+        """<Location /name/>: sessions verified with the minter's key, handshakes sent to the
+        fake Clerk's instance inst ("prod" or "dev")."""
+        return """<Location /{name}/>
+    AuthType Clerk
+    AuthName "{realm}"
+    ClerkPublishableKey {pk}
+    ClerkJWTKey "file:{pem}"
+    ClerkFrontendAPI {fapi}/{inst}
+    {extra}
+    Require valid-user
+</Location>
+""".format(name=name, realm=self.REALM, pk=pk, pem=self.minter.pub_pem, fapi=self.fake.base,
+           inst=inst, extra=extra)
+
+
+def two_instance_clerk(minter, secret_keys, dev_host):
+    """A fake Clerk (fake_clerk.py) with a production instance "prod" on FAPI_HOST and a
+    development instance "dev" on dev_host, each minting sessions for its own issuer."""
+    def claims_for(inst):
+        host = dev_host if inst.dev else FAPI_HOST
+        return Minter.claims(sub=inst.sub, iss="https://" + host, azp=None)
+
+    f = FakeClerk(minter, secret_keys, claims_for)
+    f.instances["prod"] = Instance(dev=False)
+    f.instances["dev"] = Instance(dev=True)
+    return f
+
+
+def stop_process(proc):
+    """Ends a helper daemon: SIGTERM, then SIGKILL if it has not exited within 10 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def jwks_location(path, url):
+    """A <Location> that admits only sessions verified with the keys of the JWKS at url."""
+    return """<Location {path}>
+    AuthType Clerk
+    AuthName clerk-e2e
+    ClerkPublishableKey {pk}
+    ClerkJWKSURL {url}
+    Require valid-user
+</Location>""".format(path=path, pk=PK, url=url)

@@ -15,6 +15,7 @@ import time
 import pytest
 
 from conftest import APACHE, MODDIR, MODULE, PK, free_port, remember_secret, run
+from helpers import stop_process
 
 # Labels the JWKS server's access log writes for each secret key it recognises (never the key).
 SECRETS = {
@@ -417,13 +418,7 @@ class Daemon:
             raise RuntimeError("%s did not start on port %d" % (kind, self.port))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self.log.close()
 
 

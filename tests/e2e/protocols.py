@@ -174,6 +174,18 @@ class ProtoHttpd(ApacheProc):
         extra = "\n".join("LoadModule %s_module %s/mod_%s.so" % (m, MODDIR, m)
                           for m in ("http2", "ssl", "proxy_wstunnel"))
         keys = 'ClerkPublishableKey %s\n    ClerkJWTKey "file:%s"' % (PK, minter.pub_pem)
+
+        def proxied(path, backend):
+            """A proxied location whose backend is handed the claims as headers."""
+            return """ProxyPass {path} {backend}{path}
+<Location {path}>
+    AuthType Clerk
+    AuthName clerk-e2e
+    {keys}
+    ClerkPassClaimsAs headers
+    Require valid-user
+</Location>""".format(path=path, backend=backend, keys=keys)
+
         self.write_conf(server_head(work, self.port, extra_listen=(self.tls_port,)) + """
 {extra}
 LogFormat "%h user=%u \\"%r\\" %>s %{{X-Clerk-User-Id}}i" clerkproto
@@ -190,29 +202,17 @@ ScriptAlias /env/ "{cgi}/"
     {keys}
     Require valid-user
 </Location>
-ProxyPass /hdr/ http://127.0.0.1:{echo}/hdr/
-<Location /hdr/>
-    AuthType Clerk
-    AuthName clerk-e2e
-    {keys}
-    ClerkPassClaimsAs headers
-    Require valid-user
-</Location>
-ProxyPass /ws/ ws://127.0.0.1:{ws}/ws/
-<Location /ws/>
-    AuthType Clerk
-    AuthName clerk-e2e
-    {keys}
-    ClerkPassClaimsAs headers
-    Require valid-user
-</Location>
+{hdr}
+{ws}
 <VirtualHost 127.0.0.1:{tls}>
     SSLEngine on
     SSLCertificateFile "{cert}"
     SSLCertificateKeyFile "{key}"
     Protocols h2 http/1.1
 </VirtualHost>
-""".format(extra=extra, w=work, cgi=cgi, keys=keys, echo=echo_port, ws=ws_port,
+""".format(extra=extra, w=work, cgi=cgi, keys=keys,
+           hdr=proxied("/hdr/", "http://127.0.0.1:%d" % echo_port),
+           ws=proxied("/ws/", "ws://127.0.0.1:%d" % ws_port),
            tls=self.tls_port, cert=cert, key=key))
         os.makedirs(os.path.join(work, "htdocs"), exist_ok=True)
         chmod_tree(work)

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from conftest import curl
-from helpers import signed_out
+from helpers import jwks_location, signed_out
 from jwks_server import (ROTATED_KID, SECRETS, SLOW_S, ModuleHttpd, jwks_server,  # noqa: F401
                          protected)
 
@@ -43,13 +43,7 @@ ClerkFetchTimeout {c} {t}
 <VirtualHost 127.0.0.1:{port}>
     ClerkCABundle "{ca}"
     {p}
-    <Location /wk/>
-        AuthType Clerk
-        AuthName clerk-e2e
-        ClerkPublishableKey {pk}
-        ClerkJWKSURL {api}/.well-known/jwks.json
-        Require valid-user
-    </Location>
+    {wk}
 </VirtualHost>
 <VirtualHost 127.0.0.1:{uport}>
     # No ClerkCABundle: the test CA is not trusted here. Its own cache, to show the scope.
@@ -59,7 +53,7 @@ ClerkFetchTimeout {c} {t}
 """.format(uport=h.untrusted_port, port=h.port, api=jwks_server.base, refresh=REFRESH,
            minr=MIN_REFRESH, stale=MAX_STALE, c=CONNECT_S, t=TOTAL_S, ca=jwks_server.ca,
            p=protected("/p/", "A"), u=protected("/u/", "U"), w=h.work,
-           pk=__import__("conftest").PK)
+           wk=jwks_location("/wk/", jwks_server.base + "/.well-known/jwks.json"))
     h.configure(body)
     h.start()
     yield h

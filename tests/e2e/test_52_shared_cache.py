@@ -8,7 +8,8 @@ import os
 import pytest
 
 from conftest import curl
-from jwks_server import PK, Daemon, ModuleHttpd, jwks_server, protected  # noqa: F401
+from helpers import jwks_location
+from jwks_server import Daemon, ModuleHttpd, jwks_server, protected  # noqa: F401
 
 
 # /.well-known/jwks.json fetches the JWKS server had seen when each fleet was made: the server
@@ -31,15 +32,10 @@ def fleet(request, work, jwks_server):
 ClerkCABundle "{ca}"
 ClerkCache {kind}:127.0.0.1:{port}
 {p}
-<Location /u/>
-    AuthType Clerk
-    AuthName clerk-e2e
-    ClerkPublishableKey {pk}
-    ClerkJWKSURL {api}/.well-known/jwks.json
-    Require valid-user
-</Location>
+{loc}
 """.format(api=jwks_server.base, ca=jwks_server.ca, kind=kind, port=daemon.port,
-                p=protected("/p/", label), pk=PK), extra_modules=("socache_" + kind,))
+                p=protected("/p/", label), loc=jwks_location("/u/", jwks_server.base + "/.well-known/jwks.json")),
+                extra_modules=("socache_" + kind,))
             nodes.append(h)
         yield label, nodes
     finally:

@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from conftest import BUILDDIR, PK, curl
+from conftest import BUILDDIR, curl
+from helpers import jwks_location
 from jwks_server import ROTATED_KID, ModuleHttpd, chmod_tree, jwks_server  # noqa: F401
 
 TOOL = os.path.join(BUILDDIR, "tests", "tools", "clerk-cachetool")
@@ -57,15 +58,9 @@ ScriptAlias /cgi/plant "{cgi}/plant.cgi"
 <Directory "{cgi}">
     Require all granted
 </Directory>
-<Location /u/>
-    AuthType Clerk
-    AuthName clerk-e2e
-    ClerkPublishableKey {pk}
-    ClerkJWKSURL {url}
-    Require valid-user
-</Location>
-""".format(api=jwks_server.base, ca=jwks_server.ca, db=self.db, w=self.h.work, cgi=cgi, pk=PK,
-           url=self.url), extra_modules=("socache_dbm", "cgid"))
+{loc}
+""".format(api=jwks_server.base, ca=jwks_server.ca, db=self.db, w=self.h.work, cgi=cgi,
+           loc=jwks_location("/u/", self.url)), extra_modules=("socache_dbm", "cgid"))
         for d in (self.drop, cache):
             os.chmod(d, 0o777)
         os.chmod(os.path.join(cgi, "plant.cgi"), 0o755)
@@ -175,14 +170,9 @@ def fleet_node(work, name, jwks_server, port, key_file):
     h.configure("""ClerkCABundle "{ca}"
 ClerkCache memcache:127.0.0.1:{port}
 ClerkCacheKeyFile "{key}"
-<Location /u/>
-    AuthType Clerk
-    AuthName clerk-e2e
-    ClerkPublishableKey {pk}
-    ClerkJWKSURL {api}/.well-known/jwks.json
-    Require valid-user
-</Location>
-""".format(ca=jwks_server.ca, port=port, key=key_file, pk=PK, api=jwks_server.base),
+{loc}
+""".format(ca=jwks_server.ca, port=port, key=key_file,
+           loc=jwks_location("/u/", jwks_server.base + "/.well-known/jwks.json")),
         extra_modules=("socache_memcache",))
     return h
 

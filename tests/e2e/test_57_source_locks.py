@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from conftest import PK, curl
+from conftest import curl
+from helpers import jwks_location
 from jwks_server import ROTATED_KID, JwksServer, ModuleHttpd, jwks_server  # noqa: F401
 
 
@@ -20,16 +21,6 @@ def second_server(work, minter):
     srv.start()
     yield srv
     srv.stop()
-
-
-def section(path, url):
-    return """<Location {path}>
-    AuthType Clerk
-    AuthName clerk-e2e
-    ClerkPublishableKey {pk}
-    ClerkJWKSURL {url}
-    Require valid-user
-</Location>""".format(path=path, pk=PK, url=url)
 
 
 def test_a_hanging_fetch_does_not_hold_up_another_source(work, jwks_server, second_server,
@@ -55,7 +46,7 @@ ClerkJWKSMinRefresh 1
 ClerkFetchTimeout 60
 {a}
 {b}
-""".format(bundle=bundle, a=section("/p/", slow_url), b=section("/u/", fast_url)))
+""".format(bundle=bundle, a=jwks_location("/p/", slow_url), b=jwks_location("/u/", fast_url)))
     h.start()
     release = os.path.join(slow.cgi_dir, "release")
     seen = os.path.join(slow.cgi_dir, "hang-seen")

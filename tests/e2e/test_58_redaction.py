@@ -8,6 +8,7 @@ import os
 import time
 
 from conftest import PK, curl
+from helpers import jwks_location
 from jwks_server import ModuleHttpd, jwks_server  # noqa: F401
 
 SECRET_USER, SECRET_PASS, SECRET_QUERY = "opsuser", "pw-s3cret", "qs-s3cret"
@@ -22,13 +23,7 @@ def site(work, jwks_server, minter, name, extra=""):
     h.configure("""ClerkCABundle "{ca}"
 ClerkJWKSMinRefresh 1
 {extra}
-<Location /u/>
-    AuthType Clerk
-    AuthName clerk-e2e
-    ClerkPublishableKey {pk}
-    ClerkJWKSURL {url}
-    Require valid-user
-</Location>
+{loc}
 <Location /p/>
     AuthType Clerk
     AuthName clerk-e2e
@@ -40,7 +35,8 @@ ClerkJWKSMinRefresh 1
     SetHandler clerk-status
     Require all granted
 </Location>
-""".format(ca=jwks_server.ca, extra=extra, pk=PK, url=url, pem=minter.pub_pem))
+""".format(ca=jwks_server.ca, extra=extra, pk=PK, loc=jwks_location("/u/", url),
+           pem=minter.pub_pem))
     return h, shown
 
 

@@ -15,8 +15,8 @@ import urllib.parse
 import pytest
 
 import conftest
-from conftest import (AZP, ENV_CGI, PK, Httpd, Response, publishable_key, run, server_head)
-from fake_clerk import FakeClerk, Instance
+from conftest import (AZP, PK, Response, publishable_key, run, server_head)
+from helpers import FakeClerkHttpd, two_instance_clerk
 
 DEV_HOST = "dev.clerk.example.test"
 DEV_PK = publishable_key(DEV_HOST, live=False)
@@ -30,55 +30,22 @@ MAX_HOPS = 12  # far beyond any legitimate chain; a loop would hit it and fail t
 DIRS = ["prod", "nonce", "signin", "dev", "devnonce", "off", "pass"]
 
 
-class HsHttpd(Httpd):
+class HsHttpd(FakeClerkHttpd):
     """An httpd of its own: its locations send handshakes to the fake Clerk."""
 
-    def __init__(self, work, minter, fake):
-        self.fake = fake
-        super().__init__(work, minter, 0)
-
-    def _layout(self):
-        for d in ("run", "logs", "htdocs"):
-            os.makedirs(os.path.join(self.work, d), exist_ok=True)
-        for d in DIRS:
-            p = os.path.join(self.work, "htdocs", d)
-            os.makedirs(p, exist_ok=True)
-            with open(os.path.join(p, "env.cgi"), "w") as f:
-                f.write(ENV_CGI)
-        for root, dirs, files in os.walk(self.work):
-            for d in dirs:
-                os.chmod(os.path.join(root, d), 0o755)
-            for fn in files:
-                os.chmod(os.path.join(root, fn), 0o755)
+    DIRS = DIRS
+    REALM = "clerk-hs"
 
     def _write_conf(self):
         fapi = self.fake.base
-        pem = 'ClerkJWTKey "file:%s"' % self.minter.pub_pem
 
         def loc(name, pk, extra=""):
-            return """<Location /{name}/>
-    AuthType Clerk
-    AuthName "clerk-hs"
-    ClerkPublishableKey {pk}
-    {pem}
-    ClerkFrontendAPI {fapi}/{inst}
-    {extra}
-    Require valid-user
-</Location>
-""".format(name=name, pk=pk, pem=pem, fapi=fapi, inst="dev" if pk == DEV_PK else "prod",
-           extra=extra)
+            return self.location(name, pk, "dev" if pk == DEV_PK else "prod", extra)
 
         text = server_head(self.work, self.port, extra_listen=(self.proxy_port,))
         text += """
 ClerkAPIURL {fapi}
-DocumentRoot "{work}/htdocs"
-<Directory "{work}/htdocs">
-    Options +ExecCGI
-    AddHandler cgi-script .cgi
-    AllowOverride None
-    Require all granted
-</Directory>
-""".format(fapi=fapi, work=self.work)
+""".format(fapi=fapi) + self.docroot()
         text += loc("prod", PK)
         text += loc("nonce", PK, "ClerkSecretKey " + SECRET)
         text += loc("signin", PK, "ClerkSignInURL %s/sign-in" % fapi)
@@ -94,13 +61,7 @@ DocumentRoot "{work}/htdocs"
 
 @pytest.fixture(scope="module")
 def fake(minter):
-    def claims_for(inst):
-        host = DEV_HOST if inst.dev else conftest.FAPI_HOST
-        return conftest.Minter.claims(sub=inst.sub, iss="https://" + host, azp=None)
-
-    f = FakeClerk(minter, (SECRET, DEV_SECRET), claims_for)
-    f.instances["prod"] = Instance(dev=False)
-    f.instances["dev"] = Instance(dev=True)
+    f = two_instance_clerk(minter, (SECRET, DEV_SECRET), DEV_HOST)
     yield f
     f.stop()
 

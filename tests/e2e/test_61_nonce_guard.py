@@ -17,8 +17,8 @@ import urllib.parse
 import pytest
 
 import conftest
-from conftest import ENV_CGI, PK, Httpd, curl, publishable_key, server_head
-from fake_clerk import FakeClerk, Instance
+from conftest import PK, curl, publishable_key, server_head
+from helpers import FakeClerkHttpd, two_instance_clerk
 from test_60_handshake import Browser
 
 DEV_HOST = "dev.clerk.example.test"
@@ -38,24 +38,9 @@ def guard_constant(name):
     return int(m.group(1))
 
 
-class GuardHttpd(Httpd):
-    def __init__(self, work, minter, fake):
-        self.fake = fake
-        super().__init__(work, minter, 0)
-
-    def _layout(self):
-        for d in ("run", "logs", "htdocs"):
-            os.makedirs(os.path.join(self.work, d), exist_ok=True)
-        for d in DIRS:
-            p = os.path.join(self.work, "htdocs", d)
-            os.makedirs(p, exist_ok=True)
-            with open(os.path.join(p, "env.cgi"), "w") as f:
-                f.write(ENV_CGI)
-        for root, dirs, files in os.walk(self.work):
-            for d in dirs:
-                os.chmod(os.path.join(root, d), 0o755)
-            for fn in files:
-                os.chmod(os.path.join(root, fn), 0o755)
+class GuardHttpd(FakeClerkHttpd):
+    DIRS = DIRS
+    REALM = "clerk-guard"
 
     def _write_conf(self):
         fapi = self.fake.base
@@ -69,29 +54,12 @@ MaxRequestWorkers 24
 MinSpareThreads 1
 MaxSpareThreads 24
 ClerkAPIURL {fapi}
-DocumentRoot "{work}/htdocs"
-<Directory "{work}/htdocs">
-    Options +ExecCGI
-    AddHandler cgi-script .cgi
-    AllowOverride None
-    Require all granted
-</Directory>
-""".format(fapi=fapi, work=self.work)
+""".format(fapi=fapi) + self.docroot()
         for name, pk, sk, inst, extra in (
                 ("nonce", PK, SECRET, "prod", ""),
                 ("devnonce", DEV_PK, DEV_SECRET, "dev", "ClerkAuthorizedParties " + PARTY),
                 ("devskew", DEV_PK, DEV_SECRET, "dev", "")):
-            text += """<Location /{name}/>
-    AuthType Clerk
-    AuthName "clerk-guard"
-    ClerkPublishableKey {pk}
-    ClerkJWTKey "file:{pem}"
-    ClerkFrontendAPI {fapi}/{inst}
-    ClerkSecretKey {sk}
-    {extra}
-    Require valid-user
-</Location>
-""".format(name=name, pk=pk, pem=self.minter.pub_pem, fapi=fapi, inst=inst, sk=sk, extra=extra)
+            text += self.location(name, pk, inst, "ClerkSecretKey %s\n    %s" % (sk, extra))
         with open(self.conf, "w") as f:
             f.write(text)
         os.chmod(self.conf, 0o644)
@@ -99,13 +67,7 @@ DocumentRoot "{work}/htdocs"
 
 @pytest.fixture(scope="module")
 def fake(minter):
-    def claims_for(inst):
-        host = DEV_HOST if inst.dev else conftest.FAPI_HOST
-        return conftest.Minter.claims(sub=inst.sub, iss="https://" + host, azp=None)
-
-    f = FakeClerk(minter, (SECRET, DEV_SECRET), claims_for)
-    f.instances["prod"] = Instance(dev=False)
-    f.instances["dev"] = Instance(dev=True)
+    f = two_instance_clerk(minter, (SECRET, DEV_SECRET), DEV_HOST)
     yield f
     f.stop()
 

@@ -19,7 +19,7 @@ import pytest
 import conftest
 from conftest import APACHE, PK, curl, free_port, run
 from fake_clerk import FakeClerk, Instance
-from helpers import signed_out
+from helpers import jwks_location, signed_out, stop_process
 from jwks_server import (SECRETS, JwksServer, ModuleHttpd, openssl, wait_port)
 
 HOST = "jwks.proxytest.invalid"
@@ -90,13 +90,7 @@ class Tinyproxy:
         return [l for l in self.log_text().splitlines() if "CONNECT %s:" % HOST in l]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self.out.close()
 
 
@@ -135,17 +129,12 @@ ClerkCABundle "{ca}"
     ClerkSecretKey {sk}
     Require valid-user
 </Location>
-<Location /wk/>
-    AuthType Clerk
-    AuthName clerk-e2e
-    ClerkPublishableKey {pk}
-    ClerkJWKSURL {api}/.well-known/jwks.json
-    Require valid-user
-</Location>
+{wk}
 <Location /clerk-status>
     SetHandler clerk-status
 </Location>
-""".format(api=jwks.base, ca=jwks.ca, server="\n".join(server_lines), pk=PK, sk=SECRETS["P"])
+""".format(api=jwks.base, ca=jwks.ca, server="\n".join(server_lines), pk=PK, sk=SECRETS["P"],
+           wk=jwks_location("/wk/", jwks.base + "/.well-known/jwks.json"))
     h.configure(body)
     return h
 

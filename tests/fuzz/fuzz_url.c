@@ -9,7 +9,8 @@
 
 /* The parameter stripping as it was first written (a decoded copy per name and value, the URL
  * re-concatenated per kept pair): slow but plainly URLSearchParams' rules, so the one-pass
- * builder must give the same bytes. Used on queries of few parameters only. */
+ * builder must give the same bytes. Used on queries of few parameters only. A deliberate copy,
+ * not shared with src/url.c: an oracle that shared the code under test would share its bugs. */
 static char *ref_decode(apr_pool_t *p, const char *s, size_t len)
 {
     char *out = apr_palloc(p, len + 1);
