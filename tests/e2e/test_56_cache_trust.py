@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import BUILDDIR, curl
+from conftest import BUILDDIR, PK, curl
 from helpers import jwks_location
 from jwks_server import ROTATED_KID, ModuleHttpd, chmod_tree, jwks_server  # noqa: F401
 
