@@ -63,13 +63,7 @@ static void server(int ls, int out)
  * accepted connection arrives on *accepts_fd. */
 static pid_t start_server(int backlog, int *port, int *accepts_fd)
 {
-    int ls = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(listen(ls, backlog), 0);
-    socklen_t al = sizeof a;
-    getsockname(ls, (struct sockaddr *)&a, &al);
+    int ls = unit_listen_loopback(backlog, port);
     int fds[2];
     ck_assert_int_eq(pipe(fds), 0);
     pid_t pid = fork();
@@ -80,7 +74,6 @@ static pid_t start_server(int backlog, int *port, int *accepts_fd)
     }
     close(ls);
     close(fds[1]);
-    *port = ntohs(a.sin_port);
     *accepts_fd = fds[0];
     return pid;
 }

@@ -105,16 +105,7 @@ static void serve_once(int ls, int out, const char *body)
     if (c < 0)
         _exit(1);
     char req[4096];
-    size_t n = 0;
-    while (n < sizeof req - 1) {
-        ssize_t k = read(c, req + n, sizeof req - 1 - n);
-        if (k <= 0)
-            break;
-        n += (size_t)k;
-        req[n] = '\0';
-        if (strstr(req, "\r\n\r\n") != NULL)
-            break;
-    }
+    size_t n = unit_read_request_head(c, req, sizeof req);
     if (write(out, req, n) != (ssize_t)n)
         _exit(1);
     char resp[128];
@@ -131,24 +122,11 @@ static void proxy_serve(int ls, int out)
     serve_once(ls, out, "via-proxy");
 }
 
-static int listen_loopback(int *port)
-{
-    int ls = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(listen(ls, 4), 0);
-    socklen_t al = sizeof a;
-    getsockname(ls, (struct sockaddr *)&a, &al);
-    *port = ntohs(a.sin_port);
-    return ls;
-}
-
 /* Forks the stand-in proxy on a fresh loopback port; what it reads arrives on *seen_fd. */
 static pid_t start_proxy(int *port, int *seen_fd)
 {
     int fds[2];
-    int ls = listen_loopback(port);
+    int ls = unit_listen_loopback(4, port);
     ck_assert_int_eq(pipe(fds), 0);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -214,8 +192,8 @@ END_TEST
 START_TEST(http_loopback_url_bypasses_the_proxy)
 {
     int pport, sport, fds[2];
-    int pls = listen_loopback(&pport);
-    int sls = listen_loopback(&sport);
+    int pls = unit_listen_loopback(4, &pport);
+    int sls = unit_listen_loopback(4, &sport);
     ck_assert_int_eq(pipe(fds), 0);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -284,7 +262,7 @@ END_TEST
 START_TEST(proxy_failure_message_never_holds_the_password)
 {
     int port;
-    int ls = listen_loopback(&port);
+    int ls = unit_listen_loopback(4, &port);
     close(ls); /* nothing listens there any more: the connection is refused */
     char proxy[64], err[256];
     snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", port);
