@@ -59,6 +59,41 @@ static void server(int ls, int out)
     }
 }
 
+/* Forks server() on a fresh loopback port listening with the given backlog; one byte per
+ * accepted connection arrives on *accepts_fd. */
+static pid_t start_server(int backlog, int *port, int *accepts_fd)
+{
+    int ls = unit_listen_loopback(backlog, port);
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        server(ls, fds[1]);
+    }
+    close(ls);
+    close(fds[1]);
+    *accepts_fd = fds[0];
+    return pid;
+}
+
+/* Kills the server and returns how many connections it accepted. */
+static size_t stop_server(pid_t pid, int accepts_fd)
+{
+    /* The whole server (its process group) goes; then the pipe reaches end of file. */
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    char bytes[64];
+    size_t accepted = 0;
+    ssize_t k;
+    while ((k = read(accepts_fd, bytes, sizeof bytes)) > 0)
+        accepted += (size_t)k;
+    close(accepts_fd);
+    return accepted;
+}
+
 typedef struct worker {
     const char *url;
     int ok, failed;
@@ -86,26 +121,10 @@ static void *run_worker(void *arg)
 
 START_TEST(concurrent_exchanges_all_succeed_on_kept_connections)
 {
-    int ls = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(listen(ls, 64), 0);
-    socklen_t al = sizeof a;
-    getsockname(ls, (struct sockaddr *)&a, &al);
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        close(fds[0]);
-        server(ls, fds[1]);
-    }
-    close(ls);
-    close(fds[1]);
+    int port, accepts_fd;
+    pid_t pid = start_server(64, &port, &accepts_fd);
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/clients/handshake_payload",
-             ntohs(a.sin_port));
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/clients/handshake_payload", port);
 
     worker w[THREADS];
     pthread_t t[THREADS];
@@ -115,16 +134,7 @@ START_TEST(concurrent_exchanges_all_succeed_on_kept_connections)
     }
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
-    /* The whole server (its process group) goes; then the pipe reaches end of file. */
-    kill(-pid, SIGKILL);
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    char bytes[THREADS * EXCHANGES + 1];
-    size_t accepted = 0;
-    ssize_t k;
-    while ((k = read(fds[0], bytes, sizeof bytes)) > 0)
-        accepted += (size_t)k;
-    close(fds[0]);
+    size_t accepted = stop_server(pid, accepts_fd);
 
     int ok = 0;
     for (int i = 0; i < THREADS; i++) {
@@ -142,25 +152,10 @@ END_TEST
 /* Calls without reuse_connections never keep a connection: each is its own. */
 START_TEST(calls_without_reuse_connect_afresh)
 {
-    int ls = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(listen(ls, 8), 0);
-    socklen_t al = sizeof a;
-    getsockname(ls, (struct sockaddr *)&a, &al);
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        close(fds[0]);
-        server(ls, fds[1]);
-    }
-    close(ls);
-    close(fds[1]);
+    int port, accepts_fd;
+    pid_t pid = start_server(8, &port, &accepts_fd);
     char url[64], err[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/jwks", ntohs(a.sin_port));
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/jwks", port);
     for (int i = 0; i < 3; i++) {
         clerk_http_request rq = {.url = url, .timeout_ms = 30000};
         clerk_http_response rs;
@@ -168,15 +163,7 @@ START_TEST(calls_without_reuse_connect_afresh)
         ck_assert_int_eq(rs.status, 200);
         clerk_http_response_free(&rs);
     }
-    kill(-pid, SIGKILL);
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    char bytes[16];
-    size_t accepted = 0;
-    ssize_t k;
-    while ((k = read(fds[0], bytes, sizeof bytes)) > 0)
-        accepted += (size_t)k;
-    close(fds[0]);
+    size_t accepted = stop_server(pid, accepts_fd);
     ck_assert_uint_eq(accepted, 3);
 }
 END_TEST

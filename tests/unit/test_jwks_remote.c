@@ -1081,16 +1081,7 @@ static void serve(int ls, int wfd, srv_mode mode)
     if (c < 0)
         _exit(1);
     char req[4096];
-    size_t n = 0;
-    while (n < sizeof req - 1) {
-        ssize_t got = read(c, req + n, sizeof req - 1 - n);
-        if (got <= 0)
-            break;
-        n += (size_t)got;
-        req[n] = '\0';
-        if (strstr(req, "\r\n\r\n"))
-            break;
-    }
+    size_t n = unit_read_request_head(c, req, sizeof req);
     if (write(wfd, req, n) < 0)
         _exit(1);
     close(wfd);
@@ -1136,15 +1127,7 @@ static void serve(int ls, int wfd, srv_mode mode)
 static srv srv_start(srv_mode mode)
 {
     srv s = {0};
-    int ls = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(ls, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(listen(ls, 4), 0);
-    socklen_t al = sizeof a;
-    ck_assert_int_eq(getsockname(ls, (struct sockaddr *)&a, &al), 0);
-    s.port = ntohs(a.sin_port);
+    int ls = unit_listen_loopback(4, &s.port);
     int p[2];
     ck_assert_int_eq(pipe(p), 0);
     s.pid = fork();
@@ -1375,20 +1358,15 @@ static void tls_serve(int ls)
 START_TEST(tls_is_verified_and_ca_file_adds_a_trust_anchor)
 {
     ck_assert_int_eq(tls_make_cert(), 0);
-    int ls = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(listen(ls, 4), 0);
-    socklen_t al = sizeof a;
-    getsockname(ls, (struct sockaddr *)&a, &al);
+    int port;
+    int ls = unit_listen_loopback(4, &port);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0)
         tls_serve(ls);
     close(ls);
     char url[128], err[256], ca[128];
-    snprintf(url, sizeof url, "https://127.0.0.1:%d/v1/jwks", ntohs(a.sin_port));
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/v1/jwks", port);
     snprintf(ca, sizeof ca, "%s/cert.pem", tls_dir);
     clerk_http_response rs;
     clerk_http_request rq = {.url = url, .timeout_ms = 60000};

@@ -105,16 +105,7 @@ static void serve_once(int ls, int out, const char *body)
     if (c < 0)
         _exit(1);
     char req[4096];
-    size_t n = 0;
-    while (n < sizeof req - 1) {
-        ssize_t k = read(c, req + n, sizeof req - 1 - n);
-        if (k <= 0)
-            break;
-        n += (size_t)k;
-        req[n] = '\0';
-        if (strstr(req, "\r\n\r\n") != NULL)
-            break;
-    }
+    size_t n = unit_read_request_head(c, req, sizeof req);
     if (write(out, req, n) != (ssize_t)n)
         _exit(1);
     char resp[128];
@@ -131,26 +122,11 @@ static void proxy_serve(int ls, int out)
     serve_once(ls, out, "via-proxy");
 }
 
-static int listen_loopback(int *port)
+/* Forks the stand-in proxy on a fresh loopback port; what it reads arrives on *seen_fd. */
+static pid_t start_proxy(int *port, int *seen_fd)
 {
-    int ls = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(listen(ls, 4), 0);
-    socklen_t al = sizeof a;
-    getsockname(ls, (struct sockaddr *)&a, &al);
-    *port = ntohs(a.sin_port);
-    return ls;
-}
-
-/* https goes through the proxy as a CONNECT tunnel carrying the Basic credentials; the secret
- * key (a custom header) is not on the CONNECT. The stand-in proxy cannot speak TLS, so the fetch
- * fails after the tunnel: what matters is what the proxy was sent. */
-START_TEST(get_goes_through_the_proxy_with_basic_credentials)
-{
-    int port, fds[2];
-    int ls = listen_loopback(&port);
+    int fds[2];
+    int ls = unit_listen_loopback(4, port);
     ck_assert_int_eq(pipe(fds), 0);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -160,6 +136,27 @@ START_TEST(get_goes_through_the_proxy_with_basic_credentials)
     }
     close(ls);
     close(fds[1]);
+    *seen_fd = fds[0];
+    return pid;
+}
+
+/* Stops the stand-in proxy and reads into seen (NUL-terminated) the request head it wrote. */
+static void read_what_proxy_saw(pid_t pid, int seen_fd, char *seen, size_t size)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    ssize_t n = read(seen_fd, seen, size - 1);
+    seen[n > 0 ? n : 0] = '\0';
+    close(seen_fd);
+}
+
+/* https goes through the proxy as a CONNECT tunnel carrying the Basic credentials; the secret
+ * key (a custom header) is not on the CONNECT. The stand-in proxy cannot speak TLS, so the fetch
+ * fails after the tunnel: what matters is what the proxy was sent. */
+START_TEST(get_goes_through_the_proxy_with_basic_credentials)
+{
+    int port, seen_fd;
+    pid_t pid = start_proxy(&port, &seen_fd);
     char proxy[64], err[256];
     snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", port);
     /* A name that never resolves: only the proxy could have been reached. */
@@ -174,12 +171,8 @@ START_TEST(get_goes_through_the_proxy_with_basic_credentials)
     int rc = clerk_http_get(&rq, &rs, err, sizeof err);
     /* The server wrote what it saw before answering: once the answer is in, the pipe holds it;
      * when there was none, the server still waits in accept and must not be waited for. */
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
     char seen[4096];
-    ssize_t n = read(fds[0], seen, sizeof seen - 1);
-    seen[n > 0 ? n : 0] = '\0';
-    close(fds[0]);
+    read_what_proxy_saw(pid, seen_fd, seen, sizeof seen);
     clerk_http_response_free(&rs);
     ck_assert_int_eq(rc, -1); /* no TLS behind the stand-in tunnel */
     ck_assert_msg(strncmp(seen, "CONNECT jwks.proxytest.invalid:8081 HTTP/1.1\r\n", 46) == 0, "%s",
@@ -199,8 +192,8 @@ END_TEST
 START_TEST(http_loopback_url_bypasses_the_proxy)
 {
     int pport, sport, fds[2];
-    int pls = listen_loopback(&pport);
-    int sls = listen_loopback(&sport);
+    int pls = unit_listen_loopback(4, &pport);
+    int sls = unit_listen_loopback(4, &sport);
     ck_assert_int_eq(pipe(fds), 0);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -243,17 +236,8 @@ END_TEST
  * (httpd_handshake.c fills it from the server's fetch settings): the proxy is kept. */
 START_TEST(nonce_exchange_goes_through_the_proxy)
 {
-    int port, fds[2];
-    int ls = listen_loopback(&port);
-    ck_assert_int_eq(pipe(fds), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        close(fds[0]);
-        proxy_serve(ls, fds[1]);
-    }
-    close(ls);
-    close(fds[1]);
+    int port, seen_fd;
+    pid_t pid = start_proxy(&port, &seen_fd);
     char proxy[64], err[256];
     snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", port);
     clerk_http_request tpl = {.proxy = proxy, .timeout_ms = 30000};
@@ -265,12 +249,8 @@ START_TEST(nonce_exchange_goes_through_the_proxy)
     int rc = clerk_handshake_http_get(
         &tpl, p, "https://api.proxytest.invalid:8082/v1/clients/handshake_payload?nonce=n1", hdrs,
         &status, &body, err, sizeof err);
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
     char seen[4096];
-    ssize_t n = read(fds[0], seen, sizeof seen - 1);
-    seen[n > 0 ? n : 0] = '\0';
-    close(fds[0]);
+    read_what_proxy_saw(pid, seen_fd, seen, sizeof seen);
     apr_pool_destroy(p);
     ck_assert_int_eq(rc, -1); /* no TLS behind the stand-in tunnel */
     ck_assert_msg(strstr(seen, "CONNECT api.proxytest.invalid:8082 HTTP/1.1\r\n") == seen, "%s",
@@ -282,7 +262,7 @@ END_TEST
 START_TEST(proxy_failure_message_never_holds_the_password)
 {
     int port;
-    int ls = listen_loopback(&port);
+    int ls = unit_listen_loopback(4, &port);
     close(ls); /* nothing listens there any more: the connection is refused */
     char proxy[64], err[256];
     snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", port);

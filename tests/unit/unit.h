@@ -31,4 +31,12 @@ Suite *handoff_suite(void);
 /* Adds k's public JWK (kid, optional alg) to ks, failing the test if the set refuses it. */
 void unit_add_jwk(clerk_keyset *ks, EVP_PKEY *k, const char *kid, const char *alg);
 
+/* Listens on a fresh 127.0.0.1 port (stored in *port) with the given backlog; fails the test
+ * if it cannot. */
+int unit_listen_loopback(int backlog, int *port);
+
+/* Reads from c into req (NUL-terminated, at most cap - 1 bytes) until the end of a request head
+ * or of the stream; returns the bytes read. */
+size_t unit_read_request_head(int c, char *req, size_t cap);
+
 #endif
