@@ -210,4 +210,36 @@ int clerk_handshake_response(request_rec *r, const struct clerk_state *st);
         AP_INIT_FLAG("ClerkHandshake", ap_set_flag_slot, DIR_SLOT(handshake), CLERK_SCOPE,         \
                      "send page requests through Clerk's handshake (default On)")
 
+/* ---- Frontend API proxy (httpd_fapi_proxy.c) ------------------------------------------------ */
+
+struct clerk_publishable_key;
+
+/* What a server's own per-directory record (outside any section) says about its instance. */
+typedef struct clerk_server_instance {
+    const struct clerk_publishable_key *pk;
+    const char *secret_key;
+    int trust_forwarded;    /* ClerkTrustForwardedHeaders On */
+    const char *key_error;  /* the key source was set for another instance, or NULL */
+    const void *fapi_proxy; /* ClerkFrontendAPIProxy, or NULL */
+} clerk_server_instance;
+
+/* Fills out from s->lookup_defaults (mod_clerk_auth.c); key_error is allocated from p. */
+void clerk_server_instance_get(apr_pool_t *p, server_rec *s, clerk_server_instance *out);
+
+/* ClerkFrontendAPIProxy path [URL], stored at offset cmd->info of the server's record. */
+const char *clerk_fapi_proxy_set(cmd_parms *cmd, void *cfg, const char *path, const char *url);
+
+/* 1 when r is served by the Frontend API proxy (AuthType Clerk does not apply to it). */
+int clerk_fapi_proxy_request(const request_rec *r);
+
+/* Registers the proxy's translate_name, access, fixups, filter, logging and startup hooks. */
+void clerk_fapi_proxy_register_hooks(apr_pool_t *p);
+
+/* The proxy's directive; the including file defines DIR_SLOT, and the record has fapi_proxy
+ * (const void *). Server scope only: it lands in the server's own record. */
+#define CLERK_FAPI_PROXY_DIRECTIVES                                                                \
+    AP_INIT_TAKE12("ClerkFrontendAPIProxy", clerk_fapi_proxy_set, DIR_SLOT(fapi_proxy), RSRC_CONF, \
+                   "path under which this server serves the instance's Frontend API, e.g. "        \
+                   "/__clerk [, and the Frontend API URL; default: from the publishable key]")
+
 #endif

@@ -104,6 +104,7 @@ typedef struct clerk_dir_conf {
     int handshake;            /* ClerkHandshake */
     int preflight;            /* ClerkCORSPreflight: CLERK_PREFLIGHT_*, 0 unset */
     int scrub_all;            /* ClerkScrubHeaders (server/vhost scope only), -1 unset */
+    const void *fapi_proxy;   /* ClerkFrontendAPIProxy (httpd_fapi_proxy.c), server scope */
     /* The key source travels as one group with the instance it was set for (see
      * merge_dir_conf): where its first directive is, the server (main or virtual host) whose
      * configuration holds it, and, once merged, the publishable key in force there. A raw
@@ -372,6 +373,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     INHERIT(handshake, -1);
     INHERIT(preflight, 0);
     INHERIT(scrub_all, -1);
+    INHERIT(fapi_proxy, NULL);
     /* httpd merges a matching <Location> into every request: when the outer record adds
      * nothing (the usual case), the section's own record, resolved at startup, is the answer
      * and the request allocates and resolves nothing. Both records are zero-filled before
@@ -944,6 +946,7 @@ static const command_rec clerk_cmds[] = {
                  "of this server, not only AuthType Clerk ones (default Off)"),
     CLERK_JWKS_DIRECTIVES,
     CLERK_HANDSHAKE_DIRECTIVES,
+    CLERK_FAPI_PROXY_DIRECTIVES,
     {NULL}};
 
 /* ---- key source ---------------------------------------------------------------------------- */
@@ -988,6 +991,19 @@ static const clerk_key *lookup_key_remote(void *ctx, const char *kid, clerk_erro
     const remote_keys *rk = ctx;
     const clerk_key *k = rk->rs->jwks && kid ? clerk_keyset_find(rk->rs->jwks, kid) : NULL;
     return k ? k : rk->remote.lookup(rk->remote.ctx, kid, err);
+}
+
+void clerk_server_instance_get(apr_pool_t *p, server_rec *s, clerk_server_instance *out)
+{
+    const clerk_dir_conf *d = ap_get_module_config(s->lookup_defaults, &clerk_auth_module);
+    memset(out, 0, sizeof(*out));
+    if (!d)
+        return;
+    out->pk = d->pk;
+    out->secret_key = d->secret_key;
+    out->trust_forwarded = d->trust_forwarded == 1;
+    out->key_error = key_origin_error(p, d);
+    out->fapi_proxy = d->fapi_proxy;
 }
 
 int clerk_dir_remote_source(const void *dconf, const char **secret_key, const char **jwks_url)
@@ -1045,7 +1061,8 @@ static const char *source_name(clerk_token_source s)
 static int is_clerk_auth_type(request_rec *r)
 {
     const char *type = ap_auth_type(r);
-    return type && strcasecmp(type, CLERK_AUTH_TYPE) == 0;
+    /* The Frontend API proxy's path is never behind AuthType Clerk (httpd_fapi_proxy.c). */
+    return type && strcasecmp(type, CLERK_AUTH_TYPE) == 0 && !clerk_fapi_proxy_request(r);
 }
 
 static const clerk_resolved *request_conf(request_rec *r)
@@ -2069,6 +2086,7 @@ static void register_hooks(apr_pool_t *p)
     clerk_status_register_hooks(p);
     clerk_preflight_register_hooks(p);
     clerk_private_register_hooks(p);
+    clerk_fapi_proxy_register_hooks(p);
 }
 
 module AP_MODULE_DECLARE_DATA clerk_auth_module = {
