@@ -273,7 +273,9 @@ static apr_status_t fapi_error_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     request_rec *r = f->r;
     drop_secret(r);
     ap_remove_output_filter(f);
-    if (r->status < 500)
+    /* Only the gateway's own failures: any other error keeps httpd's page and its log line. */
+    if (r->status != HTTP_BAD_GATEWAY && r->status != HTTP_SERVICE_UNAVAILABLE &&
+        r->status != HTTP_GATEWAY_TIME_OUT)
         return ap_pass_brigade(f->next, bb);
     const char *msg =
         apr_psprintf(r->pool, "Failed to proxy request to Clerk FAPI: %s",
