@@ -195,7 +195,6 @@ static int fapi_fixups(request_rec *r)
         in.host = r->hostname ? r->hostname : r->server->server_hostname;
     in.xf_host = apr_table_get(h, "X-Forwarded-Host");
     in.xf_proto = apr_table_get(h, "X-Forwarded-Proto");
-    in.cf_proto = apr_table_get(h, "CloudFront-Forwarded-Proto");
     in.cf_connecting_ip = apr_table_get(h, "CF-Connecting-IP");
     in.x_real_ip = apr_table_get(h, "X-Real-IP");
     in.xff = apr_table_get(h, "X-Forwarded-For");

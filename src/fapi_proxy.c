@@ -167,14 +167,17 @@ void clerk_fapi_proxy_forwarding(apr_pool_t *p, const clerk_fapi_proxy_in *in,
     u.host = in->host;
     u.xf_host = in->xf_host;
     u.xf_proto = in->xf_proto;
-    u.cf_proto = in->cf_proto;
     u.trust_forwarded = in->trust_forwarded;
     memset(out, 0, sizeof(*out));
-    out->proxy_url = apr_pstrcat(p, clerk_public_origin(p, &u), in->prefix, NULL);
-
-    /* Without trust, the public origin above is the connection's, and so are these. */
+    /* The connection's own origin; without trust, the public one too. */
     u.trust_forwarded = 0;
     const char *own = clerk_public_origin(p, &u);
+    out->proxy_url = apr_pstrcat(p, own, in->prefix, NULL);
+    /* proxy.ts derivePublicOrigin: both first values, as they are, or neither. */
+    const char *fp = first_value(p, in->xf_proto), *fh = first_value(p, in->xf_host);
+    if (in->trust_forwarded && fp && *fp && fh && *fh)
+        out->proxy_url = apr_pstrcat(p, fp, "://", fh, in->prefix, NULL);
+
     const char *own_host = strstr(own, "://") + 3;
     const char *own_scheme = apr_pstrmemdup(p, own, (apr_size_t)(own_host - 3 - own));
     if (!in->trust_forwarded) {

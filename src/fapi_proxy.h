@@ -41,7 +41,7 @@ int clerk_fapi_proxy_hop_by_hop(const char *name, const char *connection);
 typedef struct clerk_fapi_proxy_in {
     const char *conn_scheme; /* "http" or "https" of the connection */
     const char *host;        /* Host header */
-    const char *xf_host, *xf_proto, *cf_proto;
+    const char *xf_host, *xf_proto;
     const char *cf_connecting_ip, *x_real_ip, *xff; /* as the client sent them, or NULL */
     const char *peer_ip;                            /* the connection's (or mod_remoteip's) */
     int trust_forwarded; /* ClerkTrustForwardedHeaders: the client's forwarded headers count */
@@ -56,10 +56,11 @@ typedef struct clerk_fapi_proxy_out {
     int drop_client_ip_claims; /* 1: CF-Connecting-IP and X-Real-IP are not forwarded */
 } clerk_fapi_proxy_out;
 
-/* Fills out as proxy.ts does (derivePublicOrigin, getClientIp, the X-Forwarded-* defaults)
- * when trust_forwarded is set; otherwise the client's forwarded headers count for nothing:
- * the public origin is the connection's, X-Forwarded-Host/-Proto are overwritten, and the
- * client IP is peer_ip (docs/design.md#frontend-api-proxy). */
+/* Fills out as proxy.ts does (derivePublicOrigin: X-Forwarded-Proto and -Host only when both
+ * are there; getClientIp; the X-Forwarded-* defaults) when trust_forwarded is set; otherwise the
+ * client's forwarded headers count for nothing: the public origin is the connection's,
+ * X-Forwarded-Host/-Proto are overwritten, and the client IP is peer_ip
+ * (docs/design.md#frontend-api-proxy). */
 void clerk_fapi_proxy_forwarding(apr_pool_t *p, const clerk_fapi_proxy_in *in,
                                  clerk_fapi_proxy_out *out);
 

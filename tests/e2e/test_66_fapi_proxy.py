@@ -15,8 +15,8 @@ import subprocess
 
 import pytest
 
-from conftest import (APACHE, ENV_CGI, PK, Httpd, curl, free_port, remember_secret, run,
-                      server_head)
+from conftest import (APACHE, ENV_CGI, HERE, PK, SRCDIR, Httpd, curl, free_port,
+                      remember_secret, run, server_head)
 from fake_fapi import STREAM_FIRST, STREAM_REST, FakeFapi
 
 SK = "sk_test_" + "6a" * 20
@@ -312,6 +312,65 @@ def test_error_document_after_a_failed_proxy_never_sees_the_key(px):
     assert env.get("HTTP_CLERK_PROXY_URL") == "http://127.0.0.1:%d/__clerk" % px.proxy_port, env
     assert "HTTP_CLERK_SECRET_KEY" not in env, env
     no_secret(r)
+
+
+# ---- side by side with Clerk's own clerkFrontendApiProxy ---------------------------------------
+# tests/e2e/fapi_proxy_sdk.mjs runs the pinned @clerk/backend proxy.ts on the same request, to the
+# same fake; both are compared on what the SDK decides. Virtual host C trusts forwarded headers,
+# as the SDK does.
+
+SDK_DIR = os.path.join(SRCDIR, "tests", "conformance", "node_modules", "@clerk", "backend")
+SDK_HEADERS = ("clerk-proxy-url", "clerk-secret-key", "x-forwarded-for", "x-forwarded-host",
+               "x-forwarded-proto", "accept-encoding", "host", "cookie", "x-kept", "x-real-ip",
+               "cf-connecting-ip", "x-drop-me", "keep-alive", "te", "trailer",
+               "proxy-authorization")
+
+
+def sdk(fake, path, headers):
+    assert os.path.isdir(SDK_DIR), "run `npm ci --prefix tests/conformance` (tests/run.sh does)"
+    spec = {"url": path, "headers": [h.split(": ", 1) for h in headers], "publishableKey": PK,
+            "secretKey": SK, "fapiUrl": fake.base}
+    r = run(["node", os.path.join(HERE, "fapi_proxy_sdk.mjs"), json.dumps(spec)], timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("headers", [
+    [],
+    ["X-Forwarded-For: 203.0.113.9, 10.0.0.1", "Cookie: __client_uat=0", "X-Kept: 1"],
+    ["X-Forwarded-For: 203.0.113.9", "X-Real-IP: 203.0.113.10", "X-Forwarded-Host: a.example",
+     "X-Forwarded-Proto: https"],
+    ["CF-Connecting-IP: 203.0.113.11", "X-Real-IP: 203.0.113.10", "X-Forwarded-Host: a.example"],
+    ["Connection: keep-alive, X-Drop-Me", "X-Drop-Me: 1", "Keep-Alive: timeout=5", "TE: trailers",
+     "Trailer: X-T", "Proxy-Authorization: Basic Zm9vOmJhcg==", "Clerk-Secret-Key: sk_test_no",
+     "Clerk-Proxy-Url: https://evil.example"],
+])
+def test_upstream_request_as_the_sdk_makes_it(px, fake, headers):
+    path = "/__clerk/v1/echo/x?a=1&b=%2F"
+    base = "http://127.0.0.1:%d" % px.trusted_port
+    assert curl(base + path, headers).status == 200
+    ours = fake.last()
+    theirs_response = sdk(fake, base + path, headers)
+    assert theirs_response["status"] == 200, theirs_response
+    theirs = fake.last()
+    assert ours is not theirs and ours["path"] == theirs["path"], (ours, theirs)
+    h_ours, h_theirs = upstream_headers(ours), upstream_headers(theirs)
+    for name in SDK_HEADERS:
+        assert h_ours.get(name) == h_theirs.get(name), (name, h_ours, h_theirs)
+
+
+@pytest.mark.parametrize("to", ["{fake}/v1/client/sync?a=1#h", "/v1/verify?x=%2F", "v1/rel",
+                                "https://accounts.example.test/sign-in", "{fake}"])
+def test_location_as_the_sdk_rewrites_it(px, fake, to):
+    from urllib.parse import quote
+    path = "/__clerk/v1/redirect?to=" + quote(to.format(fake=fake.base), safe="")
+    base = "http://127.0.0.1:%d" % px.trusted_port
+    r = curl(base + path)
+    theirs = sdk(fake, base + path, [])
+    t = {k: v for k, v in theirs["headers"]}
+    assert r.status == theirs["status"] == 302, (r, theirs)
+    assert r.header("location") == t.get("location"), (r, theirs)
+    assert r.all("set-cookie") == [v for k, v in theirs["headers"] if k == "set-cookie!"], theirs
 
 
 # ---- startup refusals ------------------------------------------------------------------------

@@ -143,6 +143,12 @@ START_TEST(trusted_forwarding_follows_getClientIp)
     ck_assert_ptr_null(out.xf_host); /* present: kept */
     ck_assert_ptr_null(out.xf_proto);
     ck_assert_int_eq(out.drop_client_ip_claims, 0);
+    /* derivePublicOrigin wants both forwarded headers; one alone is ignored. */
+    in.xf_proto = NULL;
+    clerk_fapi_proxy_forwarding(pool, &in, &out);
+    ck_assert_str_eq(out.proxy_url, "http://app.example:8080/__clerk");
+    ck_assert_str_eq(out.xf_proto, "http");
+    ck_assert_ptr_null(out.xf_host);
     /* No usable client IP at all: no X-Forwarded-For, as the SDK. */
     clerk_fapi_proxy_in none = base_in();
     none.trust_forwarded = 1;
