@@ -11,12 +11,11 @@ import json
 import os
 import re
 import socket
-import subprocess
 
 import pytest
 
-from conftest import (APACHE, ENV_CGI, HERE, PK, SRCDIR, Httpd, curl, free_port,
-                      remember_secret, run, server_head)
+from conftest import APACHE, HERE, PK, SRCDIR, curl, free_port, remember_secret, run, server_head
+from helpers import FakeClerkHttpd
 from fake_fapi import STREAM_FIRST, STREAM_REST, FakeFapi
 
 SK = "sk_test_" + "6a" * 20
@@ -24,25 +23,13 @@ remember_secret(SK)
 BIG = 20 * 1024 * 1024
 
 
-class ProxyHttpd(Httpd):
+class ProxyHttpd(FakeClerkHttpd):
+    DIRS = ("app", "open")
+
     def __init__(self, work, minter, fake):
-        self.fake = fake
         self.trusted_port = free_port()
         self.dead_port = free_port()  # nothing listens here
-        super().__init__(work, minter, 0)
-
-    def _layout(self):
-        for d in ("run", "logs", "htdocs/app", "htdocs/open"):
-            os.makedirs(os.path.join(self.work, d), exist_ok=True)
-        for d in ("app", "open"):
-            p = os.path.join(self.work, "htdocs", d, "env.cgi")
-            with open(p, "w") as f:
-                f.write(ENV_CGI)
-        for root, dirs, files in os.walk(self.work):
-            for d in dirs:
-                os.chmod(os.path.join(root, d), 0o755)
-            for fn in files:
-                os.chmod(os.path.join(root, fn), 0o755)
+        super().__init__(work, minter, fake)
 
     def vhost(self, port, target, extra=""):
         return """<VirtualHost 127.0.0.1:{port}>
@@ -54,7 +41,7 @@ class ProxyHttpd(Httpd):
     # Were the key left in the request headers, this log would hold it (the session's log scan).
     CustomLog "{work}/logs/access-secret.log" "%h \\"%r\\" %>s key=%{{Clerk-Secret-Key}}i"
     <Proxy "{target}/">
-        ProxySet keepalive=On
+        ProxySet connectiontimeout=5 timeout=30
     </Proxy>
     <Location />
         AuthType Clerk
@@ -74,14 +61,7 @@ class ProxyHttpd(Httpd):
         dead = "http://127.0.0.1:%d" % self.dead_port
         text = server_head(self.work, self.port,
                            extra_listen=(self.proxy_port, self.trusted_port))
-        text += """DocumentRoot "{work}/htdocs"
-<Directory "{work}/htdocs">
-    Options +ExecCGI
-    AddHandler cgi-script .cgi
-    AllowOverride None
-    Require all granted
-</Directory>
-""".format(work=self.work)
+        text += self.docroot()
         text += self.vhost(self.port, self.fake.base)
         text += self.vhost(self.proxy_port, dead,
                            "<Location /__clerk/v1/errdoc>\n"
