@@ -132,7 +132,7 @@ class FakeFapi:
                                   [("Content-Type", "application/json"),
                                    ("Set-Cookie", "__client_uat=0; Path=/; SameSite=Lax")])
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _answer
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _answer
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

@@ -202,6 +202,18 @@ def test_proxied_path_is_not_behind_authtype_clerk(px, fake):
     assert fake.count() == n + 1
 
 
+def test_cors_preflight_and_other_methods_go_up_too(px, fake):
+    """A preflight under AuthType Clerk is the module's to answer elsewhere (ClerkCORSPreflight);
+    on the proxy path it is the Frontend API's, like every method."""
+    r = curl(url(px.port, "/__clerk/v1/echo"), ["Origin: https://app.example.test",
+                                                "Access-Control-Request-Method: POST"],
+             method="OPTIONS")
+    assert r.status == 200 and fake.last()["method"] == "OPTIONS", r
+    for m in ("DELETE", "PATCH", "PUT"):
+        r = curl(url(px.port, "/__clerk/v1/echo"), method=m, data="x=1")
+        assert r.status == 200 and fake.last()["method"] == m and fake.last()["size"] == 3, r
+
+
 def test_large_bodies_both_ways(px, fake, tmp_path):
     src = tmp_path / "up.bin"
     data = os.urandom(BIG)
