@@ -14,7 +14,8 @@ import socket
 
 import pytest
 
-from conftest import APACHE, HERE, PK, SRCDIR, curl, free_port, remember_secret, run, server_head
+from conftest import (APACHE, HERE, MODDIR, PK, SRCDIR, curl, free_port, remember_secret, run,
+                      server_head)
 from helpers import FakeClerkHttpd
 from fake_fapi import STREAM_FIRST, STREAM_REST, FakeFapi
 
@@ -411,7 +412,13 @@ def test_misconfiguration_refused_at_configtest(work, case, lines, drop, needle)
     assert SK not in out
 
 
-def test_good_configuration_passes_configtest(work):
-    path, _ = write_conf(work, "ok", KEYS + ["ClerkFrontendAPIProxy /__clerk http://127.0.0.1:9"])
+@pytest.mark.parametrize("case,lines", [
+    ("ok-loopback", KEYS + ["ClerkFrontendAPIProxy /__clerk http://127.0.0.1:9"]),
+    # Clerk's Frontend API (from the key) over TLS: mod_ssl is what it needs at startup.
+    ("ok-clerk", KEYS + ["LoadModule ssl_module %s/mod_ssl.so" % MODDIR, "SSLProxyEngine On",
+                         "ClerkFrontendAPIProxy /__clerk"]),
+])
+def test_good_configuration_passes_configtest(work, case, lines):
+    path, _ = write_conf(work, case, lines)
     r = run([APACHE, "-t", "-f", path])
     assert r.returncode == 0 and "Syntax OK" in r.stdout + r.stderr, r
