@@ -1,5 +1,5 @@
-"""A fake Clerk Frontend API on loopback for the Frontend API proxy (tests/e2e/test_66_fapi_proxy.py):
-it records every request it gets (method, path, raw header list, body size and digest, which
+"""A fake Clerk Frontend API on loopback for the Frontend API proxy
+(tests/e2e/test_66_fapi_proxy.py): it records every request it gets (method, path, raw header list, body size and digest, which
 connection carried it) and answers by path:
 
   /v1/echo...      200, the recorded request as JSON
@@ -105,8 +105,8 @@ class FakeFapi:
                                                  ("Set-Cookie", "__client=abc; Path=/; HttpOnly"),
                                                  ("Set-Cookie", "__client_uat=1; Path=/")])
                 if url.path == "/v1/leak":
-                    return self._send(200, b"{}", [("X-Echo", self.headers.get("Clerk-Secret-Key", "")),
-                                                   ("X-Fine", "yes")])
+                    echo = self.headers.get("Clerk-Secret-Key", "")
+                    return self._send(200, b"{}", [("X-Echo", echo), ("X-Fine", "yes")])
                 if url.path == "/v1/big":
                     n = int(q["n"][0])
                     self.send_response(200)
