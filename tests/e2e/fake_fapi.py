@@ -1,6 +1,6 @@
 """A fake Clerk Frontend API on loopback for the Frontend API proxy
-(tests/e2e/test_66_fapi_proxy.py): it records every request it gets (method, path, raw header list, body size and digest, which
-connection carried it) and answers by path:
+(tests/e2e/test_66_fapi_proxy.py): it records every request it gets (method, path, raw header
+list, body size and digest, which connection carried it) and answers by path:
 
   /v1/echo...      200, the recorded request as JSON
   /v1/redirect     302 to the query's `to`, with two Set-Cookie headers
