@@ -5,6 +5,7 @@ list, body size and digest, which connection carried it) and answers by path:
   /v1/echo...      200, the recorded request as JSON
   /v1/redirect     302 to the query's `to`, with two Set-Cookie headers
   /v1/leak         200 with a header carrying the Clerk-Secret-Key it received
+  /v1/hop          200 with hop-by-hop headers (one named in Connection)
   /v1/big?n=N      200 with N bytes (Content-Length)
   /v1/upload       the request body's length and sha256 as JSON (Content-Length or chunked)
   /v1/stream       a chunked body: the first chunk, then (after `release` is set) the rest
@@ -107,6 +108,11 @@ class FakeFapi:
                 if url.path == "/v1/leak":
                     echo = self.headers.get("Clerk-Secret-Key", "")
                     return self._send(200, b"{}", [("X-Echo", echo), ("X-Fine", "yes")])
+                if url.path == "/v1/hop":
+                    return self._send(200, b"{}", [("Connection", "x-hop"), ("X-Hop", "1"),
+                                                   ("Keep-Alive", "timeout=5"),
+                                                   ("Proxy-Authenticate", "Basic"),
+                                                   ("X-Fine", "yes")])
                 if url.path == "/v1/big":
                     n = int(q["n"][0])
                     self.send_response(200)

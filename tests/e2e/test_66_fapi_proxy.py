@@ -366,6 +366,15 @@ def test_location_as_the_sdk_rewrites_it(px, fake, to):
     assert r.all("set-cookie") == [v for k, v in theirs["headers"] if k == "set-cookie!"], theirs
 
 
+def test_response_hop_by_hop_dropped_as_the_sdk_drops_them(px, fake):
+    base = "http://127.0.0.1:%d" % px.trusted_port
+    r = curl(base + "/__clerk/v1/hop")
+    theirs = {k for k, _ in sdk(fake, base + "/__clerk/v1/hop", [])["headers"]}
+    assert r.status == 200 and r.header("x-fine") == "yes", r
+    for name in ("x-hop", "keep-alive", "proxy-authenticate"):
+        assert r.header(name) is None and name not in theirs, (name, r, theirs)
+
+
 # ---- startup refusals ------------------------------------------------------------------------
 
 def write_conf(work, name, server_lines, drop_modules=()):
