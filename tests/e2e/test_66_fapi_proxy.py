@@ -352,6 +352,18 @@ def test_upstream_request_as_the_sdk_makes_it(px, fake, headers):
         assert h_ours.get(name) == h_theirs.get(name), (name, h_ours, h_theirs)
 
 
+# Not compared: what httpd normalizes before any module sees it (`%7E` decoded to `~`, `//`
+# merged under MergeSlashes), equivalent URLs the SDK sends as written (README).
+@pytest.mark.parametrize("path", ["/__clerk", "/__clerk/", "/__clerk?q=1&r=%20",
+                                  "/__clerk/v1/a%20b/c?x=%2F&y=a+b", "/__clerk/v1/./x/../y"])
+def test_upstream_path_as_the_sdk_sends_it(px, fake, path):
+    base = "http://127.0.0.1:%d" % px.trusted_port
+    assert curl(base + path).status == 200
+    ours = fake.last()["path"]
+    assert sdk(fake, base + path, [])["status"] == 200
+    assert ours == fake.last()["path"], (ours, fake.last()["path"])
+
+
 @pytest.mark.parametrize("to", ["{fake}/v1/client/sync?a=1#h", "/v1/verify?x=%2F", "v1/rel",
                                 "https://accounts.example.test/sign-in", "{fake}"])
 def test_location_as_the_sdk_rewrites_it(px, fake, to):
