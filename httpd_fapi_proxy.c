@@ -24,7 +24,9 @@
 #include "util_filter.h"
 #include "mod_proxy.h"
 
-#include "httpd_clerk.h"
+#include "httpd_directives.h"
+#include "httpd_fapi_proxy.h"
+#include "httpd_logno.h"
 
 #include "fapi_proxy.h"
 #include "publishable_key.h"
