@@ -11,6 +11,7 @@ import json
 import os
 import re
 import socket
+import time
 
 import pytest
 
@@ -68,7 +69,12 @@ class ProxyHttpd(FakeClerkHttpd):
                            "<Location /__clerk/v1/errdoc>\n"
                            "        ErrorDocument 502 /open/env.cgi\n"
                            "        ErrorDocument 503 /open/env.cgi\n    </Location>")
-        text += self.vhost(self.trusted_port, self.fake.base, "ClerkTrustForwardedHeaders On")
+        # C's site lets signed-out visitors through, so its page requests hand stale sessions
+        # to the handshake in check_access, before any Require runs.
+        text += self.vhost(self.trusted_port, self.fake.base,
+                           "ClerkTrustForwardedHeaders On\n    <Location />\n"
+                           "        ClerkUnauthAction pass\n        Require all granted\n"
+                           "    </Location>")
         with open(self.conf, "w") as f:
             f.write(text)
         os.chmod(self.conf, 0o644)
@@ -213,6 +219,21 @@ def test_cors_preflight_and_other_methods_go_up_too(px, fake):
     for m in ("DELETE", "PATCH", "PUT"):
         r = curl(url(px.port, "/__clerk/v1/echo"), method=m, data="x=1")
         assert r.status == 200 and fake.last()["method"] == m and fake.last()["size"] == 3, r
+
+
+def test_proxied_page_requests_never_get_the_modules_handshake(px, fake):
+    """The handshake itself goes through the proxy path (ClerkProxyURL): were the module to
+    decide requests there, a browser with a stale session would be sent to the handshake from
+    the handshake, forever."""
+    stale = ["Sec-Fetch-Dest: document", "Accept: text/html",
+             "Cookie: __client_uat=%d" % int(time.time())]
+    r = curl(url(px.trusted_port, "/app/env.cgi"), stale)
+    assert r.status == 307 and "/v1/client/handshake?" in r.header("location"), r
+    n = fake.count()
+    r = curl(url(px.trusted_port, "/__clerk/v1/client/handshake?redirect_url=x"), stale)
+    assert r.status == 200 and fake.count() == n + 1, r
+    assert r.header("x-clerk-auth-status") is None, r
+    assert r.json()["path"] == "/v1/client/handshake?redirect_url=x", r
 
 
 def test_large_bodies_both_ways(px, fake, tmp_path):
