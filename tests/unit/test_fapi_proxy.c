@@ -188,6 +188,37 @@ START_TEST(location_on_fapi_host_is_rewritten)
 }
 END_TEST
 
+START_TEST(location_odd_inputs_are_bounded_and_safe)
+{
+    const char *t = "https://frontend-api.clerk.dev", *pu = "https://app.example/__clerk";
+    const char *odd[] = {"http://",
+                         "//",
+                         "https://[::1",
+                         "https://frontend-api.clerk.dev:99999",
+                         "#",
+                         "?",
+                         "",
+                         "/..",
+                         "../../..",
+                         "a/./b/../../../c"};
+    for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
+        const char *out = clerk_fapi_proxy_location(pool, odd[i], t, pu);
+        ck_assert_ptr_nonnull(out);
+        /* Either unchanged, or under the proxy URL: never anywhere else. */
+        ck_assert(strcmp(out, odd[i]) == 0 || strncmp(out, pu, strlen(pu)) == 0);
+    }
+    ck_assert_str_eq(clerk_fapi_proxy_location(pool, "../../..", t, pu),
+                     "https://app.example/__clerk/");
+    /* A long Location costs a small multiple of its length. */
+    size_t n = 100000;
+    char *longloc = apr_palloc(pool, n + 2);
+    longloc[0] = '/';
+    memset(longloc + 1, 'a', n);
+    longloc[n + 1] = '\0';
+    ck_assert_uint_eq(strlen(clerk_fapi_proxy_location(pool, longloc, t, pu)), strlen(pu) + n + 1);
+}
+END_TEST
+
 START_TEST(secret_and_error_body)
 {
     ck_assert_int_eq(clerk_fapi_proxy_leaks_secret("a sk_test_abc b", "sk_test_abc"), 1);
@@ -212,6 +243,7 @@ Suite *fapi_proxy_suite(void)
     tcase_add_test(tc, untrusted_forwarding_uses_the_connection);
     tcase_add_test(tc, trusted_forwarding_follows_getClientIp);
     tcase_add_test(tc, location_on_fapi_host_is_rewritten);
+    tcase_add_test(tc, location_odd_inputs_are_bounded_and_safe);
     tcase_add_test(tc, secret_and_error_body);
     suite_add_tcase(s, tc);
     return s;
