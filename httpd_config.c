@@ -12,6 +12,7 @@
 #include "http_log.h"
 
 #include "httpd_config.h"
+#include "httpd_fapi_proxy.h"
 #include "httpd_jwks.h"
 #include "httpd_logno.h"
 #include "httpd_preflight.h"
@@ -236,6 +237,7 @@ void *clerk_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     INHERIT(handshake, -1);
     INHERIT(preflight, 0);
     INHERIT(scrub_all, -1);
+    INHERIT(fapi_proxy, NULL);
     /* httpd merges a matching <Location> into every request: when the outer record adds
      * nothing (the usual case), the section's own record, resolved at startup, is the answer
      * and the request allocates and resolves nothing. Both records are zero-filled before
@@ -287,6 +289,19 @@ static const clerk_key *lookup_key(void *ctx, const char *kid, clerk_error *err)
     clerk_error_set(err, CLERK_R_JWK_FAILED_TO_RESOLVE,
                     "Failed to resolve JWK during verification.");
     return NULL;
+}
+
+void clerk_server_instance_get(apr_pool_t *p, server_rec *s, clerk_server_instance *out)
+{
+    const clerk_dir_conf *d = clerk_conf_of(s->lookup_defaults);
+    memset(out, 0, sizeof(*out));
+    if (!d)
+        return;
+    out->pk = d->pk;
+    out->secret_key = d->secret_key;
+    out->trust_forwarded = d->trust_forwarded == 1;
+    out->key_error = key_origin_error(p, d);
+    out->fapi_proxy = d->fapi_proxy;
 }
 
 int clerk_dir_remote_source(const void *dconf, const char **secret_key, const char **jwks_url)

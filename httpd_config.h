@@ -55,6 +55,7 @@ typedef struct clerk_dir_conf {
     int handshake;            /* ClerkHandshake */
     int preflight;            /* ClerkCORSPreflight: CLERK_PREFLIGHT_*, 0 unset */
     int scrub_all;            /* ClerkScrubHeaders (server/vhost scope only), -1 unset */
+    const void *fapi_proxy;   /* ClerkFrontendAPIProxy (httpd_fapi_proxy.c), server scope */
     /* The key source travels as one group with the instance it was set for (see
      * merge_dir_conf): where its first directive is, the server (main or virtual host) whose
      * configuration holds it, and, once merged, the publishable key in force there. A raw

@@ -13,6 +13,7 @@
 #include "http_config.h"
 
 #include "httpd_config.h"
+#include "httpd_fapi_proxy.h"
 #include "httpd_directives.h"
 #include "httpd_handshake.h"
 #include "httpd_jwks.h"
@@ -321,4 +322,8 @@ const command_rec clerk_cmds[] = {
                   "where handshakes go: host or http(s) URL (default: from the publishable key)"),
     AP_INIT_FLAG("ClerkHandshake", ap_set_flag_slot, DIR_SLOT(handshake), CLERK_SCOPE,
                  "send page requests through Clerk's handshake (default On)"),
+    /* The Frontend API proxy (httpd_fapi_proxy.c), server scope: in the server's own record. */
+    AP_INIT_TAKE12("ClerkFrontendAPIProxy", clerk_fapi_proxy_set, DIR_SLOT(fapi_proxy), RSRC_CONF,
+                   "path under which this server serves the instance's Frontend API, e.g. "
+                   "/__clerk [, and the Frontend API URL; default: from the publishable key]"),
     {NULL}};

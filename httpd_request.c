@@ -19,6 +19,7 @@
 #include "http_request.h"
 
 #include "httpd_config.h"
+#include "httpd_fapi_proxy.h"
 #include "httpd_export.h"
 #include "httpd_handshake.h"
 #include "httpd_jwks.h"
@@ -77,7 +78,8 @@ static const char *source_name(clerk_token_source s)
 int clerk_is_auth_type(request_rec *r)
 {
     const char *type = ap_auth_type(r);
-    return type && strcasecmp(type, CLERK_AUTH_TYPE) == 0;
+    /* The Frontend API proxy's path is never behind AuthType Clerk (httpd_fapi_proxy.c). */
+    return type && strcasecmp(type, CLERK_AUTH_TYPE) == 0 && !clerk_fapi_proxy_request(r);
 }
 
 /* docs/design.md#header-scrubbing: nothing the client sends may look like what we export

@@ -27,6 +27,7 @@
 #include "httpd_authz.h"
 #include "httpd_config.h"
 #include "httpd_directives.h"
+#include "httpd_fapi_proxy.h"
 #include "httpd_jwks.h"
 #include "httpd_preflight.h"
 #include "httpd_private.h"
@@ -58,6 +59,7 @@ static void register_hooks(apr_pool_t *p)
     clerk_status_register_hooks(p);
     clerk_preflight_register_hooks(p);
     clerk_private_register_hooks(p);
+    clerk_fapi_proxy_register_hooks(p);
 }
 
 module AP_MODULE_DECLARE_DATA clerk_auth_module = {

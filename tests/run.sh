@@ -57,6 +57,8 @@ echo "node for the suites: $NODE_SOURCE"
 # The real-browser handshake test: playwright-core pinned by tests/browser/package-lock.json
 # drives Debian's chromium (no browser download).
 step "npm ci (tests/browser)" npm ci --prefix tests/browser --no-audit --no-fund
+# The e2e Frontend API proxy test runs the pinned @clerk/backend proxy.ts side by side.
+step "npm ci (tests/conformance)" npm ci --prefix tests/conformance --no-audit --no-fund
 step autogen ./autogen.sh
 step configure ./configure --enable-werror
 step build make -j2
