@@ -38,6 +38,11 @@ const clerk_key *clerk_key_chain_lookup(void *ctx, const char *kid, clerk_error 
     return NULL;
 }
 
+int clerk_key_chain_needs_remote(const clerk_key_chain *kc)
+{
+    return kc->remote_configured && !kc->pem;
+}
+
 clerk_key_source clerk_key_chain_source(clerk_key_chain *kc)
 {
     clerk_key_source s = {clerk_key_chain_lookup, kc};

@@ -23,6 +23,10 @@ typedef struct clerk_key_chain {
  * look-up's own error, else jwk-failed-to-resolve. */
 const clerk_key *clerk_key_chain_lookup(void *ctx, const char *kid, clerk_error *err);
 
+/* 1 when a look-up may reach the remote source, so the caller must set kc->remote up for the
+ * request: one is configured and no PEM key answers first (nothing is fetched then). */
+int clerk_key_chain_needs_remote(const clerk_key_chain *kc);
+
 /* The key source verification reads: clerk_key_chain_lookup over kc (which must outlive it). */
 clerk_key_source clerk_key_chain_source(clerk_key_chain *kc);
 

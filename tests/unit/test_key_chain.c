@@ -180,6 +180,19 @@ START_TEST(remote_not_set_up_or_no_source_fails_to_resolve)
 }
 END_TEST
 
+START_TEST(remote_is_needed_only_where_no_pem_key_answers_first)
+{
+    for (int file = 0; file <= 1; file++) {
+        clerk_key_chain kc = chain(0, file, 1);
+        ck_assert_int_eq(clerk_key_chain_needs_remote(&kc), 1);
+        kc = chain(1, file, 1);
+        ck_assert_int_eq(clerk_key_chain_needs_remote(&kc), 0);
+        kc = chain(0, file, 0);
+        ck_assert_int_eq(clerk_key_chain_needs_remote(&kc), 0);
+    }
+}
+END_TEST
+
 Suite *key_chain_suite(void)
 {
     Suite *s = suite_create("key_chain");
@@ -191,6 +204,7 @@ Suite *key_chain_suite(void)
     tcase_add_test(tc, file_miss_goes_to_the_remote_set_with_the_kid);
     tcase_add_test(tc, remote_alone_answers_every_kid);
     tcase_add_test(tc, remote_not_set_up_or_no_source_fails_to_resolve);
+    tcase_add_test(tc, remote_is_needed_only_where_no_pem_key_answers_first);
     suite_add_tcase(s, tc);
     return s;
 }
