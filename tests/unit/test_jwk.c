@@ -273,17 +273,28 @@ START_TEST(pem_text_translates_only_the_two_escapes)
 }
 END_TEST
 
+/* {"keys":[...]} of the n keys' public JWKs (kid NULL: none, no "alg"), into doc. */
+static void jwks_doc_of(char *doc, size_t cap, size_t n, EVP_PKEY *const *keys,
+                        const char *const *kids)
+{
+    size_t used = (size_t)snprintf(doc, cap, "{\"keys\":[");
+    for (size_t i = 0; i < n; i++) {
+        char *jwk = mint_public_jwk(keys[i], kids[i], NULL);
+        used += (size_t)snprintf(doc + used, cap - used, "%s%s", i ? "," : "", jwk);
+        free(jwk);
+        ck_assert_uint_lt(used, cap);
+    }
+    snprintf(doc + used, cap - used, "]}");
+}
+
 START_TEST(kids_are_listed_sorted_without_kidless_keys)
 {
-    char *jb = mint_public_jwk(rsa2048, "ins_b", "RS256");
-    char *ja = mint_public_jwk(ec256, "ins_a", NULL);
-    char *jn = mint_public_jwk(rsa2048b, NULL, NULL);
-    char doc[8192];
     /* The third entry's key is too short to load: its kid is not one the set can answer. */
-    char *weak = mint_public_jwk(rsa1024, "ins_c", NULL);
-    snprintf(doc, sizeof doc, "{\"keys\":[%s,%s,%s,%s]}", jb, ja, weak, jn);
+    EVP_PKEY *keys[] = {rsa2048, ec256, rsa1024, rsa2048b};
+    const char *kids[] = {"ins_b", "ins_a", "ins_c", NULL};
+    char doc[8192], err[256] = "", buf[64];
+    jwks_doc_of(doc, sizeof doc, 4, keys, kids);
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256] = "", buf[64];
     ck_assert_msg(add_jwks_text(ks, doc, err, sizeof err) == 3, "%s", err);
     ck_assert_str_eq(clerk_keyset_kids(ks, buf, sizeof buf), "ins_a, ins_b");
     /* A PEM key has no kid either. */
@@ -297,10 +308,6 @@ START_TEST(kids_are_listed_sorted_without_kidless_keys)
     ck_assert_str_eq(clerk_keyset_kids(NULL, buf, sizeof buf), "");
     clerk_keyset_unref(empty);
     clerk_keyset_unref(ks);
-    free(jb);
-    free(ja);
-    free(jn);
-    free(weak);
 }
 END_TEST
 
