@@ -261,7 +261,10 @@ int clerk_dir_remote_source(const void *dconf, const char **secret_key, const ch
     const clerk_dir_conf *d = dconf;
     *secret_key = d ? d->secret_key : NULL;
     *jwks_url = d ? d->jwks_url : NULL;
-    return d && !d->pem_keys && (d->secret_key || d->jwks_url);
+    if (!d)
+        return 0;
+    const clerk_key_chain kc = {d->pem_keys, d->jwks_keys, d->secret_key || d->jwks_url, {0}};
+    return clerk_key_chain_needs_remote(&kc);
 }
 
 /* ---- logging ------------------------------------------------------------------------------- */
