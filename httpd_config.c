@@ -43,7 +43,6 @@ void *clerk_create_dir_conf(apr_pool_t *p, char *dir)
     return d;
 }
 
-static const clerk_key *lookup_key(void *ctx, const char *kid, clerk_error *err);
 static void core_log(void *ctx, int level, const char *msg);
 
 /* The key-source group: PEM, JWKS file, JWKS URL, secret key (its file too). */
@@ -161,17 +160,16 @@ const clerk_resolved *clerk_resolve_dir_conf(apr_pool_t *p, const clerk_dir_conf
     c->verify.issuer = d->issuer;
     c->verify.max_token_size = d->max_token_size ? d->max_token_size : CLERK_JWT_DEFAULT_MAX_LEN;
     c->accept_pending = d->accept_pending == 1;
-    c->keys.lookup = lookup_key;
-    c->keys.ctx = rs;
+    c->keys = clerk_key_chain_source(&rs->keys);
+    c->user_claim = d->user_claim ? d->user_claim : DEFAULT_USER_CLAIM;
     c->log = core_log;
     c->handshake_off = d->handshake == 0;
     c->frontend_api = d->frontend_api;
     c->secret_key = d->secret_key;
 
-    rs->pem = d->pem_keys;
-    rs->jwks = d->jwks_keys;
-    rs->jwks_kids = d->jwks_kids;
-    rs->remote = d->secret_key != NULL || d->jwks_url != NULL;
+    rs->keys.pem = d->pem_keys;
+    rs->keys.jwks = d->jwks_keys;
+    rs->keys.remote_configured = d->secret_key != NULL || d->jwks_url != NULL;
     rs->secret_key = d->secret_key;
     rs->jwks_url = d->jwks_url;
     rs->action = d->action ? (unauth_action)d->action : ACTION_AUTH;
@@ -182,7 +180,6 @@ const clerk_resolved *clerk_resolve_dir_conf(apr_pool_t *p, const clerk_dir_conf
     rs->debug_headers = d->debug_headers >= 0 ? d->debug_headers : (d->pk && !d->pk->production);
     rs->trust_forwarded = d->trust_forwarded == 1;
     rs->sign_in_url = d->sign_in_url;
-    rs->user_claim = d->user_claim ? d->user_claim : DEFAULT_USER_CLAIM;
     rs->preflight = d->preflight ? d->preflight : CLERK_PREFLIGHT_RESPOND;
     rs->scrub_all = d->scrub_all == 1;
     rs->key_error = key_origin_error(p, d);
@@ -209,7 +206,6 @@ void *clerk_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     const clerk_dir_conf *keys = clerk_has_key_source(add) ? add : base;
     m->pem_keys = keys->pem_keys;
     m->jwks_keys = keys->jwks_keys;
-    m->jwks_kids = keys->jwks_kids;
     m->jwks_url = keys->jwks_url;
     m->secret_key = keys->secret_key;
     m->keys_at = keys->keys_at;
@@ -262,35 +258,6 @@ void *clerk_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 
 /* ---- directive handlers ------------------------------------------------------------------- */
 
-/* Clerk's order: a PEM key wins (any kid), else the local JWKS by kid, else the remote JWKS.
- * Remote locations read lookup_key_remote per request; reaching the end here means their source
- * could not be set up, so they fail closed. */
-static const clerk_key *lookup_key(void *ctx, const char *kid, clerk_error *err)
-{
-    const clerk_resolved *rs = ctx;
-    const clerk_key *k;
-
-    if (rs->pem)
-        return clerk_keyset_find(rs->pem, kid);
-    if (rs->jwks) {
-        k = kid ? clerk_keyset_find(rs->jwks, kid) : NULL;
-        if (k)
-            return k;
-        if (!rs->remote) {
-            clerk_error_set(err, CLERK_R_JWK_KID_MISMATCH,
-                            "Unable to find a signing key in JWKS that matches the kid='%.100s' "
-                            "of the provided session token. Please make sure that the __session "
-                            "cookie or the HTTP authorization header contain a Clerk-generated "
-                            "session JWT. The following kid is available: %s",
-                            kid ? kid : "undefined", rs->jwks_kids ? rs->jwks_kids : "");
-            return NULL;
-        }
-    }
-    clerk_error_set(err, CLERK_R_JWK_FAILED_TO_RESOLVE,
-                    "Failed to resolve JWK during verification.");
-    return NULL;
-}
-
 void clerk_server_instance_get(apr_pool_t *p, server_rec *s, clerk_server_instance *out)
 {
     const clerk_dir_conf *d = clerk_conf_of(s->lookup_defaults);
@@ -309,7 +276,10 @@ int clerk_dir_remote_source(const void *dconf, const char **secret_key, const ch
     const clerk_dir_conf *d = dconf;
     *secret_key = d ? d->secret_key : NULL;
     *jwks_url = d ? d->jwks_url : NULL;
-    return d && !d->pem_keys && (d->secret_key || d->jwks_url);
+    if (!d)
+        return 0;
+    const clerk_key_chain kc = {d->pem_keys, d->jwks_keys, d->secret_key || d->jwks_url, {0}};
+    return clerk_key_chain_needs_remote(&kc);
 }
 
 /* ---- logging ------------------------------------------------------------------------------- */

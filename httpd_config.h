@@ -7,6 +7,7 @@
 #include "http_config.h"
 
 #include "jwk.h"
+#include "key_chain.h"
 #include "publishable_key.h"
 #include "request_state.h"
 
@@ -35,7 +36,6 @@ typedef struct clerk_dir_conf {
     const char *jwks_url;
     clerk_keyset *pem_keys;  /* ClerkJWTKey */
     clerk_keyset *jwks_keys; /* ClerkJWKSFile */
-    const char *jwks_kids;   /* the file's usable kids, sorted, for Clerk's kid-mismatch text */
     apr_array_header_t *azp; /* const char * */
     apr_array_header_t *aud; /* const char * */
     const char *issuer;
@@ -71,10 +71,9 @@ typedef struct clerk_dir_conf {
 /* What a request reads: the record with every default applied, and the core's clerk_config. */
 struct clerk_resolved {
     clerk_config core; /* cache and log_ctx are filled per request on a stack copy */
-    clerk_keyset *pem;
-    clerk_keyset *jwks;
-    const char *jwks_kids;
-    int remote; /* ClerkSecretKey(File) or ClerkJWKSURL: a remote key source is configured */
+    /* ClerkJWTKey, ClerkJWKSFile and whether ClerkSecretKey(File) or ClerkJWKSURL configure a
+     * remote source; decide() sets up a request's remote look-up on a copy. */
+    clerk_key_chain keys;
     const char *secret_key; /* for the remote source (httpd_jwks.c) */
     const char *jwks_url;
     unauth_action action;
@@ -84,7 +83,6 @@ struct clerk_resolved {
     int debug_headers;
     int trust_forwarded;
     const char *sign_in_url;
-    const char *user_claim;
     int preflight; /* CLERK_PREFLIGHT_* */
     int scrub_all;
     const char *key_error; /* the key source belongs to another instance: refuse (fail closed) */

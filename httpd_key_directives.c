@@ -189,25 +189,6 @@ const char *clerk_set_handoff_key_file(cmd_parms *cmd, void *cfg, const char *ar
     return NULL;
 }
 
-/* PEM text that went through a one-line variable (${CLERK_JWT_KEY}) often carries the two
- * characters '\' 'n' where newlines were; the core copes with spaces but not with those. */
-static char *normalise_pem(apr_pool_t *p, const char *in)
-{
-    char *out = apr_palloc(p, strlen(in) + 1), *o = out;
-    for (const char *s = in; *s; s++) {
-        if (s[0] == '\\' && s[1] == 'n') {
-            *o++ = '\n';
-            s++;
-        } else if (s[0] == '\\' && s[1] == 'r') {
-            s++;
-        } else {
-            *o++ = *s;
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
 /* RAW_ARGS: the PEM may arrive unquoted with spaces (one-line paste) or quoted. */
 const char *clerk_set_jwt_key(cmd_parms *cmd, void *cfg, const char *args)
 {
@@ -239,51 +220,19 @@ const char *clerk_set_jwt_key(cmd_parms *cmd, void *cfg, const char *args)
     if ((e = unsubstituted(cmd, text)) != NULL)
         return e;
 
-    if (strncmp(text, "file:", 5) == 0) {
-        if ((e = read_config_file(cmd, text + 5, CLERK_PEM_MAX_BYTES, &buf, &len)) != NULL)
-            return e;
-    } else {
-        buf = normalise_pem(cmd->pool, text);
-        len = strlen(buf);
-    }
+    int from_file = strncmp(text, "file:", 5) == 0;
+    if (from_file && (e = read_config_file(cmd, text + 5, CLERK_PEM_MAX_BYTES, &buf, &len)) != NULL)
+        return e;
     clerk_keyset *ks = pool_keyset(cmd->pool);
     if (!ks)
         return clerk_cmd_error(cmd, "out of memory");
-    if (clerk_keyset_add_pem(ks, buf, len, err, sizeof(err)) != 0)
+    /* Inline text may carry a one-line variable's \n escapes; a file is PEM as it is. */
+    if ((from_file ? clerk_keyset_add_pem(ks, buf, len, err, sizeof(err))
+                   : clerk_keyset_add_pem_text(ks, text, strlen(text), err, sizeof(err))) != 0)
         return clerk_cmd_error(cmd, "%s", err);
     d->pem_keys = ks;
     clerk_note_key_source(cmd, d);
     return NULL;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The kids of a loaded JWKS, sorted and joined with ", " as Clerk lists them. */
-static const char *jwks_kid_list(apr_pool_t *p, const clerk_keyset *ks, const char *json,
-                                 apr_size_t len)
-{
-    json_t *doc = json_loadb(json, len, 0, NULL);
-    apr_array_header_t *kids = apr_array_make(p, 4, sizeof(const char *));
-    json_t *keys = json_object_get(doc, "keys");
-    size_t i;
-    json_t *jwk;
-
-    json_array_foreach(keys, i, jwk)
-    {
-        const char *kid = json_string_value(json_object_get(jwk, "kid"));
-        const clerk_key *k = kid ? clerk_keyset_find(ks, kid) : NULL;
-        if (k && k->kid && strcmp(k->kid, kid) == 0)
-            APR_ARRAY_PUSH(kids, const char *) = apr_pstrdup(p, kid);
-    }
-    json_decref(doc);
-    qsort(kids->elts, (size_t)kids->nelts, sizeof(const char *), cmp_str);
-    const char *list = "";
-    for (int k = 0; k < kids->nelts; k++)
-        list = apr_pstrcat(p, list, k ? ", " : "", APR_ARRAY_IDX(kids, k, const char *), NULL);
-    return list;
 }
 
 const char *clerk_set_jwks_file(cmd_parms *cmd, void *cfg, const char *arg)
@@ -302,7 +251,6 @@ const char *clerk_set_jwks_file(cmd_parms *cmd, void *cfg, const char *arg)
     if (clerk_keyset_add_jwks(ks, buf, len, err, sizeof(err)) < 0)
         return clerk_cmd_error(cmd, "%s: %s", arg, err);
     d->jwks_keys = ks;
-    d->jwks_kids = jwks_kid_list(cmd->pool, ks, buf, len);
     clerk_note_key_source(cmd, d);
     return NULL;
 }

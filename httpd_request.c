@@ -155,19 +155,6 @@ static void fill_request_facts(request_rec *r, const clerk_resolved *rs, clerk_r
 #endif
 }
 
-/* REMOTE_USER from ClerkUserClaim (a claim name or a dotted path): the core's choice
- * (clerk_claims_user). NULL, with why, when the token has no usable value. */
-static const char *user_from_token(request_rec *r, const clerk_token *t, const char *claim,
-                                   clerk_user_claim_result *why)
-{
-    if (strcmp(claim, "sub") == 0) /* verification required a non-empty string sub */
-        return t->claims.sub;
-    char *buf = apr_palloc(r->pool, 24);
-    const char *user;
-    *why = clerk_claims_user(t->jwt->payload, claim, buf, 24, &user);
-    return user;
-}
-
 static void log_decision(request_rec *r, const clerk_resolved *rs, const clerk_req *rq)
 {
     const clerk_state *st = &rq->st;
@@ -194,13 +181,13 @@ static void log_decision(request_rec *r, const clerk_resolved *rs, const clerk_r
                   clerk_reason_str(st->reason), source_name(st->source), action_name(rs->action));
 
     if (st->reason == CLERK_R_JWK_FAILED_TO_RESOLVE) {
-        if (rs->remote && apr_atomic_cas32(&logged_remote_pending, 1, 0) == 0)
+        if (rs->keys.remote_configured && apr_atomic_cas32(&logged_remote_pending, 1, 0) == 0)
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           CLERK_LOGNO(0006) "this location's remote key source "
                                             "(ClerkSecretKey/ClerkJWKSURL) could not be set up "
                                             "(see CLERK0402): every token is signed out "
                                             "(jwk-failed-to-resolve). Logged once per process.");
-        else if (!rs->remote && apr_atomic_cas32(&logged_no_key_source, 1, 0) == 0)
+        else if (!rs->keys.remote_configured && apr_atomic_cas32(&logged_no_key_source, 1, 0) == 0)
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           CLERK_LOGNO(0007) "AuthType Clerk without any key source for %s: "
                                             "every token is signed out (jwk-failed-to-resolve). "
@@ -224,19 +211,6 @@ clerk_req *clerk_request_record(request_rec *r)
             clerk_keep_for_main(r, rq);
     }
     return rq;
-}
-
-/* A remote location's keys for one request: its local JWKS file first, then the fetched set. */
-typedef struct remote_keys {
-    const clerk_resolved *rs;
-    clerk_key_source remote;
-} remote_keys;
-
-static const clerk_key *lookup_key_remote(void *ctx, const char *kid, clerk_error *err)
-{
-    const remote_keys *rk = ctx;
-    const clerk_key *k = rk->rs->jwks && kid ? clerk_keyset_find(rk->rs->jwks, kid) : NULL;
-    return k ? k : rk->remote.lookup(rk->remote.ctx, kid, err);
 }
 
 /* The request's decision, made at most once per request_rec. */
@@ -264,20 +238,16 @@ clerk_req *clerk_decide(request_rec *r, const clerk_resolved *rs)
     cc.cache = clerk_token_cache_current();
     cc.log_ctx = r;
     clerk_handshake_request_config(r, &cc);
-    if (rs->remote && !rs->pem) { /* Clerk's order: a PEM key wins and nothing is fetched */
-        remote_keys *rk = apr_palloc(r->pool, sizeof(*rk));
-        rk->rs = rs;
-        if (clerk_jwks_request_keys(r, rs->secret_key, rs->jwks_url, &rk->remote) == 0) {
-            cc.keys.lookup = lookup_key_remote;
-            cc.keys.ctx = rk;
-        }
+    if (clerk_key_chain_needs_remote(&rs->keys)) {
+        clerk_key_chain *kc = apr_pmemdup(r->pool, &rs->keys, sizeof(*kc));
+        if (clerk_jwks_request_keys(r, rs->secret_key, rs->jwks_url, &kc->remote) == 0)
+            cc.keys = clerk_key_chain_source(kc);
     }
     clerk_request_state(r->pool, &rq->facts, &cc, &rq->st);
 
     if (rq->st.status == CLERK_SIGNED_IN) {
         clerk_token *t = rq->st.token;
-        clerk_user_claim_result why = CLERK_USER_CLAIM_OK;
-        rq->user = user_from_token(r, t, rs->user_claim, &why);
+        rq->user = rq->st.user;
         /* A token seen before gets its variables made once and kept; a first sighting (maybe the
          * only one) exports from its auth object directly, which costs less than keeping. */
         int usable;
@@ -288,21 +258,11 @@ clerk_req *clerk_decide(request_rec *r, const clerk_resolved *rs)
             usable = clerk_auth_from_claims(r->pool, t->jwt->payload, &rq->auth) == 0;
             rq->auth_made = usable;
         }
-        if (!rq->user || !usable) {
+        if (!usable) {
             /* Nothing of the token may reach the application of a signed-out request. */
             rq->auth_made = 0;
             rq->exports = NULL;
-            rq->st.status = CLERK_SIGNED_OUT;
-            rq->st.reason = CLERK_R_TOKEN_VERIFICATION_FAILED;
-            rq->st.message = rq->user ? "The session token's claims cannot be read."
-                                      : apr_psprintf(r->pool,
-                                                     "The session token's '%s' claim %s: it is "
-                                                     "REMOTE_USER (ClerkUserClaim); add it to the "
-                                                     "session token in Clerk.",
-                                                     rs->user_claim, clerk_user_claim_problem(why));
-            /* The core names the public URL only for its own signed-out decisions; the
-             * sign-in redirect needs it for this one too. */
-            rq->st.public_url = clerk_public_url(r->pool, &rq->facts.url);
+            clerk_request_state_claims_unreadable(r->pool, &rq->facts, &rq->st);
         }
     }
     log_decision(r, rs, rq);

@@ -313,6 +313,32 @@ int clerk_keyset_add_pem(clerk_keyset *ks, const char *pem, size_t len, char *er
     return add_key(ks, pkey, NULL, 1, 0, err, errlen);
 }
 
+/* PEM text that went through a one-line variable (${CLERK_JWT_KEY}) often carries the two
+ * characters '\\' 'n' where its newlines were, and '\\' 'r' before them; OpenSSL copes with
+ * spaces (pem_body_to_key) but not with those. */
+int clerk_keyset_add_pem_text(clerk_keyset *ks, const char *text, size_t len, char *err,
+                              size_t errlen)
+{
+    char *pem = malloc(len + 1), *o = pem;
+    if (pem == NULL) {
+        SET_ERR("out of memory");
+        return -1;
+    }
+    for (const char *s = text, *end = text + len; s < end; s++) {
+        if (s[0] == '\\' && s + 1 < end && s[1] == 'n') {
+            *o++ = '\n';
+            s++;
+        } else if (s[0] == '\\' && s + 1 < end && s[1] == 'r') {
+            s++;
+        } else {
+            *o++ = *s;
+        }
+    }
+    int rc = clerk_keyset_add_pem(ks, pem, (size_t)(o - pem), err, errlen);
+    free(pem);
+    return rc;
+}
+
 /* Strictly decodes the base64url string member name of jwk into a malloc'd buffer. */
 static unsigned char *jwk_bytes(const json_t *jwk, const char *name, size_t *len)
 {
@@ -600,6 +626,30 @@ const clerk_key *clerk_keyset_find(const clerk_keyset *ks, const char *kid)
         if (ks->keys[i]->any_kid)
             return ks->keys[i];
     return NULL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+char *clerk_keyset_kids(const clerk_keyset *ks, char *buf, size_t buflen)
+{
+    const char *kids[KEYSET_MAX_KEYS];
+    size_t n = 0, used = 0;
+    for (size_t i = 0; ks != NULL && i < ks->n; i++)
+        if (ks->keys[i]->kid != NULL)
+            kids[n++] = ks->keys[i]->kid;
+    qsort(kids, n, sizeof kids[0], cmp_str);
+    if (buflen > 0)
+        buf[0] = '\0';
+    for (size_t i = 0; i < n && used < buflen; i++) {
+        int w = snprintf(buf + used, buflen - used, "%s%s", i ? ", " : "", kids[i]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+    return buf;
 }
 
 size_t clerk_keyset_count(const clerk_keyset *ks)

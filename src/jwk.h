@@ -59,6 +59,11 @@ clerk_keyset *clerk_keyset_new(void);
  * Returns 0, or -1 with a message in err naming what is wrong (never the key text). */
 int clerk_keyset_add_pem(clerk_keyset *ks, const char *pem, size_t len, char *err, size_t errlen);
 
+/* As clerk_keyset_add_pem, for PEM text written inline in the configuration: each two-character
+ * escape "\\n" becomes a newline and each "\\r" is dropped first (a one-line variable's form). */
+int clerk_keyset_add_pem_text(clerk_keyset *ks, const char *text, size_t len, char *err,
+                              size_t errlen);
+
 /* Adds one JWK object (RSA n/e, EC crv/x/y on the curve, OKP Ed25519 x; "use" absent or "sig";
  * "alg", when present, restricts the key to that algorithm). Returns 0, or -1 with err. */
 int clerk_keyset_add_jwk(clerk_keyset *ks, const json_t *jwk, char *err, size_t errlen);
@@ -72,6 +77,10 @@ int clerk_keyset_add_jwks(clerk_keyset *ks, const char *json, size_t len, char *
 /* The key for kid: an exact kid match first, else a PEM key; for a NULL kid, the first kid-less
  * key. NULL when none. The pointer lives as long as the set. */
 const clerk_key *clerk_keyset_find(const clerk_keyset *ks, const char *kid);
+
+/* The kids of the set's keys that have one, sorted and joined with ", " as Clerk's kid-mismatch
+ * message lists them, written into buf (truncated to buflen); returns buf. */
+char *clerk_keyset_kids(const clerk_keyset *ks, char *buf, size_t buflen);
 
 /* Number of keys in the set. */
 size_t clerk_keyset_count(const clerk_keyset *ks);

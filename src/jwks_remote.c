@@ -31,7 +31,6 @@
 #define MSG_KID_MAX 128
 /* Longest text taken from Clerk's error body. */
 #define CLERK_MSG_MAX 300
-#define KIDS_MAX      1024
 /* Version 2: MAC keyed by a key the store's other writers do not hold, over the source's store
  * key too. A record of another version (an older build's) is ignored like an absent one. */
 #define RECORD_MAGIC  "CJR2 "
@@ -66,7 +65,6 @@ struct clerk_jwks_remote {
     apr_thread_cond_t *idle; /* signalled when busy drops */
     /* Everything below is guarded by mu. */
     clerk_keyset *ks;   /* the set requests use (one reference owned here) */
-    char *kids;         /* sorted ", "-joined kids of ks, for Clerk's mismatch message */
     int64_t fetched_at; /* fetch time ks was built from (the shared record's when shared) */
     int64_t last_attempt;
     int64_t next_store_check;
@@ -141,8 +139,6 @@ static apr_status_t remote_cleanup(void *data)
     clerk_jwks_remote *r = data;
     clerk_keyset_unref(r->ks);
     r->ks = NULL;
-    free(r->kids);
-    r->kids = NULL;
     return APR_SUCCESS;
 }
 
@@ -396,44 +392,11 @@ bad:
 
 /* ---- building a key set ------------------------------------------------------------------- */
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The sorted kids of doc that ks resolves to a key with that exact kid, ", "-joined. */
-static char *kids_of(const clerk_keyset *ks, const json_t *doc)
-{
-    const char *list[CLERK_JWKS_MAX_KEYS];
-    size_t n = 0, i;
-    const json_t *jwk;
-    json_array_foreach(json_object_get(doc, "keys"), i, jwk)
-    {
-        const char *kid = json_string_value(json_object_get(jwk, "kid"));
-        const clerk_key *k = kid ? clerk_keyset_find(ks, kid) : NULL;
-        if (k != NULL && k->kid != NULL && strcmp(k->kid, kid) == 0 && n < CLERK_JWKS_MAX_KEYS)
-            list[n++] = kid;
-    }
-    qsort(list, n, sizeof list[0], cmp_str);
-    char *out = calloc(1, KIDS_MAX);
-    if (out == NULL)
-        return NULL;
-    size_t used = 0;
-    for (i = 0; i < n; i++) {
-        int w = snprintf(out + used, KIDS_MAX - used, "%s%s", i ? ", " : "", list[i]);
-        if (w < 0 || (size_t)w >= KIDS_MAX - used)
-            break;
-        used += (size_t)w;
-    }
-    return out;
-}
-
 /* Parses a JWKS body into a new set; -1 with Clerk's reason and a message otherwise. */
 static int build_set(clerk_jwks_remote *r, const char *json, size_t len, clerk_keyset **ksp,
-                     char **kidsp, clerk_error *e)
+                     clerk_error *e)
 {
     *ksp = NULL;
-    *kidsp = NULL;
     json_error_t je;
     json_t *doc = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
     const json_t *keys = json_object_get(doc, "keys");
@@ -453,29 +416,20 @@ static int build_set(clerk_jwks_remote *r, const char *json, size_t len, clerk_k
         return clerk_error_set(e, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD,
                                "Error loading Clerk JWKS from %s: %s", r->shown, jerr);
     }
-    char *kids = kids_of(ks, doc);
     json_decref(doc);
-    if (kids == NULL) {
-        clerk_keyset_unref(ks);
-        return clerk_error_set(e, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD, "out of memory");
-    }
     *ksp = ks;
-    *kidsp = kids;
     return 0;
 }
 
 /* Makes ks (built from a fetch at fetched_at) the set this process uses; takes ownership. */
-static void install(clerk_jwks_remote *r, clerk_keyset *ks, char *kids, int64_t fetched_at)
+static void install(clerk_jwks_remote *r, clerk_keyset *ks, int64_t fetched_at)
 {
     lock(r);
     clerk_keyset *old = r->ks;
-    char *oldkids = r->kids;
     r->ks = ks;
-    r->kids = kids;
     r->fetched_at = fetched_at;
     unlock(r);
     clerk_keyset_unref(old);
-    free(oldkids);
 }
 
 /* Tells the server-wide floor (clerk_jwks_store.newest) that a set fetched at t is installed;
@@ -503,10 +457,9 @@ static void adopt(clerk_jwks_remote *r, const record *rec)
     if (!newer)
         return;
     clerk_keyset *ks;
-    char *kids;
     clerk_error e;
-    if (build_set(r, rec->json, rec->jsonlen, &ks, &kids, &e) == 0) {
-        install(r, ks, kids, rec->fetched_at);
+    if (build_set(r, rec->json, rec->jsonlen, &ks, &e) == 0) {
+        install(r, ks, rec->fetched_at);
         raise_floor(r, rec->fetched_at);
     } else
         logf_(r, 4, "JWKS for %s: the shared copy does not load: %s", r->shown, e.message);
@@ -723,11 +676,10 @@ static int refresh_step(clerk_jwks_remote *r, int64_t now, const char *kid, int 
     size_t blen;
     clerk_error e = {0};
     clerk_keyset *ks = NULL;
-    char *kids = NULL;
-    int ok = fetch_once(r, &body, &blen, &e) == 0 && build_set(r, body, blen, &ks, &kids, &e) == 0;
+    int ok = fetch_once(r, &body, &blen, &e) == 0 && build_set(r, body, blen, &ks, &e) == 0;
     if (ok) {
         size_t n = clerk_keyset_count(ks);
-        install(r, ks, kids, now);
+        install(r, ks, now);
         lock(r);
         r->n_ok++;
         r->last_err.reason = CLERK_R_NONE;

@@ -268,7 +268,20 @@ static int verify(ctx *c, const char *tok, clerk_token *t, int cached, clerk_err
     return 0;
 }
 
-/* The verified token becomes the state, unless its session is pending and not accepted. */
+/* The user a verified token names (ClerkUserClaim, default sub), or NULL with why. */
+static const char *token_user(ctx *c, const clerk_token *t, clerk_user_claim_result *why)
+{
+    const char *claim = c->cfg->user_claim;
+    if (!claim || strcmp(claim, "sub") == 0) /* verification required a non-empty string sub */
+        return t->claims.sub;
+    char *buf = apr_palloc(c->p, 24);
+    const char *user;
+    *why = clerk_claims_user(t->jwt->payload, claim, buf, 24, &user);
+    return user;
+}
+
+/* The verified token becomes the state, unless its session is pending and not accepted, or it
+ * names no user: a session with no name to give the application is no session to it. */
 static void signed_in(ctx *c, clerk_token *t)
 {
     const char *sts = t->claims.sts;
@@ -276,7 +289,18 @@ static void signed_in(ctx *c, clerk_token *t)
         signed_out(c, CLERK_R_SESSION_PENDING, MSG_PENDING);
         return;
     }
+    clerk_user_claim_result why = CLERK_USER_CLAIM_OK;
+    const char *user = token_user(c, t, &why);
+    if (!user) {
+        signed_out(c, CLERK_R_TOKEN_VERIFICATION_FAILED,
+                   apr_psprintf(c->p,
+                                "The session token's '%s' claim %s: it is REMOTE_USER "
+                                "(ClerkUserClaim); add it to the session token in Clerk.",
+                                c->cfg->user_claim, clerk_user_claim_problem(why)));
+        return;
+    }
     c->out->token = t;
+    c->out->user = user;
     finish(c, CLERK_SIGNED_IN, CLERK_R_NONE, "");
 }
 
@@ -879,4 +903,15 @@ void clerk_request_state(apr_pool_t *p, const clerk_request *req, const clerk_co
     }
     if (out->status != CLERK_SIGNED_IN)
         need_public_url(&c);
+}
+
+void clerk_request_state_claims_unreadable(apr_pool_t *p, const clerk_request *req, clerk_state *st)
+{
+    st->status = CLERK_SIGNED_OUT;
+    st->reason = CLERK_R_TOKEN_VERIFICATION_FAILED;
+    st->message = "The session token's claims cannot be read.";
+    st->user = NULL;
+    /* The core names the public URL for its own signed-out decisions; the sign-in redirect needs
+     * it for this one too. */
+    st->public_url = clerk_public_url(p, &req->url);
 }

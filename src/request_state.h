@@ -33,6 +33,8 @@ typedef struct clerk_config {
                                         rules, unsuffixed cookies, no handshake */
     clerk_verify_opts verify;        /* now_ms is ignored here: the request's now is used */
     int accept_pending;              /* ClerkAcceptPending */
+    const char *user_claim; /* ClerkUserClaim: the claim (name or dotted path) that names the
+                               user; NULL: "sub" */
     clerk_key_source keys;
     clerk_token_cache *cache; /* NULL: no verified-token cache */
     clerk_log_fn log;         /* may be NULL */
@@ -66,6 +68,7 @@ typedef struct clerk_state {
     clerk_token_source source; /* where a token was found (NONE: none presented) */
     const char *kid;           /* kid of the presented token if it decoded, else NULL */
     clerk_token *token;        /* signed in: the verified token; released by a pool cleanup */
+    const char *user;          /* signed in: the user_claim's value (REMOTE_USER); else NULL */
     int token_cached;          /* the token came from the verified-token cache (seen before) */
     /* Inputs of the handshake redirect (tokens/handshake.ts buildRedirectToHandshake), set for
      * every decision. */
@@ -90,8 +93,15 @@ typedef struct clerk_state {
 int clerk_is_document_request(const clerk_request *req);
 
 /* Decides the request's state. Everything is allocated from p (the request pool); never fails:
- * any internal error is signed-out unexpected-error. */
+ * any internal error is signed-out unexpected-error. A verified token whose user_claim has no
+ * usable value (clerk_claims_user) is signed-out token-verification-failed, naming the claim. */
 void clerk_request_state(apr_pool_t *p, const clerk_request *req, const clerk_config *cfg,
                          clerk_state *out);
+
+/* Turns a signed-in st whose claims the caller could not turn into its variables (auth object,
+ * exports) into signed-out token-verification-failed, with the public URL a sign-in redirect
+ * needs; nothing of the token may then reach the application. */
+void clerk_request_state_claims_unreadable(apr_pool_t *p, const clerk_request *req,
+                                           clerk_state *st);
 
 #endif

@@ -189,6 +189,128 @@ START_TEST(pem_on_one_line_or_without_armor_is_accepted)
 }
 END_TEST
 
+/* pem with each real newline replaced by sep (the text a one-line variable carries). */
+static char *pem_with_newlines_as(const char *pem, const char *sep)
+{
+    char *out = malloc(strlen(pem) * strlen(sep) + 1), *o = out;
+    for (const char *p = pem; *p; p++) {
+        if (*p == '\n') {
+            strcpy(o, sep);
+            o += strlen(sep);
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* 1 when text loads through clerk_keyset_add_pem_text as the same key as pem. */
+static int pem_text_is_key(const char *text, const char *pem, char *err, size_t errlen)
+{
+    clerk_keyset *a = clerk_keyset_new(), *b = clerk_keyset_new();
+    int ok = clerk_keyset_add_pem_text(a, text, strlen(text), err, errlen) == 0 &&
+             clerk_keyset_add_pem(b, pem, strlen(pem), err, errlen) == 0 &&
+             clerk_key_same(clerk_keyset_find(a, NULL), clerk_keyset_find(b, NULL));
+    clerk_keyset_unref(a);
+    clerk_keyset_unref(b);
+    return ok;
+}
+
+START_TEST(pem_text_accepts_what_clerk_jwt_key_is_given)
+{
+    char *pem = mint_public_pem(rsa2048);
+    char err[256] = "";
+    const char *seps[] = {"\n", "\\n", "\\r\\n", " ", "\\n\\n", "\\r\\n \\r\\n"};
+    for (size_t i = 0; i < sizeof seps / sizeof seps[0]; i++) {
+        char *text = pem_with_newlines_as(pem, seps[i]);
+        ck_assert_msg(pem_text_is_key(text, pem, err, sizeof err), "newline as '%s': %s", seps[i],
+                      err);
+        free(text);
+    }
+    /* The base64 body alone, on one line, as pasted from a dashboard. */
+    char *bare = flatten_pem(pem, 1);
+    ck_assert_msg(pem_text_is_key(bare, pem, err, sizeof err), "%s", err);
+    free(bare);
+    char *ed = mint_public_pem(ed25519);
+    char *ed_text = pem_with_newlines_as(ed, "\\n");
+    ck_assert_msg(pem_text_is_key(ed_text, ed, err, sizeof err), "%s", err);
+    free(ed_text);
+    free(ed);
+    free(pem);
+}
+END_TEST
+
+START_TEST(pem_text_translates_only_the_two_escapes)
+{
+    char *pem = mint_public_pem(rsa2048);
+    char err[256] = "";
+    clerk_keyset *ks = clerk_keyset_new();
+    /* Escapes are the text form's alone: clerk_keyset_add_pem (a file) keeps them as they are. */
+    char *escaped = pem_with_newlines_as(pem, "\\n");
+    ck_assert_int_eq(clerk_keyset_add_pem(ks, escaped, strlen(escaped), err, sizeof err), -1);
+    /* Other escapes, and a backslash of its own, are key text that does not parse. */
+    const char *other[] = {"\\t", "\\\\n", "\\", "\\N"};
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        char *text = pem_with_newlines_as(pem, other[i]);
+        ck_assert_msg(clerk_keyset_add_pem_text(ks, text, strlen(text), err, sizeof err) == -1,
+                      "newline as '%s' was accepted", other[i]);
+        ck_assert_str_eq(err, "PEM public key does not parse (expected a SubjectPublicKeyInfo, "
+                              "-----BEGIN PUBLIC KEY-----)");
+        free(text);
+    }
+    /* Nothing but escapes is an empty key. */
+    ck_assert_int_eq(clerk_keyset_add_pem_text(ks, "\\r\\r", 4, err, sizeof err), -1);
+    ck_assert_str_eq(err, "empty PEM public key");
+    /* len bounds the text: an escape cut in half by len is a lone backslash. */
+    ck_assert_int_eq(clerk_keyset_add_pem_text(ks, "\\n", 1, err, sizeof err), -1);
+    ck_assert_str_eq(err, "PEM public key does not parse (expected a SubjectPublicKeyInfo, "
+                          "-----BEGIN PUBLIC KEY-----)");
+    ck_assert_uint_eq(clerk_keyset_count(ks), 0);
+    clerk_keyset_unref(ks);
+    free(escaped);
+    free(pem);
+}
+END_TEST
+
+/* {"keys":[...]} of the n keys' public JWKs (kid NULL: none, no "alg"), into doc. */
+static void jwks_doc_of(char *doc, size_t cap, size_t n, EVP_PKEY *const *keys,
+                        const char *const *kids)
+{
+    size_t used = (size_t)snprintf(doc, cap, "{\"keys\":[");
+    for (size_t i = 0; i < n; i++) {
+        char *jwk = mint_public_jwk(keys[i], kids[i], NULL);
+        used += (size_t)snprintf(doc + used, cap - used, "%s%s", i ? "," : "", jwk);
+        free(jwk);
+        ck_assert_uint_lt(used, cap);
+    }
+    snprintf(doc + used, cap - used, "]}");
+}
+
+START_TEST(kids_are_listed_sorted_without_kidless_keys)
+{
+    /* The third entry's key is too short to load: its kid is not one the set can answer. */
+    EVP_PKEY *keys[] = {rsa2048, ec256, rsa1024, rsa2048b};
+    const char *kids[] = {"ins_b", "ins_a", "ins_c", NULL};
+    char doc[8192], err[256] = "", buf[64];
+    jwks_doc_of(doc, sizeof doc, 4, keys, kids);
+    clerk_keyset *ks = clerk_keyset_new();
+    ck_assert_msg(add_jwks_text(ks, doc, err, sizeof err) == 3, "%s", err);
+    ck_assert_str_eq(clerk_keyset_kids(ks, buf, sizeof buf), "ins_a, ins_b");
+    /* A PEM key has no kid either. */
+    ck_assert_int_eq(add_pem_of(ks, ec384, err, sizeof err), 0);
+    ck_assert_str_eq(clerk_keyset_kids(ks, buf, sizeof buf), "ins_a, ins_b");
+    /* Bounded by the buffer, always terminated. */
+    ck_assert_str_eq(clerk_keyset_kids(ks, buf, 9), "ins_a, i");
+    ck_assert_str_eq(clerk_keyset_kids(ks, buf, 1), "");
+    clerk_keyset *empty = clerk_keyset_new();
+    ck_assert_str_eq(clerk_keyset_kids(empty, buf, sizeof buf), "");
+    ck_assert_str_eq(clerk_keyset_kids(NULL, buf, sizeof buf), "");
+    clerk_keyset_unref(empty);
+    clerk_keyset_unref(ks);
+}
+END_TEST
+
 START_TEST(jwks_with_two_keys_finds_each_by_kid)
 {
     char *j1 = mint_public_jwk(rsa2048, "ins_1", "RS256");
@@ -541,6 +663,9 @@ Suite *jwk_suite(void)
     tcase_add_test(tc, garbage_pem_is_refused);
     tcase_add_test(tc, private_key_pem_is_refused);
     tcase_add_test(tc, pem_on_one_line_or_without_armor_is_accepted);
+    tcase_add_test(tc, pem_text_accepts_what_clerk_jwt_key_is_given);
+    tcase_add_test(tc, pem_text_translates_only_the_two_escapes);
+    tcase_add_test(tc, kids_are_listed_sorted_without_kidless_keys);
     tcase_add_test(tc, jwks_with_two_keys_finds_each_by_kid);
     tcase_add_test(tc, unknown_kid_finds_nothing_in_a_jwks);
     tcase_add_test(tc, kidless_jwk_matches_only_a_kidless_token);

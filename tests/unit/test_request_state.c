@@ -1275,6 +1275,95 @@ START_TEST(hostile_inputs_never_crash)
 }
 END_TEST
 
+/* ---- the user (ClerkUserClaim) ---- */
+
+/* A header request with a good token carrying extra members. */
+static clerk_state decide_with_claims(const char *extra)
+{
+    const char *t = mint_with(key, HDR_RS256, LIVE_ISS, -5, 55, extra);
+    req.authorization = apr_pstrcat(pool, "Bearer ", t, NULL);
+    return decide();
+}
+
+START_TEST(user_is_sub_unless_another_claim_is_chosen)
+{
+    clerk_state st = decide_with_claims(",\"email\":\"a@example.com\"");
+    assert_state(&st, CLERK_SIGNED_IN, CLERK_R_NONE);
+    ck_assert_str_eq(st.user, "user_1");
+    cfg.user_claim = "sub";
+    st = decide_with_claims(NULL);
+    ck_assert_str_eq(st.user, "user_1");
+    cfg.user_claim = "email";
+    st = decide_with_claims(",\"email\":\"a@example.com\"");
+    assert_state(&st, CLERK_SIGNED_IN, CLERK_R_NONE);
+    ck_assert_str_eq(st.user, "a@example.com");
+    /* An integer is written in decimal; a dotted path walks nested objects. */
+    cfg.user_claim = "uid";
+    st = decide_with_claims(",\"uid\":-42");
+    ck_assert_str_eq(st.user, "-42");
+    cfg.user_claim = "public_metadata.username";
+    st = decide_with_claims(",\"public_metadata\":{\"username\":\"ann\"}");
+    assert_state(&st, CLERK_SIGNED_IN, CLERK_R_NONE);
+    ck_assert_str_eq(st.user, "ann");
+}
+END_TEST
+
+START_TEST(token_without_a_usable_user_is_signed_out)
+{
+    static const struct {
+        const char *claim, *extra, *problem;
+    } cases[] = {
+        {"email", NULL, "is missing"},
+        {"email", ",\"email\":{\"a\":1}", "is neither a string nor an integer"},
+        {"email", ",\"email\":true", "is neither a string nor an integer"},
+        {"email", ",\"email\":\"\"", "is empty"},
+        {"email", ",\"email\":\"a\\u0007b\"", "holds a control character"},
+        {"public_metadata.username", ",\"public_metadata\":\"ann\"", "is missing"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cfg.user_claim = cases[i].claim;
+        clerk_state st = decide_with_claims(cases[i].extra);
+        assert_state(&st, CLERK_SIGNED_OUT, CLERK_R_TOKEN_VERIFICATION_FAILED);
+        ck_assert_str_eq(st.message, apr_psprintf(pool,
+                                                  "The session token's '%s' claim %s: it is "
+                                                  "REMOTE_USER (ClerkUserClaim); add it to the "
+                                                  "session token in Clerk.",
+                                                  cases[i].claim, cases[i].problem));
+        ck_assert_ptr_null(st.user);
+        ck_assert_ptr_null(st.token);
+        ck_assert_int_eq(st.source, CLERK_SRC_HEADER);
+        ck_assert_str_eq(st.kid, KID);
+        ck_assert_str_eq(st.public_url, "https://app.example.com/dashboard");
+    }
+}
+END_TEST
+
+/* The cookie path and a returning handshake sign in through the same door. */
+START_TEST(cookie_token_without_the_user_claim_is_signed_out)
+{
+    cfg.user_claim = "email";
+    const char *t = good_token();
+    req.cookie = session_cookies(t, "1699999990");
+    clerk_state st = decide();
+    assert_state(&st, CLERK_SIGNED_OUT, CLERK_R_TOKEN_VERIFICATION_FAILED);
+    ck_assert_int_eq(st.source, CLERK_SRC_COOKIE);
+    ck_assert_ptr_nonnull(strstr(st.message, "'email' claim is missing"));
+}
+END_TEST
+
+START_TEST(unreadable_claims_turn_a_signed_in_state_out)
+{
+    clerk_state st = decide_with_claims(NULL);
+    assert_state(&st, CLERK_SIGNED_IN, CLERK_R_NONE);
+    ck_assert_ptr_null(st.public_url);
+    clerk_request_state_claims_unreadable(pool, &req, &st);
+    assert_state(&st, CLERK_SIGNED_OUT, CLERK_R_TOKEN_VERIFICATION_FAILED);
+    ck_assert_str_eq(st.message, "The session token's claims cannot be read.");
+    ck_assert_ptr_null(st.user);
+    ck_assert_str_eq(st.public_url, "https://app.example.com/dashboard");
+}
+END_TEST
+
 Suite *request_state_suite(void)
 {
     Suite *s = suite_create("request_state");
@@ -1284,6 +1373,10 @@ Suite *request_state_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, document_request_needs_get_and_a_document_destination);
     tcase_add_test(tc, bearer_token_is_signed_in_from_header);
+    tcase_add_test(tc, user_is_sub_unless_another_claim_is_chosen);
+    tcase_add_test(tc, token_without_a_usable_user_is_signed_out);
+    tcase_add_test(tc, cookie_token_without_the_user_claim_is_signed_out);
+    tcase_add_test(tc, unreadable_claims_turn_a_signed_in_state_out);
     tcase_add_test(tc, raw_token_without_scheme_is_signed_in);
     tcase_add_test(tc, bearer_with_trailing_pieces_uses_the_first);
     tcase_add_test(tc, lowercase_bearer_falls_back_to_cookie_path);
