@@ -26,6 +26,7 @@
 #include "util_cfgtree.h"
 
 #include "httpd_clerk.h"
+#include "httpd_multidomain.h"
 
 #if !AP_MODULE_MAGIC_AT_LEAST(20120211, 47)
 #error "mod_clerk_auth needs httpd 2.4.13 or later (ap_some_authn_required)"
@@ -114,6 +115,7 @@ typedef struct clerk_dir_conf {
     int origin_known;
     const clerk_publishable_key *origin_pk;
     const clerk_resolved *res; /* derived once per record by merge / post_config */
+    clerk_multidomain *md;     /* httpd_multidomain.c; NULL: none set */
 } clerk_dir_conf;
 
 /* What a request reads: the record with every default applied, and the core's clerk_config. */
@@ -321,6 +323,11 @@ static const clerk_resolved *resolve_dir_conf(apr_pool_t *p, const clerk_dir_con
     rs->preflight = d->preflight ? d->preflight : CLERK_PREFLIGHT_RESPOND;
     rs->scrub_all = d->scrub_all == 1;
     rs->key_error = key_origin_error(p, d);
+    /* An inconsistent multi-domain section is refused the same way: reported at startup by
+     * check_key_origins, never served. */
+    clerk_multidomain_apply(d->md, d->sign_in_url, c);
+    if (!rs->key_error)
+        rs->key_error = clerk_multidomain_error(p, d->md, d->pk, d->sign_in_url, d->frontend_api);
     rs->keys_at = d->keys_at;
     rs->key_server = d->key_server;
     return rs;
@@ -369,6 +376,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     INHERIT(trust_forwarded, -1);
     INHERIT(max_token_size, (apr_size_t)0);
     INHERIT(frontend_api, NULL);
+    m->md = clerk_multidomain_merge(p, base->md, add->md);
     INHERIT(handshake, -1);
     INHERIT(preflight, 0);
     INHERIT(scrub_all, -1);
@@ -944,6 +952,8 @@ static const command_rec clerk_cmds[] = {
                  "of this server, not only AuthType Clerk ones (default Off)"),
     CLERK_JWKS_DIRECTIVES,
     CLERK_HANDSHAKE_DIRECTIVES,
+#define MD_SLOT DIR_SLOT(md)
+    CLERK_MULTIDOMAIN_DIRECTIVES,
     {NULL}};
 
 /* ---- key source ---------------------------------------------------------------------------- */

@@ -445,7 +445,12 @@ static int uses_suffixed_cookies(ctx *c)
         result = 0;
         goto done;
     }
-    if (s && !iss_is_instance(c->p, ps.iss, pk->fapi_host)) { /* 2 */
+    /* The SDK's originalFrontendApi: clerk.<domain> on a production satellite (its tokens are
+     * issued there), never the proxy. */
+    const char *instance = pk->production && c->cfg->is_satellite && c->cfg->domain
+                               ? apr_pstrcat(c->p, "clerk.", c->cfg->domain, NULL)
+                               : pk->fapi_host;
+    if (s && !iss_is_instance(c->p, ps.iss, instance)) { /* 2 */
         result = 1;
         goto done;
     }

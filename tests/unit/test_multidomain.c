@@ -294,8 +294,14 @@ START_TEST(satellite_with_cookies_syncs_only_when_asked)
 {
     cfg.is_satellite = 1;
     cfg.domain = "sat.example.org";
+    /* a production satellite's own tokens are issued by clerk.<domain> (the SDK's
+     * originalFrontendApi): the primary's in un-suffixed cookies are another instance's */
     req.cookie = cookies_for(token("https://clerk.example.com", NULL));
     clerk_state st = decide();
+    assert_state(&st, CLERK_SIGNED_OUT, CLERK_R_SESSION_TOKEN_AND_UAT_MISSING);
+    ck_assert_int_eq(st.suffixed_cookies, 1);
+    req.cookie = cookies_for(token("https://clerk.sat.example.org", NULL));
+    st = decide();
     assert_state(&st, CLERK_SIGNED_IN, CLERK_R_NONE);
     req.url.query = "__clerk_synced=false";
     st = decide();
