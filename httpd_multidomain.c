@@ -104,8 +104,8 @@ const char *clerk_md_set_proxy_url(cmd_parms *cmd, void *cfg, const char *arg)
                                  "(e.g. /__clerk)");
     } else if (strncmp(arg, "http://", 7) == 0 || strncmp(arg, "https://", 8) == 0) {
         apr_uri_t u;
-        if (apr_uri_parse(cmd->temp_pool, arg, &u) != APR_SUCCESS || !u.hostname ||
-            !*u.hostname || u.user)
+        if (apr_uri_parse(cmd->temp_pool, arg, &u) != APR_SUCCESS || !u.hostname || !*u.hostname ||
+            u.user)
             return md_error(cmd, apr_psprintf(cmd->pool, "'%s' is not an http(s) URL with a host",
                                               clerk_url_redact(cmd->temp_pool, arg)));
         const char *e = clerk_cleartext_refusal(cmd, arg, "the session");
@@ -167,8 +167,7 @@ clerk_multidomain *clerk_multidomain_merge(apr_pool_t *p, clerk_multidomain *bas
     return m;
 }
 
-void clerk_multidomain_apply(const clerk_multidomain *md, const char *sign_in_url,
-                             clerk_config *cc)
+void clerk_multidomain_apply(const clerk_multidomain *md, const char *sign_in_url, clerk_config *cc)
 {
     if (!md)
         return;

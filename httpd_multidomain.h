@@ -18,7 +18,7 @@ typedef struct clerk_multidomain {
     int is_satellite; /* ClerkIsSatellite */
     const char *domain;
     const char *proxy_url;
-    int auto_sync; /* ClerkSatelliteAutoSync */
+    int auto_sync;      /* ClerkSatelliteAutoSync */
     clerk_org_sync org; /* ClerkOrganizationPatterns, ClerkPersonalAccountPatterns */
     const char *satellite_at, *proxy_at;
 } clerk_multidomain;
@@ -42,8 +42,8 @@ void clerk_multidomain_apply(const clerk_multidomain *md, const char *sign_in_ur
  * satellite without a publishable key, ClerkDomain or ClerkProxyURL, or ClerkSignInURL;
  * ClerkProxyURL next to ClerkFrontendAPI), naming the directive's line; NULL when it may. */
 const char *clerk_multidomain_error(apr_pool_t *p, const clerk_multidomain *md,
-                                    const struct clerk_publishable_key *pk,
-                                    const char *sign_in_url, const char *frontend_api);
+                                    const struct clerk_publishable_key *pk, const char *sign_in_url,
+                                    const char *frontend_api);
 
 /* The directives; the including file defines MD_SLOT (the offset of its clerk_multidomain *)
  * and CLERK_SCOPE. */

@@ -1,5 +1,5 @@
 /* Organization sync from the URL (@clerk/backend tokens/organizationMatcher.ts, the
- * organizationSyncOptions of authenticateRequest; docs/design.md#organization-sync): path
+ * organizationSyncOptions of authenticateRequest; docs/design.md#multi-domain): path
  * patterns in the path-to-regexp 6 syntax the SDK compiles them with, matched without a regular
  * expression engine in time linear in the path. */
 #ifndef CLERK_ORG_SYNC_H
