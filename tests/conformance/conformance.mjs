@@ -188,7 +188,7 @@ const PORT = await freePort();
 const ORIGIN = 'http://127.0.0.1:' + PORT;
 
 function httpdConf() {
-  const mods = ['mpm_event', 'authn_core', 'authz_core', 'authz_user', 'mime', 'headers', 'socache_shmcb'];
+  const mods = ['mpm_event', 'authn_core', 'authz_core', 'authz_user', 'mime', 'headers', 'socache_shmcb', 'dir'];
   const locs = Object.entries(PROFILES).map(([name, p]) => {
     const lines = [`<Location /${name}/>`, '    AuthType Clerk', '    AuthName conformance',
       `    ClerkPublishableKey ${p.pk}`];

@@ -7,6 +7,8 @@
 const SAT_DOMAIN = 'sat.example.org';
 const PRIMARY_SIGN_IN = 'https://primary.example.com/sign-in';
 const PROXY = 'https://proxy.example.org/__clerk';
+const ORG2 = ['/md-org2/o/:slug?/x', '/md-org2/p/:slug-x', '/md-org2/:id/(.*)/end', '/md-org2/f.(.*)', '/md-org2/s/:slug'];
+const ME2 = ['/md-org2/me(.*)', '/md-org2/o/x'];
 
 // Built with the keys of conformance.mjs (PK_LIVE, PK_DEV, AZP): profile name -> settings.
 export function multidomainProfiles({ PK_LIVE, PK_DEV, AZP }) {
@@ -38,6 +40,14 @@ export function multidomainProfiles({ PK_LIVE, PK_DEV, AZP }) {
       httpd: [`ClerkOrganizationPatterns ${orgs.join(' ')}`, `ClerkPersonalAccountPatterns ${me.join(' ')}`],
       sdk: { organizationSyncOptions: { organizationPatterns: orgs, personalAccountPatterns: me } },
       files: ['orgs/acme/t.txt', 'orgs/beta/t.txt', 'id/org_1/t.txt', 'id/org_2/t.txt', 'me/t.txt'],
+    },
+    // Less common syntax, for the seeded random paths below; any path the patterns leave
+    // signed in is served by FallbackResource.
+    'md-org2': {
+      ...base(PK_LIVE),
+      httpd: [`ClerkOrganizationPatterns ${ORG2.join(' ')}`, `ClerkPersonalAccountPatterns ${ME2.join(' ')}`,
+        'FallbackResource /md-org2/t.txt'],
+      sdk: { organizationSyncOptions: { organizationPatterns: ORG2, personalAccountPatterns: ME2 } },
     },
   };
 }
@@ -131,6 +141,20 @@ export function multidomainCases(h) {
   add('md-org: expired on an organization URL (handshake names it)', {
     profile: 'md-org', path: 'orgs/beta/t.txt', headers: { ...DOC, ...pair(expired(), now - 200) },
   });
+  // Seeded random paths against md-org2's patterns (the same on every run): the module's
+  // matcher and path-to-regexp must agree on which organization every one of them names.
+  let seed = 20261206;
+  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+  const SEGS = ['o', 'O', 'p', 's', 'x', 'X', 'me', 'ME', 'meh', 'f.a', 'f.', 'end', 'acme', 'beta', 'org_1',
+    'a-x', 'a-x-x', '-x', '%61cme', 'p-x', ''];
+  for (let i = 0; i < 40; i++) {
+    const n = 1 + Math.floor(rnd() * 4);
+    const segs = Array.from({ length: n }, () => SEGS[Math.floor(rnd() * SEGS.length)]);
+    const path = segs.join('/') + (rnd() < 0.2 ? '/' : '');
+    add(`md-org2: random path #${i} /${path}`, {
+      profile: 'md-org2', path, headers: { ...DOC, ...pair(jwt({ payload: claims(acme) }), now - 10) },
+    });
+  }
   add('md-org: header token for another organization', {
     profile: 'md-org', path: 'orgs/beta/t.txt', headers: { ...DOC, ...h.bearer(jwt({ payload: claims(acme) })) },
   });
