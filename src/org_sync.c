@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <apr_strings.h>
+#include "js_number.h"
 #include "org_sync.h"
 
 enum op { OP_CHAR, OP_SEG, OP_ANY, OP_DELIM, OP_SPLIT, OP_JMP, OP_SAVE, OP_MATCH };
@@ -380,17 +381,6 @@ const char *clerk_org_sync_param(const clerk_org_target *t)
     return t->id ? t->id : t->slug;
 }
 
-static int js_truthy(const json_t *v)
-{
-    if (!v || json_is_null(v) || json_is_false(v))
-        return 0;
-    if (json_is_string(v))
-        return json_string_length(v) > 0;
-    if (json_is_number(v))
-        return json_number_value(v) != 0;
-    return 1;
-}
-
 /* value === s for a JSON value and a C string. */
 static int js_equals(const json_t *v, const char *s)
 {
@@ -417,7 +407,7 @@ int clerk_org_sync_must_activate(const clerk_org_target *t, const json_t *payloa
         org_slug = json_object_get(payload, "org_slug");
     }
     if (t->kind == CLERK_ORG_TARGET_PERSONAL)
-        return js_truthy(org_id);
+        return clerk_js_truthy(org_id);
     if (t->slug && !js_equals(org_slug, t->slug))
         return 1;
     if (t->id && !js_equals(org_id, t->id))

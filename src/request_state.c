@@ -375,18 +375,6 @@ static void peek_token(ctx *c, const char *tok, peek *pk)
     }
 }
 
-/* JavaScript truthiness of a JSON value (absent is falsy). */
-static int js_truthy(const json_t *v)
-{
-    if (!v || json_is_null(v) || json_is_false(v))
-        return 0;
-    if (json_is_string(v))
-        return json_string_length(v) > 0;
-    if (json_is_number(v))
-        return json_number_value(v) != 0;
-    return 1;
-}
-
 /* iss with every http:// and https:// (any case) removed equals the Frontend API host. */
 static int iss_is_instance(apr_pool_t *p, const json_t *iss, const char *fapi)
 {
@@ -441,7 +429,7 @@ static int uses_suffixed_cookies(ctx *c)
 
     peek_token(c, s, &ps);
     memset(&pss, 0, sizeof(pss));
-    if (s && !(ps.decoded && js_truthy(ps.iss))) { /* 1 */
+    if (s && !(ps.decoded && clerk_js_truthy(ps.iss))) { /* 1 */
         result = 0;
         goto done;
     }

@@ -37,14 +37,6 @@ static void free_key(void)
     EVP_PKEY_free(key);
 }
 
-static const clerk_key *lookup(void *ctx, const char *kid, clerk_error *err)
-{
-    const clerk_key *k = clerk_keyset_find(ctx, kid);
-    if (!k)
-        clerk_error_set(err, CLERK_R_JWK_KID_MISMATCH, "no key");
-    return k;
-}
-
 static void log_cb(void *ctx, int level, const char *msg)
 {
     (void)ctx;
@@ -64,7 +56,7 @@ static void setup(void)
     cfg.pk = live_pk;
     cfg.verify.skew_ms = 5000;
     cfg.verify.algs = CLERK_ALGS_DEFAULT;
-    cfg.keys.lookup = lookup;
+    cfg.keys.lookup = unit_keyset_lookup;
     cfg.keys.ctx = keyset;
     cfg.log = log_cb;
     cfg.secret_key = "sk_live_x";
