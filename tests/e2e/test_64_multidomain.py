@@ -275,3 +275,56 @@ def test_multidomain_values_checked_at_configtest(work, minter, directive, value
     else:
         assert rc != 0, out
         assert "line %d" % marks["bad"] in out and directive + ":" in out, out
+
+
+# ---------------------------------------------------------------------- a real browser
+BROWSER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "browser")
+
+
+def chromium(url, cookies):
+    """Debian's chromium navigates to url with cookies ([(name, value, cookie URL)]) and follows
+    every redirect itself (tests/browser/navigate.js); returns what it printed."""
+    import json
+    import subprocess
+    assert os.path.exists("/usr/bin/chromium"), "apt-get install chromium (tests/run.sh does)"
+    assert os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")), \
+        "run `npm ci` in tests/browser (tests/run.sh does)"
+    arg = json.dumps([{"name": n, "value": v, "url": u} for n, v, u in cookies])
+    r = subprocess.run(["node", os.path.join(BROWSER_DIR, "navigate.js"), url, arg],
+                       capture_output=True, text=True, timeout=90, cwd=BROWSER_DIR)
+    assert r.returncode == 0, (r.stdout, r.stderr[-2000:])
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_real_chromium_development_satellite_sync(md, fake, inst, minter):
+    t = int(time.time())
+    primary = "http://127.0.0.1:%d/" % md.port
+    c = Minter.claims(sub="user_primary", iss="https://" + DEV_HOST, azp=None, iat=t - 5)
+    out = chromium("http://localhost:%d/devsat/env.cgi?__clerk_synced=false" % md.port, [
+        ("__session", minter.sign(c), primary), ("__client_uat", str(t - 5), primary),
+        ("__clerk_db_jwt", "dvb_chromium", primary)])
+    # satellite -> primary's sign-in URL -> back with its dev browser -> Frontend API
+    # handshake -> back with the handshake -> the clean URL, signed in.
+    assert [h["status"] for h in out["hops"]] == [307, 307, 307, 307, 307, 200], out
+    assert out["hops"][1]["url"].startswith(primary + "primary/env.cgi?__clerk_redirect_url="), out
+    assert "__clerk_db_jwt=dvb_chromium" in out["hops"][2]["url"], out
+    assert out["final_status"] == 200 and out["env"]["REMOTE_USER"] == inst["dev"].sub, out
+    assert out["final_url"] == "http://localhost:%d/devsat/env.cgi?__clerk_synced=true" % md.port
+    path, q, headers = fake.handshakes()[0]
+    assert headers.get("sec-fetch-dest") == "document"
+    assert dict(q)["__clerk_hs_reason"] == "dev-browser-sync"
+
+
+def test_real_chromium_organization_switch(md, fake, inst, minter):
+    t = int(time.time())
+    app = "http://127.0.0.1:%d/" % md.port
+    c = Minter.claims(sub="user_org", iss="https://" + conftest.FAPI_HOST, azp=None, iat=t - 5,
+                      v=2, o={"id": "org_acme", "slg": "acme", "rol": "admin"})
+    out = chromium(app + "org/orgs/beta/env.cgi", [
+        ("__session", minter.sign(c), app), ("__client_uat", str(t - 5), app)])
+    assert [h["status"] for h in out["hops"]] == [307, 307, 200], out
+    assert out["env"]["CLERK_ORG_SLUG"] == "beta", out
+    assert out["env"]["REMOTE_USER"] == inst["prod"].sub, out
+    path, q, headers = fake.handshakes()[0]
+    assert dict(q)["__clerk_hs_reason"] == "active-organization-mismatch"
+    assert q[-1] == ("organization_id", "beta")
