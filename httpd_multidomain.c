@@ -11,7 +11,7 @@
 #include "httpd.h"
 #include "http_config.h"
 
-#include "httpd_clerk.h"
+#include "httpd_directives.h"
 #include "httpd_multidomain.h"
 
 #include "org_sync.h"
