@@ -39,7 +39,7 @@ cstr() { python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))'; }
 
 C=$here/corpus
 rm -rf "$C"
-mkdir -p "$C"/{token,jwks,pem,cookies,authorization,publishable_key,handshake,request_state,url,header_text,signin_url,user_claim}
+mkdir -p "$C"/{token,jwks,pem,cookies,authorization,publishable_key,handshake,request_state,url,header_text,signin_url,user_claim,org_sync}
 seed() { printf '%s' "$3" >"$C/$1/$2"; } # target, name, content
 
 NOW=1700000000
@@ -211,6 +211,9 @@ fseed signin_url plain 'https://accounts.example.com/sign-in' app.example.com /p
 fseed signin_url query-and-fragment 'https://a.example/s?from=x&#top' 'APP.example.com:443' '/a b' '%zz&&=#'
 fseed signin_url trailing-question '/sign-in?' app.example.com / "$many"
 fseed user_claim sub sub '{"sub":"user_1"}'
+fseed org_sync slug-and-rest '/orgs/:slug/(.*)' '/me(.*)' '/orgs/acme/x'
+fseed org_sync optional-id '/o/:id?/x' '/me' '/o/org_1/x/'
+fseed org_sync many-groups '/(.*)a(.*)a(.*)a(.*)b' '/:slug-x' "/$(printf 'a%.0s' $(seq 4000))"
 fseed user_claim integer uid '{"uid":-9007199254740993}'
 fseed user_claim control email '{"email":"a\u0000b\n"}'
 fseed user_claim object org '{"org":{"id":1},"org ":"x"}'
