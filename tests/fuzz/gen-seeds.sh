@@ -188,6 +188,10 @@ rseed cached '\201' GET app.example.com '' '' '' / '' "Bearer $rs"
 rseed no-pk '\011' GET app.example.com '' '' '' / '' '' "__session=$rs"
 rseed handshake-off '\021' GET app.example.com '' '' '' / '' '' "__client_uat=$((NOW - 100))" document
 rseed referer-cross-origin '\005' GET app.example.com '' '' '' / '' '' "__session=$rs; __client_uat=1" document '' 'https://other.example.com/x'
+# The last field turns on multi-domain options (fuzz_request_state.c FIELD_MULTIDOMAIN).
+rseed satellite-sync '\001' GET sat.example.org '' '' '' /p '__clerk_synced=false' '' '' document '' '' '' 'sdi'
+rseed satellite-dev-sync '\005' GET sat.example.org '' '' '' /p '' '' '' document '' '' '' 'sadri'
+rseed org-mismatch '\001' GET app.example.com '' '' '' /orgs/beta/x '' '' "__session=$rs; __client_uat=1" document '' '' '' 'op'
 
 useed() { local IFS=$'\n'; shift_name=$1; shift; printf '%s' "$*" >"$C/url/$shift_name"; }
 useed plain app.example.com '' '' '' /a/b 'x=1&y=%20+'
