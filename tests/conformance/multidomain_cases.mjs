@@ -34,6 +34,8 @@ export function multidomainProfiles({ PK_LIVE, PK_DEV, AZP }) {
     },
     'md-proxy-abs': { ...base(PK_LIVE), httpd: [`ClerkProxyURL ${PROXY}`], sdk: { proxyUrl: PROXY } },
     'md-proxy-rel': { ...base(PK_LIVE), httpd: ['ClerkProxyURL /__clerk'], sdk: { proxyUrl: '/__clerk' } },
+    // The SDK always reads X-Forwarded-*; the module only under ClerkTrustForwardedHeaders On.
+    'md-proxy-fwd': { ...base(PK_LIVE), httpd: ['ClerkProxyURL /__clerk', 'ClerkTrustForwardedHeaders On'], sdk: { proxyUrl: '/__clerk' } },
     'md-proxy-dev': { ...base(PK_DEV), httpd: ['ClerkProxyURL /__clerk'], sdk: { proxyUrl: '/__clerk' } },
     'md-org': {
       ...base(PK_LIVE),
@@ -114,6 +116,10 @@ export function multidomainCases(h) {
   pr('document, uat without session (proxy on this origin)', { ...DOC, ...cookie(`__client_uat=${now - 10}`) });
   pr('document, expired with a query', { ...DOC, ...pair(expired(), now - 200) }, { query: '?q=1' });
   pr('document, signed in', { ...DOC, ...pair(jwt(), now - 10) });
+  const pf = at('md-proxy-fwd');
+  const fwd = { 'X-Forwarded-Host': 'public.example.org', 'X-Forwarded-Proto': 'https' };
+  pf('document, uat without session (proxy on the forwarded origin)', { ...DOC, ...fwd, ...cookie(`__client_uat=${now - 10}`) });
+  pf('document, referer from the forwarded origin\'s proxy host', { ...DOC, ...fwd, ...pair(jwt(), now - 10), Referer: 'https://public.example.org/__clerk/x' });
   const pd = at('md-proxy-dev');
   pd('document, no dev browser (handshake through the proxy)', { ...DOC, ...pair(devTok(), now - 10) });
 
