@@ -38,11 +38,6 @@ static const char *at(cmd_parms *cmd)
              : "an unknown line";
 }
 
-static const char *md_error(cmd_parms *cmd, const char *msg)
-{
-    return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", msg, NULL);
-}
-
 const char *clerk_md_set_satellite(cmd_parms *cmd, void *cfg, int on)
 {
     clerk_multidomain *md = record(cmd, cfg);
@@ -77,16 +72,16 @@ const char *clerk_md_set_domain(cmd_parms *cmd, void *cfg, const char *arg)
         apr_uri_t u;
         if (apr_uri_parse(cmd->temp_pool, arg, &u) != APR_SUCCESS || !u.hostname || u.query ||
             u.fragment || u.user || (u.path && strcmp(u.path, "/") != 0))
-            return md_error(cmd, apr_psprintf(cmd->pool,
-                                              "'%s' is neither a host[:port] nor an http(s) "
-                                              "URL without path, query or fragment",
-                                              clerk_url_redact(cmd->temp_pool, arg)));
+            return clerk_cmd_error(cmd,
+                                   "'%s' is neither a host[:port] nor an http(s) "
+                                   "URL without path, query or fragment",
+                                   clerk_url_redact(cmd->temp_pool, arg));
         host = u.port_str ? apr_pstrcat(cmd->pool, u.hostname, ":", u.port_str, NULL)
                           : apr_pstrdup(cmd->pool, u.hostname);
     }
     if (!host_ok(host))
-        return md_error(cmd, apr_psprintf(cmd->pool, "'%s' is not a host[:port] or http(s) URL",
-                                          clerk_url_redact(cmd->temp_pool, arg)));
+        return clerk_cmd_error(cmd, "'%s' is not a host[:port] or http(s) URL",
+                               clerk_url_redact(cmd->temp_pool, arg));
     record(cmd, cfg)->domain = apr_pstrdup(cmd->pool, host);
     return NULL;
 }
@@ -95,28 +90,28 @@ const char *clerk_md_set_proxy_url(cmd_parms *cmd, void *cfg, const char *arg)
 {
     for (const unsigned char *c = (const unsigned char *)arg; *c; c++)
         if (*c <= 0x20 || *c == 0x7f || *c == '\\' || *c == '?' || *c == '#')
-            return md_error(cmd, "a proxy URL has no white space, control byte, backslash, "
-                                 "query or fragment");
+            return clerk_cmd_error(cmd, "a proxy URL has no white space, control byte, backslash, "
+                                        "query or fragment");
     /* Clerk's isValidProxyUrl: "http://" or "https://" (lower-case), or a path. */
     if (arg[0] == '/') {
         if (arg[1] == '/')
-            return md_error(cmd, "a relative proxy URL is a path starting with a single '/' "
-                                 "(e.g. /__clerk)");
+            return clerk_cmd_error(cmd, "a relative proxy URL is a path starting with a single '/' "
+                                        "(e.g. /__clerk)");
     } else if (strncmp(arg, "http://", 7) == 0 || strncmp(arg, "https://", 8) == 0) {
         apr_uri_t u;
         if (apr_uri_parse(cmd->temp_pool, arg, &u) != APR_SUCCESS || !u.hostname || !*u.hostname ||
             u.user)
-            return md_error(cmd, apr_psprintf(cmd->pool, "'%s' is not an http(s) URL with a host",
-                                              clerk_url_redact(cmd->temp_pool, arg)));
+            return clerk_cmd_error(cmd, "'%s' is not an http(s) URL with a host",
+                                   clerk_url_redact(cmd->temp_pool, arg));
         const char *e = clerk_cleartext_refusal(cmd, arg, "the session");
         if (e)
             return e;
     } else {
-        return md_error(cmd, apr_psprintf(cmd->pool,
-                                          "'%s' is neither an absolute http:// or https:// URL "
-                                          "(lower-case, as Clerk's SDK requires) nor a path "
-                                          "starting with '/'",
-                                          clerk_url_redact(cmd->temp_pool, arg)));
+        return clerk_cmd_error(cmd,
+                               "'%s' is neither an absolute http:// or https:// URL "
+                               "(lower-case, as Clerk's SDK requires) nor a path "
+                               "starting with '/'",
+                               clerk_url_redact(cmd->temp_pool, arg));
     }
     clerk_multidomain *md = record(cmd, cfg);
     md->proxy_url = apr_pstrdup(cmd->pool, arg);
@@ -130,10 +125,10 @@ const char *clerk_md_set_patterns(cmd_parms *cmd, void *cfg, int argc, char *con
     const clerk_path_patterns *pp = clerk_path_patterns_compile(
         cmd->pool, (const char *const *)argv, (size_t)argc, err, sizeof(err));
     if (!pp)
-        return md_error(cmd, apr_pstrcat(cmd->temp_pool, err,
-                                         " (supported: text, /:id, /:slug or another /:name, "
-                                         "(.*), each optionally followed by '?')",
-                                         NULL));
+        return clerk_cmd_error(cmd,
+                               "%s (supported: text, /:id, /:slug or another /:name, (.*), "
+                               "each optionally followed by '?')",
+                               err);
     clerk_multidomain *md = record(cmd, cfg);
     if (strcmp(cmd->cmd->name, "ClerkOrganizationPatterns") == 0)
         md->org.organization = pp;
