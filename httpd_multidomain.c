@@ -31,18 +31,11 @@ static clerk_multidomain *record(cmd_parms *cmd, void *cfg)
     return *slot;
 }
 
-static const char *at(cmd_parms *cmd)
-{
-    const ap_directive_t *d = cmd->directive;
-    return d ? apr_psprintf(cmd->pool, "line %d of %s", d->line_num, d->filename)
-             : "an unknown line";
-}
-
 const char *clerk_md_set_satellite(cmd_parms *cmd, void *cfg, int on)
 {
     clerk_multidomain *md = record(cmd, cfg);
     md->is_satellite = on;
-    md->satellite_at = at(cmd);
+    md->satellite_at = clerk_directive_at(cmd);
     return NULL;
 }
 
@@ -115,7 +108,7 @@ const char *clerk_md_set_proxy_url(cmd_parms *cmd, void *cfg, const char *arg)
     }
     clerk_multidomain *md = record(cmd, cfg);
     md->proxy_url = apr_pstrdup(cmd->pool, arg);
-    md->proxy_at = at(cmd);
+    md->proxy_at = clerk_directive_at(cmd);
     return NULL;
 }
 
@@ -186,7 +179,7 @@ const char *clerk_multidomain_error(apr_pool_t *p, const clerk_multidomain *md,
                             "ClerkProxyURL on %s and ClerkFrontendAPI both say where handshakes "
                             "go: keep ClerkProxyURL (Clerk's proxyUrl) and remove "
                             "ClerkFrontendAPI",
-                            md->proxy_at);
+                            md->proxy_at ? md->proxy_at : "an unknown line");
     if (md->is_satellite != 1)
         return NULL;
     const char *what = !pk ? "ClerkPublishableKey (the instance it syncs with)"
