@@ -18,6 +18,7 @@
 #include "httpd_handshake.h"
 #include "httpd_jwks.h"
 #include "httpd_key_directives.h"
+#include "httpd_multidomain.h"
 #include "httpd_preflight.h"
 
 #include "claims.h"
@@ -36,6 +37,12 @@ const char *clerk_cmd_error(cmd_parms *cmd, const char *fmt, ...)
     const char *msg = apr_pvsprintf(cmd->pool, fmt, ap);
     va_end(ap);
     return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", msg, NULL);
+}
+
+const char *clerk_directive_at(cmd_parms *cmd)
+{
+    const ap_directive_t *d = cmd->directive;
+    return d ? apr_psprintf(cmd->pool, "line %d of %s", d->line_num, d->filename) : NULL;
 }
 
 const char *clerk_cleartext_refusal(cmd_parms *cmd, const char *url, const char *what)
@@ -326,4 +333,7 @@ const command_rec clerk_cmds[] = {
     AP_INIT_TAKE12("ClerkFrontendAPIProxy", clerk_fapi_proxy_set, DIR_SLOT(fapi_proxy), RSRC_CONF,
                    "path under which this server serves the instance's Frontend API, e.g. "
                    "/__clerk [, and the Frontend API URL; default: from the publishable key]"),
+/* Satellites, the proxy URL, organization sync (httpd_multidomain.c). */
+#define MD_SLOT DIR_SLOT(md)
+    CLERK_MULTIDOMAIN_DIRECTIVES,
     {NULL}};

@@ -13,6 +13,10 @@ extern const command_rec clerk_cmds[];
 const char *clerk_cmd_error(cmd_parms *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* "line N of FILE" of the directive being read, for messages about it later; NULL when httpd
+ * gives no position. */
+const char *clerk_directive_at(cmd_parms *cmd);
+
 /* The directive's error when url is http:// to anything but loopback (what: what it would
  * carry, for the message), else NULL. */
 const char *clerk_cleartext_refusal(cmd_parms *cmd, const char *url, const char *what);

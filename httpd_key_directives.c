@@ -36,19 +36,12 @@ static const char *unsubstituted(cmd_parms *cmd, const char *arg)
     return NULL;
 }
 
-/* "line N of FILE" of the directive being read, for messages about it later. */
-static const char *directive_at(cmd_parms *cmd)
-{
-    const ap_directive_t *d = cmd->directive;
-    return d ? apr_psprintf(cmd->pool, "line %d of %s", d->line_num, d->filename) : NULL;
-}
-
 /* Remembers where a section's key source starts (its first key directive). */
 void clerk_note_key_source(cmd_parms *cmd, clerk_dir_conf *d)
 {
     d->key_server = cmd->server;
     if (!d->keys_at) {
-        const char *at = directive_at(cmd);
+        const char *at = clerk_directive_at(cmd);
         d->keys_at = at ? apr_pstrcat(cmd->pool, cmd->cmd->name, " on ", at, NULL) : NULL;
     }
 }
@@ -119,7 +112,7 @@ const char *clerk_set_publishable_key(cmd_parms *cmd, void *cfg, const char *arg
     if (clerk_publishable_key_parse(cmd->pool, arg, &pk, err, sizeof(err)) != 0)
         return clerk_cmd_error(cmd, "%s", err);
     d->pk = pk;
-    d->pk_at = directive_at(cmd);
+    d->pk_at = clerk_directive_at(cmd);
     return NULL;
 }
 

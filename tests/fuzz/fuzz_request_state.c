@@ -1,7 +1,9 @@
 /* Fuzz target: the whole request decision, clerk_request_state, with fuzzed method, URL,
  * forwarded headers, Authorization, Cookie, fetch metadata and a nonce-exchange answer, against
  * the fixed JWKS. Input: one flags byte, then '\n'-separated fields (see FIELD_*; empty or
- * missing = absent header, "\x01" = empty value). */
+ * missing = absent header, "\x01" = empty value). FIELD_MULTIDOMAIN's letters turn on the
+ * multi-domain options: s satellite, a auto sync, d domain, p absolute proxy URL, r relative
+ * proxy URL, i sign-in URL, o organization patterns. */
 #include <string.h>
 #include "fuzz_common.h"
 #include "request_state.h"
@@ -21,6 +23,7 @@ enum {
     FIELD_ACCEPT,
     FIELD_REFERER,
     FIELD_NONCE_BODY,
+    FIELD_MULTIDOMAIN,
     FIELD_COUNT
 };
 
@@ -102,6 +105,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (flags & F_CACHE)
         cfg.cache = clerk_token_cache_create(8);
+    const char *md = f[FIELD_MULTIDOMAIN] ? f[FIELD_MULTIDOMAIN] : "";
+    cfg.is_satellite = strchr(md, 's') != NULL;
+    cfg.satellite_auto_sync = strchr(md, 'a') != NULL;
+    cfg.domain = strchr(md, 'd') ? "sat.example.org" : NULL;
+    cfg.proxy_url = strchr(md, 'p')   ? "https://proxy.example.org/__clerk"
+                    : strchr(md, 'r') ? "/__clerk"
+                                      : NULL;
+    cfg.sign_in_url = strchr(md, 'i') ? "https://primary.example.com/sign-in?a=b#f" : NULL;
+    static const char *const orgs[] = {"/orgs/:slug", "/orgs/:slug/(.*)", "/id/:id?/(.*)"};
+    static const char *const me[] = {"/me", "/me/(.*)"};
+    clerk_org_sync os = {NULL, NULL};
+    if (strchr(md, 'o')) {
+        os.organization = clerk_path_patterns_compile(p, orgs, 3, err, sizeof(err));
+        os.personal = clerk_path_patterns_compile(p, me, 2, err, sizeof(err));
+        if (!os.organization || !os.personal)
+            __builtin_trap();
+        cfg.org_sync = &os;
+    }
 
     clerk_request req;
     memset(&req, 0, sizeof(req));

@@ -39,7 +39,7 @@ cstr() { python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))'; }
 
 C=$here/corpus
 rm -rf "$C"
-mkdir -p "$C"/{token,jwks,pem,cookies,authorization,publishable_key,handshake,request_state,url,header_text,signin_url,user_claim}
+mkdir -p "$C"/{token,jwks,pem,cookies,authorization,publishable_key,handshake,request_state,url,header_text,signin_url,user_claim,org_sync}
 seed() { printf '%s' "$3" >"$C/$1/$2"; } # target, name, content
 
 NOW=1700000000
@@ -188,6 +188,10 @@ rseed cached '\201' GET app.example.com '' '' '' / '' "Bearer $rs"
 rseed no-pk '\011' GET app.example.com '' '' '' / '' '' "__session=$rs"
 rseed handshake-off '\021' GET app.example.com '' '' '' / '' '' "__client_uat=$((NOW - 100))" document
 rseed referer-cross-origin '\005' GET app.example.com '' '' '' / '' '' "__session=$rs; __client_uat=1" document '' 'https://other.example.com/x'
+# The last field turns on multi-domain options (fuzz_request_state.c FIELD_MULTIDOMAIN).
+rseed satellite-sync '\001' GET sat.example.org '' '' '' /p '__clerk_synced=false' '' '' document '' '' '' 'sdi'
+rseed satellite-dev-sync '\005' GET sat.example.org '' '' '' /p '' '' '' document '' '' '' 'sadri'
+rseed org-mismatch '\001' GET app.example.com '' '' '' /orgs/beta/x '' '' "__session=$rs; __client_uat=1" document '' '' '' 'op'
 
 useed() { local IFS=$'\n'; shift_name=$1; shift; printf '%s' "$*" >"$C/url/$shift_name"; }
 useed plain app.example.com '' '' '' /a/b 'x=1&y=%20+'
@@ -211,6 +215,9 @@ fseed signin_url plain 'https://accounts.example.com/sign-in' app.example.com /p
 fseed signin_url query-and-fragment 'https://a.example/s?from=x&#top' 'APP.example.com:443' '/a b' '%zz&&=#'
 fseed signin_url trailing-question '/sign-in?' app.example.com / "$many"
 fseed user_claim sub sub '{"sub":"user_1"}'
+fseed org_sync slug-and-rest '/orgs/:slug/(.*)' '/me(.*)' '/orgs/acme/x'
+fseed org_sync optional-id '/o/:id?/x' '/me' '/o/org_1/x/'
+fseed org_sync many-groups '/(.*)a(.*)a(.*)a(.*)b' '/:slug-x' "/$(printf 'a%.0s' $(seq 4000))"
 fseed user_claim integer uid '{"uid":-9007199254740993}'
 fseed user_claim control email '{"email":"a\u0000b\n"}'
 fseed user_claim object org '{"org":{"id":1},"org ":"x"}'
