@@ -208,7 +208,7 @@ static int valid_factor_age(long age)
 
 int clerk_has_reverification(const clerk_auth *a, int64_t now_ms, long after_minutes, int level)
 {
-    (void)now_ms; /* fva is relative to the token's minting; Clerk does not age it */
+    /* now_ms is unused: fva is relative to the token's minting; Clerk does not age it */
     if (!has_user(a) || !a->has_fva)
         return 0;
     if (after_minutes < 1 || clerk_reverification_level_name(level) == NULL)
@@ -359,7 +359,6 @@ const char *clerk_reverification_hint_json(apr_pool_t *p, const clerk_reverifica
 
 const char *clerk_has_check_org_arg(apr_pool_t *p, const char *id_or_slug)
 {
-    (void)p;
     if (id_or_slug == NULL || id_or_slug[0] == '\0')
         return "empty organization id or slug";
     return NULL;

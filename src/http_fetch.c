@@ -62,16 +62,11 @@ static pid_t shares_pid; /* the process the table belongs to; 0: not set up yet 
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *u)
 {
-    (void)h;
-    (void)access;
-    (void)u;
     pthread_mutex_lock(&share_locks[data]);
 }
 
 static void share_unlock(CURL *h, curl_lock_data data, void *u)
 {
-    (void)h;
-    (void)u;
     pthread_mutex_unlock(&share_locks[data]);
 }
 
@@ -197,7 +192,6 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
  * operator's file here trusts both (CURLOPT_CAINFO would replace the system store instead). */
 static CURLcode add_ca_file(CURL *curl, void *sslctx, void *parm)
 {
-    (void)curl;
     X509_STORE *st = SSL_CTX_get_cert_store((SSL_CTX *)sslctx);
     if (st == NULL || X509_STORE_load_file(st, (const char *)parm) != 1)
         return CURLE_SSL_CACERT_BADFILE;

@@ -16,7 +16,6 @@ static int scripted_get(void *ctx, apr_pool_t *p, const char *url, const char *c
                         long *status, const char **out, char *err, size_t errlen)
 {
     const body *b = ctx;
-    (void)p, (void)url, (void)headers, (void)err, (void)errlen;
     *status = b->status;
     *out = b->text;
     return 0;

@@ -44,7 +44,6 @@ static const char *const azp[] = {"https://app.example.com"};
 static int scripted_get(void *ctx, apr_pool_t *p, const char *url, const char *const *headers,
                         long *status, const char **out, char *err, size_t errlen)
 {
-    (void)p, (void)url, (void)headers;
     if (ctx == NULL) {
         snprintf(err, errlen, "scripted transport: no answer");
         return -1;

@@ -69,8 +69,6 @@ static const clerk_key *lookup(void *ctx, const char *kid, clerk_error *err)
 
 static void log_cb(void *ctx, int level, const char *msg)
 {
-    (void)ctx;
-    (void)level;
     snprintf(last_log, sizeof(last_log), "%s", msg);
     size_t n = strlen(log_all);
     snprintf(log_all + n, sizeof(log_all) - n, "%s\n", msg);
@@ -79,7 +77,6 @@ static void log_cb(void *ctx, int level, const char *msg)
 static int scripted_get(void *ctx, apr_pool_t *p, const char *url, const char *const *headers,
                         long *status, const char **body, char *err, size_t errlen)
 {
-    (void)ctx;
     bapi.calls++;
     bapi.url = apr_pstrdup(p, url);
     for (int i = 0; i < 7 && headers[i]; i++)

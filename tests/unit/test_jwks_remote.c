@@ -102,7 +102,6 @@ static int mem_set(void *ctx, const char *key, const unsigned char *val, size_t 
 
 static int mem_trylock(void *ctx, const char *key)
 {
-    (void)key;
     mem_store *m = ctx;
     pthread_mutex_lock(&mem_mu);
     m->trylocks++;
@@ -115,7 +114,6 @@ static int mem_trylock(void *ctx, const char *key)
 
 static void mem_unlock(void *ctx, const char *key)
 {
-    (void)key;
     mem_store *m = ctx;
     pthread_mutex_lock(&mem_mu);
     int was = m->locked;
@@ -126,7 +124,6 @@ static void mem_unlock(void *ctx, const char *key)
 
 static int64_t mem_newest(void *ctx, const char *key)
 {
-    (void)key;
     mem_store *m = ctx;
     pthread_mutex_lock(&mem_mu);
     int64_t v = m->newest;
@@ -136,7 +133,6 @@ static int64_t mem_newest(void *ctx, const char *key)
 
 static void mem_installed(void *ctx, const char *key, int64_t t)
 {
-    (void)key;
     mem_store *m = ctx;
     pthread_mutex_lock(&mem_mu);
     if (t > m->newest)
@@ -222,7 +218,6 @@ static char *jwks_of(EVP_PKEY *a, const char *kida, EVP_PKEY *b, const char *kid
 
 static void capture_log(void *ctx, int level, const char *msg)
 {
-    (void)ctx;
     size_t used = strlen(logbuf);
     snprintf(logbuf + used, sizeof logbuf - used, "%d %s\n", level, msg);
 }
@@ -265,7 +260,6 @@ static void teardown(void)
 
 static void mem_clock_back(void *ctx, const char *key, int64_t t)
 {
-    (void)key;
     mem_store *m = ctx;
     pthread_mutex_lock(&mem_mu);
     if (m->newest > t)
@@ -628,7 +622,6 @@ static void gate_open(void)
 
 static void *gate_opener(void *arg)
 {
-    (void)arg;
     usleep((useconds_t)gt.delay_ms * 1000);
     gate_open();
     return NULL;

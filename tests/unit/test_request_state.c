@@ -57,7 +57,6 @@ static const clerk_key *lookup(void *ctx, const char *kid, clerk_error *err)
 
 static void log_cb(void *ctx, int level, const char *msg)
 {
-    (void)ctx;
     if (level == CLERK_LOG_WARN)
         warnings++;
     snprintf(last_log, sizeof(last_log), "%s", msg);
