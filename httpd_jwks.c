@@ -132,7 +132,6 @@ static carried_record *carried;
 
 void *clerk_create_server_conf(apr_pool_t *p, server_rec *s)
 {
-    (void)s;
     return apr_pcalloc(p, sizeof(jwks_srv));
 }
 
@@ -211,7 +210,6 @@ const char *clerk_jwks_set_api_url(cmd_parms *cmd, void *cfg, const char *arg)
 {
     const char *e = server_only(cmd);
     apr_uri_t u;
-    (void)cfg;
     if (e)
         return e;
     if (apr_uri_parse(cmd->temp_pool, arg, &u) != APR_SUCCESS || !u.scheme || !u.hostname ||
@@ -227,7 +225,6 @@ const char *clerk_jwks_set_ca_bundle(cmd_parms *cmd, void *cfg, const char *arg)
 {
     const char *e = server_only(cmd);
     char err[256];
-    (void)cfg;
     if (e)
         return e;
     const char *path = ap_server_root_relative(cmd->pool, arg);
@@ -243,7 +240,6 @@ const char *clerk_jwks_set_outgoing_proxy(cmd_parms *cmd, void *cfg, const char 
 {
     const char *e = server_only(cmd);
     char url[CLERK_PROXY_URL_MAX + 16], err[256];
-    (void)cfg;
     if (e)
         return e;
     if (clerk_proxy_url_parse(arg, url, sizeof url, err, sizeof err) != 0)
@@ -261,7 +257,6 @@ const char *clerk_jwks_set_outgoing_proxy_auth(cmd_parms *cmd, void *cfg, const 
     apr_file_t *f;
     apr_size_t n = sizeof buf;
     apr_status_t rv;
-    (void)cfg;
     if (e)
         return e;
     const char *path = ap_server_root_relative(cmd->pool, arg);
@@ -326,7 +321,6 @@ const char *clerk_jwks_set_cache(cmd_parms *cmd, void *cfg, const char *arg)
 {
     const char *e = server_only(cmd);
     jwks_cache *c = NULL;
-    (void)cfg;
     if (e)
         return e;
     if ((e = make_cache(cmd, cmd->pool, arg, &c)) != NULL)
@@ -353,7 +347,6 @@ const char *clerk_jwks_set_interval(cmd_parms *cmd, void *cfg, const char *arg)
 {
     const char *e = server_only(cmd);
     apr_int64_t v;
-    (void)cfg;
     if (e)
         return e;
     if ((e = parse_seconds(cmd, arg, 1, MAX_INTERVAL_S, &v)) != NULL)
@@ -379,7 +372,6 @@ const char *clerk_jwks_set_timeout(cmd_parms *cmd, void *cfg, const char *a1, co
     const char *e = server_only(cmd);
     apr_int64_t connect, total;
     jwks_srv *c = srv_conf(cmd->server);
-    (void)cfg;
     if (e)
         return e;
     if ((e = parse_seconds(cmd, a2 ? a2 : a1, 1, MAX_TIMEOUT_S, &total)) != NULL)
@@ -404,7 +396,6 @@ const char *clerk_jwks_set_timeout(cmd_parms *cmd, void *cfg, const char *a1, co
 const char *clerk_jwks_set_cache_key_file(cmd_parms *cmd, void *cfg, const char *arg)
 {
     const char *e = server_only(cmd);
-    (void)cfg;
     if (e)
         return e;
     const char *path = ap_server_root_relative(cmd->temp_pool, arg);
@@ -440,7 +431,6 @@ static int rsa_any, rsa_reset_registered;
 
 static apr_status_t rsa_exponents_reset(void *unused)
 {
-    (void)unused;
     rsa_n = 0;
     rsa_any = 0;
     rsa_reset_registered = 0;
@@ -482,7 +472,6 @@ const char *clerk_jwks_set_rsa_exponent(cmd_parms *cmd, void *cfg, const char *a
 const char *clerk_status_set_show_paths(cmd_parms *cmd, void *cfg, int on)
 {
     const char *e = server_only(cmd);
-    (void)cfg;
     if (e)
         return e;
     srv_conf(cmd->server)->show_paths = on ? 2 : 1;
@@ -558,7 +547,6 @@ static source_slot *slot_for(const char *key)
  * first named by an .htaccess has no slot and shares the one global refresh mutex. */
 static int store_trylock(void *ctx, const char *key)
 {
-    (void)ctx;
     source_slot *sl = slot_for(key);
     if (sl) {
         apr_uint64_t now = (apr_uint64_t)apr_time_now();
@@ -580,7 +568,6 @@ static int store_trylock(void *ctx, const char *key)
 
 static void store_unlock(void *ctx, const char *key)
 {
-    (void)ctx;
     source_slot *sl = slot_for(key);
     if (sl)
         apr_atomic_cas64(&sl->lease_until, 0, my_lease);
@@ -590,14 +577,12 @@ static void store_unlock(void *ctx, const char *key)
 
 static int64_t store_newest(void *ctx, const char *key)
 {
-    (void)ctx;
     source_slot *sl = slot_for(key);
     return sl ? (int64_t)apr_atomic_read64(&sl->newest) : 0;
 }
 
 static void store_installed(void *ctx, const char *key, int64_t fetched_at)
 {
-    (void)ctx;
     source_slot *sl = slot_for(key);
     if (!sl || fetched_at <= 0)
         return;
@@ -611,7 +596,6 @@ static void store_installed(void *ctx, const char *key, int64_t fetched_at)
 
 static void store_clock_back(void *ctx, const char *key, int64_t t)
 {
-    (void)ctx;
     source_slot *sl = slot_for(key);
     if (!sl || t <= 0)
         return;
@@ -702,11 +686,10 @@ static void assign_slots(apr_pool_t *pconf, server_rec *s)
 static void jwks_log(void *ctx, int level, const char *msg)
 {
     server_rec *s = ctx;
-    /* clerk_jwks_log_fn levels: 3 err, 4 warn, 6 info, 7 debug. */
-    int lvl = level <= 3   ? APLOG_ERR
-              : level == 4 ? APLOG_WARNING
-              : level <= 6 ? APLOG_INFO
-                           : APLOG_DEBUG;
+    int lvl = level <= CLERK_LOG_ERR    ? APLOG_ERR
+              : level == CLERK_LOG_WARN ? APLOG_WARNING
+              : level <= CLERK_LOG_INFO ? APLOG_INFO
+                                        : APLOG_DEBUG;
     ap_log_error(APLOG_MARK, lvl, 0, s, CLERK_LOGNO(0401) "%s", msg);
 }
 
@@ -856,8 +839,6 @@ apr_array_header_t *clerk_jwks_all_stats(apr_pool_t *p)
 
 static int jwks_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
-    (void)plog;
-    (void)ptemp;
     apr_status_t rv = ap_mutex_register(pconf, MUTEX_REFRESH, NULL, APR_LOCK_DEFAULT, 0);
     if (rv == APR_SUCCESS)
         rv = ap_mutex_register(pconf, MUTEX_CACHE, NULL, APR_LOCK_DEFAULT, 0);
@@ -877,7 +858,6 @@ static int jwks_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
 
 static apr_status_t curl_cleanup(void *unused)
 {
-    (void)unused;
     curl_global_cleanup();
     return APR_SUCCESS;
 }
@@ -966,7 +946,6 @@ static void free_carried(void)
  * still checks it and still enforces max-stale. */
 static apr_status_t carry_records(void *unused)
 {
-    (void)unused;
     void *v = NULL; /* a list no generation took (it had no remote source): drop it */
     if (process_pool)
         apr_pool_userdata_get(&v, CARRIED_KEY, process_pool);
@@ -1031,7 +1010,6 @@ static void restore_carried(server_rec *s)
 
 static int jwks_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
-    (void)plog;
     apr_status_t rv;
 
     main_server = s;
@@ -1165,8 +1143,6 @@ static const ap_directive_t *rsa_in_dir_section(const ap_directive_t *d, const a
 
 static int jwks_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
-    (void)pconf;
-    (void)ptemp;
     const ap_directive_t *section = NULL;
     const ap_directive_t *rsa = rsa_in_dir_section(ap_conftree, &section);
     if (rsa) {
@@ -1192,7 +1168,6 @@ static int jwks_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
 
 void clerk_jwks_register_hooks(apr_pool_t *p)
 {
-    (void)p;
     ap_hook_check_config(jwks_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_pre_config(jwks_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(jwks_post_config, NULL, NULL, APR_HOOK_MIDDLE);

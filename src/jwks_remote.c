@@ -58,7 +58,7 @@ struct clerk_jwks_remote {
     int has_store;
     clerk_jwks_fetch_fn fetch;
     void *fetch_ctx;
-    clerk_jwks_log_fn log;
+    clerk_log_fn log;
     void *log_ctx;
     void (*count)(void *ctx, int ok);
     void *count_ctx;
@@ -122,7 +122,6 @@ const char *clerk_jwks_bapi_url(apr_pool_t *p, const char *api_url)
 int clerk_jwks_fetch_http(void *ctx, const clerk_http_request *req, clerk_http_response *resp,
                           char *err, size_t errlen)
 {
-    (void)ctx;
     return clerk_http_get(req, resp, err, errlen);
 }
 
@@ -307,7 +306,7 @@ static int store_put(clerk_jwks_remote *r, int64_t now, const record *rec)
     }
     free(buf);
     if (rc != 0)
-        logf_(r, 4,
+        logf_(r, CLERK_LOG_WARN,
               "JWKS for %s: the shared cache refused a %zu-byte record; processes will "
               "fetch on their own",
               r->shown, total);
@@ -382,7 +381,7 @@ static int store_read(clerk_jwks_remote *r, int64_t now, unsigned char **bufp, r
         floor = now;
     }
     if (rec->jsonlen > 0 && rec->fetched_at < floor - CLERK_JWKS_REPLAY_SLACK_S) {
-        logf_(r, 4,
+        logf_(r, CLERK_LOG_WARN,
               "JWKS for %s: ignoring a shared cache record fetched at %" PRId64
               ", older than the set fetched at %" PRId64 " (replayed)",
               r->shown, rec->fetched_at, floor);
@@ -390,7 +389,8 @@ static int store_read(clerk_jwks_remote *r, int64_t now, unsigned char **bufp, r
     }
     return 1;
 bad:
-    logf_(r, 4, "JWKS for %s: ignoring a shared cache record that does not check out", r->shown);
+    logf_(r, CLERK_LOG_WARN, "JWKS for %s: ignoring a shared cache record that does not check out",
+          r->shown);
     return 0;
 }
 
@@ -509,7 +509,8 @@ static void adopt(clerk_jwks_remote *r, const record *rec)
         install(r, ks, kids, rec->fetched_at);
         raise_floor(r, rec->fetched_at);
     } else
-        logf_(r, 4, "JWKS for %s: the shared copy does not load: %s", r->shown, e.message);
+        logf_(r, CLERK_LOG_WARN, "JWKS for %s: the shared copy does not load: %s", r->shown,
+              e.message);
 }
 
 /* ---- fetching ----------------------------------------------------------------------------- */
@@ -578,7 +579,8 @@ static int fetch_once(clerk_jwks_remote *r, char **body, size_t *len, clerk_erro
     if (rc == 0) {
         char msg[CLERK_MSG_MAX + 1];
         if (secret_key_rejected(resp.body, resp.body_len, msg, sizeof msg)) {
-            logf_(r, 3, "ClerkSecretKey was rejected by %s (clerk_key_invalid): %s", r->shown, msg);
+            logf_(r, CLERK_LOG_ERR, "ClerkSecretKey was rejected by %s (clerk_key_invalid): %s",
+                  r->shown, msg);
             clerk_error_set(e, CLERK_R_SECRET_KEY_INVALID, "%s", msg);
         } else {
             clerk_error_set(e, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD,
@@ -653,15 +655,25 @@ static int await_other_fetch(clerk_jwks_remote *r, int64_t now, apr_time_t deadl
     }
 }
 
-/* The slow path: adopt the shared copy, and fetch when due and this caller wins the lock.
- * Returns 1 fetched, 0 nothing fetched, -1 a fetch failed (its error in *ferr).
+/* What one trip through the slow path read and took, from claim to release. */
+typedef struct refresh_claim {
+    int busy;           /* this thread set r->busy */
+    int locked;         /* this thread holds the store's lock */
+    unsigned char *buf; /* the last shared record read; rec points into it */
+    record rec;
+    record next; /* the record this fetch publishes */
+} refresh_claim;
+
+/* Claims the fetch: becomes this process's one thread in the slow path, adopts the shared copy,
+ * and takes the store's lock when a fetch is due. Returns 1 when the caller must fetch, 0 when it
+ * answers with what it has. c is released by release_claim either way.
  *
  * A caller whose process has keys never waits: it answers with them. With may_wait and no keys,
  * a caller that finds a fetch running (another thread of this process in the slow path, or
  * another process holding the store lock) waits for its result, at most the fetch timeout;
  * during an outage no fetch runs (min_refresh), so nobody waits. */
-static int refresh_step(clerk_jwks_remote *r, int64_t now, const char *kid, int forced,
-                        int may_wait, clerk_error *ferr)
+static int claim(clerk_jwks_remote *r, int64_t now, const char *kid, int forced, int may_wait,
+                 refresh_claim *c)
 {
     apr_time_t deadline = may_wait ? apr_time_now() + wait_budget(r) : 0;
     lock(r);
@@ -673,58 +685,65 @@ static int refresh_step(clerk_jwks_remote *r, int64_t now, const char *kid, int 
         }
         apr_thread_cond_timedwait(r->idle, r->mu, left);
     }
-    r->busy = 1;
+    r->busy = c->busy = 1;
     /* Without keys the store is the first place they can come from: read it every time. */
     int check_store = r->has_store && (r->ks == NULL || now >= r->next_store_check);
     if (check_store)
         r->next_store_check = now + STORE_RECHECK_S;
     unlock(r);
 
-    unsigned char *buf = NULL;
-    record rec = {0};
-    int have = 0, locked = 0, result = 0;
-    if (check_store && (have = store_read(r, now, &buf, &rec)))
-        adopt(r, &rec);
+    if (check_store && store_read(r, now, &c->buf, &c->rec))
+        adopt(r, &c->rec);
     /* Not due may mean another process's attempt marker throttles us while its fetch runs: a
      * process with no keys asks the lock whether that fetch is still running. */
     if (!fetch_due(r, now, kid, forced) &&
         !(may_wait && r->has_store && r->store.trylock != NULL && !has_keys(r)))
-        goto done;
-
-    if (r->has_store) {
-        if (r->store.trylock != NULL) {
-            int t = r->store.trylock(r->store.ctx, r->key);
-            if (t == 1 && may_wait && !has_keys(r))
-                t = await_other_fetch(r, now, deadline, &buf, &rec);
-            if (t == 1)
-                goto done; /* another process is fetching: answer with what we have */
-            locked = t == 0;
-        }
-        /* Someone may have finished a fetch between our read and the lock. */
-        free(buf);
-        buf = NULL;
-        memset(&rec, 0, sizeof rec);
-        if ((have = store_read(r, now, &buf, &rec)))
-            adopt(r, &rec);
-        if (!fetch_due(r, now, kid, forced))
-            goto done;
+        return 0;
+    if (!r->has_store)
+        return 1;
+    if (r->store.trylock != NULL) {
+        int t = r->store.trylock(r->store.ctx, r->key);
+        if (t == 1 && may_wait && !has_keys(r))
+            t = await_other_fetch(r, now, deadline, &c->buf, &c->rec);
+        if (t == 1)
+            return 0; /* another process is fetching: answer with what we have */
+        c->locked = t == 0;
     }
+    /* Someone may have finished a fetch between our read and the lock. */
+    free(c->buf);
+    c->buf = NULL;
+    memset(&c->rec, 0, sizeof c->rec);
+    if (store_read(r, now, &c->buf, &c->rec))
+        adopt(r, &c->rec);
+    return fetch_due(r, now, kid, forced);
+}
 
-    /* The marker: no one on this server fetches again for min_refresh, whatever happens. */
+/* Marks the attempt (no one on this server fetches again for min_refresh, whatever happens),
+ * then fetches and parses the set. Returns 1 with *ks, *kids and *body (the caller's), or 0 with
+ * e. */
+static int fetch(clerk_jwks_remote *r, int64_t now, refresh_claim *c, char **body, size_t *blen,
+                 clerk_keyset **ks, char **kids, clerk_error *e)
+{
     lock(r);
     r->last_attempt = now;
     unlock(r);
-    record next = rec;
-    next.last_attempt = now;
+    c->next = c->rec;
+    c->next.last_attempt = now;
     if (r->has_store)
-        store_put(r, now, &next);
+        store_put(r, now, &c->next);
+    *body = NULL;
+    *blen = 0;
+    return fetch_once(r, body, blen, e) == 0 && build_set(r, *body, *blen, ks, kids, e) == 0;
+}
 
-    char *body;
-    size_t blen;
-    clerk_error e = {0};
-    clerk_keyset *ks = NULL;
-    char *kids = NULL;
-    int ok = fetch_once(r, &body, &blen, &e) == 0 && build_set(r, body, blen, &ks, &kids, &e) == 0;
+/* Installs the fetched set in this process, or records the failure (ferr gets it), and writes the
+ * outcome to the shared record. Returns 1 installed, -1 failed. Frees body. */
+static int publish(clerk_jwks_remote *r, int64_t now, refresh_claim *c, int ok, char *body,
+                   size_t blen, clerk_keyset *ks, char *kids, const clerk_error *e,
+                   clerk_error *ferr)
+{
+    record *next = &c->next;
+    int result;
     if (ok) {
         size_t n = clerk_keyset_count(ks);
         install(r, ks, kids, now);
@@ -733,50 +752,76 @@ static int refresh_step(clerk_jwks_remote *r, int64_t now, const char *kid, int 
         r->last_err.reason = CLERK_R_NONE;
         r->last_err.message[0] = '\0';
         unlock(r);
-        next.fetched_at = now;
-        next.json = body;
-        next.jsonlen = blen;
-        next.reason = CLERK_R_NONE;
-        next.err = NULL;
-        next.errlen = 0;
-        logf_(r, 6, "JWKS fetched from %s: %zu keys", r->shown, n);
+        next->fetched_at = now;
+        next->json = body;
+        next->jsonlen = blen;
+        next->reason = CLERK_R_NONE;
+        next->err = NULL;
+        next->errlen = 0;
+        logf_(r, CLERK_LOG_INFO, "JWKS fetched from %s: %zu keys", r->shown, n);
         result = 1;
     } else {
         lock(r);
         r->n_fail++;
-        r->last_err = e;
+        r->last_err = *e;
         unlock(r);
-        next.reason = (int)e.reason;
-        next.err = e.message;
-        next.errlen = strlen(e.message);
-        if (e.reason != CLERK_R_SECRET_KEY_INVALID)
-            logf_(r, 3, "JWKS refresh failed (%s): %s", clerk_reason_str(e.reason), e.message);
+        next->reason = (int)e->reason;
+        next->err = e->message;
+        next->errlen = strlen(e->message);
+        if (e->reason != CLERK_R_SECRET_KEY_INVALID)
+            logf_(r, CLERK_LOG_ERR, "JWKS refresh failed (%s): %s", clerk_reason_str(e->reason),
+                  e->message);
         if (ferr != NULL)
-            *ferr = e;
+            *ferr = *e;
         result = -1;
     }
     if (r->count != NULL)
         r->count(r->count_ctx, ok);
     lock(r);
     if (r->has_store) {
-        next.n_ok = ok ? r->shared_ok + 1 : r->shared_ok;
-        next.n_fail = ok ? r->shared_fail : r->shared_fail + 1;
-        r->shared_ok = next.n_ok;
-        r->shared_fail = next.n_fail;
+        next->n_ok = ok ? r->shared_ok + 1 : r->shared_ok;
+        next->n_fail = ok ? r->shared_fail : r->shared_fail + 1;
+        r->shared_ok = next->n_ok;
+        r->shared_fail = next->n_fail;
     }
     unlock(r);
-    if (r->has_store && store_put(r, now, &next) == 0 && ok)
+    if (r->has_store && store_put(r, now, next) == 0 && ok)
         raise_floor(r, now);
     free(body);
+    return result;
+}
 
-done:
-    if (locked)
+/* Gives back what claim took: the store's lock, the record read, the busy flag. */
+static void release_claim(clerk_jwks_remote *r, refresh_claim *c)
+{
+    if (c->locked)
         r->store.unlock(r->store.ctx, r->key);
-    free(buf);
+    free(c->buf);
+    if (!c->busy)
+        return;
     lock(r);
     r->busy = 0;
     apr_thread_cond_broadcast(r->idle);
     unlock(r);
+}
+
+/* The slow path: adopt the shared copy, and fetch when due and this caller wins the lock.
+ * Returns 1 fetched, 0 nothing fetched, -1 a fetch failed (its error in *ferr). */
+static int refresh_step(clerk_jwks_remote *r, int64_t now, const char *kid, int forced,
+                        int may_wait, clerk_error *ferr)
+{
+    refresh_claim c = {0};
+    int result = 0;
+    if (claim(r, now, kid, forced, may_wait, &c)) {
+        char *body;
+        size_t blen;
+        clerk_error e = {0};
+        clerk_keyset *ks = NULL;
+        char *kids = NULL;
+        int ok = fetch(r, now, &c, &body, &blen, &ks, &kids, &e);
+        result = publish(r, now, &c, ok, body, blen, ks, kids, &e, ferr);
+    }
+    release_claim(r, &c);
     return result;
 }
 
@@ -839,7 +884,6 @@ static const clerk_key *kid_mismatch(clerk_jwks_remote *r, clerk_keyset *ks, con
 {
     const char *shown = kid ? kid : "undefined";
     int kl = (int)strnlen(shown, MSG_KID_MAX);
-    (void)r;
     clerk_error_set(err, CLERK_R_JWK_KID_MISMATCH, KID_MISMATCH_FMT, kl, shown);
     clerk_keyset_unref(ks);
     return NULL;

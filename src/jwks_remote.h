@@ -25,6 +25,7 @@
 #include <apr_pools.h>
 #include "http_fetch.h"
 #include "jwk.h"
+#include "logging.h"
 #include "reason.h"
 #include "token.h"
 
@@ -84,9 +85,6 @@ typedef struct clerk_jwks_store {
 typedef int (*clerk_jwks_fetch_fn)(void *ctx, const clerk_http_request *req,
                                    clerk_http_response *resp, char *err, size_t errlen);
 
-/* Same shape and levels as clerk_log_fn (request_state.h): 3 err, 4 warn, 6 info, 7 debug. */
-typedef void (*clerk_jwks_log_fn)(void *ctx, int level, const char *msg);
-
 typedef struct clerk_jwks_remote_opts {
     const char *url;        /* the JWKS URL, e.g. clerk_jwks_bapi_url(p, "https://api.clerk.com") */
     const char *secret_key; /* sent as Bearer with Clerk-API-Version; NULL for a public URL */
@@ -106,7 +104,7 @@ typedef struct clerk_jwks_remote_opts {
     size_t mac_key_len;
     clerk_jwks_fetch_fn fetch; /* NULL: clerk_jwks_fetch_http */
     void *fetch_ctx;
-    clerk_jwks_log_fn log; /* may be NULL */
+    clerk_log_fn log; /* may be NULL */
     void *log_ctx;
     /* Called once per fetch attempt of this process with its result (1: a key set was
      * installed, 0: failed), from the fetching thread; may be NULL. */
