@@ -94,7 +94,7 @@ void clerk_status_register_hooks(apr_pool_t *p);
 /* This process's verified-token cache (NULL before child_init or when it could not be made). */
 const struct clerk_token_cache *clerk_token_cache_current(void);
 
-/* ---- remote keys and server-wide fetch settings (httpd_jwks.c) ---------------------------- */
+/* ---- remote keys and server-wide fetch settings (httpd_jwks*.c) --------------------------- */
 
 /* The module's per-server record (server-wide fetch and cache settings). */
 void *clerk_create_server_conf(apr_pool_t *p, server_rec *s);
