@@ -132,11 +132,12 @@ static clerk_jwks_remote *source_get(apr_pool_t *p, apr_pool_t *tmp, server_rec 
         .count_ctx =
             (void *)(intptr_t)(jwks_url ? CLERK_KEY_FETCH_JWKS_URL : CLERK_KEY_FETCH_BACKEND_API),
     };
-    char err[256];
-    r = clerk_jwks_remote_create(p, &o, err, sizeof(err));
+    clerk_error err;
+    r = clerk_jwks_remote_create(p, &o, &err);
     if (!r) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
-                     CLERK_LOGNO(0402) "cannot set up the remote JWKS source %s: %s", shown, err);
+                     CLERK_LOGNO(0402) "cannot set up the remote JWKS source %s: %s", shown,
+                     err.message);
         return NULL;
     }
     apr_hash_set(clerk_jwks_gen.remotes, apr_pstrdup(p, k), APR_HASH_KEY_STRING, r);

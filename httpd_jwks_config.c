@@ -125,14 +125,14 @@ const char *clerk_jwks_set_api_url(cmd_parms *cmd, void *cfg, const char *arg)
 const char *clerk_jwks_set_ca_bundle(cmd_parms *cmd, void *cfg, const char *arg)
 {
     const char *e = server_only(cmd);
-    char err[256];
+    clerk_error err;
     if (e)
         return e;
     const char *path = ap_server_root_relative(cmd->pool, arg);
     if (!path)
         return dir_error(cmd, "invalid file path '%s'", arg);
-    if (clerk_http_ca_file_check(path, err, sizeof(err)) != 0)
-        return dir_error(cmd, "%s", err);
+    if (clerk_http_ca_file_check(path, &err) != 0)
+        return dir_error(cmd, "%.255s", err.message);
     clerk_jwks_srv_conf(cmd->server)->ca_file = path;
     return NULL;
 }
@@ -140,11 +140,12 @@ const char *clerk_jwks_set_ca_bundle(cmd_parms *cmd, void *cfg, const char *arg)
 const char *clerk_jwks_set_outgoing_proxy(cmd_parms *cmd, void *cfg, const char *arg)
 {
     const char *e = server_only(cmd);
-    char url[CLERK_PROXY_URL_MAX + 16], err[256];
+    char url[CLERK_PROXY_URL_MAX + 16];
+    clerk_error err;
     if (e)
         return e;
-    if (clerk_proxy_url_parse(arg, url, sizeof url, err, sizeof err) != 0)
-        return dir_error(cmd, "the value %s", err);
+    if (clerk_proxy_url_parse(arg, url, sizeof url, &err) != 0)
+        return dir_error(cmd, "the value %s", err.message);
     clerk_jwks_srv_conf(cmd->server)->proxy = apr_pstrdup(cmd->pool, url);
     return NULL;
 }
@@ -154,7 +155,8 @@ const char *clerk_jwks_set_outgoing_proxy(cmd_parms *cmd, void *cfg, const char 
 const char *clerk_jwks_set_outgoing_proxy_auth(cmd_parms *cmd, void *cfg, const char *arg)
 {
     const char *e = server_only(cmd);
-    char buf[CLERK_PROXY_CREDS_MAX + 1], err[256];
+    char buf[CLERK_PROXY_CREDS_MAX + 1];
+    clerk_error err;
     apr_file_t *f;
     apr_size_t n = sizeof buf;
     apr_status_t rv;
@@ -172,10 +174,10 @@ const char *clerk_jwks_set_outgoing_proxy_auth(cmd_parms *cmd, void *cfg, const 
         return dir_error(cmd, "cannot read '%s': %pm", path, &rv);
     char *user = apr_palloc(cmd->pool, CLERK_PROXY_CREDS_MAX + 1);
     char *password = apr_palloc(cmd->pool, CLERK_PROXY_CREDS_MAX + 1);
-    int bad = clerk_proxy_credentials_parse(buf, n, user, password, err, sizeof err);
+    int bad = clerk_proxy_credentials_parse(buf, n, user, password, &err);
     memset(buf, 0, sizeof buf);
     if (bad)
-        return dir_error(cmd, "'%s' %s", path, err);
+        return dir_error(cmd, "'%s' %s", path, err.message);
     jwks_srv *c = clerk_jwks_srv_conf(cmd->server);
     c->proxy_user = user;
     c->proxy_password = password;

@@ -546,10 +546,10 @@ int clerk_keyset_add_jwks(clerk_keyset *ks, const char *json, size_t len, char *
         SET_ERR("JWKS is larger than %d bytes", CLERK_JWKS_MAX_BYTES);
         return -1;
     }
-    char jerr[128];
-    json_t *doc = clerk_json_parse_object(json, len, CLERK_JSON_MAX_DEPTH, jerr, sizeof jerr);
+    clerk_error jerr;
+    json_t *doc = clerk_json_parse_object(json, len, CLERK_JSON_MAX_DEPTH, &jerr);
     if (doc == NULL) {
-        SET_ERR("JWKS does not parse: %s", jerr);
+        SET_ERR("JWKS does not parse: %s", jerr.message);
         return -1;
     }
     const json_t *keys = json_object_get(doc, "keys");

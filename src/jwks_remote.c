@@ -120,9 +120,9 @@ const char *clerk_jwks_bapi_url(apr_pool_t *p, const char *api_url)
 }
 
 int clerk_jwks_fetch_http(void *ctx, const clerk_http_request *req, clerk_http_response *resp,
-                          char *err, size_t errlen)
+                          clerk_error *err)
 {
-    return clerk_http_get(req, resp, err, errlen);
+    return clerk_http_get(req, resp, err);
 }
 
 static void hex(const unsigned char *in, size_t n, char *out)
@@ -146,15 +146,10 @@ static apr_status_t remote_cleanup(void *data)
 }
 
 clerk_jwks_remote *clerk_jwks_remote_create(apr_pool_t *p, const clerk_jwks_remote_opts *o,
-                                            char *err, size_t errlen)
+                                            clerk_error *err)
 {
-    char dummy[1];
-    if (err == NULL || errlen == 0) {
-        err = dummy;
-        errlen = sizeof dummy;
-    }
     if (o == NULL || o->url == NULL || o->url[0] == '\0') {
-        snprintf(err, errlen, "no JWKS URL");
+        clerk_error_set(err, CLERK_R_NONE, "no JWKS URL");
         return NULL;
     }
     clerk_jwks_remote *r = apr_pcalloc(p, sizeof *r);
@@ -179,8 +174,9 @@ clerk_jwks_remote *clerk_jwks_remote_create(apr_pool_t *p, const clerk_jwks_remo
     const unsigned char *mk = o->mac_key;
     size_t mklen = o->mac_key_len;
     if (mk != NULL && mklen < CLERK_JWKS_MAC_KEY_MIN) {
-        snprintf(err, errlen, "the record MAC key has %zu bytes; at least %d are needed", mklen,
-                 CLERK_JWKS_MAC_KEY_MIN);
+        clerk_error_set(err, CLERK_R_NONE,
+                        "the record MAC key has %zu bytes; at least %d are needed", mklen,
+                        CLERK_JWKS_MAC_KEY_MIN);
         return NULL;
     }
     if (mk == NULL && r->secret != NULL) {
@@ -192,7 +188,7 @@ clerk_jwks_remote *clerk_jwks_remote_create(apr_pool_t *p, const clerk_jwks_remo
         if (HMAC(EVP_sha256(), mk, (int)mklen, (const unsigned char *)MAC_KEY_LABEL,
                  sizeof MAC_KEY_LABEL - 1, r->mac_key, &n) == NULL ||
             n != sizeof r->mac_key) {
-            snprintf(err, errlen, "HMAC-SHA256 failed");
+            clerk_error_set(err, CLERK_R_NONE, "HMAC-SHA256 failed");
             return NULL;
         }
         r->store = *o->store;
@@ -219,7 +215,7 @@ clerk_jwks_remote *clerk_jwks_remote_create(apr_pool_t *p, const clerk_jwks_remo
              EVP_DigestFinal_ex(mc, md, &mdlen) == 1;
     EVP_MD_CTX_free(mc);
     if (!ok) {
-        snprintf(err, errlen, "SHA-256 failed");
+        clerk_error_set(err, CLERK_R_NONE, "SHA-256 failed");
         return NULL;
     }
     char h[65];
@@ -228,7 +224,7 @@ clerk_jwks_remote *clerk_jwks_remote_create(apr_pool_t *p, const clerk_jwks_remo
 
     if (apr_thread_mutex_create(&r->mu, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS ||
         apr_thread_cond_create(&r->idle, p) != APR_SUCCESS) {
-        snprintf(err, errlen, "cannot create a thread mutex or condition");
+        clerk_error_set(err, CLERK_R_NONE, "cannot create a thread mutex or condition");
         return NULL;
     }
     apr_pool_cleanup_register(p, r, remote_cleanup, apr_pool_cleanup_null);
@@ -564,9 +560,8 @@ static int fetch_once(clerk_jwks_remote *r, char **body, size_t *len, clerk_erro
         .max_body = r->max_body,
     };
     clerk_http_response resp = {0};
-    char ferr[CLERK_ERROR_MESSAGE_MAX - 64];
-    ferr[0] = '\0';
-    int rc = r->fetch(r->fetch_ctx, &req, &resp, ferr, sizeof ferr);
+    clerk_error ferr = {0};
+    int rc = r->fetch(r->fetch_ctx, &req, &resp, &ferr);
     *body = NULL;
     *len = 0;
     if (rc == 0 && resp.status >= 200 && resp.status < 300) {
@@ -592,8 +587,10 @@ static int fetch_once(clerk_jwks_remote *r, char **body, size_t *len, clerk_erro
                         "Error loading Clerk JWKS from %s with code=%ld", r->shown, resp.status);
     } else {
         clerk_error_set(e, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD,
-                        "Error loading Clerk JWKS from %s: %s", r->shown,
-                        ferr[0] ? ferr : "fetch failed");
+                        "Error loading Clerk JWKS from %s: %.*s", r->shown,
+                        /* at most what the transport's message always had room for */
+                        CLERK_ERROR_MESSAGE_MAX - 65,
+                        ferr.message[0] ? ferr.message : "fetch failed");
     }
     clerk_http_response_free(&resp);
     return -1;

@@ -42,10 +42,10 @@ enum {
 static const char *const azp[] = {"https://app.example.com"};
 
 static int scripted_get(void *ctx, apr_pool_t *p, const char *url, const char *const *headers,
-                        long *status, const char **out, char *err, size_t errlen)
+                        long *status, const char **out, clerk_error *err)
 {
     if (ctx == NULL) {
-        snprintf(err, errlen, "scripted transport: no answer");
+        clerk_error_set(err, CLERK_R_NONE, "scripted transport: no answer");
         return -1;
     }
     *status = 200;

@@ -75,14 +75,14 @@ static void log_cb(void *ctx, int level, const char *msg)
 }
 
 static int scripted_get(void *ctx, apr_pool_t *p, const char *url, const char *const *headers,
-                        long *status, const char **body, char *err, size_t errlen)
+                        long *status, const char **body, clerk_error *err)
 {
     bapi.calls++;
     bapi.url = apr_pstrdup(p, url);
     for (int i = 0; i < 7 && headers[i]; i++)
         bapi.headers[i] = apr_pstrdup(p, headers[i]);
     if (bapi.rc != 0) {
-        snprintf(err, errlen, "connection refused");
+        clerk_error_set(err, CLERK_R_NONE, "connection refused");
         return -1;
     }
     *status = bapi.status;
@@ -440,16 +440,15 @@ START_TEST(handshake_payload_must_be_a_bounded_string_array)
                          pool, handshake_jwt(key, apr_psprintf(pool, "[\"a=%s\"]", longd)), 0,
                          &cfg.keys, &d, &err),
                      -1);
-    char perr[256];
+    clerk_error perr;
     ck_assert_int_eq(clerk_handshake_parse_payload(pool,
                                                    "{\"directives\":[\"a=1\"],"
                                                    "\"directives\":[]}",
-                                                   38, &d, perr, sizeof(perr)),
+                                                   38, &d, &perr),
                      -1);
-    ck_assert_int_eq(clerk_handshake_parse_payload(pool, "[]", 2, &d, perr, sizeof(perr)), -1);
+    ck_assert_int_eq(clerk_handshake_parse_payload(pool, "[]", 2, &d, &perr), -1);
     const char *ok = "{\"object\":\"handshake_payload\",\"directives\":[\"a=1\"]}";
-    ck_assert_int_eq(clerk_handshake_parse_payload(pool, ok, strlen(ok), &d, perr, sizeof(perr)),
-                     0);
+    ck_assert_int_eq(clerk_handshake_parse_payload(pool, ok, strlen(ok), &d, &perr), 0);
     ck_assert_int_eq(d->nelts, 1);
 }
 END_TEST
