@@ -19,8 +19,11 @@
 #include "http_log.h"
 #include "util_mutex.h"
 
-#include "httpd_clerk.h"
+#include "httpd_config.h"
 #include "httpd_jwks.h"
+#include "httpd_jwks_impl.h"
+#include "httpd_logno.h"
+#include "httpd_status.h"
 
 #include "http_fetch.h"
 #include "jwks_remote.h"

@@ -19,8 +19,9 @@
 #include "ap_provider.h"
 #include "ap_socache.h"
 
-#include "httpd_clerk.h"
 #include "httpd_jwks.h"
+#include "httpd_jwks_impl.h"
+#include "httpd_logno.h"
 
 #include "jwks_remote.h"
 

@@ -13,8 +13,8 @@
 #include "httpd.h"
 #include "http_config.h"
 
-#include "httpd_clerk.h"
 #include "httpd_jwks.h"
+#include "httpd_jwks_impl.h"
 
 #include "http_fetch.h"
 #include "jwk.h"
