@@ -43,11 +43,7 @@ jwks_generation clerk_jwks_gen;
 static void jwks_log(void *ctx, int level, const char *msg)
 {
     server_rec *s = ctx;
-    int lvl = level <= CLERK_LOG_ERR    ? APLOG_ERR
-              : level == CLERK_LOG_WARN ? APLOG_WARNING
-              : level <= CLERK_LOG_INFO ? APLOG_INFO
-                                        : APLOG_DEBUG;
-    ap_log_error(APLOG_MARK, lvl, 0, s, CLERK_LOGNO(0401) "%s", msg);
+    ap_log_error(APLOG_MARK, clerk_aplog_level(level), 0, s, CLERK_LOGNO(0401) "%s", msg);
 }
 
 /* Where a source's keys come from: ClerkJWKSURL as is (public, no secret sent), else the Backend
