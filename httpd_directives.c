@@ -148,13 +148,13 @@ static const char *set_publishable_key(cmd_parms *cmd, void *cfg, const char *ar
 {
     clerk_dir_conf *d = cfg;
     clerk_publishable_key *pk;
-    char err[256];
+    clerk_error err;
     const char *e = unsubstituted(cmd, arg);
 
     if (e)
         return e;
-    if (clerk_publishable_key_parse(cmd->pool, arg, &pk, err, sizeof(err)) != 0)
-        return clerk_cmd_error(cmd, "%s", err);
+    if (clerk_publishable_key_parse(cmd->pool, arg, &pk, &err) != 0)
+        return clerk_cmd_error(cmd, "%s", err.message);
     d->pk = pk;
     d->pk_at = directive_at(cmd);
     return NULL;
@@ -162,9 +162,9 @@ static const char *set_publishable_key(cmd_parms *cmd, void *cfg, const char *ar
 
 static const char *check_secret_key(cmd_parms *cmd, clerk_dir_conf *d, const char *key)
 {
-    char err[256];
-    if (clerk_secret_key_check(key, err, sizeof(err)) != 0)
-        return clerk_cmd_error(cmd, "%s", err);
+    clerk_error err;
+    if (clerk_secret_key_check(key, &err) != 0)
+        return clerk_cmd_error(cmd, "%s", err.message);
     d->secret_key = key;
     note_key_source(cmd, d);
     return NULL;
@@ -249,7 +249,7 @@ static char *normalise_pem(apr_pool_t *p, const char *in)
 static const char *set_jwt_key(cmd_parms *cmd, void *cfg, const char *args)
 {
     clerk_dir_conf *d = cfg;
-    char err[256];
+    clerk_error err;
     const char *text = args;
     char *buf;
     apr_size_t len;
@@ -286,8 +286,8 @@ static const char *set_jwt_key(cmd_parms *cmd, void *cfg, const char *args)
     clerk_keyset *ks = pool_keyset(cmd->pool);
     if (!ks)
         return clerk_cmd_error(cmd, "out of memory");
-    if (clerk_keyset_add_pem(ks, buf, len, err, sizeof(err)) != 0)
-        return clerk_cmd_error(cmd, "%s", err);
+    if (clerk_keyset_add_pem(ks, buf, len, &err) != 0)
+        return clerk_cmd_error(cmd, "%s", err.message);
     d->pem_keys = ks;
     note_key_source(cmd, d);
     return NULL;
@@ -326,7 +326,7 @@ static const char *jwks_kid_list(apr_pool_t *p, const clerk_keyset *ks, const ch
 static const char *set_jwks_file(cmd_parms *cmd, void *cfg, const char *arg)
 {
     clerk_dir_conf *d = cfg;
-    char err[256];
+    clerk_error err;
     char *buf;
     apr_size_t len;
     const char *e = read_config_file(cmd, arg, CLERK_JWKS_MAX_BYTES, &buf, &len);
@@ -336,8 +336,8 @@ static const char *set_jwks_file(cmd_parms *cmd, void *cfg, const char *arg)
     clerk_keyset *ks = pool_keyset(cmd->pool);
     if (!ks)
         return clerk_cmd_error(cmd, "out of memory");
-    if (clerk_keyset_add_jwks(ks, buf, len, err, sizeof(err)) < 0)
-        return clerk_cmd_error(cmd, "%s: %s", arg, err);
+    if (clerk_keyset_add_jwks(ks, buf, len, &err) < 0)
+        return clerk_cmd_error(cmd, "%s: %s", arg, err.message);
     d->jwks_keys = ks;
     d->jwks_kids = jwks_kid_list(cmd->pool, ks, buf, len);
     note_key_source(cmd, d);

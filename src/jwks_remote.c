@@ -437,17 +437,18 @@ static int build_set(clerk_jwks_remote *r, const char *json, size_t len, clerk_k
         json_decref(doc);
         return clerk_error_set(e, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD, "%s", CLERK_JWKS_MSG_NO_KEYS);
     }
-    char jerr[200];
+    clerk_error jerr = {0};
     clerk_keyset *ks = clerk_keyset_new();
-    if (ks == NULL || doc == NULL || clerk_keyset_add_jwks(ks, json, len, jerr, sizeof jerr) < 0) {
+    if (ks == NULL || doc == NULL || clerk_keyset_add_jwks(ks, json, len, &jerr) < 0) {
         if (doc == NULL)
-            snprintf(jerr, sizeof jerr, "JWKS does not parse");
+            clerk_error_set(&jerr, CLERK_R_NONE, "JWKS does not parse");
         if (ks == NULL)
-            snprintf(jerr, sizeof jerr, "out of memory");
+            clerk_error_set(&jerr, CLERK_R_NONE, "out of memory");
         clerk_keyset_unref(ks);
         json_decref(doc);
+        /* At most 199 bytes of the key set's message, as always. */
         return clerk_error_set(e, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD,
-                               "Error loading Clerk JWKS from %s: %s", r->shown, jerr);
+                               "Error loading Clerk JWKS from %s: %.199s", r->shown, jerr.message);
     }
     char *kids = kids_of(ks, doc);
     json_decref(doc);

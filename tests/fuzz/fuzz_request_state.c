@@ -73,14 +73,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     const fuzz_keys *k = fuzz_setup();
     apr_pool_t *p = fuzz_pool();
-    char err[256];
+    clerk_error err = {0};
     unsigned flags = data[0];
     const char *f[FIELD_COUNT];
     fuzz_fields(p, data + 1, size - 1, f, FIELD_COUNT);
 
     clerk_publishable_key *pk = NULL;
-    if (!(flags & F_NO_PK) && clerk_publishable_key_parse(p, (flags & F_DEV) ? TEST_PK : LIVE_PK,
-                                                          &pk, err, sizeof(err)) != 0)
+    if (!(flags & F_NO_PK) &&
+        clerk_publishable_key_parse(p, (flags & F_DEV) ? TEST_PK : LIVE_PK, &pk, &err) != 0)
         __builtin_trap();
 
     clerk_config cfg;

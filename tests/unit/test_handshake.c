@@ -92,13 +92,13 @@ static int scripted_get(void *ctx, apr_pool_t *p, const char *url, const char *c
 
 static void setup(void)
 {
-    char err[256];
+    clerk_error err = {0};
     apr_pool_create(&pool, NULL);
     keyset = clerk_keyset_new();
     unit_add_jwk(keyset, key, KID, "RS256");
     unit_add_jwk(keyset, ec_key, "ins_ec", NULL);
-    ck_assert_int_eq(clerk_publishable_key_parse(pool, LIVE_PK, &live_pk, err, sizeof(err)), 0);
-    ck_assert_int_eq(clerk_publishable_key_parse(pool, TEST_PK, &test_pk, err, sizeof(err)), 0);
+    ck_assert_int_eq(clerk_publishable_key_parse(pool, LIVE_PK, &live_pk, &err), 0);
+    ck_assert_int_eq(clerk_publishable_key_parse(pool, TEST_PK, &test_pk, &err), 0);
 
     memset(&cfg, 0, sizeof(cfg));
     cfg.pk = live_pk;
@@ -394,10 +394,10 @@ START_TEST(handshake_jwt_header_rules_typ_alg_cat)
     ck_assert_int_eq(clerk_handshake_verify_jwt(pool, t, 0, &cfg.keys, &d, &err), -1);
     ck_assert_int_eq(err.reason, CLERK_R_TOKEN_INVALID_ALGORITHM);
     /* RS384 when allowed, with a key not restricted to RS256 by its JWK "alg" */
-    char perr[256];
+    clerk_error perr;
     char *pem = mint_public_pem(key);
     clerk_keyset *pemset = clerk_keyset_new();
-    ck_assert_int_eq(clerk_keyset_add_pem(pemset, pem, strlen(pem), perr, sizeof(perr)), 0);
+    ck_assert_int_eq(clerk_keyset_add_pem(pemset, pem, strlen(pem), &perr), 0);
     free(pem);
     clerk_key_source pemsrc = {lookup, pemset};
     int rc =
