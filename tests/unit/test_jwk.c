@@ -171,7 +171,8 @@ START_TEST(pem_on_one_line_or_without_armor_is_accepted)
     ck_assert_int_eq(clerk_keyset_add_pem(ks, pem, strlen(pem), &err), 0);
     char *one_line = flatten_pem(pem, 0);
     char *bare = flatten_pem(pem, 1);
-    ck_assert_msg(clerk_keyset_add_pem(ks, one_line, strlen(one_line), &err) == 0, "%s", err.message);
+    ck_assert_msg(clerk_keyset_add_pem(ks, one_line, strlen(one_line), &err) == 0, "%s",
+                  err.message);
     ck_assert_msg(clerk_keyset_add_pem(ks, bare, strlen(bare), &err) == 0, "%s", err.message);
     ck_assert_uint_eq(clerk_keyset_count(ks), 3);
     /* All three spellings are the same key. */
