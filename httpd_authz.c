@@ -185,11 +185,11 @@ static const char *parse_reverified(cmd_parms *cmd, const char *line, const void
 {
     apr_array_header_t *words = require_words(cmd->pool, line);
     clerk_reverification *rv = apr_pcalloc(cmd->pool, sizeof(*rv));
-    const char *err = NULL;
+    clerk_error err;
 
     if (clerk_reverification_parse(cmd->pool, words->nelts, (const char *const *)words->elts, rv,
                                    &err) != 0)
-        return apr_psprintf(cmd->pool, "Require clerk-reverified: %s", err);
+        return apr_psprintf(cmd->pool, "Require clerk-reverified: %s", err.message);
     *parsed = rv;
     return forbid_on_failure(cmd);
 }
@@ -225,11 +225,11 @@ static const char *parse_claim(cmd_parms *cmd, const char *line, const void **pa
     if (words->nelts == 0)
         return "Require clerk-claim needs at least one <path>[=<value>]";
     for (int i = 0; i < words->nelts; i++) {
-        const char *err = NULL;
+        clerk_error err;
         const clerk_claim_matcher *m =
             clerk_claim_matcher_parse(cmd->pool, APR_ARRAY_IDX(words, i, const char *), &err);
         if (!m)
-            return apr_psprintf(cmd->pool, "Require clerk-claim: %s", err);
+            return apr_psprintf(cmd->pool, "Require clerk-claim: %s", err.message);
         APR_ARRAY_PUSH(matchers, const clerk_claim_matcher *) = m;
     }
     *parsed = matchers;

@@ -294,10 +294,7 @@ int clerk_dir_remote_source(const void *dconf, const char **secret_key, const ch
 static void core_log(void *ctx, int level, const char *msg)
 {
     request_rec *r = ctx;
-    int lvl = level <= CLERK_LOG_ERR    ? APLOG_ERR
-              : level == CLERK_LOG_WARN ? APLOG_WARNING
-              : level == CLERK_LOG_INFO ? APLOG_INFO
-                                        : APLOG_DEBUG;
+    int lvl = clerk_aplog_level(level);
     if (r)
         ap_log_rerror(APLOG_MARK, lvl, 0, r, CLERK_LOGNO(0001) "%s", msg);
     else

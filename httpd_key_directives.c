@@ -104,13 +104,13 @@ const char *clerk_set_publishable_key(cmd_parms *cmd, void *cfg, const char *arg
 {
     clerk_dir_conf *d = cfg;
     clerk_publishable_key *pk;
-    char err[256];
+    clerk_error err;
     const char *e = unsubstituted(cmd, arg);
 
     if (e)
         return e;
-    if (clerk_publishable_key_parse(cmd->pool, arg, &pk, err, sizeof(err)) != 0)
-        return clerk_cmd_error(cmd, "%s", err);
+    if (clerk_publishable_key_parse(cmd->pool, arg, &pk, &err) != 0)
+        return clerk_cmd_error(cmd, "%s", err.message);
     d->pk = pk;
     d->pk_at = clerk_directive_at(cmd);
     return NULL;
@@ -118,9 +118,9 @@ const char *clerk_set_publishable_key(cmd_parms *cmd, void *cfg, const char *arg
 
 static const char *check_secret_key(cmd_parms *cmd, clerk_dir_conf *d, const char *key)
 {
-    char err[256];
-    if (clerk_secret_key_check(key, err, sizeof(err)) != 0)
-        return clerk_cmd_error(cmd, "%s", err);
+    clerk_error err;
+    if (clerk_secret_key_check(key, &err) != 0)
+        return clerk_cmd_error(cmd, "%s", err.message);
     d->secret_key = key;
     clerk_note_key_source(cmd, d);
     return NULL;
@@ -186,7 +186,7 @@ const char *clerk_set_handoff_key_file(cmd_parms *cmd, void *cfg, const char *ar
 const char *clerk_set_jwt_key(cmd_parms *cmd, void *cfg, const char *args)
 {
     clerk_dir_conf *d = cfg;
-    char err[256];
+    clerk_error err;
     const char *text = args;
     char *buf;
     apr_size_t len;
@@ -219,10 +219,11 @@ const char *clerk_set_jwt_key(cmd_parms *cmd, void *cfg, const char *args)
     clerk_keyset *ks = pool_keyset(cmd->pool);
     if (!ks)
         return clerk_cmd_error(cmd, "out of memory");
-    /* Inline text may carry a one-line variable's \n escapes; a file is PEM as it is. */
-    if ((from_file ? clerk_keyset_add_pem(ks, buf, len, err, sizeof(err))
-                   : clerk_keyset_add_pem_text(ks, text, strlen(text), err, sizeof(err))) != 0)
-        return clerk_cmd_error(cmd, "%s", err);
+    /* Inline text may carry a one-line variable's
+ escapes; a file is PEM as it is. */
+    if ((from_file ? clerk_keyset_add_pem(ks, buf, len, &err)
+                   : clerk_keyset_add_pem_text(ks, text, strlen(text), &err)) != 0)
+        return clerk_cmd_error(cmd, "%s", err.message);
     d->pem_keys = ks;
     clerk_note_key_source(cmd, d);
     return NULL;
@@ -231,7 +232,7 @@ const char *clerk_set_jwt_key(cmd_parms *cmd, void *cfg, const char *args)
 const char *clerk_set_jwks_file(cmd_parms *cmd, void *cfg, const char *arg)
 {
     clerk_dir_conf *d = cfg;
-    char err[256];
+    clerk_error err;
     char *buf;
     apr_size_t len;
     const char *e = read_config_file(cmd, arg, CLERK_JWKS_MAX_BYTES, &buf, &len);
@@ -241,8 +242,8 @@ const char *clerk_set_jwks_file(cmd_parms *cmd, void *cfg, const char *arg)
     clerk_keyset *ks = pool_keyset(cmd->pool);
     if (!ks)
         return clerk_cmd_error(cmd, "out of memory");
-    if (clerk_keyset_add_jwks(ks, buf, len, err, sizeof(err)) < 0)
-        return clerk_cmd_error(cmd, "%s: %s", arg, err);
+    if (clerk_keyset_add_jwks(ks, buf, len, &err) < 0)
+        return clerk_cmd_error(cmd, "%s: %s", arg, err.message);
     d->jwks_keys = ks;
     clerk_note_key_source(cmd, d);
     return NULL;

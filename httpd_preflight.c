@@ -47,7 +47,6 @@ static int clerk_preflight_handler(request_rec *r)
 
 void clerk_preflight_register_hooks(apr_pool_t *p)
 {
-    (void)p;
     ap_hook_check_access_ex(clerk_preflight_access, NULL, NULL, APR_HOOK_REALLY_LAST,
                             AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_handler(clerk_preflight_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);

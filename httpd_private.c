@@ -153,8 +153,6 @@ static void warn_quick_handler(apr_pool_t *ptemp, server_rec *s)
 static int private_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                                server_rec *s)
 {
-    (void)pconf;
-    (void)plog;
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
         warn_quick_handler(ptemp, s);
     return OK;
@@ -172,7 +170,6 @@ static void private_test_config(apr_pool_t *pconf, server_rec *s)
 
 void clerk_private_register_hooks(apr_pool_t *p)
 {
-    (void)p;
     /* CONTENT_SET and inserted last: after mod_headers' filter (CONTENT_SET, inserted at LAST),
      * so an operator's `Header set Cache-Control` counts as the application's own, and before
      * mod_cache's CACHE_SAVE (CONTENT_SET+1), so a cache in handler mode sees the result. */

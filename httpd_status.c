@@ -198,8 +198,6 @@ static void collect_local_source(void *ctx, const ap_directive_t *d, const ap_di
 
 static int status_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
-    (void)plog;
-    (void)ptemp;
     shared = shared_segment(s);
     generation_loaded_s = (int64_t)apr_time_sec(apr_time_now());
     local_sources = apr_array_make(pconf, 4, sizeof(local_source));
@@ -490,7 +488,6 @@ static int status_handler(request_rec *r)
 
 void clerk_status_register_hooks(apr_pool_t *p)
 {
-    (void)p;
     ap_hook_post_config(status_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);

@@ -106,9 +106,9 @@ int main(int argc, char **argv)
     EVP_PKEY *k = mint_keygen("rsa2048");
     char *pem = mint_public_pem(k);
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256];
-    if (clerk_keyset_add_pem(ks, pem, strlen(pem), err, sizeof err) != 0) {
-        fprintf(stderr, "micro: %s\n", err);
+    clerk_error err = {0};
+    if (clerk_keyset_add_pem(ks, pem, strlen(pem), &err) != 0) {
+        fprintf(stderr, "micro: %s\n", err.message);
         return 1;
     }
     /* MICRO_TOKENS (default 4000, at least 1,000) shortens minting under a profiler. */
@@ -136,10 +136,9 @@ int main(int argc, char **argv)
     /* A production instance whose Frontend API issued the tokens, as the load benchmark uses:
      * the cookie path then makes its suffix choice from the token's iss. */
     clerk_publishable_key *pk = NULL;
-    char perr[128];
-    if (clerk_publishable_key_parse(root, "pk_live_Y2xlcmsuYmVuY2gudGVzdCQ", &pk, perr,
-                                    sizeof perr) != 0) {
-        fprintf(stderr, "micro: %s\n", perr);
+    clerk_error perr;
+    if (clerk_publishable_key_parse(root, "pk_live_Y2xlcmsuYmVuY2gudGVzdCQ", &pk, &perr) != 0) {
+        fprintf(stderr, "micro: %s\n", perr.message);
         return 1;
     }
     b.cfg.pk = pk;

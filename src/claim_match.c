@@ -18,11 +18,10 @@ struct clerk_claim_matcher {
 };
 
 const clerk_claim_matcher *clerk_claim_matcher_parse(apr_pool_t *p, const char *arg,
-                                                     const char **err)
+                                                     clerk_error *err)
 {
-    *err = NULL;
     if (arg == NULL || arg[0] == '\0' || arg[0] == '=') {
-        *err = apr_psprintf(p, CLERK_CLAIM_ERR_EMPTY_PATH " in \"%s\"", arg ? arg : "");
+        clerk_error_set(err, CLERK_R_NONE, CLERK_CLAIM_ERR_EMPTY_PATH " in \"%s\"", arg ? arg : "");
         return NULL;
     }
     clerk_claim_matcher *m = apr_pcalloc(p, sizeof(*m));
@@ -40,11 +39,13 @@ const clerk_claim_matcher *clerk_claim_matcher_parse(apr_pool_t *p, const char *
         const char *dot = memchr(s, '.', (size_t)(end - s));
         const char *seg_end = dot ? dot : end;
         if (seg_end == s) {
-            *err = apr_psprintf(p, CLERK_CLAIM_ERR_EMPTY_SEGMENT " \"%.*s\"", (int)path_len, arg);
+            clerk_error_set(err, CLERK_R_NONE, CLERK_CLAIM_ERR_EMPTY_SEGMENT " \"%.*s\"",
+                            (int)path_len, arg);
             return NULL;
         }
         if (m->nsegs == CLERK_CLAIM_MAX_DEPTH) {
-            *err = apr_psprintf(p, CLERK_CLAIM_ERR_TOO_DEEP " (\"%.*s\")", (int)path_len, arg);
+            clerk_error_set(err, CLERK_R_NONE, CLERK_CLAIM_ERR_TOO_DEEP " (\"%.*s\")",
+                            (int)path_len, arg);
             return NULL;
         }
         m->segs[m->nsegs++] = apr_pstrmemdup(p, s, (size_t)(seg_end - s));

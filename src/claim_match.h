@@ -13,6 +13,7 @@
 
 #include <apr_pools.h>
 #include <jansson.h>
+#include "reason.h"
 
 /* Most path segments, and most containers one walk descends into. */
 #define CLERK_CLAIM_MAX_DEPTH 16
@@ -27,10 +28,10 @@
 typedef struct clerk_claim_matcher clerk_claim_matcher;
 
 /* Parses one require-line argument "<path>[=<value>]" (split at the first '='; the value may be
- * empty or contain '='). Returns a pool-allocated matcher, or NULL with a pool-allocated message
- * in *err that starts with one of the CLERK_CLAIM_ERR_* texts. */
+ * empty or contain '='). Returns a pool-allocated matcher, or NULL with err's message starting
+ * with one of the CLERK_CLAIM_ERR_* texts. */
 const clerk_claim_matcher *clerk_claim_matcher_parse(apr_pool_t *p, const char *arg,
-                                                     const char **err);
+                                                     clerk_error *err);
 
 /* 1 when payload matches, 0 when it does not (including a payload that is not an object), -1
  * when the walk hit CLERK_CLAIM_MAX_DEPTH or CLERK_CLAIM_MAX_VISITS: callers must treat -1 as

@@ -19,7 +19,7 @@
 #define HANDSHAKE_ALGS (CLERK_ALG_RS256 | CLERK_ALG_RS384 | CLERK_ALG_RS512)
 
 int clerk_handshake_http_get(void *ctx, apr_pool_t *p, const char *url, const char *const *headers,
-                             long *status, const char **body, char *err, size_t errlen)
+                             long *status, const char **body, clerk_error *err)
 {
     clerk_http_request req = {0};
     if (ctx)
@@ -30,7 +30,7 @@ int clerk_handshake_http_get(void *ctx, apr_pool_t *p, const char *url, const ch
      * instead of a TCP and TLS handshake each. */
     req.reuse_connections = 1;
     clerk_http_response resp = {0};
-    int rc = clerk_http_get(&req, &resp, err, errlen);
+    int rc = clerk_http_get(&req, &resp, err);
     *status = resp.status;
     *body = resp.body ? apr_pstrmemdup(p, resp.body, resp.body_len) : "";
     clerk_http_response_free(&resp);
@@ -206,30 +206,30 @@ done:
 }
 
 int clerk_handshake_parse_payload(apr_pool_t *p, const char *json, size_t len,
-                                  apr_array_header_t **out, char *err, size_t errlen)
+                                  apr_array_header_t **out, clerk_error *err)
 {
-    char jerr[128];
+    clerk_error jerr;
     *out = NULL;
-    json_t *doc =
-        json ? clerk_json_parse_object(json, len, CLERK_JSON_MAX_DEPTH, jerr, sizeof(jerr)) : NULL;
+    json_t *doc = json ? clerk_json_parse_object(json, len, CLERK_JSON_MAX_DEPTH, &jerr) : NULL;
     if (!doc) {
-        snprintf(err, errlen, "handshake payload is not a JSON object: %s", json ? jerr : "empty");
+        clerk_error_set(err, CLERK_R_NONE, "handshake payload is not a JSON object: %s",
+                        json ? jerr.message : "empty");
         return -1;
     }
     int rc = directives_from_json(p, json_object_get(doc, "directives"), out);
     json_decref(doc);
     if (rc != 0)
-        snprintf(err, errlen, "%s", CLERK_HS_MSG_BAD_PAYLOAD);
+        clerk_error_set(err, CLERK_R_NONE, "%s", CLERK_HS_MSG_BAD_PAYLOAD);
     return rc;
 }
 
 int clerk_handshake_fetch_payload(apr_pool_t *p, clerk_handshake_get_fn get, void *get_ctx,
                                   const char *api_url, const char *secret_key, const char *nonce,
-                                  apr_array_header_t **out, char *err, size_t errlen)
+                                  apr_array_header_t **out, clerk_error *err)
 {
     *out = NULL;
     if (!get || !secret_key || !*secret_key) {
-        snprintf(err, errlen, "no secret key to exchange the handshake nonce with");
+        clerk_error_set(err, CLERK_R_NONE, "no secret key to exchange the handshake nonce with");
         return -1;
     }
     const char *base = api_url && *api_url ? api_url : CLERK_HANDSHAKE_DEFAULT_API_URL;
@@ -244,16 +244,17 @@ int clerk_handshake_fetch_payload(apr_pool_t *p, clerk_handshake_get_fn get, voi
                              "Accept: application/json", NULL};
     long status = 0;
     const char *body = NULL;
-    char ferr[256] = "";
-    if (get(get_ctx, p, url, headers, &status, &body, ferr, sizeof(ferr)) != 0) {
-        snprintf(err, errlen, "handshake payload fetch failed: %s", ferr);
+    clerk_error ferr = {0};
+    if (get(get_ctx, p, url, headers, &status, &body, &ferr) != 0) {
+        /* At most 255 bytes of the transport's message, as always. */
+        clerk_error_set(err, CLERK_R_NONE, "handshake payload fetch failed: %.255s", ferr.message);
         return -1;
     }
     if (status < 200 || status > 299) {
-        snprintf(err, errlen, "handshake payload fetch answered HTTP %ld", status);
+        clerk_error_set(err, CLERK_R_NONE, "handshake payload fetch answered HTTP %ld", status);
         return -1;
     }
-    return clerk_handshake_parse_payload(p, body, body ? strlen(body) : 0, out, err, errlen);
+    return clerk_handshake_parse_payload(p, body, body ? strlen(body) : 0, out, err);
 }
 
 const char *clerk_handshake_session_token(apr_pool_t *p, const apr_array_header_t *directives)

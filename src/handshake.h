@@ -35,12 +35,12 @@
  * NULL-terminated. Unit tests script it; the module uses clerk_handshake_http_get. */
 typedef int (*clerk_handshake_get_fn)(void *ctx, apr_pool_t *p, const char *url,
                                       const char *const *headers, long *status, const char **body,
-                                      char *err, size_t errlen);
+                                      clerk_error *err);
 
 /* clerk_handshake_get_fn over clerk_http_get; ctx is a const clerk_http_request * whose ca_file
  * and timeouts are used (its url and headers are ignored), or NULL for the defaults. */
 int clerk_handshake_http_get(void *ctx, apr_pool_t *p, const char *url, const char *const *headers,
-                             long *status, const char **body, char *err, size_t errlen);
+                             long *status, const char **body, clerk_error *err);
 
 /* s encoded as URLSearchParams serialises a value (application/x-www-form-urlencoded: ASCII
  * alphanumerics and *-._ kept, space as '+', every other byte %XX upper-case). */
@@ -78,14 +78,14 @@ int clerk_handshake_verify_jwt(apr_pool_t *p, const char *tok, unsigned algs,
 
 /* Parses the Backend API's {"directives":[...]} with the same bounds. 0, or -1 with err. */
 int clerk_handshake_parse_payload(apr_pool_t *p, const char *json, size_t len,
-                                  apr_array_header_t **out, char *err, size_t errlen);
+                                  apr_array_header_t **out, clerk_error *err);
 
 /* Exchanges nonce: GET <api_url>/v1/clients/handshake_payload?nonce=<nonce> with
  * "Authorization: Bearer <secret_key>" and "Clerk-API-Version", a 2xx answer parsed as above.
  * api_url NULL: CLERK_HANDSHAKE_DEFAULT_API_URL. 0, or -1 with err (never the key). */
 int clerk_handshake_fetch_payload(apr_pool_t *p, clerk_handshake_get_fn get, void *get_ctx,
                                   const char *api_url, const char *secret_key, const char *nonce,
-                                  apr_array_header_t **out, char *err, size_t errlen);
+                                  apr_array_header_t **out, clerk_error *err);
 
 /* The session token a directive list carries: the value of the last directive whose cookie
  * name starts with "__session" (the text after the first '=' up to the next '=' or ';'; a

@@ -208,7 +208,7 @@ static int valid_factor_age(long age)
 
 int clerk_has_reverification(const clerk_auth *a, int64_t now_ms, long after_minutes, int level)
 {
-    (void)now_ms; /* fva is relative to the token's minting; Clerk does not age it */
+    /* now_ms is unused: fva is relative to the token's minting; Clerk does not age it */
     if (!has_user(a) || !a->has_fva)
         return 0;
     if (after_minutes < 1 || clerk_reverification_level_name(level) == NULL)
@@ -287,23 +287,22 @@ static int parse_minutes(const char *s, long *out)
 }
 
 int clerk_reverification_parse(apr_pool_t *p, int argc, const char *const *argv,
-                               clerk_reverification *out, const char **err)
+                               clerk_reverification *out, clerk_error *err)
 {
-    *err = NULL;
     if (argc < 1 || argv == NULL || argv[0] == NULL || argv[0][0] == '\0') {
-        *err = "missing minutes or preset (strict_mfa, strict, moderate, lax)";
-        return -1;
+        return clerk_error_set(err, CLERK_R_NONE,
+                               "missing minutes or preset (strict_mfa, strict, moderate, lax)");
     }
     if (argc > 2) {
-        *err = "too many arguments (expected <minutes> [first_factor|second_factor|"
-               "multi_factor] or a preset)";
-        return -1;
+        return clerk_error_set(err, CLERK_R_NONE,
+                               "too many arguments (expected <minutes> [first_factor|second_factor|"
+                               "multi_factor] or a preset)");
     }
     for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++) {
         if (strcmp(argv[0], presets[i].name) == 0) {
             if (argc > 1) {
-                *err = apr_psprintf(p, "preset \"%s\" takes no level", presets[i].name);
-                return -1;
+                return clerk_error_set(err, CLERK_R_NONE, "preset \"%s\" takes no level",
+                                       presets[i].name);
             }
             out->after_minutes = presets[i].after_minutes;
             out->level = presets[i].level;
@@ -313,21 +312,19 @@ int clerk_reverification_parse(apr_pool_t *p, int argc, const char *const *argv,
     }
     long minutes;
     if (parse_minutes(argv[0], &minutes) != 0) {
-        *err = apr_psprintf(p,
-                            "minutes must be a whole number from 1 to %ld or a preset "
-                            "(strict_mfa, strict, moderate, lax), not \"%s\"",
-                            CLERK_REVERIFY_MAX_MINUTES, argv[0]);
-        return -1;
+        return clerk_error_set(err, CLERK_R_NONE,
+                               "minutes must be a whole number from 1 to %ld or a preset "
+                               "(strict_mfa, strict, moderate, lax), not \"%s\"",
+                               CLERK_REVERIFY_MAX_MINUTES, argv[0]);
     }
     int level = CLERK_REVERIFY_SECOND_FACTOR;
     if (argc == 2) {
         level = clerk_reverification_level_from_name(argv[1]);
         if (level < 0) {
-            *err = apr_psprintf(p,
-                                "unknown level \"%s\" (use first_factor, second_factor or "
-                                "multi_factor)",
-                                argv[1]);
-            return -1;
+            return clerk_error_set(err, CLERK_R_NONE,
+                                   "unknown level \"%s\" (use first_factor, second_factor or "
+                                   "multi_factor)",
+                                   argv[1]);
         }
     }
     out->after_minutes = minutes;
@@ -359,7 +356,6 @@ const char *clerk_reverification_hint_json(apr_pool_t *p, const clerk_reverifica
 
 const char *clerk_has_check_org_arg(apr_pool_t *p, const char *id_or_slug)
 {
-    (void)p;
     if (id_or_slug == NULL || id_or_slug[0] == '\0')
         return "empty organization id or slug";
     return NULL;

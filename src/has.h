@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <apr_pools.h>
 #include "auth.h"
+#include "reason.h"
 
 /* Reverification levels of has({reverification: {level, afterMinutes}}). */
 typedef enum clerk_reverify_level {
@@ -72,9 +73,9 @@ const char *clerk_reverification_level_name(int level);
 /* Parses the arguments of `Require clerk-reverified`: "<minutes> [<level>]" (level defaults to
  * second_factor) or one of the SDK's presets strict_mfa (10 min, multi_factor), strict (10,
  * second_factor), moderate (60, second_factor), lax (1440, second_factor). Returns 0, or -1 with
- * a pool-allocated message in *err. */
+ * err. */
 int clerk_reverification_parse(apr_pool_t *p, int argc, const char *const *argv,
-                               clerk_reverification *out, const char **err);
+                               clerk_reverification *out, clerk_error *err);
 
 /* The JSON body of Clerk's reverification hint for a 403 (reverificationError() of
  * @clerk/shared): {"clerk_error":{"type":"forbidden","reason":"reverification-error",

@@ -62,16 +62,11 @@ static pid_t shares_pid; /* the process the table belongs to; 0: not set up yet 
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *u)
 {
-    (void)h;
-    (void)access;
-    (void)u;
     pthread_mutex_lock(&share_locks[data]);
 }
 
 static void share_unlock(CURL *h, curl_lock_data data, void *u)
 {
-    (void)h;
-    (void)u;
     pthread_mutex_unlock(&share_locks[data]);
 }
 
@@ -197,7 +192,6 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
  * operator's file here trusts both (CURLOPT_CAINFO would replace the system store instead). */
 static CURLcode add_ca_file(CURL *curl, void *sslctx, void *parm)
 {
-    (void)curl;
     X509_STORE *st = SSL_CTX_get_cert_store((SSL_CTX *)sslctx);
     if (st == NULL || X509_STORE_load_file(st, (const char *)parm) != 1)
         return CURLE_SSL_CACERT_BADFILE;
@@ -248,31 +242,31 @@ static void redact(char *msg, size_t msgcap, const char *const *headers)
     }
 }
 
-static int fail(char *err, size_t errlen, const char *const *headers, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static int fail(clerk_error *err, const char *const *headers, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static int fail(char *err, size_t errlen, const char *const *headers, const char *fmt, ...)
+static int fail(clerk_error *err, const char *const *headers, const char *fmt, ...)
 {
-    if (err != NULL && errlen > 0) {
+    if (err != NULL) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
+        err->reason = CLERK_R_NONE;
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
         va_end(ap);
-        redact(err, errlen, headers);
+        redact(err->message, sizeof err->message, headers);
     }
     return -1;
 }
 
-int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, char *err,
-                   size_t errlen)
+int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, clerk_error *err)
 {
-    if (err != NULL && errlen > 0)
-        err[0] = '\0';
+    if (err != NULL)
+        clerk_error_set(err, CLERK_R_NONE, "%s", "");
     if (resp == NULL)
-        return fail(err, errlen, NULL, "no response holder");
+        return fail(err, NULL, "no response holder");
     memset(resp, 0, sizeof *resp);
     if (req == NULL || req->url == NULL)
-        return fail(err, errlen, NULL, "no URL to fetch");
+        return fail(err, NULL, "no URL to fetch");
 
     body_buf b = {.max = req->max_body ? req->max_body : CLERK_HTTP_DEFAULT_MAX_BODY};
     char cerr[CURL_ERROR_SIZE] = "";
@@ -282,12 +276,12 @@ int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, cha
     share_slot *slot = req->reuse_connections ? process_slot(req->ca_file) : NULL;
     CURL *c = take_handle(slot);
     if (c == NULL)
-        return fail(err, errlen, NULL, "libcurl could not create a handle");
+        return fail(err, NULL, "libcurl could not create a handle");
 
     for (const char *const *h = req->headers; h != NULL && *h != NULL; h++) {
         struct curl_slist *n = curl_slist_append(hl, *h);
         if (n == NULL) {
-            fail(err, errlen, NULL, "out of memory for request headers");
+            fail(err, NULL, "out of memory for request headers");
             goto out;
         }
         hl = n;
@@ -343,7 +337,7 @@ int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, cha
     }
 #undef SETOPT
     if (sc != CURLE_OK) {
-        fail(err, errlen, NULL, "libcurl refused an option: %s", curl_easy_strerror(sc));
+        fail(err, NULL, "libcurl refused an option: %s", curl_easy_strerror(sc));
         goto out;
     }
 
@@ -353,20 +347,19 @@ int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, cha
     resp->status = status;
 
     if (b.too_big || pc == CURLE_FILESIZE_EXCEEDED) {
-        fail(err, errlen, NULL, "response body larger than %zu bytes", b.max);
+        fail(err, NULL, "response body larger than %zu bytes", b.max);
         goto out;
     }
     if (pc != CURLE_OK) {
-        fail(err, errlen, req->headers, "%s: %s", curl_easy_strerror(pc),
-             cerr[0] ? cerr : "no detail");
+        fail(err, req->headers, "%s: %s", curl_easy_strerror(pc), cerr[0] ? cerr : "no detail");
         /* Any length: a short password mangles the message, which is better than showing it. */
-        if (req->proxy_password != NULL && req->proxy_password[0] != '\0' && err != NULL &&
-            errlen > 0)
-            redact_one(err, errlen, req->proxy_password, strlen(req->proxy_password));
+        if (req->proxy_password != NULL && req->proxy_password[0] != '\0' && err != NULL)
+            redact_one(err->message, sizeof err->message, req->proxy_password,
+                       strlen(req->proxy_password));
         goto out;
     }
     if (status >= 300 && status < 400) {
-        fail(err, errlen, NULL, "redirect not followed (HTTP %ld)", status);
+        fail(err, NULL, "redirect not followed (HTTP %ld)", status);
         goto out;
     }
     resp->body = b.data;
@@ -375,7 +368,7 @@ int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, cha
     if (resp->body == NULL) {
         resp->body = calloc(1, 1);
         if (resp->body == NULL) {
-            fail(err, errlen, NULL, "out of memory");
+            fail(err, NULL, "out of memory");
             goto out;
         }
     }
@@ -395,17 +388,18 @@ void clerk_http_response_free(clerk_http_response *resp)
     memset(resp, 0, sizeof *resp);
 }
 
-int clerk_http_ca_file_check(const char *ca_file, char *err, size_t errlen)
+int clerk_http_ca_file_check(const char *ca_file, clerk_error *err)
 {
     const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
     if (vi == NULL || vi->ssl_version == NULL || strncmp(vi->ssl_version, "OpenSSL", 7) != 0) {
-        snprintf(err, errlen, "adding a CA bundle needs libcurl built with OpenSSL (this one: %s)",
-                 vi != NULL && vi->ssl_version != NULL ? vi->ssl_version : "no TLS");
+        clerk_error_set(err, CLERK_R_NONE,
+                        "adding a CA bundle needs libcurl built with OpenSSL (this one: %s)",
+                        vi != NULL && vi->ssl_version != NULL ? vi->ssl_version : "no TLS");
         return -1;
     }
     X509_STORE *st = X509_STORE_new();
     if (st == NULL) {
-        snprintf(err, errlen, "out of memory");
+        clerk_error_set(err, CLERK_R_NONE, "out of memory");
         return -1;
     }
     int ok = X509_STORE_load_file(st, ca_file) == 1;
@@ -419,7 +413,7 @@ int clerk_http_ca_file_check(const char *ca_file, char *err, size_t errlen)
     X509_STORE_free(st);
     ERR_clear_error();
     if (!ok || n == 0) {
-        snprintf(err, errlen, "%s holds no readable PEM certificate", ca_file);
+        clerk_error_set(err, CLERK_R_NONE, "%s holds no readable PEM certificate", ca_file);
         return -1;
     }
     return 0;

@@ -17,6 +17,7 @@
 #define CLERK_HTTP_FETCH_H
 
 #include <stddef.h>
+#include "reason.h"
 
 #define CLERK_HTTP_DEFAULT_CONNECT_TIMEOUT_MS 3000L
 #define CLERK_HTTP_DEFAULT_TIMEOUT_MS         10000L
@@ -53,14 +54,13 @@ const char *clerk_http_user_agent(void);
  * a body over max_body, or a 3xx (status set: not followed). The message never contains a
  * request header value (so never the secret key) nor the proxy password. Free resp with
  * clerk_http_response_free whatever the result. */
-int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, char *err,
-                   size_t errlen);
+int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, clerk_error *err);
 
 /* Frees the body and zeroes resp; NULL is ignored. */
 void clerk_http_response_free(clerk_http_response *resp);
 
 /* Checks at configuration time that ca_file can be added to libcurl's TLS store: the file holds
  * at least one PEM certificate and libcurl uses OpenSSL. Returns 0, or -1 with err. */
-int clerk_http_ca_file_check(const char *ca_file, char *err, size_t errlen);
+int clerk_http_ca_file_check(const char *ca_file, clerk_error *err);
 
 #endif

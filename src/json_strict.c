@@ -8,14 +8,14 @@
 
 /* 0 when buf has no raw NUL byte and no nesting deeper than max_depth outside strings. The
  * scan need not validate JSON (jansson does); it only has to bound what jansson will see. */
-static int prescan(const char *buf, size_t len, int max_depth, char *err, size_t errlen)
+static int prescan(const char *buf, size_t len, int max_depth, clerk_error *err)
 {
     int depth = 0, in_string = 0, escaped = 0;
     for (size_t i = 0; i < len; i++) {
         char c = buf[i];
         if (c == '\0') {
             if (err)
-                snprintf(err, errlen, "NUL byte in JSON");
+                clerk_error_set(err, CLERK_R_NONE, "NUL byte in JSON");
             return -1;
         }
         if (in_string) {
@@ -32,7 +32,7 @@ static int prescan(const char *buf, size_t len, int max_depth, char *err, size_t
         } else if (c == '[' || c == '{') {
             if (++depth > max_depth) {
                 if (err)
-                    snprintf(err, errlen, "JSON nested deeper than %d", max_depth);
+                    clerk_error_set(err, CLERK_R_NONE, "JSON nested deeper than %d", max_depth);
                 return -1;
             }
         } else if (c == ']' || c == '}') {
@@ -84,17 +84,16 @@ static void integers_as_javascript(json_t *v)
     }
 }
 
-json_t *clerk_json_parse_object(const char *buf, size_t len, int max_depth, char *err,
-                                size_t errlen)
+json_t *clerk_json_parse_object(const char *buf, size_t len, int max_depth, clerk_error *err)
 {
-    if (err && errlen)
-        err[0] = '\0';
+    if (err)
+        clerk_error_set(err, CLERK_R_NONE, "%s", "");
     if (buf == NULL) {
         if (err)
-            snprintf(err, errlen, "no JSON");
+            clerk_error_set(err, CLERK_R_NONE, "no JSON");
         return NULL;
     }
-    if (prescan(buf, len, max_depth, err, errlen) != 0)
+    if (prescan(buf, len, max_depth, err) != 0)
         return NULL;
 
     /* jansson's own text quotes the input near the error: keep it out of messages that may be
@@ -110,17 +109,17 @@ json_t *clerk_json_parse_object(const char *buf, size_t len, int max_depth, char
         if (err) {
             switch (json_error_code(&jerr)) {
             case json_error_duplicate_key:
-                snprintf(err, errlen, "duplicate key in JSON object");
+                clerk_error_set(err, CLERK_R_NONE, "duplicate key in JSON object");
                 break;
             case json_error_numeric_overflow:
-                snprintf(err, errlen, "number out of range in JSON");
+                clerk_error_set(err, CLERK_R_NONE, "number out of range in JSON");
                 break;
             case json_error_null_character:
             case json_error_null_byte_in_key:
-                snprintf(err, errlen, "NUL character in JSON string");
+                clerk_error_set(err, CLERK_R_NONE, "NUL character in JSON string");
                 break;
             default:
-                snprintf(err, errlen, "not valid JSON");
+                clerk_error_set(err, CLERK_R_NONE, "not valid JSON");
             }
         }
         return NULL;
@@ -128,7 +127,7 @@ json_t *clerk_json_parse_object(const char *buf, size_t len, int max_depth, char
     if (!json_is_object(v)) {
         json_decref(v);
         if (err)
-            snprintf(err, errlen, "JSON is not an object");
+            clerk_error_set(err, CLERK_R_NONE, "JSON is not an object");
         return NULL;
     }
     integers_as_javascript(v);

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <jansson.h>
+#include "reason.h"
 
 /* Deepest nesting of arrays/objects accepted in a token header or payload. */
 #define CLERK_JSON_MAX_DEPTH 16
@@ -13,7 +14,6 @@
  * Numbers read as JavaScript reads them: whole values up to 2^53 are integers (1.7e9 too),
  * larger ones rounded reals. Returns a new reference the caller json_decref()s, or NULL
  * with a short reason in err (may be NULL). */
-json_t *clerk_json_parse_object(const char *buf, size_t len, int max_depth, char *err,
-                                size_t errlen);
+json_t *clerk_json_parse_object(const char *buf, size_t len, int max_depth, clerk_error *err);
 
 #endif

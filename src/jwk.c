@@ -36,11 +36,7 @@ struct clerk_keyset {
     clerk_key *keys[KEYSET_MAX_KEYS]; /* each key allocated once: pointers stay valid */
 };
 
-#define SET_ERR(...)                                                                               \
-    do {                                                                                           \
-        if (err != NULL && errlen > 0)                                                             \
-            snprintf(err, errlen, __VA_ARGS__);                                                    \
-    } while (0)
+#define SET_ERR(...) clerk_error_set(err, CLERK_R_NONE, __VA_ARGS__)
 
 clerk_keyset *clerk_keyset_new(void)
 {
@@ -137,7 +133,7 @@ static int key_fingerprint(EVP_PKEY *pkey, unsigned char id[CLERK_KEY_ID_LEN])
 }
 
 /* Applies the acceptance rules to pkey and fills k's type fields. Returns 0 or -1 with err. */
-static int classify(EVP_PKEY *pkey, clerk_key *k, char *err, size_t errlen)
+static int classify(EVP_PKEY *pkey, clerk_key *k, clerk_error *err)
 {
     if (EVP_PKEY_is_a(pkey, "RSA")) {
         int bits = EVP_PKEY_get_bits(pkey);
@@ -197,7 +193,7 @@ static int classify(EVP_PKEY *pkey, clerk_key *k, char *err, size_t errlen)
 
 /* Takes ownership of pkey (freed on failure) and appends it to ks. */
 static int add_key(clerk_keyset *ks, EVP_PKEY *pkey, const char *kid, int any_kid, unsigned alg,
-                   char *err, size_t errlen)
+                   clerk_error *err)
 {
     clerk_key *k = NULL;
     if (ks->n >= KEYSET_MAX_KEYS) {
@@ -209,7 +205,7 @@ static int add_key(clerk_keyset *ks, EVP_PKEY *pkey, const char *kid, int any_ki
         SET_ERR("out of memory");
         goto fail;
     }
-    if (classify(pkey, k, err, errlen) != 0)
+    if (classify(pkey, k, err) != 0)
         goto fail;
     if (key_fingerprint(pkey, k->id) != 0) {
         SET_ERR("cannot encode the public key");
@@ -285,7 +281,7 @@ out:
     return pkey;
 }
 
-int clerk_keyset_add_pem(clerk_keyset *ks, const char *pem, size_t len, char *err, size_t errlen)
+int clerk_keyset_add_pem(clerk_keyset *ks, const char *pem, size_t len, clerk_error *err)
 {
     if (ks == NULL || pem == NULL || len == 0) {
         SET_ERR("empty PEM public key");
@@ -310,14 +306,13 @@ int clerk_keyset_add_pem(clerk_keyset *ks, const char *pem, size_t len, char *er
                 "-----BEGIN PUBLIC KEY-----)");
         return -1;
     }
-    return add_key(ks, pkey, NULL, 1, 0, err, errlen);
+    return add_key(ks, pkey, NULL, 1, 0, err);
 }
 
 /* PEM text that went through a one-line variable (${CLERK_JWT_KEY}) often carries the two
  * characters '\\' 'n' where its newlines were, and '\\' 'r' before them; OpenSSL copes with
  * spaces (pem_body_to_key) but not with those. */
-int clerk_keyset_add_pem_text(clerk_keyset *ks, const char *text, size_t len, char *err,
-                              size_t errlen)
+int clerk_keyset_add_pem_text(clerk_keyset *ks, const char *text, size_t len, clerk_error *err)
 {
     char *pem = malloc(len + 1), *o = pem;
     if (pem == NULL) {
@@ -334,7 +329,7 @@ int clerk_keyset_add_pem_text(clerk_keyset *ks, const char *text, size_t len, ch
             *o++ = *s;
         }
     }
-    int rc = clerk_keyset_add_pem(ks, pem, (size_t)(o - pem), err, errlen);
+    int rc = clerk_keyset_add_pem(ks, pem, (size_t)(o - pem), err);
     free(pem);
     return rc;
 }
@@ -372,7 +367,7 @@ static EVP_PKEY *key_fromdata(const char *type, OSSL_PARAM_BLD *bld)
     return pkey;
 }
 
-static EVP_PKEY *jwk_rsa(const json_t *jwk, char *err, size_t errlen)
+static EVP_PKEY *jwk_rsa(const json_t *jwk, clerk_error *err)
 {
     size_t nlen = 0, elen = 0;
     unsigned char *n = jwk_bytes(jwk, "n", &nlen);
@@ -419,7 +414,7 @@ out:
     return pkey;
 }
 
-static EVP_PKEY *jwk_ec(const json_t *jwk, char *err, size_t errlen)
+static EVP_PKEY *jwk_ec(const json_t *jwk, clerk_error *err)
 {
     const char *crv = json_string_value(json_object_get(jwk, "crv"));
     size_t width;
@@ -469,7 +464,7 @@ out:
     return pkey;
 }
 
-static EVP_PKEY *jwk_okp(const json_t *jwk, char *err, size_t errlen)
+static EVP_PKEY *jwk_okp(const json_t *jwk, clerk_error *err)
 {
     const char *crv = json_string_value(json_object_get(jwk, "crv"));
     if (crv == NULL || strcmp(crv, "Ed25519") != 0) {
@@ -498,7 +493,7 @@ static int jwk_is_foreign(const json_t *jwk)
     return use != NULL && (!json_is_string(use) || strcmp(json_string_value(use), "sig") != 0);
 }
 
-int clerk_keyset_add_jwk(clerk_keyset *ks, const json_t *jwk, char *err, size_t errlen)
+int clerk_keyset_add_jwk(clerk_keyset *ks, const json_t *jwk, clerk_error *err)
 {
     if (ks == NULL || !json_is_object(jwk)) {
         SET_ERR("JWK is not an object");
@@ -533,11 +528,11 @@ int clerk_keyset_add_jwk(clerk_keyset *ks, const json_t *jwk, char *err, size_t 
 
     EVP_PKEY *pkey;
     if (strcmp(kty, "RSA") == 0) {
-        pkey = jwk_rsa(jwk, err, errlen);
+        pkey = jwk_rsa(jwk, err);
     } else if (strcmp(kty, "EC") == 0) {
-        pkey = jwk_ec(jwk, err, errlen);
+        pkey = jwk_ec(jwk, err);
     } else if (strcmp(kty, "OKP") == 0) {
-        pkey = jwk_okp(jwk, err, errlen);
+        pkey = jwk_okp(jwk, err);
     } else {
         SET_ERR("JWK key type \"%.16s\" is not supported", kty);
         return -1;
@@ -549,7 +544,7 @@ int clerk_keyset_add_jwk(clerk_keyset *ks, const json_t *jwk, char *err, size_t 
     clerk_key probe = {.pkey = pkey};
     if (alg != 0) {
         /* An "alg" the key cannot serve is a broken JWK, not a restriction to honour. */
-        if (classify(pkey, &probe, err, errlen) != 0) {
+        if (classify(pkey, &probe, err) != 0) {
             EVP_PKEY_free(pkey);
             return -1;
         }
@@ -559,10 +554,10 @@ int clerk_keyset_add_jwk(clerk_keyset *ks, const json_t *jwk, char *err, size_t 
             return -1;
         }
     }
-    return add_key(ks, pkey, kidv ? json_string_value(kidv) : NULL, 0, alg, err, errlen);
+    return add_key(ks, pkey, kidv ? json_string_value(kidv) : NULL, 0, alg, err);
 }
 
-int clerk_keyset_add_jwks(clerk_keyset *ks, const char *json, size_t len, char *err, size_t errlen)
+int clerk_keyset_add_jwks(clerk_keyset *ks, const char *json, size_t len, clerk_error *err)
 {
     if (ks == NULL || json == NULL) {
         SET_ERR("empty JWKS");
@@ -572,10 +567,10 @@ int clerk_keyset_add_jwks(clerk_keyset *ks, const char *json, size_t len, char *
         SET_ERR("JWKS is larger than %d bytes", CLERK_JWKS_MAX_BYTES);
         return -1;
     }
-    char jerr[128];
-    json_t *doc = clerk_json_parse_object(json, len, CLERK_JSON_MAX_DEPTH, jerr, sizeof jerr);
+    clerk_error jerr;
+    json_t *doc = clerk_json_parse_object(json, len, CLERK_JSON_MAX_DEPTH, &jerr);
     if (doc == NULL) {
-        SET_ERR("JWKS does not parse: %s", jerr);
+        SET_ERR("JWKS does not parse: %s", jerr.message);
         return -1;
     }
     const json_t *keys = json_object_get(doc, "keys");
@@ -588,19 +583,19 @@ int clerk_keyset_add_jwks(clerk_keyset *ks, const char *json, size_t len, char *
         SET_ERR("JWKS has more than %d keys", CLERK_JWKS_MAX_KEYS);
         goto out;
     }
-    char last[160] = "";
+    clerk_error last = {0};
     size_t i;
     const json_t *jwk;
     json_array_foreach(keys, i, jwk)
     {
         if (!json_is_object(jwk) || jwk_is_foreign(jwk))
             continue;
-        if (clerk_keyset_add_jwk(ks, jwk, last, sizeof last) == 0)
+        if (clerk_keyset_add_jwk(ks, jwk, &last) == 0)
             added++;
     }
     if (added == 0) {
-        if (last[0] != '\0')
-            SET_ERR("JWKS has no usable signing key (%s)", last);
+        if (last.message[0] != '\0') /* at most 159 bytes of it, as always */
+            SET_ERR("JWKS has no usable signing key (%.159s)", last.message);
         else
             SET_ERR("JWKS has no usable signing key");
     }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <openssl/evp.h>
 #include <jansson.h>
+#include "reason.h"
 
 #define CLERK_KEY_ID_LEN 32
 
@@ -57,22 +58,21 @@ clerk_keyset *clerk_keyset_new(void);
 /* Adds one PEM public key (RSA 2048..8192 bits, EC P-256/P-384, Ed25519) as a kid-less key that
  * matches any kid. Also accepts the base64 body alone, or all on one line, as operators paste it.
  * Returns 0, or -1 with a message in err naming what is wrong (never the key text). */
-int clerk_keyset_add_pem(clerk_keyset *ks, const char *pem, size_t len, char *err, size_t errlen);
+int clerk_keyset_add_pem(clerk_keyset *ks, const char *pem, size_t len, clerk_error *err);
 
 /* As clerk_keyset_add_pem, for PEM text written inline in the configuration: each two-character
  * escape "\\n" becomes a newline and each "\\r" is dropped first (a one-line variable's form). */
-int clerk_keyset_add_pem_text(clerk_keyset *ks, const char *text, size_t len, char *err,
-                              size_t errlen);
+int clerk_keyset_add_pem_text(clerk_keyset *ks, const char *text, size_t len, clerk_error *err);
 
 /* Adds one JWK object (RSA n/e, EC crv/x/y on the curve, OKP Ed25519 x; "use" absent or "sig";
  * "alg", when present, restricts the key to that algorithm). Returns 0, or -1 with err. */
-int clerk_keyset_add_jwk(clerk_keyset *ks, const json_t *jwk, char *err, size_t errlen);
+int clerk_keyset_add_jwk(clerk_keyset *ks, const json_t *jwk, clerk_error *err);
 
 /* Adds every usable key of a JWKS document {"keys":[...]} (at most CLERK_JWKS_MAX_KEYS entries,
  * CLERK_JWKS_MAX_BYTES); entries of other key types, with "use" other than "sig", or that do not
  * load are skipped. Returns the number of keys added (>= 1), or -1 with err when the document
  * does not parse, is not bounded, or has no usable key (err then says why the last one failed). */
-int clerk_keyset_add_jwks(clerk_keyset *ks, const char *json, size_t len, char *err, size_t errlen);
+int clerk_keyset_add_jwks(clerk_keyset *ks, const char *json, size_t len, clerk_error *err);
 
 /* The key for kid: an exact kid match first, else a PEM key; for a NULL kid, the first kid-less
  * key. NULL when none. The pointer lives as long as the set. */

@@ -57,7 +57,7 @@ struct clerk_jwks_remote {
     int has_store;
     clerk_jwks_fetch_fn fetch;
     void *fetch_ctx;
-    clerk_jwks_log_fn log;
+    clerk_log_fn log;
     void *log_ctx;
     void (*count)(void *ctx, int ok);
     void *count_ctx;
@@ -118,10 +118,9 @@ const char *clerk_jwks_bapi_url(apr_pool_t *p, const char *api_url)
 }
 
 int clerk_jwks_fetch_http(void *ctx, const clerk_http_request *req, clerk_http_response *resp,
-                          char *err, size_t errlen)
+                          clerk_error *err)
 {
-    (void)ctx;
-    return clerk_http_get(req, resp, err, errlen);
+    return clerk_http_get(req, resp, err);
 }
 
 static void hex(const unsigned char *in, size_t n, char *out)
@@ -143,15 +142,10 @@ static apr_status_t remote_cleanup(void *data)
 }
 
 clerk_jwks_remote *clerk_jwks_remote_create(apr_pool_t *p, const clerk_jwks_remote_opts *o,
-                                            char *err, size_t errlen)
+                                            clerk_error *err)
 {
-    char dummy[1];
-    if (err == NULL || errlen == 0) {
-        err = dummy;
-        errlen = sizeof dummy;
-    }
     if (o == NULL || o->url == NULL || o->url[0] == '\0') {
-        snprintf(err, errlen, "no JWKS URL");
+        clerk_error_set(err, CLERK_R_NONE, "no JWKS URL");
         return NULL;
     }
     clerk_jwks_remote *r = apr_pcalloc(p, sizeof *r);
@@ -176,8 +170,9 @@ clerk_jwks_remote *clerk_jwks_remote_create(apr_pool_t *p, const clerk_jwks_remo
     const unsigned char *mk = o->mac_key;
     size_t mklen = o->mac_key_len;
     if (mk != NULL && mklen < CLERK_JWKS_MAC_KEY_MIN) {
-        snprintf(err, errlen, "the record MAC key has %zu bytes; at least %d are needed", mklen,
-                 CLERK_JWKS_MAC_KEY_MIN);
+        clerk_error_set(err, CLERK_R_NONE,
+                        "the record MAC key has %zu bytes; at least %d are needed", mklen,
+                        CLERK_JWKS_MAC_KEY_MIN);
         return NULL;
     }
     if (mk == NULL && r->secret != NULL) {
@@ -189,7 +184,7 @@ clerk_jwks_remote *clerk_jwks_remote_create(apr_pool_t *p, const clerk_jwks_remo
         if (HMAC(EVP_sha256(), mk, (int)mklen, (const unsigned char *)MAC_KEY_LABEL,
                  sizeof MAC_KEY_LABEL - 1, r->mac_key, &n) == NULL ||
             n != sizeof r->mac_key) {
-            snprintf(err, errlen, "HMAC-SHA256 failed");
+            clerk_error_set(err, CLERK_R_NONE, "HMAC-SHA256 failed");
             return NULL;
         }
         r->store = *o->store;
@@ -216,7 +211,7 @@ clerk_jwks_remote *clerk_jwks_remote_create(apr_pool_t *p, const clerk_jwks_remo
              EVP_DigestFinal_ex(mc, md, &mdlen) == 1;
     EVP_MD_CTX_free(mc);
     if (!ok) {
-        snprintf(err, errlen, "SHA-256 failed");
+        clerk_error_set(err, CLERK_R_NONE, "SHA-256 failed");
         return NULL;
     }
     char h[65];
@@ -225,7 +220,7 @@ clerk_jwks_remote *clerk_jwks_remote_create(apr_pool_t *p, const clerk_jwks_remo
 
     if (apr_thread_mutex_create(&r->mu, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS ||
         apr_thread_cond_create(&r->idle, p) != APR_SUCCESS) {
-        snprintf(err, errlen, "cannot create a thread mutex or condition");
+        clerk_error_set(err, CLERK_R_NONE, "cannot create a thread mutex or condition");
         return NULL;
     }
     apr_pool_cleanup_register(p, r, remote_cleanup, apr_pool_cleanup_null);
@@ -303,7 +298,7 @@ static int store_put(clerk_jwks_remote *r, int64_t now, const record *rec)
     }
     free(buf);
     if (rc != 0)
-        logf_(r, 4,
+        logf_(r, CLERK_LOG_WARN,
               "JWKS for %s: the shared cache refused a %zu-byte record; processes will "
               "fetch on their own",
               r->shown, total);
@@ -378,7 +373,7 @@ static int store_read(clerk_jwks_remote *r, int64_t now, unsigned char **bufp, r
         floor = now;
     }
     if (rec->jsonlen > 0 && rec->fetched_at < floor - CLERK_JWKS_REPLAY_SLACK_S) {
-        logf_(r, 4,
+        logf_(r, CLERK_LOG_WARN,
               "JWKS for %s: ignoring a shared cache record fetched at %" PRId64
               ", older than the set fetched at %" PRId64 " (replayed)",
               r->shown, rec->fetched_at, floor);
@@ -386,7 +381,8 @@ static int store_read(clerk_jwks_remote *r, int64_t now, unsigned char **bufp, r
     }
     return 1;
 bad:
-    logf_(r, 4, "JWKS for %s: ignoring a shared cache record that does not check out", r->shown);
+    logf_(r, CLERK_LOG_WARN, "JWKS for %s: ignoring a shared cache record that does not check out",
+          r->shown);
     return 0;
 }
 
@@ -404,17 +400,18 @@ static int build_set(clerk_jwks_remote *r, const char *json, size_t len, clerk_k
         json_decref(doc);
         return clerk_error_set(e, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD, "%s", CLERK_JWKS_MSG_NO_KEYS);
     }
-    char jerr[200];
+    clerk_error jerr = {0};
     clerk_keyset *ks = clerk_keyset_new();
-    if (ks == NULL || doc == NULL || clerk_keyset_add_jwks(ks, json, len, jerr, sizeof jerr) < 0) {
+    if (ks == NULL || doc == NULL || clerk_keyset_add_jwks(ks, json, len, &jerr) < 0) {
         if (doc == NULL)
-            snprintf(jerr, sizeof jerr, "JWKS does not parse");
+            clerk_error_set(&jerr, CLERK_R_NONE, "JWKS does not parse");
         if (ks == NULL)
-            snprintf(jerr, sizeof jerr, "out of memory");
+            clerk_error_set(&jerr, CLERK_R_NONE, "out of memory");
         clerk_keyset_unref(ks);
         json_decref(doc);
+        /* At most 199 bytes of the key set's message, as always. */
         return clerk_error_set(e, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD,
-                               "Error loading Clerk JWKS from %s: %s", r->shown, jerr);
+                               "Error loading Clerk JWKS from %s: %.199s", r->shown, jerr.message);
     }
     json_decref(doc);
     *ksp = ks;
@@ -462,7 +459,8 @@ static void adopt(clerk_jwks_remote *r, const record *rec)
         install(r, ks, rec->fetched_at);
         raise_floor(r, rec->fetched_at);
     } else
-        logf_(r, 4, "JWKS for %s: the shared copy does not load: %s", r->shown, e.message);
+        logf_(r, CLERK_LOG_WARN, "JWKS for %s: the shared copy does not load: %s", r->shown,
+              e.message);
 }
 
 /* ---- fetching ----------------------------------------------------------------------------- */
@@ -516,9 +514,8 @@ static int fetch_once(clerk_jwks_remote *r, char **body, size_t *len, clerk_erro
         .max_body = r->max_body,
     };
     clerk_http_response resp = {0};
-    char ferr[CLERK_ERROR_MESSAGE_MAX - 64];
-    ferr[0] = '\0';
-    int rc = r->fetch(r->fetch_ctx, &req, &resp, ferr, sizeof ferr);
+    clerk_error ferr = {0};
+    int rc = r->fetch(r->fetch_ctx, &req, &resp, &ferr);
     *body = NULL;
     *len = 0;
     if (rc == 0 && resp.status >= 200 && resp.status < 300) {
@@ -531,7 +528,8 @@ static int fetch_once(clerk_jwks_remote *r, char **body, size_t *len, clerk_erro
     if (rc == 0) {
         char msg[CLERK_MSG_MAX + 1];
         if (secret_key_rejected(resp.body, resp.body_len, msg, sizeof msg)) {
-            logf_(r, 3, "ClerkSecretKey was rejected by %s (clerk_key_invalid): %s", r->shown, msg);
+            logf_(r, CLERK_LOG_ERR, "ClerkSecretKey was rejected by %s (clerk_key_invalid): %s",
+                  r->shown, msg);
             clerk_error_set(e, CLERK_R_SECRET_KEY_INVALID, "%s", msg);
         } else {
             clerk_error_set(e, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD,
@@ -543,8 +541,10 @@ static int fetch_once(clerk_jwks_remote *r, char **body, size_t *len, clerk_erro
                         "Error loading Clerk JWKS from %s with code=%ld", r->shown, resp.status);
     } else {
         clerk_error_set(e, CLERK_R_JWK_REMOTE_FAILED_TO_LOAD,
-                        "Error loading Clerk JWKS from %s: %s", r->shown,
-                        ferr[0] ? ferr : "fetch failed");
+                        "Error loading Clerk JWKS from %s: %.*s", r->shown,
+                        /* at most what the transport's message always had room for */
+                        CLERK_ERROR_MESSAGE_MAX - 65,
+                        ferr.message[0] ? ferr.message : "fetch failed");
     }
     clerk_http_response_free(&resp);
     return -1;
@@ -606,15 +606,25 @@ static int await_other_fetch(clerk_jwks_remote *r, int64_t now, apr_time_t deadl
     }
 }
 
-/* The slow path: adopt the shared copy, and fetch when due and this caller wins the lock.
- * Returns 1 fetched, 0 nothing fetched, -1 a fetch failed (its error in *ferr).
+/* What one trip through the slow path read and took, from claim to release. */
+typedef struct refresh_claim {
+    int busy;           /* this thread set r->busy */
+    int locked;         /* this thread holds the store's lock */
+    unsigned char *buf; /* the last shared record read; rec points into it */
+    record rec;
+    record next; /* the record this fetch publishes */
+} refresh_claim;
+
+/* Claims the fetch: becomes this process's one thread in the slow path, adopts the shared copy,
+ * and takes the store's lock when a fetch is due. Returns 1 when the caller must fetch, 0 when it
+ * answers with what it has. c is released by release_claim either way.
  *
  * A caller whose process has keys never waits: it answers with them. With may_wait and no keys,
  * a caller that finds a fetch running (another thread of this process in the slow path, or
  * another process holding the store lock) waits for its result, at most the fetch timeout;
  * during an outage no fetch runs (min_refresh), so nobody waits. */
-static int refresh_step(clerk_jwks_remote *r, int64_t now, const char *kid, int forced,
-                        int may_wait, clerk_error *ferr)
+static int claim(clerk_jwks_remote *r, int64_t now, const char *kid, int forced, int may_wait,
+                 refresh_claim *c)
 {
     apr_time_t deadline = may_wait ? apr_time_now() + wait_budget(r) : 0;
     lock(r);
@@ -626,57 +636,64 @@ static int refresh_step(clerk_jwks_remote *r, int64_t now, const char *kid, int 
         }
         apr_thread_cond_timedwait(r->idle, r->mu, left);
     }
-    r->busy = 1;
+    r->busy = c->busy = 1;
     /* Without keys the store is the first place they can come from: read it every time. */
     int check_store = r->has_store && (r->ks == NULL || now >= r->next_store_check);
     if (check_store)
         r->next_store_check = now + STORE_RECHECK_S;
     unlock(r);
 
-    unsigned char *buf = NULL;
-    record rec = {0};
-    int have = 0, locked = 0, result = 0;
-    if (check_store && (have = store_read(r, now, &buf, &rec)))
-        adopt(r, &rec);
+    if (check_store && store_read(r, now, &c->buf, &c->rec))
+        adopt(r, &c->rec);
     /* Not due may mean another process's attempt marker throttles us while its fetch runs: a
      * process with no keys asks the lock whether that fetch is still running. */
     if (!fetch_due(r, now, kid, forced) &&
         !(may_wait && r->has_store && r->store.trylock != NULL && !has_keys(r)))
-        goto done;
-
-    if (r->has_store) {
-        if (r->store.trylock != NULL) {
-            int t = r->store.trylock(r->store.ctx, r->key);
-            if (t == 1 && may_wait && !has_keys(r))
-                t = await_other_fetch(r, now, deadline, &buf, &rec);
-            if (t == 1)
-                goto done; /* another process is fetching: answer with what we have */
-            locked = t == 0;
-        }
-        /* Someone may have finished a fetch between our read and the lock. */
-        free(buf);
-        buf = NULL;
-        memset(&rec, 0, sizeof rec);
-        if ((have = store_read(r, now, &buf, &rec)))
-            adopt(r, &rec);
-        if (!fetch_due(r, now, kid, forced))
-            goto done;
+        return 0;
+    if (!r->has_store)
+        return 1;
+    if (r->store.trylock != NULL) {
+        int t = r->store.trylock(r->store.ctx, r->key);
+        if (t == 1 && may_wait && !has_keys(r))
+            t = await_other_fetch(r, now, deadline, &c->buf, &c->rec);
+        if (t == 1)
+            return 0; /* another process is fetching: answer with what we have */
+        c->locked = t == 0;
     }
+    /* Someone may have finished a fetch between our read and the lock. */
+    free(c->buf);
+    c->buf = NULL;
+    memset(&c->rec, 0, sizeof c->rec);
+    if (store_read(r, now, &c->buf, &c->rec))
+        adopt(r, &c->rec);
+    return fetch_due(r, now, kid, forced);
+}
 
-    /* The marker: no one on this server fetches again for min_refresh, whatever happens. */
+/* Marks the attempt (no one on this server fetches again for min_refresh, whatever happens),
+ * then fetches and parses the set. Returns 1 with *ks and *body (the caller's), or 0 with
+ * e. */
+static int fetch(clerk_jwks_remote *r, int64_t now, refresh_claim *c, char **body, size_t *blen,
+                 clerk_keyset **ks, clerk_error *e)
+{
     lock(r);
     r->last_attempt = now;
     unlock(r);
-    record next = rec;
-    next.last_attempt = now;
+    c->next = c->rec;
+    c->next.last_attempt = now;
     if (r->has_store)
-        store_put(r, now, &next);
+        store_put(r, now, &c->next);
+    *body = NULL;
+    *blen = 0;
+    return fetch_once(r, body, blen, e) == 0 && build_set(r, *body, *blen, ks, e) == 0;
+}
 
-    char *body;
-    size_t blen;
-    clerk_error e = {0};
-    clerk_keyset *ks = NULL;
-    int ok = fetch_once(r, &body, &blen, &e) == 0 && build_set(r, body, blen, &ks, &e) == 0;
+/* Installs the fetched set in this process, or records the failure (ferr gets it), and writes the
+ * outcome to the shared record. Returns 1 installed, -1 failed. Frees body. */
+static int publish(clerk_jwks_remote *r, int64_t now, refresh_claim *c, int ok, char *body,
+                   size_t blen, clerk_keyset *ks, const clerk_error *e, clerk_error *ferr)
+{
+    record *next = &c->next;
+    int result;
     if (ok) {
         size_t n = clerk_keyset_count(ks);
         install(r, ks, now);
@@ -685,50 +702,75 @@ static int refresh_step(clerk_jwks_remote *r, int64_t now, const char *kid, int 
         r->last_err.reason = CLERK_R_NONE;
         r->last_err.message[0] = '\0';
         unlock(r);
-        next.fetched_at = now;
-        next.json = body;
-        next.jsonlen = blen;
-        next.reason = CLERK_R_NONE;
-        next.err = NULL;
-        next.errlen = 0;
-        logf_(r, 6, "JWKS fetched from %s: %zu keys", r->shown, n);
+        next->fetched_at = now;
+        next->json = body;
+        next->jsonlen = blen;
+        next->reason = CLERK_R_NONE;
+        next->err = NULL;
+        next->errlen = 0;
+        logf_(r, CLERK_LOG_INFO, "JWKS fetched from %s: %zu keys", r->shown, n);
         result = 1;
     } else {
         lock(r);
         r->n_fail++;
-        r->last_err = e;
+        r->last_err = *e;
         unlock(r);
-        next.reason = (int)e.reason;
-        next.err = e.message;
-        next.errlen = strlen(e.message);
-        if (e.reason != CLERK_R_SECRET_KEY_INVALID)
-            logf_(r, 3, "JWKS refresh failed (%s): %s", clerk_reason_str(e.reason), e.message);
+        next->reason = (int)e->reason;
+        next->err = e->message;
+        next->errlen = strlen(e->message);
+        if (e->reason != CLERK_R_SECRET_KEY_INVALID)
+            logf_(r, CLERK_LOG_ERR, "JWKS refresh failed (%s): %s", clerk_reason_str(e->reason),
+                  e->message);
         if (ferr != NULL)
-            *ferr = e;
+            *ferr = *e;
         result = -1;
     }
     if (r->count != NULL)
         r->count(r->count_ctx, ok);
     lock(r);
     if (r->has_store) {
-        next.n_ok = ok ? r->shared_ok + 1 : r->shared_ok;
-        next.n_fail = ok ? r->shared_fail : r->shared_fail + 1;
-        r->shared_ok = next.n_ok;
-        r->shared_fail = next.n_fail;
+        next->n_ok = ok ? r->shared_ok + 1 : r->shared_ok;
+        next->n_fail = ok ? r->shared_fail : r->shared_fail + 1;
+        r->shared_ok = next->n_ok;
+        r->shared_fail = next->n_fail;
     }
     unlock(r);
-    if (r->has_store && store_put(r, now, &next) == 0 && ok)
+    if (r->has_store && store_put(r, now, next) == 0 && ok)
         raise_floor(r, now);
     free(body);
+    return result;
+}
 
-done:
-    if (locked)
+/* Gives back what claim took: the store's lock, the record read, the busy flag. */
+static void release_claim(clerk_jwks_remote *r, refresh_claim *c)
+{
+    if (c->locked)
         r->store.unlock(r->store.ctx, r->key);
-    free(buf);
+    free(c->buf);
+    if (!c->busy)
+        return;
     lock(r);
     r->busy = 0;
     apr_thread_cond_broadcast(r->idle);
     unlock(r);
+}
+
+/* The slow path: adopt the shared copy, and fetch when due and this caller wins the lock.
+ * Returns 1 fetched, 0 nothing fetched, -1 a fetch failed (its error in *ferr). */
+static int refresh_step(clerk_jwks_remote *r, int64_t now, const char *kid, int forced,
+                        int may_wait, clerk_error *ferr)
+{
+    refresh_claim c = {0};
+    int result = 0;
+    if (claim(r, now, kid, forced, may_wait, &c)) {
+        char *body;
+        size_t blen;
+        clerk_error e = {0};
+        clerk_keyset *ks = NULL;
+        int ok = fetch(r, now, &c, &body, &blen, &ks, &e);
+        result = publish(r, now, &c, ok, body, blen, ks, &e, ferr);
+    }
+    release_claim(r, &c);
     return result;
 }
 
@@ -791,7 +833,6 @@ static const clerk_key *kid_mismatch(clerk_jwks_remote *r, clerk_keyset *ks, con
 {
     const char *shown = kid ? kid : "undefined";
     int kl = (int)strnlen(shown, MSG_KID_MAX);
-    (void)r;
     clerk_error_set(err, CLERK_R_JWK_KID_MISMATCH, KID_MISMATCH_FMT, kl, shown);
     clerk_keyset_unref(ks);
     return NULL;

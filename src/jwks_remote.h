@@ -25,6 +25,7 @@
 #include <apr_pools.h>
 #include "http_fetch.h"
 #include "jwk.h"
+#include "logging.h"
 #include "reason.h"
 #include "token.h"
 
@@ -82,10 +83,7 @@ typedef struct clerk_jwks_store {
 
 /* Performs one GET (production: clerk_jwks_fetch_http). Same contract as clerk_http_get. */
 typedef int (*clerk_jwks_fetch_fn)(void *ctx, const clerk_http_request *req,
-                                   clerk_http_response *resp, char *err, size_t errlen);
-
-/* Same shape and levels as clerk_log_fn (request_state.h): 3 err, 4 warn, 6 info, 7 debug. */
-typedef void (*clerk_jwks_log_fn)(void *ctx, int level, const char *msg);
+                                   clerk_http_response *resp, clerk_error *err);
 
 typedef struct clerk_jwks_remote_opts {
     const char *url;        /* the JWKS URL, e.g. clerk_jwks_bapi_url(p, "https://api.clerk.com") */
@@ -106,7 +104,7 @@ typedef struct clerk_jwks_remote_opts {
     size_t mac_key_len;
     clerk_jwks_fetch_fn fetch; /* NULL: clerk_jwks_fetch_http */
     void *fetch_ctx;
-    clerk_jwks_log_fn log; /* may be NULL */
+    clerk_log_fn log; /* may be NULL */
     void *log_ctx;
     /* Called once per fetch attempt of this process with its result (1: a key set was
      * installed, 0: failed), from the fetching thread; may be NULL. */
@@ -121,13 +119,13 @@ const char *clerk_jwks_bapi_url(apr_pool_t *p, const char *api_url);
 
 /* Production fetch: clerk_http_get (ctx unused). */
 int clerk_jwks_fetch_http(void *ctx, const clerk_http_request *req, clerk_http_response *resp,
-                          char *err, size_t errlen);
+                          clerk_error *err);
 
 /* A source for o (strings and the store struct are copied into p; the store's ctx must outlive
  * p). Its key set is released by a cleanup on p. Returns NULL with err when o->url is missing or
  * a mutex cannot be made. Thread-safe once created. */
 clerk_jwks_remote *clerk_jwks_remote_create(apr_pool_t *p, const clerk_jwks_remote_opts *o,
-                                            char *err, size_t errlen);
+                                            clerk_error *err);
 
 /* The smallest mac_key_len clerk_jwks_remote_create accepts. */
 #define CLERK_JWKS_MAC_KEY_MIN 32

@@ -37,7 +37,7 @@ static json_t *decode_json_segment(const char *s, size_t len, char **text, size_
     size_t rawlen = 0;
     if (len == 0 || decode_segment(s, len, &raw, &rawlen) != 0)
         return NULL;
-    json_t *v = clerk_json_parse_object((const char *)raw, rawlen, CLERK_JSON_MAX_DEPTH, NULL, 0);
+    json_t *v = clerk_json_parse_object((const char *)raw, rawlen, CLERK_JSON_MAX_DEPTH, NULL);
     if (v != NULL && text != NULL) {
         /* CLERK_B64URL_DECODED_MAX leaves room: 3 bytes per 4 characters, rounded up. */
         raw[rawlen] = '\0';

@@ -5,6 +5,7 @@
 #define CLERK_OUTGOING_PROXY_H
 
 #include <stddef.h>
+#include "reason.h"
 
 /* Longest proxy URL and credentials file accepted (bytes). */
 #define CLERK_PROXY_URL_MAX   512
@@ -16,7 +17,7 @@
  * "http://host:port", to out. Refuses any other scheme, a path, query or fragment, white space
  * or control bytes, and user:password in the URL (they belong in the credentials file, which is
  * never shown). Returns 0, or -1 with err. */
-int clerk_proxy_url_parse(const char *value, char *out, size_t outlen, char *err, size_t errlen);
+int clerk_proxy_url_parse(const char *value, char *out, size_t outlen, clerk_error *err);
 
 /* Reads the bytes of a ClerkOutgoingProxyAuthFile: one line "user:password" (the first ':'
  * splits; the password may hold more), one trailing "\n" or "\r\n" allowed, user non-empty, no
@@ -24,6 +25,6 @@ int clerk_proxy_url_parse(const char *value, char *out, size_t outlen, char *err
  * user and password (each at least CLERK_PROXY_CREDS_MAX + 1 bytes). Returns 0, or -1 with err,
  * which never quotes the file's content. */
 int clerk_proxy_credentials_parse(const char *buf, size_t len, char *user, char *password,
-                                  char *err, size_t errlen);
+                                  clerk_error *err);
 
 #endif

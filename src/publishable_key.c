@@ -12,10 +12,9 @@
  * keeps the decode buffer small. */
 #define PK_MAX_LEN 1024
 
-static void set_err(char *err, size_t errlen, const char *msg)
+static void set_err(clerk_error *err, const char *msg)
 {
-    if (err && errlen > 0)
-        snprintf(err, errlen, "%s", msg);
+    clerk_error_set(err, CLERK_R_NONE, "%s", msg);
 }
 
 static int is_b64_std_char(unsigned char c)
@@ -57,17 +56,17 @@ static long forgiving_b64_decode(const char *in, size_t len, unsigned char *out)
 }
 
 int clerk_publishable_key_parse(apr_pool_t *p, const char *s, clerk_publishable_key **out,
-                                char *err, size_t errlen)
+                                clerk_error *err)
 {
     if (out)
         *out = NULL;
     if (!s || !*s) {
-        set_err(err, errlen, "publishable key is empty");
+        set_err(err, "publishable key is empty");
         return -1;
     }
     size_t len = strlen(s);
     if (len > PK_MAX_LEN) {
-        set_err(err, errlen, "publishable key is too long");
+        set_err(err, "publishable key is too long");
         return -1;
     }
     int production;
@@ -76,41 +75,40 @@ int clerk_publishable_key_parse(apr_pool_t *p, const char *s, clerk_publishable_
     else if (strncmp(s, PK_TEST, sizeof(PK_TEST) - 1) == 0)
         production = 0;
     else {
-        set_err(err, errlen, "publishable key must start with pk_live_ or pk_test_");
+        set_err(err, "publishable key must start with pk_live_ or pk_test_");
         return -1;
     }
     /* Clerk splits on '_' and takes the third piece; a fourth piece means a malformed key. */
     const char *enc = s + sizeof(PK_LIVE) - 1;
     if (strchr(enc, '_')) {
-        set_err(err, errlen, "publishable key must have exactly three '_'-separated parts");
+        set_err(err, "publishable key must have exactly three '_'-separated parts");
         return -1;
     }
     size_t enclen = strlen(enc);
     unsigned char dec[PK_MAX_LEN];
     long n = forgiving_b64_decode(enc, enclen, dec);
     if (n < 0) {
-        set_err(err, errlen, "publishable key's third part is not valid base64");
+        set_err(err, "publishable key's third part is not valid base64");
         return -1;
     }
     if (n < 1 || dec[n - 1] != '$') {
-        set_err(err, errlen,
-                "publishable key does not decode to a Frontend API host ending in '$'");
+        set_err(err, "publishable key does not decode to a Frontend API host ending in '$'");
         return -1;
     }
     size_t hostlen = (size_t)n - 1;
     for (size_t i = 0; i < hostlen; i++) {
         if (dec[i] == '$') {
-            set_err(err, errlen, "publishable key's decoded host contains '$'");
+            set_err(err, "publishable key's decoded host contains '$'");
             return -1;
         }
         /* Not in Clerk's rule, but the host goes into URLs and headers: only printable ASCII. */
         if (dec[i] <= 0x20 || dec[i] >= 0x7f) {
-            set_err(err, errlen, "publishable key's decoded host has a non-printable character");
+            set_err(err, "publishable key's decoded host has a non-printable character");
             return -1;
         }
     }
     if (!memchr(dec, '.', hostlen)) {
-        set_err(err, errlen, "publishable key's decoded host has no '.'");
+        set_err(err, "publishable key's decoded host has no '.'");
         return -1;
     }
     clerk_publishable_key *pk = apr_pcalloc(p, sizeof(*pk));
@@ -143,11 +141,11 @@ void clerk_cookie_suffix(const char *pk, char out[9])
     out[8] = '\0';
 }
 
-int clerk_secret_key_check(const char *s, char *err, size_t errlen)
+int clerk_secret_key_check(const char *s, clerk_error *err)
 {
     static const char *const prefixes[] = {"sk_live_", "sk_test_", "live_", "test_"};
     if (!s || !*s) {
-        set_err(err, errlen, "secret key is empty");
+        set_err(err, "secret key is empty");
         return -1;
     }
     const char *rest = NULL;
@@ -159,16 +157,16 @@ int clerk_secret_key_check(const char *s, char *err, size_t errlen)
         }
     }
     if (!rest) {
-        set_err(err, errlen, "secret key must start with sk_live_ or sk_test_");
+        set_err(err, "secret key must start with sk_live_ or sk_test_");
         return -1;
     }
     if (!*rest) {
-        set_err(err, errlen, "secret key has nothing after its prefix");
+        set_err(err, "secret key has nothing after its prefix");
         return -1;
     }
     for (const unsigned char *c = (const unsigned char *)rest; *c; c++) {
         if (*c <= 0x20 || *c >= 0x7f) {
-            set_err(err, errlen, "secret key contains whitespace or a non-printable character");
+            set_err(err, "secret key contains whitespace or a non-printable character");
             return -1;
         }
     }

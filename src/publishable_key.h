@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <apr_pools.h>
+#include "reason.h"
 
 typedef struct clerk_publishable_key {
     const char *key;       /* as configured */
@@ -16,13 +17,13 @@ typedef struct clerk_publishable_key {
 /* Parses s as @clerk/shared keys.ts parsePublishableKey into a pool-allocated key. Returns 0, or -1
  * with a message in err. */
 int clerk_publishable_key_parse(apr_pool_t *p, const char *s, clerk_publishable_key **out,
-                                char *err, size_t errlen);
+                                clerk_error *err);
 
 /* Writes the 8-character cookie suffix of publishable key pk (and a NUL) into out. */
 void clerk_cookie_suffix(const char *pk, char out[9]);
 
 /* Checks a secret key's form (sk_live_/sk_test_, legacy live_/test_, then a non-empty
  * printable rest without whitespace). Returns 0, or -1 with err that never quotes the key. */
-int clerk_secret_key_check(const char *s, char *err, size_t errlen);
+int clerk_secret_key_check(const char *s, clerk_error *err);
 
 #endif

@@ -677,14 +677,14 @@ static int exchange_nonce(ctx *c, const char *nonce, apr_array_header_t **out)
                             clerk_nonce_verdict_str(v)));
         return -1;
     }
-    char ferr[CLERK_ERROR_MESSAGE_MAX];
+    clerk_error ferr;
     int rc = clerk_handshake_fetch_payload(c->p, cfg->handshake_get, cfg->handshake_get_ctx,
-                                           cfg->api_url, cfg->secret_key, nonce, out, ferr,
-                                           sizeof(ferr));
+                                           cfg->api_url, cfg->secret_key, nonce, out, &ferr);
     clerk_nonce_guard_end(nonce, rc != 0, c->req->now_ms);
     if (rc != 0)
-        logmsg(c, CLERK_LOG_ERR,
-               apr_psprintf(c->p, "Clerk: unable to exchange the handshake nonce: %s", ferr));
+        logmsg(
+            c, CLERK_LOG_ERR,
+            apr_psprintf(c->p, "Clerk: unable to exchange the handshake nonce: %s", ferr.message));
     return rc;
 }
 

@@ -10,6 +10,7 @@
 #include <apr_pools.h>
 #include "claims.h"
 #include "handshake.h"
+#include "logging.h"
 #include "org_sync.h"
 #include "publishable_key.h"
 #include "reason.h"
@@ -24,10 +25,6 @@ typedef enum clerk_token_source {
     CLERK_SRC_HEADER,
     CLERK_SRC_COOKIE
 } clerk_token_source;
-
-/* Log levels for the core's log callback (glue maps them onto httpd's). */
-enum { CLERK_LOG_ERR = 3, CLERK_LOG_WARN = 4, CLERK_LOG_INFO = 6, CLERK_LOG_DEBUG = 7 };
-typedef void (*clerk_log_fn)(void *ctx, int level, const char *msg);
 
 /* What one location decides with; built once at configuration time, read-only after. */
 typedef struct clerk_config {

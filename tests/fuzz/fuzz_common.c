@@ -18,34 +18,31 @@ static clerk_keyset *must_set(void)
     return ks;
 }
 
-static void must(int rc, const char *what, const char *err)
+static void must(int rc, const char *what, const clerk_error *err)
 {
     if (rc < 0) {
-        fprintf(stderr, "fuzz: fixed %s does not load: %s\n", what, err);
+        fprintf(stderr, "fuzz: fixed %s does not load: %s\n", what, err->message);
         abort();
     }
 }
 
 const fuzz_keys *fuzz_setup(void)
 {
-    char err[256];
+    clerk_error err = {0};
     if (root != NULL)
         return &keys;
     if (apr_initialize() != APR_SUCCESS || apr_pool_create(&root, NULL) != APR_SUCCESS)
         abort();
     keys.jwks = must_set();
-    must(clerk_keyset_add_jwks(keys.jwks, FUZZ_JWKS_JSON, strlen(FUZZ_JWKS_JSON), err, sizeof(err)),
-         "JWKS", err);
+    must(clerk_keyset_add_jwks(keys.jwks, FUZZ_JWKS_JSON, strlen(FUZZ_JWKS_JSON), &err), "JWKS",
+         &err);
     keys.pem = must_set();
-    must(clerk_keyset_add_pem(keys.pem, FUZZ_PEM_RSA, strlen(FUZZ_PEM_RSA), err, sizeof(err)),
-         "RSA PEM", err);
+    must(clerk_keyset_add_pem(keys.pem, FUZZ_PEM_RSA, strlen(FUZZ_PEM_RSA), &err), "RSA PEM", &err);
     keys.combined = must_set();
-    must(clerk_keyset_add_jwks(keys.combined, FUZZ_JWKS_JSON, strlen(FUZZ_JWKS_JSON), err,
-                               sizeof(err)),
-         "JWKS", err);
-    must(clerk_keyset_add_pem(keys.combined, FUZZ_PEM_ED25519, strlen(FUZZ_PEM_ED25519), err,
-                              sizeof(err)),
-         "Ed25519 PEM", err);
+    must(clerk_keyset_add_jwks(keys.combined, FUZZ_JWKS_JSON, strlen(FUZZ_JWKS_JSON), &err), "JWKS",
+         &err);
+    must(clerk_keyset_add_pem(keys.combined, FUZZ_PEM_ED25519, strlen(FUZZ_PEM_ED25519), &err),
+         "Ed25519 PEM", &err);
     return &keys;
 }
 

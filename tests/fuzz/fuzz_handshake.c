@@ -13,10 +13,9 @@ typedef struct body {
 } body;
 
 static int scripted_get(void *ctx, apr_pool_t *p, const char *url, const char *const *headers,
-                        long *status, const char **out, char *err, size_t errlen)
+                        long *status, const char **out, clerk_error *err)
 {
     const body *b = ctx;
-    (void)p, (void)url, (void)headers, (void)err, (void)errlen;
     *status = b->status;
     *out = b->text;
     return 0;
@@ -37,17 +36,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const fuzz_keys *k = fuzz_setup();
     apr_pool_t *p = fuzz_pool();
-    char err[256];
     clerk_error cerr;
     apr_array_header_t *d = NULL;
     const char *s = fuzz_cstr(p, data, size);
 
-    if (clerk_handshake_parse_payload(p, (const char *)data, size, &d, err, sizeof(err)) == 0)
+    if (clerk_handshake_parse_payload(p, (const char *)data, size, &d, &cerr) == 0)
         use_directives(p, d);
 
     body b = {s, 200};
     if (clerk_handshake_fetch_payload(p, scripted_get, &b, "https://api.example.test/",
-                                      "sk_test_fuzz", "nonce-1", &d, err, sizeof(err)) == 0)
+                                      "sk_test_fuzz", "nonce-1", &d, &cerr) == 0)
         use_directives(p, d);
 
     clerk_key_source src = fuzz_source(k->combined);

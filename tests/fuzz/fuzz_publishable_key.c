@@ -6,11 +6,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char err[256], suffix[9];
+    char suffix[9];
+    clerk_error err = {0};
     apr_pool_t *p = fuzz_pool();
     const char *s = fuzz_cstr(p, data, size);
     clerk_publishable_key *pk = NULL;
-    if (clerk_publishable_key_parse(p, s, &pk, err, sizeof(err)) == 0) {
+    if (clerk_publishable_key_parse(p, s, &pk, &err) == 0) {
         if (pk == NULL || pk->fapi_host == NULL || strlen(pk->suffix) != 8)
             __builtin_trap();
     }
@@ -19,8 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap();
     /* The error never quotes the key (the fixed messages hold no digit, so a key with one
      * cannot match them by chance). */
-    if (clerk_secret_key_check(s, err, sizeof(err)) != 0 && strlen(s) > 8 &&
-        strpbrk(s, "0123456789") != NULL && strstr(err, s) != NULL)
+    if (clerk_secret_key_check(s, &err) != 0 && strlen(s) > 8 && strpbrk(s, "0123456789") != NULL &&
+        strstr(err.message, s) != NULL)
         __builtin_trap();
     apr_pool_destroy(p);
     return 0;

@@ -45,11 +45,10 @@ enum {
 static const char *const azp[] = {"https://app.example.com"};
 
 static int scripted_get(void *ctx, apr_pool_t *p, const char *url, const char *const *headers,
-                        long *status, const char **out, char *err, size_t errlen)
+                        long *status, const char **out, clerk_error *err)
 {
-    (void)p, (void)url, (void)headers;
     if (ctx == NULL) {
-        snprintf(err, errlen, "scripted transport: no answer");
+        clerk_error_set(err, CLERK_R_NONE, "scripted transport: no answer");
         return -1;
     }
     *status = 200;
@@ -77,14 +76,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     const fuzz_keys *k = fuzz_setup();
     apr_pool_t *p = fuzz_pool();
-    char err[256];
+    clerk_error err = {0};
     unsigned flags = data[0];
     const char *f[FIELD_COUNT];
     fuzz_fields(p, data + 1, size - 1, f, FIELD_COUNT);
 
     clerk_publishable_key *pk = NULL;
-    if (!(flags & F_NO_PK) && clerk_publishable_key_parse(p, (flags & F_DEV) ? TEST_PK : LIVE_PK,
-                                                          &pk, err, sizeof(err)) != 0)
+    if (!(flags & F_NO_PK) &&
+        clerk_publishable_key_parse(p, (flags & F_DEV) ? TEST_PK : LIVE_PK, &pk, &err) != 0)
         __builtin_trap();
 
     clerk_config cfg;

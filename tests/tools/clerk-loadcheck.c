@@ -251,8 +251,6 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
 
 static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-    (void)ptr;
-    (void)userdata;
     return size * nmemb;
 }
 

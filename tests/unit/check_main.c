@@ -7,14 +7,14 @@
 
 void unit_add_jwk(clerk_keyset *ks, EVP_PKEY *k, const char *kid, const char *alg)
 {
-    char err[256];
+    clerk_error err = {0};
     char *text = mint_public_jwk(k, kid, alg);
     json_t *j = text ? json_loads(text, 0, NULL) : NULL;
     free(text);
     ck_assert_ptr_nonnull(j);
-    int rc = clerk_keyset_add_jwk(ks, j, err, sizeof(err));
+    int rc = clerk_keyset_add_jwk(ks, j, &err);
     json_decref(j);
-    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_msg(rc == 0, "%s", err.message);
 }
 
 const clerk_key *unit_keyset_lookup(void *ctx, const char *kid, clerk_error *err)

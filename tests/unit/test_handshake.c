@@ -69,23 +69,20 @@ static const clerk_key *lookup(void *ctx, const char *kid, clerk_error *err)
 
 static void log_cb(void *ctx, int level, const char *msg)
 {
-    (void)ctx;
-    (void)level;
     snprintf(last_log, sizeof(last_log), "%s", msg);
     size_t n = strlen(log_all);
     snprintf(log_all + n, sizeof(log_all) - n, "%s\n", msg);
 }
 
 static int scripted_get(void *ctx, apr_pool_t *p, const char *url, const char *const *headers,
-                        long *status, const char **body, char *err, size_t errlen)
+                        long *status, const char **body, clerk_error *err)
 {
-    (void)ctx;
     bapi.calls++;
     bapi.url = apr_pstrdup(p, url);
     for (int i = 0; i < 7 && headers[i]; i++)
         bapi.headers[i] = apr_pstrdup(p, headers[i]);
     if (bapi.rc != 0) {
-        snprintf(err, errlen, "connection refused");
+        clerk_error_set(err, CLERK_R_NONE, "connection refused");
         return -1;
     }
     *status = bapi.status;
@@ -95,13 +92,13 @@ static int scripted_get(void *ctx, apr_pool_t *p, const char *url, const char *c
 
 static void setup(void)
 {
-    char err[256];
+    clerk_error err = {0};
     apr_pool_create(&pool, NULL);
     keyset = clerk_keyset_new();
     unit_add_jwk(keyset, key, KID, "RS256");
     unit_add_jwk(keyset, ec_key, "ins_ec", NULL);
-    ck_assert_int_eq(clerk_publishable_key_parse(pool, LIVE_PK, &live_pk, err, sizeof(err)), 0);
-    ck_assert_int_eq(clerk_publishable_key_parse(pool, TEST_PK, &test_pk, err, sizeof(err)), 0);
+    ck_assert_int_eq(clerk_publishable_key_parse(pool, LIVE_PK, &live_pk, &err), 0);
+    ck_assert_int_eq(clerk_publishable_key_parse(pool, TEST_PK, &test_pk, &err), 0);
 
     memset(&cfg, 0, sizeof(cfg));
     cfg.pk = live_pk;
@@ -397,10 +394,10 @@ START_TEST(handshake_jwt_header_rules_typ_alg_cat)
     ck_assert_int_eq(clerk_handshake_verify_jwt(pool, t, 0, &cfg.keys, &d, &err), -1);
     ck_assert_int_eq(err.reason, CLERK_R_TOKEN_INVALID_ALGORITHM);
     /* RS384 when allowed, with a key not restricted to RS256 by its JWK "alg" */
-    char perr[256];
+    clerk_error perr;
     char *pem = mint_public_pem(key);
     clerk_keyset *pemset = clerk_keyset_new();
-    ck_assert_int_eq(clerk_keyset_add_pem(pemset, pem, strlen(pem), perr, sizeof(perr)), 0);
+    ck_assert_int_eq(clerk_keyset_add_pem(pemset, pem, strlen(pem), &perr), 0);
     free(pem);
     clerk_key_source pemsrc = {lookup, pemset};
     int rc =
@@ -443,16 +440,15 @@ START_TEST(handshake_payload_must_be_a_bounded_string_array)
                          pool, handshake_jwt(key, apr_psprintf(pool, "[\"a=%s\"]", longd)), 0,
                          &cfg.keys, &d, &err),
                      -1);
-    char perr[256];
+    clerk_error perr;
     ck_assert_int_eq(clerk_handshake_parse_payload(pool,
                                                    "{\"directives\":[\"a=1\"],"
                                                    "\"directives\":[]}",
-                                                   38, &d, perr, sizeof(perr)),
+                                                   38, &d, &perr),
                      -1);
-    ck_assert_int_eq(clerk_handshake_parse_payload(pool, "[]", 2, &d, perr, sizeof(perr)), -1);
+    ck_assert_int_eq(clerk_handshake_parse_payload(pool, "[]", 2, &d, &perr), -1);
     const char *ok = "{\"object\":\"handshake_payload\",\"directives\":[\"a=1\"]}";
-    ck_assert_int_eq(clerk_handshake_parse_payload(pool, ok, strlen(ok), &d, perr, sizeof(perr)),
-                     0);
+    ck_assert_int_eq(clerk_handshake_parse_payload(pool, ok, strlen(ok), &d, &perr), 0);
     ck_assert_int_eq(d->nelts, 1);
 }
 END_TEST

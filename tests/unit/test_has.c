@@ -502,7 +502,7 @@ START_TEST(level_names_round_trip)
 }
 END_TEST
 
-static int parse_rv(const char *line, clerk_reverification *r, const char **err)
+static int parse_rv(const char *line, clerk_reverification *r, clerk_error *err)
 {
     const char *argv[8];
     int argc = 0;
@@ -515,7 +515,7 @@ static int parse_rv(const char *line, clerk_reverification *r, const char **err)
 START_TEST(reverified_require_line_parses_minutes_and_level)
 {
     clerk_reverification r;
-    const char *err;
+    clerk_error err = {0};
     ck_assert_int_eq(parse_rv("10", &r, &err), 0);
     ck_assert_int_eq(r.after_minutes, 10);
     ck_assert_int_eq(r.level, CLERK_REVERIFY_SECOND_FACTOR);
@@ -540,7 +540,7 @@ START_TEST(reverified_presets_are_the_sdks)
                 {"lax", 1440, CLERK_REVERIFY_SECOND_FACTOR}};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         clerk_reverification r;
-        const char *err;
+        clerk_error err = {0};
         ck_assert_int_eq(parse_rv(want[i].name, &r, &err), 0);
         ck_assert_int_eq(r.after_minutes, want[i].minutes);
         ck_assert_int_eq(r.level, want[i].level);
@@ -552,25 +552,26 @@ END_TEST
 START_TEST(reverified_bad_arguments_are_config_errors)
 {
     clerk_reverification r;
-    const char *err;
+    clerk_error err = {0};
     ck_assert_int_eq(parse_rv("", &r, &err), -1);
-    ck_assert_str_eq(err, "missing minutes or preset (strict_mfa, strict, moderate, lax)");
+    ck_assert_str_eq(err.message, "missing minutes or preset (strict_mfa, strict, moderate, lax)");
     ck_assert_int_eq(parse_rv("0", &r, &err), -1);
-    ck_assert_str_eq(err, "minutes must be a whole number from 1 to 2147483647 or a preset "
-                          "(strict_mfa, strict, moderate, lax), not \"0\"");
+    ck_assert_str_eq(err.message, "minutes must be a whole number from 1 to 2147483647 or a preset "
+                                  "(strict_mfa, strict, moderate, lax), not \"0\"");
     const char *bad_minutes[] = {
         "-1", "+10", "10.5", "ten", "1e3", "2147483648", "99999999999999999999", "10m"};
     for (size_t i = 0; i < sizeof(bad_minutes) / sizeof(bad_minutes[0]); i++) {
         ck_assert_int_eq(parse_rv(bad_minutes[i], &r, &err), -1);
-        ck_assert_ptr_nonnull(strstr(err, "minutes must be a whole number"));
+        ck_assert_ptr_nonnull(strstr(err.message, "minutes must be a whole number"));
     }
     ck_assert_int_eq(parse_rv("10 third_factor", &r, &err), -1);
-    ck_assert_str_eq(err, "unknown level \"third_factor\" (use first_factor, second_factor or "
-                          "multi_factor)");
+    ck_assert_str_eq(err.message,
+                     "unknown level \"third_factor\" (use first_factor, second_factor or "
+                     "multi_factor)");
     ck_assert_int_eq(parse_rv("strict first_factor", &r, &err), -1);
-    ck_assert_str_eq(err, "preset \"strict\" takes no level");
+    ck_assert_str_eq(err.message, "preset \"strict\" takes no level");
     ck_assert_int_eq(parse_rv("10 first_factor extra", &r, &err), -1);
-    ck_assert_ptr_nonnull(strstr(err, "too many arguments"));
+    ck_assert_ptr_nonnull(strstr(err.message, "too many arguments"));
 }
 END_TEST
 
@@ -631,10 +632,10 @@ END_TEST
 
 static const clerk_claim_matcher *matcher(const char *arg)
 {
-    const char *err = NULL;
+    clerk_error err = {0};
     const clerk_claim_matcher *m = clerk_claim_matcher_parse(pool, arg, &err);
-    ck_assert_msg(m != NULL, "matcher \"%s\" refused: %s", arg, err ? err : "");
-    ck_assert_ptr_null(err);
+    ck_assert_msg(m != NULL, "matcher \"%s\" refused: %s", arg, err.message);
+    ck_assert_str_eq(err.message, "");
     return m;
 }
 
@@ -784,20 +785,20 @@ END_TEST
 
 START_TEST(claim_path_errors_are_reported_at_config_time)
 {
-    const char *err = NULL;
+    clerk_error err = {0};
     ck_assert_ptr_null(clerk_claim_matcher_parse(pool, "", &err));
-    ck_assert_str_eq(err, "empty claim path in \"\"");
+    ck_assert_str_eq(err.message, "empty claim path in \"\"");
     ck_assert_ptr_null(clerk_claim_matcher_parse(pool, "=x", &err));
-    ck_assert_str_eq(err, "empty claim path in \"=x\"");
+    ck_assert_str_eq(err.message, "empty claim path in \"=x\"");
     ck_assert_ptr_null(clerk_claim_matcher_parse(pool, "a..b=x", &err));
-    ck_assert_str_eq(err, "empty segment in claim path \"a..b\"");
+    ck_assert_str_eq(err.message, "empty segment in claim path \"a..b\"");
     ck_assert_ptr_null(clerk_claim_matcher_parse(pool, ".a", &err));
-    ck_assert_str_eq(err, "empty segment in claim path \".a\"");
+    ck_assert_str_eq(err.message, "empty segment in claim path \".a\"");
     ck_assert_ptr_null(clerk_claim_matcher_parse(pool, "a.", &err));
-    ck_assert_str_eq(err, "empty segment in claim path \"a.\"");
+    ck_assert_str_eq(err.message, "empty segment in claim path \"a.\"");
     ck_assert_ptr_null(clerk_claim_matcher_parse(pool, "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q", &err));
-    ck_assert_str_eq(err, "claim path has more than 16 segments "
-                          "(\"a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q\")");
+    ck_assert_str_eq(err.message, "claim path has more than 16 segments "
+                                  "(\"a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q\")");
     const clerk_claim_matcher *m = matcher("a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p=1");
     ck_assert_str_eq(clerk_claim_matcher_text(m), "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p=1");
 }

@@ -106,13 +106,13 @@ static void *run_worker(void *arg)
     for (int i = 0; i < EXCHANGES; i++) {
         clerk_http_request rq = {.url = w->url, .reuse_connections = 1, .timeout_ms = 30000};
         clerk_http_response rs;
-        char err[256];
-        if (clerk_http_get(&rq, &rs, err, sizeof err) == 0 && rs.status == 200 &&
-            rs.body_len == 2 && memcmp(rs.body, "ok", 2) == 0) {
+        clerk_error err = {0};
+        if (clerk_http_get(&rq, &rs, &err) == 0 && rs.status == 200 && rs.body_len == 2 &&
+            memcmp(rs.body, "ok", 2) == 0) {
             w->ok++;
         } else {
             w->failed++;
-            snprintf(w->err, sizeof w->err, "status %ld: %s", rs.status, err);
+            snprintf(w->err, sizeof w->err, "status %ld: %.290s", rs.status, err.message);
         }
         clerk_http_response_free(&rs);
     }
@@ -154,12 +154,13 @@ START_TEST(calls_without_reuse_connect_afresh)
 {
     int port, accepts_fd;
     pid_t pid = start_server(8, &port, &accepts_fd);
-    char url[64], err[256];
+    char url[64];
+    clerk_error err = {0};
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/jwks", port);
     for (int i = 0; i < 3; i++) {
         clerk_http_request rq = {.url = url, .timeout_ms = 30000};
         clerk_http_response rs;
-        ck_assert_msg(clerk_http_get(&rq, &rs, err, sizeof err) == 0, "%s", err);
+        ck_assert_msg(clerk_http_get(&rq, &rs, &err) == 0, "%s", err.message);
         ck_assert_int_eq(rs.status, 200);
         clerk_http_response_free(&rs);
     }

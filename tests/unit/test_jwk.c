@@ -34,10 +34,10 @@ static void keys_teardown(void)
     EVP_PKEY_free(ed25519);
 }
 
-static int add_pem_of(clerk_keyset *ks, EVP_PKEY *k, char *err, size_t errlen)
+static int add_pem_of(clerk_keyset *ks, EVP_PKEY *k, clerk_error *err)
 {
     char *pem = mint_public_pem(k);
-    int rc = clerk_keyset_add_pem(ks, pem, strlen(pem), err, errlen);
+    int rc = clerk_keyset_add_pem(ks, pem, strlen(pem), err);
     free(pem);
     return rc;
 }
@@ -51,16 +51,16 @@ static json_t *jwk_of(EVP_PKEY *k, const char *kid, const char *alg)
     return j;
 }
 
-static int add_jwks_text(clerk_keyset *ks, const char *text, char *err, size_t errlen)
+static int add_jwks_text(clerk_keyset *ks, const char *text, clerk_error *err)
 {
-    return clerk_keyset_add_jwks(ks, text, strlen(text), err, errlen);
+    return clerk_keyset_add_jwks(ks, text, strlen(text), err);
 }
 
 START_TEST(pem_rsa2048_is_accepted_and_matches_any_kid)
 {
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256] = "";
-    ck_assert_msg(add_pem_of(ks, rsa2048, err, sizeof err) == 0, "%s", err);
+    clerk_error err = {0};
+    ck_assert_msg(add_pem_of(ks, rsa2048, &err) == 0, "%s", err.message);
     ck_assert_uint_eq(clerk_keyset_count(ks), 1);
     const clerk_key *k = clerk_keyset_find(ks, "ins_anything");
     ck_assert_ptr_nonnull(k);
@@ -77,9 +77,9 @@ END_TEST
 START_TEST(pem_rsa1024_is_refused)
 {
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256] = "";
-    ck_assert_int_eq(add_pem_of(ks, rsa1024, err, sizeof err), -1);
-    ck_assert_str_eq(err, "RSA key has 1024 bits; at least 2048 are required");
+    clerk_error err = {0};
+    ck_assert_int_eq(add_pem_of(ks, rsa1024, &err), -1);
+    ck_assert_str_eq(err.message, "RSA key has 1024 bits; at least 2048 are required");
     ck_assert_uint_eq(clerk_keyset_count(ks), 0);
     clerk_keyset_unref(ks);
 }
@@ -88,8 +88,8 @@ END_TEST
 START_TEST(pem_ec_p256_and_p384_are_accepted)
 {
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256] = "";
-    ck_assert_msg(add_pem_of(ks, ec256, err, sizeof err) == 0, "%s", err);
+    clerk_error err = {0};
+    ck_assert_msg(add_pem_of(ks, ec256, &err) == 0, "%s", err.message);
     const clerk_key *k = clerk_keyset_find(ks, NULL);
     ck_assert_int_eq(k->kty, CLERK_KTY_EC);
     ck_assert_int_eq(k->curve_nid, NID_X9_62_prime256v1);
@@ -97,7 +97,7 @@ START_TEST(pem_ec_p256_and_p384_are_accepted)
     clerk_keyset_unref(ks);
 
     ks = clerk_keyset_new();
-    ck_assert_msg(add_pem_of(ks, ec384, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(add_pem_of(ks, ec384, &err) == 0, "%s", err.message);
     k = clerk_keyset_find(ks, NULL);
     ck_assert_int_eq(k->curve_nid, NID_secp384r1);
     ck_assert_int_eq(k->bits, 384);
@@ -108,8 +108,8 @@ END_TEST
 START_TEST(pem_ed25519_is_accepted)
 {
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256] = "";
-    ck_assert_msg(add_pem_of(ks, ed25519, err, sizeof err) == 0, "%s", err);
+    clerk_error err = {0};
+    ck_assert_msg(add_pem_of(ks, ed25519, &err) == 0, "%s", err.message);
     const clerk_key *k = clerk_keyset_find(ks, "x");
     ck_assert_int_eq(k->kty, CLERK_KTY_OKP);
     ck_assert_int_eq(k->curve_nid, NID_ED25519);
@@ -126,9 +126,9 @@ START_TEST(garbage_pem_is_refused)
         "-----BEGIN PUBLIC KEY-----\n"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         clerk_keyset *ks = clerk_keyset_new();
-        char err[256] = "";
-        ck_assert_int_eq(clerk_keyset_add_pem(ks, bad[i], strlen(bad[i]), err, sizeof err), -1);
-        ck_assert_ptr_nonnull(strstr(err, "PEM public key does not parse"));
+        clerk_error err = {0};
+        ck_assert_int_eq(clerk_keyset_add_pem(ks, bad[i], strlen(bad[i]), &err), -1);
+        ck_assert_ptr_nonnull(strstr(err.message, "PEM public key does not parse"));
         clerk_keyset_unref(ks);
     }
 }
@@ -138,9 +138,9 @@ START_TEST(private_key_pem_is_refused)
 {
     char *pem = mint_private_pem(ec256);
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256] = "";
-    ck_assert_int_eq(clerk_keyset_add_pem(ks, pem, strlen(pem), err, sizeof err), -1);
-    ck_assert_ptr_null(strstr(err, "PRIVATE")); /* never echoes key text */
+    clerk_error err = {0};
+    ck_assert_int_eq(clerk_keyset_add_pem(ks, pem, strlen(pem), &err), -1);
+    ck_assert_ptr_null(strstr(err.message, "PRIVATE")); /* never echoes key text */
     clerk_keyset_unref(ks);
     free(pem);
 }
@@ -167,18 +167,18 @@ START_TEST(pem_on_one_line_or_without_armor_is_accepted)
 {
     char *pem = mint_public_pem(rsa2048);
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256] = "";
-    ck_assert_int_eq(clerk_keyset_add_pem(ks, pem, strlen(pem), err, sizeof err), 0);
+    clerk_error err = {0};
+    ck_assert_int_eq(clerk_keyset_add_pem(ks, pem, strlen(pem), &err), 0);
     char *one_line = flatten_pem(pem, 0);
     char *bare = flatten_pem(pem, 1);
-    ck_assert_msg(clerk_keyset_add_pem(ks, one_line, strlen(one_line), err, sizeof err) == 0, "%s",
-                  err);
-    ck_assert_msg(clerk_keyset_add_pem(ks, bare, strlen(bare), err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(clerk_keyset_add_pem(ks, one_line, strlen(one_line), &err) == 0, "%s",
+                  err.message);
+    ck_assert_msg(clerk_keyset_add_pem(ks, bare, strlen(bare), &err) == 0, "%s", err.message);
     ck_assert_uint_eq(clerk_keyset_count(ks), 3);
     /* All three spellings are the same key. */
     clerk_keyset *a = clerk_keyset_new(), *b = clerk_keyset_new();
-    clerk_keyset_add_pem(a, pem, strlen(pem), err, sizeof err);
-    clerk_keyset_add_pem(b, bare, strlen(bare), err, sizeof err);
+    clerk_keyset_add_pem(a, pem, strlen(pem), &err);
+    clerk_keyset_add_pem(b, bare, strlen(bare), &err);
     ck_assert(clerk_key_same(clerk_keyset_find(a, NULL), clerk_keyset_find(b, NULL)));
     clerk_keyset_unref(a);
     clerk_keyset_unref(b);
@@ -206,11 +206,11 @@ static char *pem_with_newlines_as(const char *pem, const char *sep)
 }
 
 /* 1 when text loads through clerk_keyset_add_pem_text as the same key as pem. */
-static int pem_text_is_key(const char *text, const char *pem, char *err, size_t errlen)
+static int pem_text_is_key(const char *text, const char *pem, clerk_error *err)
 {
     clerk_keyset *a = clerk_keyset_new(), *b = clerk_keyset_new();
-    int ok = clerk_keyset_add_pem_text(a, text, strlen(text), err, errlen) == 0 &&
-             clerk_keyset_add_pem(b, pem, strlen(pem), err, errlen) == 0 &&
+    int ok = clerk_keyset_add_pem_text(a, text, strlen(text), err) == 0 &&
+             clerk_keyset_add_pem(b, pem, strlen(pem), err) == 0 &&
              clerk_key_same(clerk_keyset_find(a, NULL), clerk_keyset_find(b, NULL));
     clerk_keyset_unref(a);
     clerk_keyset_unref(b);
@@ -220,21 +220,21 @@ static int pem_text_is_key(const char *text, const char *pem, char *err, size_t 
 START_TEST(pem_text_accepts_what_clerk_jwt_key_is_given)
 {
     char *pem = mint_public_pem(rsa2048);
-    char err[256] = "";
+    clerk_error err = {0};
     const char *seps[] = {"\n", "\\n", "\\r\\n", " ", "\\n\\n", "\\r\\n \\r\\n"};
     for (size_t i = 0; i < sizeof seps / sizeof seps[0]; i++) {
         char *text = pem_with_newlines_as(pem, seps[i]);
-        ck_assert_msg(pem_text_is_key(text, pem, err, sizeof err), "newline as '%s': %s", seps[i],
-                      err);
+        ck_assert_msg(pem_text_is_key(text, pem, &err), "newline as '%s': %s", seps[i],
+                      err.message);
         free(text);
     }
     /* The base64 body alone, on one line, as pasted from a dashboard. */
     char *bare = flatten_pem(pem, 1);
-    ck_assert_msg(pem_text_is_key(bare, pem, err, sizeof err), "%s", err);
+    ck_assert_msg(pem_text_is_key(bare, pem, &err), "%s", err.message);
     free(bare);
     char *ed = mint_public_pem(ed25519);
     char *ed_text = pem_with_newlines_as(ed, "\\n");
-    ck_assert_msg(pem_text_is_key(ed_text, ed, err, sizeof err), "%s", err);
+    ck_assert_msg(pem_text_is_key(ed_text, ed, &err), "%s", err.message);
     free(ed_text);
     free(ed);
     free(pem);
@@ -244,27 +244,27 @@ END_TEST
 START_TEST(pem_text_translates_only_the_two_escapes)
 {
     char *pem = mint_public_pem(rsa2048);
-    char err[256] = "";
+    clerk_error err = {0};
     clerk_keyset *ks = clerk_keyset_new();
     /* Escapes are the text form's alone: clerk_keyset_add_pem (a file) keeps them as they are. */
     char *escaped = pem_with_newlines_as(pem, "\\n");
-    ck_assert_int_eq(clerk_keyset_add_pem(ks, escaped, strlen(escaped), err, sizeof err), -1);
+    ck_assert_int_eq(clerk_keyset_add_pem(ks, escaped, strlen(escaped), &err), -1);
     /* Other escapes, and a backslash of its own, are key text that does not parse. */
     const char *other[] = {"\\t", "\\\\n", "\\", "\\N"};
     for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
         char *text = pem_with_newlines_as(pem, other[i]);
-        ck_assert_msg(clerk_keyset_add_pem_text(ks, text, strlen(text), err, sizeof err) == -1,
+        ck_assert_msg(clerk_keyset_add_pem_text(ks, text, strlen(text), &err) == -1,
                       "newline as '%s' was accepted", other[i]);
-        ck_assert_str_eq(err, "PEM public key does not parse (expected a SubjectPublicKeyInfo, "
+        ck_assert_str_eq(err.message, "PEM public key does not parse (expected a SubjectPublicKeyInfo, "
                               "-----BEGIN PUBLIC KEY-----)");
         free(text);
     }
     /* Nothing but escapes is an empty key. */
-    ck_assert_int_eq(clerk_keyset_add_pem_text(ks, "\\r\\r", 4, err, sizeof err), -1);
-    ck_assert_str_eq(err, "empty PEM public key");
+    ck_assert_int_eq(clerk_keyset_add_pem_text(ks, "\\r\\r", 4, &err), -1);
+    ck_assert_str_eq(err.message, "empty PEM public key");
     /* len bounds the text: an escape cut in half by len is a lone backslash. */
-    ck_assert_int_eq(clerk_keyset_add_pem_text(ks, "\\n", 1, err, sizeof err), -1);
-    ck_assert_str_eq(err, "PEM public key does not parse (expected a SubjectPublicKeyInfo, "
+    ck_assert_int_eq(clerk_keyset_add_pem_text(ks, "\\n", 1, &err), -1);
+    ck_assert_str_eq(err.message, "PEM public key does not parse (expected a SubjectPublicKeyInfo, "
                           "-----BEGIN PUBLIC KEY-----)");
     ck_assert_uint_eq(clerk_keyset_count(ks), 0);
     clerk_keyset_unref(ks);
@@ -292,13 +292,14 @@ START_TEST(kids_are_listed_sorted_without_kidless_keys)
     /* The third entry's key is too short to load: its kid is not one the set can answer. */
     EVP_PKEY *keys[] = {rsa2048, ec256, rsa1024, rsa2048b};
     const char *kids[] = {"ins_b", "ins_a", "ins_c", NULL};
-    char doc[8192], err[256] = "", buf[64];
+    char doc[8192], buf[64];
+    clerk_error err = {0};
     jwks_doc_of(doc, sizeof doc, 4, keys, kids);
     clerk_keyset *ks = clerk_keyset_new();
-    ck_assert_msg(add_jwks_text(ks, doc, err, sizeof err) == 3, "%s", err);
+    ck_assert_msg(add_jwks_text(ks, doc, &err) == 3, "%s", err.message);
     ck_assert_str_eq(clerk_keyset_kids(ks, buf, sizeof buf), "ins_a, ins_b");
     /* A PEM key has no kid either. */
-    ck_assert_int_eq(add_pem_of(ks, ec384, err, sizeof err), 0);
+    ck_assert_int_eq(add_pem_of(ks, ec384, &err), 0);
     ck_assert_str_eq(clerk_keyset_kids(ks, buf, sizeof buf), "ins_a, ins_b");
     /* Bounded by the buffer, always terminated. */
     ck_assert_str_eq(clerk_keyset_kids(ks, buf, 9), "ins_a, i");
@@ -318,8 +319,8 @@ START_TEST(jwks_with_two_keys_finds_each_by_kid)
     char doc[8192];
     snprintf(doc, sizeof doc, "{\"keys\":[%s,%s]}", j1, j2);
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256] = "";
-    ck_assert_msg(add_jwks_text(ks, doc, err, sizeof err) == 2, "%s", err);
+    clerk_error err = {0};
+    ck_assert_msg(add_jwks_text(ks, doc, &err) == 2, "%s", err.message);
     const clerk_key *k1 = clerk_keyset_find(ks, "ins_1");
     const clerk_key *k2 = clerk_keyset_find(ks, "ins_2");
     ck_assert_ptr_nonnull(k1);
@@ -332,7 +333,7 @@ START_TEST(jwks_with_two_keys_finds_each_by_kid)
     ck_assert(!clerk_key_same(k1, k2));
     /* The JWK and the PEM of one key have the same identity. */
     clerk_keyset *pem = clerk_keyset_new();
-    add_pem_of(pem, rsa2048, err, sizeof err);
+    add_pem_of(pem, rsa2048, &err);
     ck_assert(clerk_key_same(clerk_keyset_find(pem, NULL), k1));
     clerk_keyset_unref(pem);
     clerk_keyset_unref(ks);
@@ -347,8 +348,8 @@ START_TEST(unknown_kid_finds_nothing_in_a_jwks)
     char doc[4096];
     snprintf(doc, sizeof doc, "{\"keys\":[%s]}", j1);
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256];
-    ck_assert_int_eq(add_jwks_text(ks, doc, err, sizeof err), 1);
+    clerk_error err = {0};
+    ck_assert_int_eq(add_jwks_text(ks, doc, &err), 1);
     ck_assert_ptr_null(clerk_keyset_find(ks, "ins_2"));
     ck_assert_ptr_null(clerk_keyset_find(ks, "ins_"));
     ck_assert_ptr_null(clerk_keyset_find(ks, NULL));
@@ -361,8 +362,8 @@ START_TEST(kidless_jwk_matches_only_a_kidless_token)
 {
     json_t *j = jwk_of(ec256, NULL, NULL);
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256];
-    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), 0);
+    clerk_error err = {0};
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, &err), 0);
     ck_assert_ptr_nonnull(clerk_keyset_find(ks, NULL));
     ck_assert_ptr_null(clerk_keyset_find(ks, "ins_1"));
     clerk_keyset_unref(ks);
@@ -373,10 +374,10 @@ END_TEST
 START_TEST(exact_kid_wins_over_pem_key)
 {
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256];
-    ck_assert_int_eq(add_pem_of(ks, rsa2048, err, sizeof err), 0);
+    clerk_error err = {0};
+    ck_assert_int_eq(add_pem_of(ks, rsa2048, &err), 0);
     json_t *j = jwk_of(rsa2048b, "ins_2", NULL);
-    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), 0);
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, &err), 0);
     ck_assert_str_eq(clerk_keyset_find(ks, "ins_2")->kid, "ins_2");
     ck_assert_int_eq(clerk_keyset_find(ks, "ins_other")->any_kid, 1);
     clerk_keyset_unref(ks);
@@ -395,18 +396,17 @@ START_TEST(oct_and_encryption_keys_are_skipped)
     snprintf(doc, sizeof doc,
              "{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2VjcmV0\",\"kid\":\"hs\"},%s,%s]}", j1, j2);
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256];
-    ck_assert_int_eq(add_jwks_text(ks, doc, err, sizeof err), 1);
+    clerk_error err = {0};
+    ck_assert_int_eq(add_jwks_text(ks, doc, &err), 1);
     ck_assert_ptr_null(clerk_keyset_find(ks, "hs"));
     ck_assert_ptr_null(clerk_keyset_find(ks, "enc_1"));
     ck_assert_ptr_nonnull(clerk_keyset_find(ks, "ins_1"));
     clerk_keyset_unref(ks);
 
     ks = clerk_keyset_new();
-    ck_assert_int_eq(
-        add_jwks_text(ks, "{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}]}", err, sizeof err),
-        -1);
-    ck_assert_str_eq(err, "JWKS has no usable signing key");
+    ck_assert_int_eq(add_jwks_text(ks, "{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}]}", &err),
+                     -1);
+    ck_assert_str_eq(err.message, "JWKS has no usable signing key");
     clerk_keyset_unref(ks);
     free(j1);
     free(j2);
@@ -424,18 +424,18 @@ START_TEST(jwks_without_usable_keys_is_refused)
                           "{\"keys\":[],\"keys\":[]}"};
     for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
         clerk_keyset *ks = clerk_keyset_new();
-        char err[256] = "";
-        ck_assert_int_eq(add_jwks_text(ks, docs[i], err, sizeof err), -1);
-        ck_assert_msg(err[0] != '\0', "no message for %s", docs[i]);
+        clerk_error err = {0};
+        ck_assert_int_eq(add_jwks_text(ks, docs[i], &err), -1);
+        ck_assert_msg(err.message[0] != '\0', "no message for %s", docs[i]);
         ck_assert_uint_eq(clerk_keyset_count(ks), 0);
         clerk_keyset_unref(ks);
     }
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256];
-    add_jwks_text(ks, "{\"keys\":[]}", err, sizeof err);
-    ck_assert_str_eq(err, "JWKS has no usable signing key");
-    add_jwks_text(ks, "{}", err, sizeof err);
-    ck_assert_str_eq(err, "JWKS has no \"keys\" array");
+    clerk_error err = {0};
+    add_jwks_text(ks, "{\"keys\":[]}", &err);
+    ck_assert_str_eq(err.message, "JWKS has no usable signing key");
+    add_jwks_text(ks, "{}", &err);
+    ck_assert_str_eq(err.message, "JWKS has no \"keys\" array");
     clerk_keyset_unref(ks);
 }
 END_TEST
@@ -449,9 +449,9 @@ START_TEST(jwks_over_bounds_is_refused)
         strcat(doc, i ? ",{\"kty\":\"oct\"}" : "{\"kty\":\"oct\"}");
     strcat(doc, "]}");
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256];
-    ck_assert_int_eq(add_jwks_text(ks, doc, err, sizeof err), -1);
-    ck_assert_str_eq(err, "JWKS has more than 64 keys");
+    clerk_error err = {0};
+    ck_assert_int_eq(add_jwks_text(ks, doc, &err), -1);
+    ck_assert_str_eq(err.message, "JWKS has more than 64 keys");
     free(doc);
 
     size_t big = CLERK_JWKS_MAX_BYTES + 1;
@@ -459,8 +459,8 @@ START_TEST(jwks_over_bounds_is_refused)
     memset(doc, ' ', big);
     memcpy(doc, "{\"keys\":[]}", 11);
     doc[big] = '\0';
-    ck_assert_int_eq(clerk_keyset_add_jwks(ks, doc, big, err, sizeof err), -1);
-    ck_assert_str_eq(err, "JWKS is larger than 262144 bytes");
+    ck_assert_int_eq(clerk_keyset_add_jwks(ks, doc, big, &err), -1);
+    ck_assert_str_eq(err.message, "JWKS is larger than 262144 bytes");
     free(doc);
     clerk_keyset_unref(ks);
 }
@@ -470,9 +470,9 @@ START_TEST(jwk_rsa_with_short_modulus_is_refused)
 {
     json_t *j = jwk_of(rsa1024, "k", NULL);
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256];
-    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
-    ck_assert_str_eq(err, "RSA key has 1024 bits; at least 2048 are required");
+    clerk_error err = {0};
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, &err), -1);
+    ck_assert_str_eq(err.message, "RSA key has 1024 bits; at least 2048 are required");
     clerk_keyset_unref(ks);
     json_decref(j);
 }
@@ -485,9 +485,9 @@ START_TEST(jwk_rsa_with_even_or_unit_exponent_is_refused)
         json_t *j = jwk_of(rsa2048, "k", NULL);
         json_object_set_new(j, "e", json_string(es[i]));
         clerk_keyset *ks = clerk_keyset_new();
-        char err[256];
-        ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
-        ck_assert_str_eq(err, "RSA public exponent must be odd and greater than 1");
+        clerk_error err = {0};
+        ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, &err), -1);
+        ck_assert_str_eq(err.message, "RSA public exponent must be odd and greater than 1");
         clerk_keyset_unref(ks);
         json_decref(j);
     }
@@ -500,20 +500,20 @@ START_TEST(jwk_rsa_exponent_other_than_65537_needs_the_operator)
 {
     json_t *j = jwk_of(rsa2048, "k", NULL);
     json_object_set_new(j, "e", json_string("Aw"));
-    char err[256];
+    clerk_error err = {0};
     clerk_keyset *ks = clerk_keyset_new();
-    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
-    ck_assert_str_eq(err, "RSA public exponent is not 65537, the only one Clerk issues "
-                          "(ClerkAllowRSAExponent accepts others)");
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, &err), -1);
+    ck_assert_str_eq(err.message, "RSA public exponent is not 65537, the only one Clerk issues "
+                                  "(ClerkAllowRSAExponent accepts others)");
     uint64_t three = 3, seventeen = 17;
     clerk_jwk_set_rsa_exponents(&seventeen, 1, 0);
-    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, &err), -1);
     clerk_jwk_set_rsa_exponents(&three, 1, 0);
-    ck_assert_msg(clerk_keyset_add_jwk(ks, j, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(clerk_keyset_add_jwk(ks, j, &err) == 0, "%s", err.message);
     clerk_jwk_set_rsa_exponents(NULL, 0, 1);
-    ck_assert_msg(clerk_keyset_add_jwk(ks, j, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(clerk_keyset_add_jwk(ks, j, &err) == 0, "%s", err.message);
     clerk_jwk_set_rsa_exponents(NULL, 0, 0);
-    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, &err), -1);
     clerk_keyset_unref(ks);
     json_decref(j);
 }
@@ -526,9 +526,9 @@ START_TEST(jwk_rsa_with_padded_modulus_is_refused)
     snprintf(n, sizeof n, "%s=", json_string_value(json_object_get(j, "n")));
     json_object_set_new(j, "n", json_string(n));
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256];
-    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
-    ck_assert_str_eq(err, "JWK RSA key needs base64url \"n\" and \"e\"");
+    clerk_error err = {0};
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, &err), -1);
+    ck_assert_str_eq(err.message, "JWK RSA key needs base64url \"n\" and \"e\"");
     clerk_keyset_unref(ks);
     json_decref(j);
 }
@@ -541,13 +541,13 @@ START_TEST(jwk_ec_p256_p384_and_ed25519_are_accepted)
     for (int i = 0; i < 3; i++) {
         json_t *j = jwk_of(keys[i], "k", NULL);
         clerk_keyset *ks = clerk_keyset_new();
-        char err[256];
-        ck_assert_msg(clerk_keyset_add_jwk(ks, j, err, sizeof err) == 0, "%s", err);
+        clerk_error err = {0};
+        ck_assert_msg(clerk_keyset_add_jwk(ks, j, &err) == 0, "%s", err.message);
         const clerk_key *k = clerk_keyset_find(ks, "k");
         ck_assert_int_eq(k->curve_nid, nids[i]);
         /* same identity as the PEM of the key */
         clerk_keyset *p = clerk_keyset_new();
-        add_pem_of(p, keys[i], err, sizeof err);
+        add_pem_of(p, keys[i], &err);
         ck_assert(clerk_key_same(clerk_keyset_find(p, NULL), k));
         clerk_keyset_unref(p);
         clerk_keyset_unref(ks);
@@ -569,9 +569,9 @@ START_TEST(jwk_ec_point_not_on_curve_is_refused)
     json_object_set_new(j, "y", json_string(bad));
     free(bad);
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256];
-    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
-    ck_assert_str_eq(err, "JWK EC point is not on the curve");
+    clerk_error err = {0};
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, &err), -1);
+    ck_assert_str_eq(err.message, "JWK EC point is not on the curve");
     clerk_keyset_unref(ks);
     json_decref(j);
 }
@@ -585,13 +585,13 @@ START_TEST(jwk_ec_coordinate_of_wrong_length_is_refused)
     snprintf(shorter, sizeof shorter, "%.40s", x); /* 30 bytes */
     json_object_set_new(j, "x", json_string(shorter));
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256];
-    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
-    ck_assert_str_eq(err, "JWK EC key needs base64url \"x\" and \"y\" of 32 bytes each");
+    clerk_error err = {0};
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, &err), -1);
+    ck_assert_str_eq(err.message, "JWK EC key needs base64url \"x\" and \"y\" of 32 bytes each");
     json_object_set_new(j, "x", json_string(x));
     json_object_set_new(j, "crv", json_string("P-521"));
-    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
-    ck_assert_str_eq(err, "JWK EC curve is not P-256 or P-384");
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, &err), -1);
+    ck_assert_str_eq(err.message, "JWK EC curve is not P-256 or P-384");
     clerk_keyset_unref(ks);
     json_decref(j);
 }
@@ -601,13 +601,13 @@ START_TEST(jwk_alg_that_does_not_fit_its_key_is_refused)
 {
     json_t *j = jwk_of(rsa2048, "k", "ES256");
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256];
-    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
-    ck_assert_str_eq(err, "JWK \"alg\" ES256 does not fit its key");
+    clerk_error err = {0};
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, &err), -1);
+    ck_assert_str_eq(err.message, "JWK \"alg\" ES256 does not fit its key");
     json_decref(j);
     j = jwk_of(rsa2048, "k", "HS256");
-    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
-    ck_assert_str_eq(err, "JWK \"alg\" is not a supported signature algorithm");
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, &err), -1);
+    ck_assert_str_eq(err.message, "JWK \"alg\" is not a supported signature algorithm");
     json_decref(j);
     clerk_keyset_unref(ks);
 }
@@ -618,17 +618,17 @@ START_TEST(jwk_with_non_string_kid_or_enc_use_is_refused)
     json_t *j = jwk_of(ec256, "k", NULL);
     json_object_set_new(j, "kid", json_integer(7));
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256];
-    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
-    ck_assert_str_eq(err, "JWK \"kid\" is not a string");
+    clerk_error err = {0};
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, &err), -1);
+    ck_assert_str_eq(err.message, "JWK \"kid\" is not a string");
     json_object_set_new(j, "kid", json_string("k"));
     json_object_set_new(j, "use", json_string("enc"));
-    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
-    ck_assert_str_eq(err, "JWK \"use\" is not \"sig\"");
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, &err), -1);
+    ck_assert_str_eq(err.message, "JWK \"use\" is not \"sig\"");
     json_object_set_new(j, "kty", json_string("oct"));
     json_object_del(j, "use");
-    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), -1);
-    ck_assert_str_eq(err, "JWK key type \"oct\" is not supported");
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, &err), -1);
+    ck_assert_str_eq(err.message, "JWK key type \"oct\" is not supported");
     clerk_keyset_unref(ks);
     json_decref(j);
 }
@@ -637,8 +637,8 @@ END_TEST
 START_TEST(refcount_frees_on_last_unref)
 {
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256];
-    ck_assert_int_eq(add_pem_of(ks, rsa2048, err, sizeof err), 0);
+    clerk_error err = {0};
+    ck_assert_int_eq(add_pem_of(ks, rsa2048, &err), 0);
     ck_assert_ptr_eq(clerk_keyset_ref(ks), ks);
     ck_assert_ptr_eq(clerk_keyset_ref(ks), ks);
     clerk_keyset_unref(ks);

@@ -102,7 +102,6 @@ static int mem_set(void *ctx, const char *key, const unsigned char *val, size_t 
 
 static int mem_trylock(void *ctx, const char *key)
 {
-    (void)key;
     mem_store *m = ctx;
     pthread_mutex_lock(&mem_mu);
     m->trylocks++;
@@ -115,7 +114,6 @@ static int mem_trylock(void *ctx, const char *key)
 
 static void mem_unlock(void *ctx, const char *key)
 {
-    (void)key;
     mem_store *m = ctx;
     pthread_mutex_lock(&mem_mu);
     int was = m->locked;
@@ -126,7 +124,6 @@ static void mem_unlock(void *ctx, const char *key)
 
 static int64_t mem_newest(void *ctx, const char *key)
 {
-    (void)key;
     mem_store *m = ctx;
     pthread_mutex_lock(&mem_mu);
     int64_t v = m->newest;
@@ -136,7 +133,6 @@ static int64_t mem_newest(void *ctx, const char *key)
 
 static void mem_installed(void *ctx, const char *key, int64_t t)
 {
-    (void)key;
     mem_store *m = ctx;
     pthread_mutex_lock(&mem_mu);
     if (t > m->newest)
@@ -168,7 +164,7 @@ typedef struct script {
 } script;
 
 static int scripted_fetch(void *ctx, const clerk_http_request *req, clerk_http_response *resp,
-                          char *err, size_t errlen)
+                          clerk_error *err)
 {
     script *s = ctx;
     ck_assert_str_eq(req->url, URL);
@@ -188,7 +184,7 @@ static int scripted_fetch(void *ctx, const clerk_http_request *req, clerk_http_r
         resp->body_len = strlen(st->body);
     }
     if (st->rc != 0)
-        snprintf(err, errlen, "%s", st->err ? st->err : "scripted failure");
+        clerk_error_set(err, CLERK_R_NONE, "%s", st->err ? st->err : "scripted failure");
     return st->rc;
 }
 
@@ -222,7 +218,6 @@ static char *jwks_of(EVP_PKEY *a, const char *kida, EVP_PKEY *b, const char *kid
 
 static void capture_log(void *ctx, int level, const char *msg)
 {
-    (void)ctx;
     size_t used = strlen(logbuf);
     snprintf(logbuf + used, sizeof logbuf - used, "%d %s\n", level, msg);
 }
@@ -265,7 +260,6 @@ static void teardown(void)
 
 static void mem_clock_back(void *ctx, const char *key, int64_t t)
 {
-    (void)key;
     mem_store *m = ctx;
     pthread_mutex_lock(&mem_mu);
     if (m->newest > t)
@@ -286,9 +280,9 @@ static clerk_jwks_remote *make_remote(void)
         .fetch_ctx = &sc,
         .log = capture_log,
     };
-    char err[256];
-    clerk_jwks_remote *r = clerk_jwks_remote_create(pool, &o, err, sizeof err);
-    ck_assert_msg(r != NULL, "%s", err);
+    clerk_error err = {0};
+    clerk_jwks_remote *r = clerk_jwks_remote_create(pool, &o, &err);
+    ck_assert_msg(r != NULL, "%s", err.message);
     return r;
 }
 
@@ -594,7 +588,7 @@ typedef struct gate {
 static gate gt = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
 
 static int gated_fetch(void *ctx, const clerk_http_request *req, clerk_http_response *resp,
-                       char *err, size_t errlen)
+                       clerk_error *err)
 {
     pthread_mutex_lock(&gt.mu);
     gt.entered = 1;
@@ -602,7 +596,7 @@ static int gated_fetch(void *ctx, const clerk_http_request *req, clerk_http_resp
     while (!gt.open)
         pthread_cond_wait(&gt.cv, &gt.mu);
     pthread_mutex_unlock(&gt.mu);
-    return scripted_fetch(ctx, req, resp, err, errlen);
+    return scripted_fetch(ctx, req, resp, err);
 }
 
 static void gate_reset(void)
@@ -628,7 +622,6 @@ static void gate_open(void)
 
 static void *gate_opener(void *arg)
 {
-    (void)arg;
     usleep((useconds_t)gt.delay_ms * 1000);
     gate_open();
     return NULL;
@@ -645,9 +638,9 @@ static clerk_jwks_remote *make_remote_with(clerk_jwks_fetch_fn fetch, long timeo
         .fetch_ctx = &sc,
         .log = capture_log,
     };
-    char err[256];
-    clerk_jwks_remote *r = clerk_jwks_remote_create(pool, &o, err, sizeof err);
-    ck_assert_msg(r != NULL, "%s", err);
+    clerk_error err = {0};
+    clerk_jwks_remote *r = clerk_jwks_remote_create(pool, &o, &err);
+    ck_assert_msg(r != NULL, "%s", err.message);
     return r;
 }
 
@@ -822,9 +815,9 @@ static clerk_jwks_remote *make_remote_keyed(const char *secret, const char *mac_
         .fetch_ctx = &sc,
         .log = capture_log,
     };
-    char err[256];
-    clerk_jwks_remote *r = clerk_jwks_remote_create(pool, &o, err, sizeof err);
-    ck_assert_msg(r != NULL, "%s", err);
+    clerk_error err = {0};
+    clerk_jwks_remote *r = clerk_jwks_remote_create(pool, &o, &err);
+    ck_assert_msg(r != NULL, "%s", err.message);
     return r;
 }
 
@@ -848,9 +841,9 @@ START_TEST(record_under_another_mac_key_is_ignored)
                                 .store = &mem_iface,
                                 .mac_key = (const unsigned char *)"short",
                                 .mac_key_len = 5};
-    char err[128];
-    ck_assert_ptr_null(clerk_jwks_remote_create(pool, &o, err, sizeof err));
-    ck_assert_str_eq(err, "the record MAC key has 5 bytes; at least 32 are needed");
+    clerk_error err = {0};
+    ck_assert_ptr_null(clerk_jwks_remote_create(pool, &o, &err));
+    ck_assert_str_eq(err.message, "the record MAC key has 5 bytes; at least 32 are needed");
     /* a URL source with neither a MAC key nor a secret key shares nothing */
     clerk_jwks_remote *c = make_remote_keyed(NULL, NULL);
     ck_assert(!clerk_jwks_remote_shared(c));
@@ -1016,9 +1009,9 @@ START_TEST(every_fetch_attempt_is_counted_with_its_result)
                                 .fetch_ctx = &sc,
                                 .count = count_fetch,
                                 .count_ctx = &tag};
-    char err[256];
-    clerk_jwks_remote *r = clerk_jwks_remote_create(pool, &o, err, sizeof err);
-    ck_assert_msg(r != NULL, "%s", err);
+    clerk_error err = {0};
+    clerk_jwks_remote *r = clerk_jwks_remote_create(pool, &o, &err);
+    ck_assert_msg(r != NULL, "%s", err.message);
     ck_assert_int_eq(clerk_jwks_remote_preload(r, now, NULL), 0);
     ck_assert_int_eq(fetch_counts[1], 1);
     ck_assert_int_eq(fetch_counts[0], 0);
@@ -1040,8 +1033,8 @@ START_TEST(without_a_store_the_process_fetches_alone)
     sc.store = NULL;
     clerk_jwks_remote_opts o = {
         .url = URL, .fetch = scripted_fetch, .fetch_ctx = &sc, .refresh_s = 60};
-    char err[128];
-    clerk_jwks_remote *r = clerk_jwks_remote_create(pool, &o, err, sizeof err);
+    clerk_error err = {0};
+    clerk_jwks_remote *r = clerk_jwks_remote_create(pool, &o, &err);
     ck_assert_ptr_nonnull(r);
     ck_assert(find(r, "ins_k1", NULL));
     ck_assert_str_eq(sc.last_headers, ""); /* no secret key: no Authorization header */
@@ -1175,13 +1168,14 @@ static void http_teardown(void)
 START_TEST(http_status_body_and_request_headers)
 {
     srv s = srv_start(SRV_OK);
-    char url[128], err[256];
+    char url[128];
+    clerk_error err = {0};
     url_of(&s, url, sizeof url);
     const char *hdrs[] = {"Authorization: Bearer sk_test_abc", "Clerk-API-Version: 2026-05-12",
                           NULL};
     clerk_http_request rq = {.url = url, .headers = hdrs};
     clerk_http_response rs;
-    ck_assert_int_eq(clerk_http_get(&rq, &rs, err, sizeof err), 0);
+    ck_assert_int_eq(clerk_http_get(&rq, &rs, &err), 0);
     ck_assert_int_eq(rs.status, 200);
     ck_assert_str_eq(rs.body, "{\"keys\":[]}");
     ck_assert_int_eq(rs.body_len, 11);
@@ -1197,11 +1191,12 @@ END_TEST
 START_TEST(http_error_status_is_returned_with_its_body)
 {
     srv s = srv_start(SRV_404);
-    char url[128], err[256];
+    char url[128];
+    clerk_error err = {0};
     url_of(&s, url, sizeof url);
     clerk_http_request rq = {.url = url};
     clerk_http_response rs;
-    ck_assert_int_eq(clerk_http_get(&rq, &rs, err, sizeof err), 0);
+    ck_assert_int_eq(clerk_http_get(&rq, &rs, &err), 0);
     ck_assert_int_eq(rs.status, 404);
     ck_assert_str_eq(rs.body, "not here!");
     clerk_http_response_free(&rs);
@@ -1212,13 +1207,14 @@ END_TEST
 START_TEST(http_redirect_is_not_followed)
 {
     srv s = srv_start(SRV_302);
-    char url[128], err[256];
+    char url[128];
+    clerk_error err = {0};
     url_of(&s, url, sizeof url);
     clerk_http_request rq = {.url = url};
     clerk_http_response rs;
-    ck_assert_int_eq(clerk_http_get(&rq, &rs, err, sizeof err), -1);
+    ck_assert_int_eq(clerk_http_get(&rq, &rs, &err), -1);
     ck_assert_int_eq(rs.status, 302);
-    ck_assert_str_eq(err, "redirect not followed (HTTP 302)");
+    ck_assert_str_eq(err.message, "redirect not followed (HTTP 302)");
     clerk_http_response_free(&rs);
     srv_stop(&s);
 }
@@ -1229,12 +1225,13 @@ START_TEST(http_body_over_cap_is_refused)
     srv_mode modes[] = {SRV_BIG, SRV_BIG_CL};
     for (int i = 0; i < 2; i++) {
         srv s = srv_start(modes[i]);
-        char url[128], err[256];
+        char url[128];
+        clerk_error err = {0};
         url_of(&s, url, sizeof url);
         clerk_http_request rq = {.url = url, .max_body = 1000};
         clerk_http_response rs;
-        ck_assert_int_eq(clerk_http_get(&rq, &rs, err, sizeof err), -1);
-        ck_assert_str_eq(err, "response body larger than 1000 bytes");
+        ck_assert_int_eq(clerk_http_get(&rq, &rs, &err), -1);
+        ck_assert_str_eq(err.message, "response body larger than 1000 bytes");
         ck_assert_ptr_null(rs.body);
         clerk_http_response_free(&rs);
         srv_stop(&s);
@@ -1245,18 +1242,19 @@ END_TEST
 START_TEST(http_slow_server_times_out)
 {
     srv s = srv_start(SRV_SLOW);
-    char url[128], err[256];
+    char url[128];
+    clerk_error err = {0};
     url_of(&s, url, sizeof url);
     clerk_http_request rq = {.url = url, .timeout_ms = 300};
     clerk_http_response rs;
     struct timeval t0, t1;
     gettimeofday(&t0, NULL);
-    ck_assert_int_eq(clerk_http_get(&rq, &rs, err, sizeof err), -1);
+    ck_assert_int_eq(clerk_http_get(&rq, &rs, &err), -1);
     gettimeofday(&t1, NULL);
     long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
     ck_assert_int_lt(ms, 2000);
     ck_assert_int_eq(rs.status, 0);
-    ck_assert_ptr_nonnull(strstr(err, "Timeout"));
+    ck_assert_ptr_nonnull(strstr(err.message, "Timeout"));
     clerk_http_response_free(&rs);
     srv_stop(&s);
 }
@@ -1264,10 +1262,10 @@ END_TEST
 
 START_TEST(http_other_schemes_are_refused)
 {
-    char err[256];
+    clerk_error err = {0};
     clerk_http_request rq = {.url = "file:///etc/hostname"};
     clerk_http_response rs;
-    ck_assert_int_eq(clerk_http_get(&rq, &rs, err, sizeof err), -1);
+    ck_assert_int_eq(clerk_http_get(&rq, &rs, &err), -1);
     ck_assert_ptr_null(rs.body);
     ck_assert_int_eq(rs.status, 0);
     clerk_http_response_free(&rs);
@@ -1276,24 +1274,24 @@ END_TEST
 
 START_TEST(http_error_never_echoes_a_header_value)
 {
-    char err[256];
+    clerk_error err = {0};
     /* libcurl names the host it could not reach; here the host carries the header's value */
     const char *hdrs[] = {"Authorization: Bearer sk-test-topsecretvalue", NULL};
     clerk_http_request rq = {
         .url = "http://sk-test-topsecretvalue.invalid/", .headers = hdrs, .timeout_ms = 2000};
     clerk_http_response rs;
-    ck_assert_int_eq(clerk_http_get(&rq, &rs, err, sizeof err), -1);
-    ck_assert_ptr_null(strstr(err, "topsecret"));
-    ck_assert_ptr_nonnull(strstr(err, "[redacted]"));
+    ck_assert_int_eq(clerk_http_get(&rq, &rs, &err), -1);
+    ck_assert_ptr_null(strstr(err.message, "topsecret"));
+    ck_assert_ptr_nonnull(strstr(err.message, "[redacted]"));
     clerk_http_response_free(&rs);
 }
 END_TEST
 
 START_TEST(ca_file_check_refuses_a_file_without_certificates)
 {
-    char err[256];
-    ck_assert_int_eq(clerk_http_ca_file_check("/nonexistent/ca.pem", err, sizeof err), -1);
-    ck_assert_ptr_nonnull(strstr(err, "no readable PEM certificate"));
+    clerk_error err = {0};
+    ck_assert_int_eq(clerk_http_ca_file_check("/nonexistent/ca.pem", &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.message, "no readable PEM certificate"));
     ck_assert_str_eq(clerk_http_user_agent(), "mod_clerk_auth/" PACKAGE_VERSION);
 }
 END_TEST
@@ -1365,22 +1363,23 @@ START_TEST(tls_is_verified_and_ca_file_adds_a_trust_anchor)
     if (pid == 0)
         tls_serve(ls);
     close(ls);
-    char url[128], err[256], ca[128];
+    char url[128], ca[128];
+    clerk_error err = {0};
     snprintf(url, sizeof url, "https://127.0.0.1:%d/v1/jwks", port);
     snprintf(ca, sizeof ca, "%s/cert.pem", tls_dir);
     clerk_http_response rs;
     clerk_http_request rq = {.url = url, .timeout_ms = 60000};
-    int rc1 = clerk_http_get(&rq, &rs, err, sizeof err);
+    int rc1 = clerk_http_get(&rq, &rs, &err);
     char err1[256];
-    snprintf(err1, sizeof err1, "%s", err);
+    snprintf(err1, sizeof err1, "%.255s", err.message);
     clerk_http_response_free(&rs);
     rq.ca_file = ca;
-    int rc2 = clerk_http_get(&rq, &rs, err, sizeof err);
+    int rc2 = clerk_http_get(&rq, &rs, &err);
     long st2 = rs.status;
     char body2[8];
     snprintf(body2, sizeof body2, "%s", rs.body ? rs.body : "");
     clerk_http_response_free(&rs);
-    int ca_ok = clerk_http_ca_file_check(ca, err, sizeof err);
+    int ca_ok = clerk_http_ca_file_check(ca, &err);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     tls_cleanup();

@@ -16,8 +16,8 @@ static clerk_keyset *pem_set(EVP_PKEY *k)
 {
     clerk_keyset *ks = clerk_keyset_new();
     char *pem = mint_public_pem(k);
-    char err[256];
-    ck_assert_msg(clerk_keyset_add_pem(ks, pem, strlen(pem), err, sizeof err) == 0, "%s", err);
+    clerk_error err = {0};
+    ck_assert_msg(clerk_keyset_add_pem(ks, pem, strlen(pem), &err) == 0, "%s", err.message);
     free(pem);
     return ks;
 }
@@ -224,8 +224,8 @@ START_TEST(jwk_alg_restricts_its_key)
     char *text = mint_public_jwk(rsa2048, "k", "RS256");
     json_t *j = json_loads(text, 0, NULL);
     clerk_keyset *ks = clerk_keyset_new();
-    char err[256];
-    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, err, sizeof err), 0);
+    clerk_error err = {0};
+    ck_assert_int_eq(clerk_keyset_add_jwk(ks, j, &err), 0);
     const clerk_key *k = clerk_keyset_find(ks, "k");
     ck_assert_int_eq(clerk_alg_fits_key(CLERK_ALG_RS256, k), 1);
     ck_assert_int_eq(clerk_alg_fits_key(CLERK_ALG_RS384, k), 0);

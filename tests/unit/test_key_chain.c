@@ -24,13 +24,13 @@ static const clerk_key *remote_lookup(void *ctx, const char *kid, clerk_error *e
 
 static void keys_setup(void)
 {
-    char err[256];
+    clerk_error err = {0};
     pem_key = mint_keygen("ec256");
     file_key = mint_keygen("ec256");
     remote_key = mint_keygen("ec256");
     pem_set = clerk_keyset_new();
     char *pem = mint_public_pem(pem_key);
-    ck_assert_int_eq(clerk_keyset_add_pem(pem_set, pem, strlen(pem), err, sizeof err), 0);
+    ck_assert_int_eq(clerk_keyset_add_pem(pem_set, pem, strlen(pem), &err), 0);
     free(pem);
     file_set = clerk_keyset_new();
     unit_add_jwk(file_set, file_key, "ins_file_b", NULL);

@@ -46,12 +46,12 @@ static void log_cb(void *ctx, int level, const char *msg)
 
 static void setup(void)
 {
-    char err[256];
+    clerk_error err = {0};
     apr_pool_create(&pool, NULL);
     keyset = clerk_keyset_new();
     unit_add_jwk(keyset, key, KID, "RS256");
-    ck_assert_int_eq(clerk_publishable_key_parse(pool, LIVE_PK, &live_pk, err, sizeof(err)), 0);
-    ck_assert_int_eq(clerk_publishable_key_parse(pool, TEST_PK, &test_pk, err, sizeof(err)), 0);
+    ck_assert_int_eq(clerk_publishable_key_parse(pool, LIVE_PK, &live_pk, &err), 0);
+    ck_assert_int_eq(clerk_publishable_key_parse(pool, TEST_PK, &test_pk, &err), 0);
     memset(&cfg, 0, sizeof(cfg));
     cfg.pk = live_pk;
     cfg.verify.skew_ms = 5000;
@@ -77,9 +77,8 @@ static void teardown(void)
 }
 
 static int nonce_get(void *ctx, apr_pool_t *p, const char *url, const char *const *headers,
-                     long *status, const char **body, char *err, size_t errlen)
+                     long *status, const char **body, clerk_error *err)
 {
-    (void)ctx, (void)p, (void)url, (void)headers, (void)err, (void)errlen;
     *status = 404;
     *body = "";
     return 0;

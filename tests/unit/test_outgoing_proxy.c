@@ -21,17 +21,18 @@
 
 static void url_ok(const char *in, const char *want)
 {
-    char out[CLERK_PROXY_URL_MAX + 16], err[256] = "";
-    ck_assert_msg(clerk_proxy_url_parse(in, out, sizeof out, err, sizeof err) == 0, "%s: %s", in,
-                  err);
+    char out[CLERK_PROXY_URL_MAX + 16];
+    clerk_error err = {0};
+    ck_assert_msg(clerk_proxy_url_parse(in, out, sizeof out, &err) == 0, "%s: %s", in, err.message);
     ck_assert_str_eq(out, want);
 }
 
 static void url_bad(const char *in, const char *why)
 {
-    char out[CLERK_PROXY_URL_MAX + 16], err[256] = "";
-    ck_assert_msg(clerk_proxy_url_parse(in, out, sizeof out, err, sizeof err) == -1, "%s", in);
-    ck_assert_msg(strstr(err, why) != NULL, "%s: '%s' lacks '%s'", in, err, why);
+    char out[CLERK_PROXY_URL_MAX + 16];
+    clerk_error err = {0};
+    ck_assert_msg(clerk_proxy_url_parse(in, out, sizeof out, &err) == -1, "%s", in);
+    ck_assert_msg(strstr(err.message, why) != NULL, "%s: '%s' lacks '%s'", in, err.message, why);
 }
 
 START_TEST(proxy_url_forms)
@@ -60,40 +61,41 @@ START_TEST(proxy_url_forms)
 }
 END_TEST
 
-static int creds(const char *in, char *user, char *password, char *err)
+static int creds(const char *in, char *user, char *password, clerk_error *err)
 {
-    return clerk_proxy_credentials_parse(in, strlen(in), user, password, err, 256);
+    return clerk_proxy_credentials_parse(in, strlen(in), user, password, err);
 }
 
 START_TEST(credentials_file_format)
 {
-    char user[CLERK_PROXY_CREDS_MAX + 1], pw[CLERK_PROXY_CREDS_MAX + 1], err[256];
-    ck_assert_int_eq(creds("svc:pa:ss\n", user, pw, err), 0);
+    char user[CLERK_PROXY_CREDS_MAX + 1], pw[CLERK_PROXY_CREDS_MAX + 1];
+    clerk_error err;
+    ck_assert_int_eq(creds("svc:pa:ss\n", user, pw, &err), 0);
     ck_assert_str_eq(user, "svc");
     ck_assert_str_eq(pw, "pa:ss");
-    ck_assert_int_eq(creds("svc:pw\r\n", user, pw, err), 0);
+    ck_assert_int_eq(creds("svc:pw\r\n", user, pw, &err), 0);
     ck_assert_str_eq(pw, "pw");
-    ck_assert_int_eq(creds("svc:", user, pw, err), 0);
+    ck_assert_int_eq(creds("svc:", user, pw, &err), 0);
     ck_assert_str_eq(pw, "");
-    ck_assert_int_eq(creds("", user, pw, err), -1);
-    ck_assert_ptr_nonnull(strstr(err, "empty"));
-    ck_assert_int_eq(creds("svc-no-colon\n", user, pw, err), -1);
-    ck_assert_ptr_nonnull(strstr(err, "no ':'"));
-    ck_assert_int_eq(creds(":pw\n", user, pw, err), -1);
-    ck_assert_ptr_nonnull(strstr(err, "empty user"));
+    ck_assert_int_eq(creds("", user, pw, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.message, "empty"));
+    ck_assert_int_eq(creds("svc-no-colon\n", user, pw, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.message, "no ':'"));
+    ck_assert_int_eq(creds(":pw\n", user, pw, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.message, "empty user"));
     /* A second line (or a stray byte) is refused and never quoted. */
-    ck_assert_int_eq(creds("svc:topsecret\nother:line\n", user, pw, err), -1);
-    ck_assert_ptr_nonnull(strstr(err, "more than one line"));
-    ck_assert_ptr_null(strstr(err, "topsecret"));
+    ck_assert_int_eq(creds("svc:topsecret\nother:line\n", user, pw, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.message, "more than one line"));
+    ck_assert_ptr_null(strstr(err.message, "topsecret"));
     ck_assert_str_eq(user, "");
     ck_assert_str_eq(pw, "");
-    ck_assert_int_eq(creds("svc:a\tb\n", user, pw, err), -1);
+    ck_assert_int_eq(creds("svc:a\tb\n", user, pw, &err), -1);
     char big[CLERK_PROXY_CREDS_MAX + 2];
     memset(big, 'a', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     big[3] = ':';
-    ck_assert_int_eq(creds(big, user, pw, err), -1);
-    ck_assert_ptr_nonnull(strstr(err, "larger than 1024"));
+    ck_assert_int_eq(creds(big, user, pw, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.message, "larger than 1024"));
 }
 END_TEST
 
@@ -157,7 +159,8 @@ START_TEST(get_goes_through_the_proxy_with_basic_credentials)
 {
     int port, seen_fd;
     pid_t pid = start_proxy(&port, &seen_fd);
-    char proxy[64], err[256];
+    char proxy[64];
+    clerk_error err = {0};
     snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", port);
     /* A name that never resolves: only the proxy could have been reached. */
     const char *hdrs[] = {"Authorization: Bearer sk_test_secretsecret", NULL};
@@ -168,7 +171,7 @@ START_TEST(get_goes_through_the_proxy_with_basic_credentials)
                              .proxy_password = "pa:ss word",
                              .timeout_ms = 30000};
     clerk_http_response rs;
-    int rc = clerk_http_get(&rq, &rs, err, sizeof err);
+    int rc = clerk_http_get(&rq, &rs, &err);
     /* The server wrote what it saw before answering: once the answer is in, the pipe holds it;
      * when there was none, the server still waits in accept and must not be waited for. */
     char seen[4096];
@@ -204,7 +207,8 @@ START_TEST(http_loopback_url_bypasses_the_proxy)
     }
     close(sls);
     close(fds[1]);
-    char proxy[64], url[96], err[256];
+    char proxy[64], url[96];
+    clerk_error err = {0};
     snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", pport);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/jwks", sport);
     const char *hdrs[] = {"Authorization: Bearer sk_test_secretsecret", NULL};
@@ -215,7 +219,7 @@ START_TEST(http_loopback_url_bypasses_the_proxy)
                              .proxy_password = "pa:ss word",
                              .timeout_ms = 5000};
     clerk_http_response rs;
-    int rc = clerk_http_get(&rq, &rs, err, sizeof err);
+    int rc = clerk_http_get(&rq, &rs, &err);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     close(fds[0]);
@@ -224,8 +228,8 @@ START_TEST(http_loopback_url_bypasses_the_proxy)
     struct pollfd pf = {.fd = pls, .events = POLLIN};
     int pending = poll(&pf, 1, 0);
     close(pls);
-    ck_assert_msg(pending == 0, "the proxy was connected to (rc %d: %s)", rc, err);
-    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_msg(pending == 0, "the proxy was connected to (rc %d: %s)", rc, err.message);
+    ck_assert_msg(rc == 0, "%s", err.message);
     ck_assert_int_eq(rs.status, 200);
     ck_assert_str_eq(rs.body, "direct-ok");
     clerk_http_response_free(&rs);
@@ -238,7 +242,8 @@ START_TEST(nonce_exchange_goes_through_the_proxy)
 {
     int port, seen_fd;
     pid_t pid = start_proxy(&port, &seen_fd);
-    char proxy[64], err[256];
+    char proxy[64];
+    clerk_error err = {0};
     snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", port);
     clerk_http_request tpl = {.proxy = proxy, .timeout_ms = 30000};
     apr_pool_t *p;
@@ -248,7 +253,7 @@ START_TEST(nonce_exchange_goes_through_the_proxy)
     const char *hdrs[] = {"Authorization: Bearer sk_test_secretsecret", NULL};
     int rc = clerk_handshake_http_get(
         &tpl, p, "https://api.proxytest.invalid:8082/v1/clients/handshake_payload?nonce=n1", hdrs,
-        &status, &body, err, sizeof err);
+        &status, &body, &err);
     char seen[4096];
     read_what_proxy_saw(pid, seen_fd, seen, sizeof seen);
     apr_pool_destroy(p);
@@ -264,7 +269,8 @@ START_TEST(proxy_failure_message_never_holds_the_password)
     int port;
     int ls = unit_listen_loopback(4, &port);
     close(ls); /* nothing listens there any more: the connection is refused */
-    char proxy[64], err[256];
+    char proxy[64];
+    clerk_error err = {0};
     snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", port);
     clerk_http_request rq = {.url = "https://jwks.proxytest.invalid/v1/jwks",
                              .proxy = proxy,
@@ -272,11 +278,11 @@ START_TEST(proxy_failure_message_never_holds_the_password)
                              .proxy_password = "hunter2hunter2",
                              .timeout_ms = 30000};
     clerk_http_response rs;
-    ck_assert_int_eq(clerk_http_get(&rq, &rs, err, sizeof err), -1);
+    ck_assert_int_eq(clerk_http_get(&rq, &rs, &err), -1);
     clerk_http_response_free(&rs);
     ck_assert_int_eq(rs.status, 0);
-    ck_assert_ptr_null(strstr(err, "hunter2"));
-    ck_assert_msg(err[0] != '\0', "no message");
+    ck_assert_ptr_null(strstr(err.message, "hunter2"));
+    ck_assert_msg(err.message[0] != '\0', "no message");
 }
 END_TEST
 
@@ -284,17 +290,17 @@ END_TEST
  * happens to hold the 3-byte password. */
 START_TEST(short_proxy_password_is_redacted_too)
 {
-    char err[256];
+    clerk_error err = {0};
     clerk_http_request rq = {.url = "https://jwks.proxytest.invalid/v1/jwks",
                              .proxy = "http://pw7.proxytest.invalid:3128",
                              .proxy_user = "svc",
                              .proxy_password = "pw7",
                              .timeout_ms = 30000};
     clerk_http_response rs;
-    ck_assert_int_eq(clerk_http_get(&rq, &rs, err, sizeof err), -1);
+    ck_assert_int_eq(clerk_http_get(&rq, &rs, &err), -1);
     clerk_http_response_free(&rs);
-    ck_assert_msg(strstr(err, "[redacted].proxytest.invalid") != NULL, "%s", err);
-    ck_assert_msg(strstr(err, "pw7") == NULL, "%s", err);
+    ck_assert_msg(strstr(err.message, "[redacted].proxytest.invalid") != NULL, "%s", err.message);
+    ck_assert_msg(strstr(err.message, "pw7") == NULL, "%s", err.message);
 }
 END_TEST
 

@@ -19,12 +19,12 @@ static void teardown(void)
 
 static const char *parse_err(const char *s)
 {
-    static char err[256];
+    static clerk_error err;
     clerk_publishable_key *pk = (void *)1;
-    err[0] = '\0';
-    ck_assert_int_eq(clerk_publishable_key_parse(pool, s, &pk, err, sizeof(err)), -1);
+    err.message[0] = '\0';
+    ck_assert_int_eq(clerk_publishable_key_parse(pool, s, &pk, &err), -1);
     ck_assert_ptr_null(pk);
-    return err;
+    return err.message;
 }
 
 START_TEST(cookie_suffix_matches_clerk_vectors)
@@ -43,9 +43,9 @@ END_TEST
 START_TEST(live_key_with_padding_parses_to_host_and_suffix)
 {
     clerk_publishable_key *pk = NULL;
-    char err[128];
+    clerk_error err = {0};
     const char *k = "pk_live_ZmFrZS1jbGVyay10ZXN0LmNsZXJrLmFjY291bnRzLmRldiQ=";
-    ck_assert_int_eq(clerk_publishable_key_parse(pool, k, &pk, err, sizeof(err)), 0);
+    ck_assert_int_eq(clerk_publishable_key_parse(pool, k, &pk, &err), 0);
     ck_assert_str_eq(pk->fapi_host, "fake-clerk-test.clerk.accounts.dev");
     ck_assert_int_eq(pk->production, 1);
     ck_assert_str_eq(pk->suffix, "qReyu04C");
@@ -56,10 +56,9 @@ END_TEST
 START_TEST(test_key_without_padding_is_development)
 {
     clerk_publishable_key *pk = NULL;
-    char err[128];
-    ck_assert_int_eq(
-        clerk_publishable_key_parse(pool, "pk_test_Y2xlcmsuY2xlcmsuZGV2JA", &pk, err, sizeof(err)),
-        0);
+    clerk_error err = {0};
+    ck_assert_int_eq(clerk_publishable_key_parse(pool, "pk_test_Y2xlcmsuY2xlcmsuZGV2JA", &pk, &err),
+                     0);
     ck_assert_str_eq(pk->fapi_host, "clerk.clerk.dev");
     ck_assert_int_eq(pk->production, 0);
     ck_assert_str_eq(pk->suffix, "QvfNY2dr");
@@ -120,19 +119,19 @@ END_TEST
 
 START_TEST(secret_key_forms)
 {
-    char err[128];
-    ck_assert_int_eq(clerk_secret_key_check("sk_live_abc123", err, sizeof(err)), 0);
-    ck_assert_int_eq(clerk_secret_key_check("sk_test_abc123", err, sizeof(err)), 0);
-    ck_assert_int_eq(clerk_secret_key_check("test_legacy", err, sizeof(err)), 0);
-    ck_assert_int_eq(clerk_secret_key_check("live_legacy", err, sizeof(err)), 0);
-    ck_assert_int_eq(clerk_secret_key_check("pk_test_abc", err, sizeof(err)), -1);
-    ck_assert_str_eq(err, "secret key must start with sk_live_ or sk_test_");
-    ck_assert_int_eq(clerk_secret_key_check("sk_test_", err, sizeof(err)), -1);
-    ck_assert_str_eq(err, "secret key has nothing after its prefix");
-    ck_assert_int_eq(clerk_secret_key_check("sk_test_secret value", err, sizeof(err)), -1);
-    ck_assert_str_eq(err, "secret key contains whitespace or a non-printable character");
-    ck_assert_ptr_null(strstr(err, "secret value"));
-    ck_assert_int_eq(clerk_secret_key_check(NULL, err, sizeof(err)), -1);
+    clerk_error err = {0};
+    ck_assert_int_eq(clerk_secret_key_check("sk_live_abc123", &err), 0);
+    ck_assert_int_eq(clerk_secret_key_check("sk_test_abc123", &err), 0);
+    ck_assert_int_eq(clerk_secret_key_check("test_legacy", &err), 0);
+    ck_assert_int_eq(clerk_secret_key_check("live_legacy", &err), 0);
+    ck_assert_int_eq(clerk_secret_key_check("pk_test_abc", &err), -1);
+    ck_assert_str_eq(err.message, "secret key must start with sk_live_ or sk_test_");
+    ck_assert_int_eq(clerk_secret_key_check("sk_test_", &err), -1);
+    ck_assert_str_eq(err.message, "secret key has nothing after its prefix");
+    ck_assert_int_eq(clerk_secret_key_check("sk_test_secret value", &err), -1);
+    ck_assert_str_eq(err.message, "secret key contains whitespace or a non-printable character");
+    ck_assert_ptr_null(strstr(err.message, "secret value"));
+    ck_assert_int_eq(clerk_secret_key_check(NULL, &err), -1);
 }
 END_TEST
 

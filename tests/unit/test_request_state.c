@@ -57,7 +57,6 @@ static const clerk_key *lookup(void *ctx, const char *kid, clerk_error *err)
 
 static void log_cb(void *ctx, int level, const char *msg)
 {
-    (void)ctx;
     if (level == CLERK_LOG_WARN)
         warnings++;
     snprintf(last_log, sizeof(last_log), "%s", msg);
@@ -65,12 +64,12 @@ static void log_cb(void *ctx, int level, const char *msg)
 
 static void setup(void)
 {
-    char err[256];
+    clerk_error err = {0};
     apr_pool_create(&pool, NULL);
     keyset = clerk_keyset_new();
     unit_add_jwk(keyset, key, KID, "RS256");
-    ck_assert_int_eq(clerk_publishable_key_parse(pool, LIVE_PK, &live_pk, err, sizeof(err)), 0);
-    ck_assert_int_eq(clerk_publishable_key_parse(pool, TEST_PK, &test_pk, err, sizeof(err)), 0);
+    ck_assert_int_eq(clerk_publishable_key_parse(pool, LIVE_PK, &live_pk, &err), 0);
+    ck_assert_int_eq(clerk_publishable_key_parse(pool, TEST_PK, &test_pk, &err), 0);
 
     memset(&cfg, 0, sizeof(cfg));
     cfg.pk = live_pk;

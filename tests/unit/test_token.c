@@ -27,16 +27,16 @@ static void keys_setup(void)
     ck_assert_ptr_nonnull(rsa_key);
     ck_assert_ptr_nonnull(other_rsa_key);
     ck_assert_ptr_nonnull(ec_key);
-    char err[256];
+    clerk_error err = {0};
     rsa_pem = mint_public_pem(rsa_key);
     pem_set = clerk_keyset_new();
-    ck_assert_int_eq(clerk_keyset_add_pem(pem_set, rsa_pem, strlen(rsa_pem), err, sizeof err), 0);
+    ck_assert_int_eq(clerk_keyset_add_pem(pem_set, rsa_pem, strlen(rsa_pem), &err), 0);
     char *jwk = mint_public_jwk(rsa_key, "ins_1", "RS256");
     char doc[4096];
     snprintf(doc, sizeof doc, "{\"keys\":[%s]}", jwk);
     free(jwk);
     jwks_set = clerk_keyset_new();
-    ck_assert_int_eq(clerk_keyset_add_jwks(jwks_set, doc, strlen(doc), err, sizeof err), 1);
+    ck_assert_int_eq(clerk_keyset_add_jwks(jwks_set, doc, strlen(doc), &err), 1);
 }
 
 static void keys_teardown(void)
@@ -145,8 +145,8 @@ START_TEST(verified_token_is_checked_again_under_a_key_sharing_an_id_prefix)
 
     clerk_keyset *other = clerk_keyset_new();
     char *pem = mint_public_pem(other_rsa_key);
-    char e[256];
-    ck_assert_int_eq(clerk_keyset_add_pem(other, pem, strlen(pem), e, sizeof e), 0);
+    clerk_error e;
+    ck_assert_int_eq(clerk_keyset_add_pem(other, pem, strlen(pem), &e), 0);
     clerk_key *k = (clerk_key *)clerk_keyset_find(other, NULL);
     memcpy(k->id, t->verified_id, 8);
     ck_assert(!clerk_key_same(k, clerk_keyset_find(pem_set, NULL)));
@@ -391,8 +391,8 @@ START_TEST(verified_token_skips_signature_for_the_same_key_only)
     /* A different key (rotation) means a fresh check. */
     clerk_keyset *other = clerk_keyset_new();
     char *pem = mint_public_pem(other_rsa_key);
-    char e[256];
-    ck_assert_int_eq(clerk_keyset_add_pem(other, pem, strlen(pem), e, sizeof e), 0);
+    clerk_error e;
+    ck_assert_int_eq(clerk_keyset_add_pem(other, pem, strlen(pem), &e), 0);
     ck_assert_int_eq(verify_with(t, other, &o, &err), CLERK_R_TOKEN_INVALID_SIGNATURE);
     free(pem);
     clerk_keyset_unref(other);
