@@ -54,15 +54,15 @@ static ap_conf_vector_t *proxy_overrides;
 
 const char *clerk_fapi_proxy_set(cmd_parms *cmd, void *cfg, const char *path, const char *url)
 {
-    char err[512];
+    clerk_error err = {0};
     clerk_fapi_proxy_conf *c = apr_pcalloc(cmd->pool, sizeof(*c));
-    c->prefix = clerk_fapi_proxy_path(cmd->pool, path, err, sizeof err);
+    c->prefix = clerk_fapi_proxy_path(cmd->pool, path, &err);
     if (!c->prefix)
-        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err, NULL);
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err.message, NULL);
     if (url) {
-        c->target = clerk_fapi_proxy_target(cmd->pool, url, err, sizeof err);
+        c->target = clerk_fapi_proxy_target(cmd->pool, url, &err);
         if (!c->target)
-            return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err, NULL);
+            return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err.message, NULL);
         const char *e = clerk_cleartext_refusal(cmd, c->target, "the secret key");
         if (e)
             return e;

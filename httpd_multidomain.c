@@ -114,14 +114,14 @@ const char *clerk_md_set_proxy_url(cmd_parms *cmd, void *cfg, const char *arg)
 
 const char *clerk_md_set_patterns(cmd_parms *cmd, void *cfg, int argc, char *const argv[])
 {
-    char err[512];
-    const clerk_path_patterns *pp = clerk_path_patterns_compile(
-        cmd->pool, (const char *const *)argv, (size_t)argc, err, sizeof(err));
+    clerk_error err = {0};
+    const clerk_path_patterns *pp =
+        clerk_path_patterns_compile(cmd->pool, (const char *const *)argv, (size_t)argc, &err);
     if (!pp)
         return clerk_cmd_error(cmd,
                                "%s (supported: text, /:id, /:slug or another /:name, (.*), "
                                "each optionally followed by '?')",
-                               err);
+                               err.message);
     clerk_multidomain *md = record(cmd, cfg);
     if (strcmp(cmd->cmd->name, "ClerkOrganizationPatterns") == 0)
         md->org.organization = pp;

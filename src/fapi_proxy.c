@@ -70,39 +70,40 @@ static int visible(const char *s)
     return 1;
 }
 
-const char *clerk_fapi_proxy_path(apr_pool_t *p, const char *arg, char *err, size_t errlen)
+const char *clerk_fapi_proxy_path(apr_pool_t *p, const char *arg, clerk_error *err)
 {
     if (arg[0] != '/' || !visible(arg) || strpbrk(arg, "?#")) {
-        apr_snprintf(err, errlen,
-                     "'%s' is not an absolute URL path (visible characters, no "
-                     "query or fragment), e.g. %s",
-                     arg, CLERK_FAPI_PROXY_DEFAULT_PATH);
+        clerk_error_set(err, CLERK_R_NONE,
+                        "'%s' is not an absolute URL path (visible characters, no "
+                        "query or fragment), e.g. %s",
+                        arg, CLERK_FAPI_PROXY_DEFAULT_PATH);
         return NULL;
     }
     char *path = strip_trailing_slashes(p, arg);
     if (!*path) {
-        apr_snprintf(err, errlen,
-                     "'%s' would send the whole site to Clerk's Frontend API; use a path of its "
-                     "own, e.g. %s",
-                     arg, CLERK_FAPI_PROXY_DEFAULT_PATH);
+        clerk_error_set(err, CLERK_R_NONE,
+                        "'%s' would send the whole site to Clerk's Frontend API; use a path of its "
+                        "own, e.g. %s",
+                        arg, CLERK_FAPI_PROXY_DEFAULT_PATH);
         return NULL;
     }
     return path;
 }
 
-const char *clerk_fapi_proxy_target(apr_pool_t *p, const char *url, char *err, size_t errlen)
+const char *clerk_fapi_proxy_target(apr_pool_t *p, const char *url, clerk_error *err)
 {
     apr_uri_t u;
     int web = strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
     if (!web || !visible(url) || apr_uri_parse(p, url, &u) != APR_SUCCESS || !u.hostname ||
         !*u.hostname) {
-        apr_snprintf(err, errlen, "'%s' is not an absolute http(s) URL", clerk_url_redact(p, url));
+        clerk_error_set(err, CLERK_R_NONE, "'%s' is not an absolute http(s) URL",
+                        clerk_url_redact(p, url));
         return NULL;
     }
     if (u.user || u.password || u.query || u.fragment || strpbrk(url, "?#@")) {
-        apr_snprintf(err, errlen,
-                     "FAPI URL must not include credentials, a query string, or a hash: '%s'",
-                     clerk_url_redact(p, url));
+        clerk_error_set(err, CLERK_R_NONE,
+                        "FAPI URL must not include credentials, a query string, or a hash: '%s'",
+                        clerk_url_redact(p, url));
         return NULL;
     }
     return strip_trailing_slashes(p, url);

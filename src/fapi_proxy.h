@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <apr_pools.h>
+#include "reason.h"
 
 /* @clerk/shared constants DEFAULT_PROXY_PATH. */
 #define CLERK_FAPI_PROXY_DEFAULT_PATH "/__clerk"
@@ -23,11 +24,11 @@ const char *clerk_fapi_proxy_default_target(const char *fapi_host);
 /* A configured proxy path as proxy.ts uses it (trailing slashes stripped), or NULL with a
  * message in err when it is not an absolute path of visible characters, has a query or
  * fragment, or is "/" itself (which would take the whole site). */
-const char *clerk_fapi_proxy_path(apr_pool_t *p, const char *arg, char *err, size_t errlen);
+const char *clerk_fapi_proxy_path(apr_pool_t *p, const char *arg, clerk_error *err);
 
 /* A configured Frontend API URL as proxy.ts normalizeFapiUrl takes it (http or https, no
  * credentials, query or fragment, trailing slashes stripped), or NULL with a message in err. */
-const char *clerk_fapi_proxy_target(apr_pool_t *p, const char *url, char *err, size_t errlen);
+const char *clerk_fapi_proxy_target(apr_pool_t *p, const char *url, clerk_error *err);
 
 /* The path sent upstream for request path `path` under proxy path `prefix` (what follows the
  * prefix, "/" for the prefix itself), or NULL when path is neither prefix nor below it. */

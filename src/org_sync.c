@@ -201,10 +201,11 @@ static const char *compile_one(compiler *c)
 }
 
 clerk_path_patterns *clerk_path_patterns_compile(apr_pool_t *p, const char *const *patterns,
-                                                 size_t n, char *err, size_t errlen)
+                                                 size_t n, clerk_error *err)
 {
     if (n == 0 || n > CLERK_PATH_PATTERNS_MAX) {
-        snprintf(err, errlen, "between 1 and %d patterns, not %zu", CLERK_PATH_PATTERNS_MAX, n);
+        clerk_error_set(err, CLERK_R_NONE, "between 1 and %d patterns, not %zu",
+                        CLERK_PATH_PATTERNS_MAX, n);
         return NULL;
     }
     clerk_path_patterns *pp = apr_pcalloc(p, sizeof(*pp));
@@ -213,16 +214,16 @@ clerk_path_patterns *clerk_path_patterns_compile(apr_pool_t *p, const char *cons
     compiler *c = apr_palloc(p, sizeof(*c));
     for (size_t k = 0; k < n; k++) {
         if (strlen(patterns[k]) > CLERK_PATH_PATTERN_MAX_LEN) {
-            snprintf(err, errlen, "pattern %zu is longer than %d bytes", k + 1,
-                     CLERK_PATH_PATTERN_MAX_LEN);
+            clerk_error_set(err, CLERK_R_NONE, "pattern %zu is longer than %d bytes", k + 1,
+                            CLERK_PATH_PATTERN_MAX_LEN);
             return NULL;
         }
         c->pat = patterns[k];
         c->pos = 0;
         const char *why = compile_one(c);
         if (why) {
-            snprintf(err, errlen, "pattern %zu ('%s'): %s at offset %zu", k + 1, patterns[k], why,
-                     c->pos);
+            clerk_error_set(err, CLERK_R_NONE, "pattern %zu ('%s'): %s at offset %zu", k + 1,
+                            patterns[k], why, c->pos);
             return NULL;
         }
         pp->progs[k].code = apr_pmemdup(p, c->code, (apr_size_t)c->n * sizeof(inst));

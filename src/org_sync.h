@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <apr_pools.h>
 #include <jansson.h>
+#include "reason.h"
 
 /* Bounds on one directive's patterns (checked at configuration time). */
 #define CLERK_PATH_PATTERN_MAX_LEN 256
@@ -23,7 +24,7 @@ typedef struct clerk_path_patterns clerk_path_patterns;
  * after a parameter) is refused, as is a name used twice or a byte outside printable ASCII.
  * Returns NULL with err ("pattern N: ... at offset M") on a refused pattern. */
 clerk_path_patterns *clerk_path_patterns_compile(apr_pool_t *p, const char *const *patterns,
-                                                 size_t n, char *err, size_t errlen);
+                                                 size_t n, clerk_error *err);
 
 /* The index of the first pattern matching the whole of path, or -1. On a match, *id and *slug
  * (either may be NULL) are set to the text of the ":id" / ":slug" parameters (raw, as matched)

@@ -15,7 +15,7 @@ printf '*\n' >"$out/.gitignore"
 # shellcheck disable=SC2207
 deps=($(apr-1-config --includes --cppflags) $(pkg-config --cflags jansson libcurl libcrypto))
 # shellcheck disable=SC2207
-libs=($(apr-1-config --link-ld) $(pkg-config --libs jansson libcurl openssl) -lm)
+libs=($(apr-1-config --link-ld) $(apu-1-config --link-ld) $(pkg-config --libs jansson libcurl openssl) -lm)
 san=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 cflags=(-std=gnu11 -g -O1 -Wall -Wextra -Wno-unused-parameter "${san[@]}"
     -I"$top/src" -I"$here" "${deps[@]}")

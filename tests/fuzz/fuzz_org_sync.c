@@ -8,12 +8,12 @@
 
 static const clerk_path_patterns *compile(apr_pool_t *p, const char *pat)
 {
-    char err[512];
+    clerk_error err = {0};
     if (!pat)
         return NULL;
     const char *one[] = {pat};
-    const clerk_path_patterns *pp = clerk_path_patterns_compile(p, one, 1, err, sizeof(err));
-    if (!pp && strncmp(err, "pattern 1", 9) != 0)
+    const clerk_path_patterns *pp = clerk_path_patterns_compile(p, one, 1, &err);
+    if (!pp && strncmp(err.message, "pattern 1", 9) != 0)
         __builtin_trap(); /* every refusal names the pattern */
     return pp;
 }

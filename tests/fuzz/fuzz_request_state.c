@@ -116,8 +116,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char *const me[] = {"/me", "/me/(.*)"};
     clerk_org_sync os = {NULL, NULL};
     if (strchr(md, 'o')) {
-        os.organization = clerk_path_patterns_compile(p, orgs, 3, err, sizeof(err));
-        os.personal = clerk_path_patterns_compile(p, me, 2, err, sizeof(err));
+        os.organization = clerk_path_patterns_compile(p, orgs, 3, &err);
+        os.personal = clerk_path_patterns_compile(p, me, 2, &err);
         if (!os.organization || !os.personal)
             __builtin_trap();
         cfg.org_sync = &os;

@@ -40,30 +40,30 @@ END_TEST
 
 START_TEST(proxy_path_is_normalized_or_refused)
 {
-    char err[256];
-    ck_assert_str_eq(clerk_fapi_proxy_path(pool, "/__clerk", err, sizeof err), "/__clerk");
-    ck_assert_str_eq(clerk_fapi_proxy_path(pool, "/__clerk//", err, sizeof err), "/__clerk");
-    ck_assert_ptr_null(clerk_fapi_proxy_path(pool, "/", err, sizeof err));
-    ck_assert_ptr_nonnull(strstr(err, "whole site"));
-    ck_assert_ptr_null(clerk_fapi_proxy_path(pool, "__clerk", err, sizeof err));
-    ck_assert_ptr_null(clerk_fapi_proxy_path(pool, "/__clerk?x=1", err, sizeof err));
-    ck_assert_ptr_null(clerk_fapi_proxy_path(pool, "/__cl erk", err, sizeof err));
+    clerk_error err = {0};
+    ck_assert_str_eq(clerk_fapi_proxy_path(pool, "/__clerk", &err), "/__clerk");
+    ck_assert_str_eq(clerk_fapi_proxy_path(pool, "/__clerk//", &err), "/__clerk");
+    ck_assert_ptr_null(clerk_fapi_proxy_path(pool, "/", &err));
+    ck_assert_ptr_nonnull(strstr(err.message, "whole site"));
+    ck_assert_ptr_null(clerk_fapi_proxy_path(pool, "__clerk", &err));
+    ck_assert_ptr_null(clerk_fapi_proxy_path(pool, "/__clerk?x=1", &err));
+    ck_assert_ptr_null(clerk_fapi_proxy_path(pool, "/__cl erk", &err));
 }
 END_TEST
 
 START_TEST(target_url_is_normalized_or_refused)
 {
-    char err[256];
-    ck_assert_str_eq(clerk_fapi_proxy_target(pool, "http://127.0.0.1:8080/", err, sizeof err),
+    clerk_error err = {0};
+    ck_assert_str_eq(clerk_fapi_proxy_target(pool, "http://127.0.0.1:8080/", &err),
                      "http://127.0.0.1:8080");
-    ck_assert_str_eq(clerk_fapi_proxy_target(pool, "https://fapi.example/v/", err, sizeof err),
+    ck_assert_str_eq(clerk_fapi_proxy_target(pool, "https://fapi.example/v/", &err),
                      "https://fapi.example/v");
-    ck_assert_ptr_null(clerk_fapi_proxy_target(pool, "ftp://x.example", err, sizeof err));
-    ck_assert_ptr_null(clerk_fapi_proxy_target(pool, "https://u:p@x.example", err, sizeof err));
-    ck_assert_ptr_nonnull(strstr(err, "credentials"));
-    ck_assert_ptr_null(strstr(err, "u:p"));
-    ck_assert_ptr_null(clerk_fapi_proxy_target(pool, "https://x.example/?a=1", err, sizeof err));
-    ck_assert_ptr_null(clerk_fapi_proxy_target(pool, "https://x.example/#f", err, sizeof err));
+    ck_assert_ptr_null(clerk_fapi_proxy_target(pool, "ftp://x.example", &err));
+    ck_assert_ptr_null(clerk_fapi_proxy_target(pool, "https://u:p@x.example", &err));
+    ck_assert_ptr_nonnull(strstr(err.message, "credentials"));
+    ck_assert_ptr_null(strstr(err.message, "u:p"));
+    ck_assert_ptr_null(clerk_fapi_proxy_target(pool, "https://x.example/?a=1", &err));
+    ck_assert_ptr_null(clerk_fapi_proxy_target(pool, "https://x.example/#f", &err));
 }
 END_TEST
 

@@ -255,8 +255,9 @@ START_TEST(pem_text_translates_only_the_two_escapes)
         char *text = pem_with_newlines_as(pem, other[i]);
         ck_assert_msg(clerk_keyset_add_pem_text(ks, text, strlen(text), &err) == -1,
                       "newline as '%s' was accepted", other[i]);
-        ck_assert_str_eq(err.message, "PEM public key does not parse (expected a SubjectPublicKeyInfo, "
-                              "-----BEGIN PUBLIC KEY-----)");
+        ck_assert_str_eq(err.message,
+                         "PEM public key does not parse (expected a SubjectPublicKeyInfo, "
+                         "-----BEGIN PUBLIC KEY-----)");
         free(text);
     }
     /* Nothing but escapes is an empty key. */
@@ -265,7 +266,7 @@ START_TEST(pem_text_translates_only_the_two_escapes)
     /* len bounds the text: an escape cut in half by len is a lone backslash. */
     ck_assert_int_eq(clerk_keyset_add_pem_text(ks, "\\n", 1, &err), -1);
     ck_assert_str_eq(err.message, "PEM public key does not parse (expected a SubjectPublicKeyInfo, "
-                          "-----BEGIN PUBLIC KEY-----)");
+                                  "-----BEGIN PUBLIC KEY-----)");
     ck_assert_uint_eq(clerk_keyset_count(ks), 0);
     clerk_keyset_unref(ks);
     free(escaped);

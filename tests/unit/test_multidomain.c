@@ -123,9 +123,9 @@ static void assert_state(const clerk_state *st, clerk_status status, clerk_reaso
 
 static const clerk_path_patterns *compile(const char *const *pats, size_t n)
 {
-    char err[256];
-    const clerk_path_patterns *pp = clerk_path_patterns_compile(pool, pats, n, err, sizeof(err));
-    ck_assert_msg(pp != NULL, "%s", err);
+    clerk_error err = {0};
+    const clerk_path_patterns *pp = clerk_path_patterns_compile(pool, pats, n, &err);
+    ck_assert_msg(pp != NULL, "%s", err.message);
     return pp;
 }
 
@@ -170,19 +170,19 @@ START_TEST(patterns_refuse_unsupported_syntax)
         "/a/:x:y",   "x-:y",         "/a?",          "/a/:id/:id",    "/a/.:x",
         "/a/:x(.*)", "/a\\",         "/sp ace",      "/caf\xc3\xa9",  "/a}",
     };
-    char err[256];
+    clerk_error err = {0};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *one[] = {bad[i]};
-        ck_assert_msg(clerk_path_patterns_compile(pool, one, 1, err, sizeof(err)) == NULL,
-                      "accepted %s", bad[i]);
-        ck_assert_ptr_nonnull(strstr(err, "pattern 1"));
+        ck_assert_msg(clerk_path_patterns_compile(pool, one, 1, &err) == NULL, "accepted %s",
+                      bad[i]);
+        ck_assert_ptr_nonnull(strstr(err.message, "pattern 1"));
     }
     char longp[CLERK_PATH_PATTERN_MAX_LEN + 2];
     memset(longp, 'a', sizeof longp - 1);
     longp[sizeof longp - 1] = '\0';
     const char *one[] = {longp};
-    ck_assert_ptr_null(clerk_path_patterns_compile(pool, one, 1, err, sizeof(err)));
-    ck_assert_ptr_null(clerk_path_patterns_compile(pool, one, 0, err, sizeof(err)));
+    ck_assert_ptr_null(clerk_path_patterns_compile(pool, one, 1, &err));
+    ck_assert_ptr_null(clerk_path_patterns_compile(pool, one, 0, &err));
     /* accepted: escapes, a ')' as text, '.' before (.*), :name after text holding '/' */
     static const char *const good[] = {"/a\\?b", "/a)", "/f.(.*)", "/x-/y:slug", ":slug", ""};
     compile(good, sizeof good / sizeof good[0]);
