@@ -36,6 +36,9 @@ APLOG_USE_MODULE(clerk_auth);
 #define MAX_ANSWER_BYTES  ((size_t)64 * 1024)
 #define INFLIGHT_MAX      1024
 #define WAIT_EXTRA_MS     1000
+/* A record handed to this process's waiters only: no lifetime of its own (2^52: still exact
+ * in JSON). */
+#define FLIGHT_UNTIL_MS ((int64_t)1 << 52)
 
 struct clerk_machine_dir {
     unsigned accepts; /* CLERK_TT_* bits; 0 unset */
@@ -394,15 +397,23 @@ static int verify_opaque(request_rec *r, const clerk_machine_dir *md, unsigned t
     size_t len = 0;
     int64_t ttl_s = md->ttl_s >= 0 ? md->ttl_s : DEFAULT_TTL_S;
     int64_t neg_s = md->neg_ttl_s >= 0 ? md->neg_ttl_s : DEFAULT_NEG_TTL_S;
-    int cacheable = rc == 0 || err->reason == CLERK_R_TOKEN_INVALID;
-    if (cacheable)
-        rec = clerk_machine_record_encode(v.key, sizeof v.key, ck, type, rc == 0 ? resource : NULL,
-                                          rc == 0 ? NULL : err, &len);
     int64_t until_ms = now_ms + (rc == 0 ? ttl_s : neg_s) * 1000;
     if (rc == 0 && m->expiration_ms >= 0 && m->expiration_ms < until_ms)
         until_ms = m->expiration_ms;
-    if (rec && v.usable && until_ms / 1000 > now_ms / 1000)
-        v.store.set(v.store.ctx, ck, rec, len, until_ms / 1000);
+    int cacheable = rc == 0 || err->reason == CLERK_R_TOKEN_INVALID;
+    if (cacheable && v.usable && until_ms > now_ms) {
+        rec = clerk_machine_record_encode(v.key, sizeof v.key, ck, type, rc == 0 ? resource : NULL,
+                                          rc == 0 ? NULL : err, until_ms, &len);
+        if (rec)
+            v.store.set(v.store.ctx, ck, rec, len, (until_ms + 999) / 1000);
+        free(rec);
+        rec = NULL;
+    }
+    /* The waiters of this process take this very answer, whatever the TTL (an outage's too:
+     * they asked at the same time). */
+    if (f)
+        rec = clerk_machine_record_encode(v.key, sizeof v.key, ck, type, rc == 0 ? resource : NULL,
+                                          rc == 0 ? NULL : err, FLIGHT_UNTIL_MS, &len);
 
     if (f) {
         apr_thread_mutex_lock(flight_mu);

@@ -445,10 +445,11 @@ static int record_mac(const unsigned char *key, size_t keylen, const char *cache
 unsigned char *clerk_machine_record_encode(const unsigned char *key, size_t keylen,
                                            const char *cache_key, unsigned type,
                                            const char *resource_json, const clerk_error *refusal,
-                                           size_t *outlen)
+                                           int64_t until_ms, size_t *outlen)
 {
     json_t *o = json_object();
     json_object_set_new(o, "type", json_string(clerk_token_type_name(type)));
+    json_object_set_new(o, "until", json_integer((json_int_t)until_ms));
     if (resource_json != NULL) {
         json_t *r = json_loads(resource_json, JSON_REJECT_DUPLICATES, NULL);
         if (r == NULL) {
@@ -501,7 +502,9 @@ int clerk_machine_record_decode(apr_pool_t *p, const unsigned char *key, size_t 
     const char *t = get_str(o, "type");
     const json_t *res = json_object_get(o, "resource");
     const json_t *reason = json_object_get(o, "reason");
-    if (t == NULL || strcmp(t, clerk_token_type_name(type)) != 0)
+    const json_t *until = json_object_get(o, "until");
+    if (t == NULL || strcmp(t, clerk_token_type_name(type)) != 0 || !json_is_integer(until) ||
+        json_integer_value(until) <= now_ms)
         goto out;
     if (json_is_object(res)) {
         char *s = json_dumps(res, JSON_COMPACT);

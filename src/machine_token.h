@@ -121,20 +121,21 @@ void clerk_machine_export_vars(const clerk_machine *m,
 int clerk_machine_cache_key(const unsigned char *key, size_t keylen, unsigned type, const char *tok,
                             size_t len, char *out);
 
-/* A shared verification result: the Backend API's resource JSON (positive) or a refusal's reason
- * and message (negative), MAC'd with HMAC-SHA256 under key over cache_key and the content, so a
- * record is valid only under the key it was stored at. Returns a malloc'd record (caller
- * frees) and its length, or NULL. */
+/* A shared verification result valid until until_ms: the Backend API's resource JSON
+ * (positive) or a refusal's reason and message (negative), MAC'd with HMAC-SHA256 under key over
+ * cache_key and the content, so a record is valid only under the key it was stored at. The
+ * lifetime travels inside the record because some stores (mod_socache_memcache) ignore the
+ * expiry they are given. Returns a malloc'd record (caller frees) and its length, or NULL. */
 unsigned char *clerk_machine_record_encode(const unsigned char *key, size_t keylen,
                                            const char *cache_key, unsigned type,
                                            const char *resource_json, const clerk_error *refusal,
-                                           size_t *outlen);
+                                           int64_t until_ms, size_t *outlen);
 
 /* Reads a record made by clerk_machine_record_encode under the same key and cache_key: returns
  * 1 with *m filled (positive; mapped again with clerk_machine_from_json at now_ms, so a token
  * that expired since is refused), 0 with err filled (negative, or the positive record's token
- * expired: refused), or -1 when the record is not one (wrong MAC, malformed, another type):
- * the caller verifies again. */
+ * expired: refused), or -1 when the record is not one (wrong MAC, malformed, another type) or
+ * its lifetime ended at or before now_ms: the caller verifies again. */
 int clerk_machine_record_decode(apr_pool_t *p, const unsigned char *key, size_t keylen,
                                 const char *cache_key, unsigned type, const unsigned char *rec,
                                 size_t len, int64_t now_ms, clerk_machine *m, clerk_error *err);

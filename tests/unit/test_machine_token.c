@@ -321,8 +321,8 @@ START_TEST(records_round_trip_and_refuse_forgery)
     const char *res = "{\"id\":\"ak_1\",\"name\":\"n\",\"subject\":\"user_1\",\"scopes\":[\"r\"],"
                       "\"revoked\":false,\"expired\":false,\"expiration\":5000}";
     size_t len;
-    unsigned char *rec =
-        clerk_machine_record_encode(KEY, 32, "clerk-mt:aa", CLERK_TT_API_KEY, res, NULL, &len);
+    unsigned char *rec = clerk_machine_record_encode(KEY, 32, "clerk-mt:aa", CLERK_TT_API_KEY, res,
+                                                     NULL, 9000, &len);
     ck_assert_ptr_nonnull(rec);
     clerk_machine m;
     clerk_error err = {0};
@@ -358,8 +358,8 @@ START_TEST(records_round_trip_and_refuse_forgery)
     /* A refusal travels with its reason and message. */
     clerk_error refusal;
     clerk_error_set(&refusal, CLERK_R_TOKEN_INVALID, "API key not found");
-    rec =
-        clerk_machine_record_encode(KEY, 32, "clerk-mt:bb", CLERK_TT_API_KEY, NULL, &refusal, &len);
+    rec = clerk_machine_record_encode(KEY, 32, "clerk-mt:bb", CLERK_TT_API_KEY, NULL, &refusal,
+                                      2000, &len);
     ck_assert_ptr_nonnull(rec);
     memset(&err, 0, sizeof err);
     ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:bb", CLERK_TT_API_KEY,
@@ -367,6 +367,10 @@ START_TEST(records_round_trip_and_refuse_forgery)
                      0);
     ck_assert_int_eq(err.reason, CLERK_R_TOKEN_INVALID);
     ck_assert_str_eq(err.message, "API key not found");
+    /* Its lifetime ends inside the record, whatever the store does with its expiry. */
+    ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:bb", CLERK_TT_API_KEY,
+                                                 rec, len, 2000, &m, &err),
+                     -1);
     free(rec);
 }
 END_TEST
