@@ -1430,15 +1430,6 @@ static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
         return rq;
     }
     fill_request_facts(r, rs, &rq->facts);
-    /* ClerkAcceptsToken: a machine token is decided by httpd_machine.c, the rest here. */
-    if (clerk_machine_decide(r, rs->machine, rs->secret_key, rq->facts.authorization,
-                             rq->facts.now_ms, &rq->st, &rq->machine)) {
-        if (rq->st.status == CLERK_SIGNED_IN)
-            rq->user = rq->machine->subject;
-        else
-            rq->machine = NULL;
-        goto decided;
-    }
     clerk_config cc = rs->core; /* shared settings; only the per-request fields differ */
     cc.cache = token_cache;
     cc.log_ctx = r;
@@ -1450,6 +1441,16 @@ static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
             cc.keys.lookup = lookup_key_remote;
             cc.keys.ctx = rk;
         }
+    }
+    /* ClerkAcceptsToken: a machine token is decided by httpd_machine.c, the rest here. */
+    cc.verify.now_ms = rq->facts.now_ms;
+    if (clerk_machine_decide(r, rs->machine, rs->secret_key, rq->facts.authorization, &cc.verify,
+                             &cc.keys, &rq->st, &rq->machine)) {
+        if (rq->st.status == CLERK_SIGNED_IN)
+            rq->user = rq->machine->subject;
+        else
+            rq->machine = NULL;
+        goto decided;
     }
     clerk_request_state(r->pool, &rq->facts, &cc, &rq->st);
 
