@@ -261,7 +261,7 @@ static int call_backend_api(request_rec *r, unsigned type, const char *tok, cons
         clerk_http_response_free(&resp);
         return -1;
     }
-    if (!is_json_type(resp.content_type)) {
+    if (!is_json_type(resp.content_type)) { /* differences.h: machine-answer-checked */
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       CLERK_LOGNO(2004) "%s verification at %s answered with Content-Type "
                                         "'%.64s', not JSON (signed out: unexpected-error)",
@@ -432,16 +432,6 @@ static int verify_opaque(request_rec *r, const clerk_machine_dir *md, unsigned t
     return rc;
 }
 
-/* Printable ASCII without spaces: anything else is no token Clerk issues, and is refused
- * unsent. */
-static int token_chars_ok(const char *tok)
-{
-    for (const unsigned char *c = (const unsigned char *)tok; *c; c++)
-        if (*c <= 0x20 || *c >= 0x7f)
-            return 0;
-    return 1;
-}
-
 int clerk_machine_decide(request_rec *r, const clerk_machine_dir *md, const char *secret_key,
                          const char *authorization, const clerk_verify_opts *verify,
                          const clerk_key_source *keys, clerk_state *st, const clerk_machine **out)
@@ -474,7 +464,7 @@ int clerk_machine_decide(request_rec *r, const clerk_machine_dir *md, const char
         type == CLERK_TT_M2M && md->machine_secret_key ? md->machine_secret_key : secret_key;
     const char *how = "-";
     int rc;
-    if (strlen(tok) > CLERK_MACHINE_TOKEN_MAX || !token_chars_ok(tok))
+    if (!clerk_machine_token_sendable(tok, strlen(tok)))
         rc = clerk_error_set(&err, CLERK_R_TOKEN_INVALID,
                              "The %s is longer than %d bytes or holds characters no Clerk token "
                              "has.",

@@ -31,6 +31,17 @@ static int has_prefix(const char *s, size_t len, const char *prefix)
     return len >= n && memcmp(s, prefix, n) == 0;
 }
 
+/* differences.h: machine-token-refused-unsent */
+int clerk_machine_token_sendable(const char *tok, size_t len)
+{
+    if (tok == NULL || len == 0 || len > CLERK_MACHINE_TOKEN_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)tok[i] <= 0x20 || (unsigned char)tok[i] >= 0x7f)
+            return 0;
+    return 1;
+}
+
 const char *clerk_token_type_name(unsigned type)
 {
     switch (type) {
@@ -213,6 +224,7 @@ int clerk_machine_from_json(apr_pool_t *p, unsigned type, const char *body, size
         return clerk_error_set(err, CLERK_R_UNEXPECTED_ERROR,
                                "Unexpected error: the Backend API's answer is over %d bytes.",
                                RESOURCE_MAX);
+    /* differences.h: machine-answer-checked */
     json_t *o = clerk_json_parse_object(body, len, CLERK_JSON_MAX_DEPTH, perr, sizeof perr);
     if (o == NULL)
         return clerk_error_set(err, CLERK_R_UNEXPECTED_ERROR,
@@ -230,7 +242,8 @@ int clerk_machine_from_json(apr_pool_t *p, unsigned type, const char *body, size
         goto out;
     }
     /* Stricter than the SDK, which maps whatever the answer says: a revoked or expired token is
-     * never signed in (differences.h: machine-revoked-expired-refused). */
+     * never signed in.
+     * differences.h: machine-revoked-expired-refused */
     if (json_is_true(json_object_get(o, "revoked"))) {
         clerk_error_set(err, CLERK_R_TOKEN_INVALID, "The %s is revoked.",
                         clerk_token_type_name(type));

@@ -82,6 +82,20 @@ START_TEST(jwts_classify)
 }
 END_TEST
 
+START_TEST(sendable_tokens)
+{
+    ck_assert(clerk_machine_token_sendable("ak_abc", 6));
+    ck_assert(!clerk_machine_token_sendable("ak_a c", 5));
+    ck_assert(!clerk_machine_token_sendable("ak_a\x7f", 5));
+    ck_assert(!clerk_machine_token_sendable("ak_\xc3\xa9", 5));
+    ck_assert(!clerk_machine_token_sendable("", 0));
+    char big[CLERK_MACHINE_TOKEN_MAX + 2];
+    memset(big, 'a', sizeof big);
+    ck_assert(clerk_machine_token_sendable(big, CLERK_MACHINE_TOKEN_MAX));
+    ck_assert(!clerk_machine_token_sendable(big, CLERK_MACHINE_TOKEN_MAX + 1));
+}
+END_TEST
+
 START_TEST(type_names)
 {
     ck_assert_uint_eq(clerk_token_type_parse("session_token"), CLERK_TT_SESSION);
@@ -514,6 +528,7 @@ Suite *machine_token_suite(void)
     tcase_add_test(tc, prefixes_classify);
     tcase_add_test(tc, jwts_classify);
     tcase_add_test(tc, type_names);
+    tcase_add_test(tc, sendable_tokens);
     tcase_add_test(tc, routes_as_the_sdk);
     tcase_add_test(tc, api_key_answer_maps);
     tcase_add_test(tc, other_answers_map);
