@@ -22,7 +22,11 @@
 
 #include "authorization.h"
 #include "http_fetch.h"
-#include "httpd_clerk.h"
+#include "httpd_authz.h"
+#include "httpd_jwks.h"
+#include "httpd_logno.h"
+#include "httpd_request.h"
+#include "httpd_status.h"
 #include "httpd_machine.h"
 #include "jwks_remote.h"
 #include "machine_jwt.h"
