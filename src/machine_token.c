@@ -367,14 +367,10 @@ char *clerk_machine_verify_body(unsigned type, const char *tok, size_t len)
 
 /* ---- shared records ------------------------------------------------------------------------ */
 
-static void hex(const unsigned char *in, size_t n, char *out)
+/* Upper-case hex of in[0..n) into out (2n + 1 bytes); 0, or -1 on failure. */
+static int hex(const unsigned char *in, size_t n, char *out)
 {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
+    return OPENSSL_buf2hexstr_ex(out, 2 * n + 1, NULL, in, n, '\0') == 1 ? 0 : -1;
 }
 
 int clerk_machine_instance_key(const unsigned char *mac_key, size_t mac_key_len,
@@ -431,8 +427,7 @@ int clerk_machine_cache_key(const unsigned char *key, size_t keylen, unsigned ty
     if (!ok)
         return -1;
     memcpy(out, "clerk-mt:", 9);
-    hex(md, sizeof md, out + 9);
-    return 0;
+    return hex(md, sizeof md, out + 9);
 }
 
 /* HMAC-SHA256 under key over cache_key, NUL, content; hex into out (65 bytes). */
@@ -451,8 +446,7 @@ static int record_mac(const unsigned char *key, size_t keylen, const char *cache
     free(in);
     if (!ok)
         return -1;
-    hex(md, 32, out);
-    return 0;
+    return hex(md, 32, out);
 }
 
 unsigned char *clerk_machine_record_encode(const unsigned char *key, size_t keylen,
