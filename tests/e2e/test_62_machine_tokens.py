@@ -86,6 +86,9 @@ def server(work, fake, minter):
 ClerkFetchTimeout 1 2
 LimitRequestFieldSize 16384
 LogLevel warn clerk_auth:debug
+<Location /clerk-status>
+    SetHandler clerk-status
+</Location>
 <Directory "{w}/htdocs">
     Options +ExecCGI
     AddHandler cgi-script .cgi
@@ -319,11 +322,50 @@ def test_no_secret_key_fails_closed_with_a_reason(server, fake):
 
 
 def test_status_page_counts(server, fake):
-    # The counters are shared by every process: any verification above shows on the page.
+    """Machine decisions by type and outcome, Backend API calls and shared-cache hits, counted
+    by every process: each request below moves its counter by exactly one."""
+    def page():
+        return json.loads(curl(server.url("/clerk-status")).body)["machine_tokens"]
+
+    before = page()
+    ok = fake.issue_api_key("user_status")
+    assert call(server, "/cached/env.cgi", ok).status == 200  # a call, a miss
+    assert call(server, "/cached/env.cgi", ok).status == 200  # a hit
+    assert call(server, "/ak/env.cgi", "ak_" + secrets.token_hex(8)).status == 401
+    assert call(server, "/ak/env.cgi").status == 401  # routed, nothing verified
+    after = page()
+    d = lambda *path: (after[path[0]][path[1]] - before[path[0]][path[1]]) if len(path) == 2 \
+        else after[path[0]][path[1]][path[2]] - before[path[0]][path[1]][path[2]]
+    assert d("by_type", "api_key", "signed-in") == 2
+    assert d("by_type", "api_key", "signed-out") == 1
+    assert d("by_type", "not-verified", "signed-out") == 1
+    assert d("backend_api_calls", "ok") == 1
+    assert d("backend_api_calls", "failed") == 1  # the 404
+    assert d("shared_cache", "hits") == 1
+    prom = curl(server.url("/clerk-status?format=prometheus")).body
+    assert 'clerk_auth_machine_verifications_total{type="api_key",outcome="signed-in"}' in prom
+    assert "clerk_auth_machine_backend_api_calls_total" in prom
     text = server.log_text()
-    assert "CLERK2008" in text  # signed-in lines at debug
     for tok in fake.machine_tokens:
         assert tok not in text
+
+
+def test_bad_directives_stop_configtest(work, server):
+    """A typo in ClerkAcceptsToken or the TTLs fails `apache2 -t` naming the directive and line."""
+    from conftest import APACHE, run
+    for line, needle in (("ClerkAcceptsToken api_keys", "'api_keys' is not a token type"),
+                         ("ClerkAcceptsToken any api_key", "'any' stands alone"),
+                         ("ClerkMachineTokenCacheTTL 1h", "not a number of seconds"),
+                         ("ClerkMachineTokenNegativeCacheTTL -1", "not a number of seconds")):
+        conf = os.path.join(server.work, "bad.conf")
+        with open(server.conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace("ClerkAcceptsToken oauth_token", line, 1))
+        r = run([APACHE, "-t", "-f", conf])
+        assert r.returncode != 0, line
+        out = r.stdout + r.stderr
+        assert needle in out and "bad.conf" in out and line.split()[0] in out, out
 
 
 def test_jwt_format_machine_tokens_verify_locally(server, fake, minter):
