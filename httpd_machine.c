@@ -38,7 +38,7 @@ APLOG_USE_MODULE(clerk_auth);
 #define DEFAULT_TTL_S     60
 #define DEFAULT_NEG_TTL_S 10
 #define MAX_TTL_S         3600
-#define MAX_ANSWER_BYTES  ((size_t)64 * 1024)
+#define MAX_ANSWER_BYTES  ((size_t)32 * 1024) /* machine_token.c refuses more anyway */
 #define INFLIGHT_MAX      1024
 #define WAIT_EXTRA_MS     1000
 /* A record handed to this process's waiters only: no lifetime of its own (2^52: still exact
