@@ -120,7 +120,12 @@ def reason(r):
 def test_api_key_signs_in_with_the_sdks_machine_auth_object(server, fake):
     tok = fake.issue_api_key("user_1", scopes=["read:docs", "write:docs"], claims={"tier": "gold"},
                              name="ci key", expires_in=3600)
-    e = env_of(call(server, "/ak/env.cgi", tok))
+    # Look-alikes of the exports sent by the client are scrubbed, as for sessions.
+    e = env_of(call(server, "/ak/env.cgi", tok, ["X-Clerk-Scopes: admin:all",
+                                                 "X-Clerk-Machine-Id: mch_evil",
+                                                 "X-Remote-User: someone"]))
+    assert e["HTTP_X_CLERK_SCOPES"] == "read:docs write:docs"
+    assert "HTTP_X_CLERK_MACHINE_ID" not in e
     assert e["REMOTE_USER"] == "user_1"
     assert e["AUTH_TYPE"] == "Clerk"
     assert e["CLERK_TOKEN_TYPE"] == "api_key"
@@ -139,6 +144,11 @@ def test_api_key_signs_in_with_the_sdks_machine_auth_object(server, fake):
     calls = [c for c in fake.requests if c[0] == "/api_keys/verify"]
     assert calls and calls[-1][2]["authorization"] == "Bearer " + SK
     assert fake.verify_calls(tok) == 1
+
+
+def test_client_look_alikes_never_reach_a_signed_out_request(server, fake):
+    r = call(server, "/ak/env.cgi", "ak_" + secrets.token_hex(8), ["X-Clerk-Token-Type: api_key"])
+    assert r.status == 401 and "api_key" not in r.body
 
 
 def test_org_subject_api_key(server, fake):
