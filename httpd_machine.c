@@ -486,8 +486,12 @@ int clerk_machine_decide(request_rec *r, const clerk_machine_dir *md, const char
         rc = clerk_error_set(&err, CLERK_R_UNEXPECTED_ERROR,
                              "Machine token authentication requires either a Machine secret key "
                              "or a Clerk secret key.");
-    } else
+    } else {
         rc = verify_opaque(r, md, type, tok, auth_key, now_ms, m, &err, &how);
+        /* The audience is this section's (ClerkAudience), so checked after the shared cache. */
+        if (rc == 0 && type == CLERK_TT_OAUTH)
+            rc = clerk_machine_oauth_audience(m, verify->aud, verify->n_aud, &err);
+    }
 
     clerk_status_count_machine(type, rc == 0);
     if (rc != 0) {

@@ -33,6 +33,7 @@ LOCATIONS = {
     "cached": "ClerkAcceptsToken api_key\n    ClerkMachineTokenCacheTTL 60",
     "nokey": "ClerkAcceptsToken api_key",
     "jwt": "ClerkAcceptsToken m2m_token oauth_token",
+    "oataud": "ClerkAcceptsToken oauth_token\n    ClerkAudience api.example",
 }
 REQUIRES = {
     "scope": ("ClerkAcceptsToken any", "Require clerk-scope write:docs read:docs"),
@@ -170,6 +171,19 @@ def test_m2m_and_oauth(server, fake):
     assert (e["REMOTE_USER"], e["CLERK_TOKEN_TYPE"], e["CLERK_CLIENT_ID"], e["CLERK_USER_ID"]) == (
         "user_5", "oauth_token", "client_77", "user_5")
     assert "CLERK_CLAIMS" not in e  # the SDK's OAuth auth object has no claims
+
+
+def test_opaque_oauth_audience(server, fake):
+    """ClerkAudience applies to an opaque OAuth token's answer, as IdPOAuthAccessTokenApi.verify
+    asserts it (checked per section, after the shared cache)."""
+    good = fake.issue_oauth("user_5", aud=["api.example", "other"])
+    assert call(server, "/oataud/env.cgi", good).status == 200
+    for aud in (["web.example"], None):
+        tok = fake.issue_oauth("user_5", aud=aud)
+        r = call(server, "/oataud/env.cgi", tok)
+        assert r.status == 401 and reason(r) == "token-verification-failed", (aud, r.headers)
+    # Where no audience is configured, any answer passes.
+    assert call(server, "/oat/env.cgi", fake.issue_oauth("user_5", aud=["web.example"])).status == 200
 
 
 def test_machine_secret_key_verifies_m2m(server, fake):
