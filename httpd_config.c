@@ -16,6 +16,7 @@
 #include "httpd_jwks.h"
 #include "httpd_logno.h"
 #include "httpd_multidomain.h"
+#include "httpd_machine.h"
 #include "httpd_preflight.h"
 
 #include "jws.h"
@@ -183,6 +184,7 @@ const clerk_resolved *clerk_resolve_dir_conf(apr_pool_t *p, const clerk_dir_conf
     rs->sign_in_url = d->sign_in_url;
     rs->preflight = d->preflight ? d->preflight : CLERK_PREFLIGHT_RESPOND;
     rs->scrub_all = d->scrub_all == 1;
+    rs->machine = d->machine;
     rs->key_error = key_origin_error(p, d);
     /* An inconsistent multi-domain section is refused the same way: reported at startup with
      * the key-source errors, never served. */
@@ -241,6 +243,7 @@ void *clerk_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     INHERIT(preflight, 0);
     INHERIT(scrub_all, -1);
     INHERIT(fapi_proxy, NULL);
+    m->machine = clerk_machine_merge(p, base->machine, add->machine);
     /* httpd merges a matching <Location> into every request: when the outer record adds
      * nothing (the usual case), the section's own record, resolved at startup, is the answer
      * and the request allocates and resolves nothing. Both records are zero-filled before

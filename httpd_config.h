@@ -56,6 +56,7 @@ typedef struct clerk_dir_conf {
     int preflight;            /* ClerkCORSPreflight: CLERK_PREFLIGHT_*, 0 unset */
     int scrub_all;            /* ClerkScrubHeaders (server/vhost scope only), -1 unset */
     const void *fapi_proxy;   /* ClerkFrontendAPIProxy (httpd_fapi_proxy.c), server scope */
+    const struct clerk_machine_dir *machine; /* ClerkAcceptsToken & co. (httpd_machine.c) */
     /* The key source travels as one group with the instance it was set for (see
      * merge_dir_conf): where its first directive is, the server (main or virtual host) whose
      * configuration holds it, and, once merged, the publishable key in force there. A raw
@@ -89,6 +90,7 @@ struct clerk_resolved {
     const char *key_error; /* the key source belongs to another instance: refuse (fail closed) */
     const char *keys_at;
     server_rec *key_server; /* whose ClerkAPIURL the secret key goes to (key_api_error) */
+    const struct clerk_machine_dir *machine;
 };
 
 /* A new raw record, every field unset (the module record's per-directory creator). */

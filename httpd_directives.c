@@ -19,6 +19,7 @@
 #include "httpd_jwks.h"
 #include "httpd_key_directives.h"
 #include "httpd_multidomain.h"
+#include "httpd_machine.h"
 #include "httpd_preflight.h"
 
 #include "claims.h"
@@ -336,4 +337,6 @@ const command_rec clerk_cmds[] = {
 /* Satellites, the proxy URL, organization sync (httpd_multidomain.c). */
 #define MD_SLOT DIR_SLOT(md)
     CLERK_MULTIDOMAIN_DIRECTIVES,
+    /* Machine tokens (httpd_machine.c). */
+    CLERK_MACHINE_DIRECTIVES,
     {NULL}};

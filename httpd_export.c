@@ -2,6 +2,7 @@
  * request headers (ClerkPassClaimsAs, ClerkPassNestedClaims), REMOTE_USER's header twins, and
  * their signature (ClerkSignedHeadersKeyFile). The names and values are the core's (export.h);
  * this file only puts them where httpd's handlers read them. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <apr_strings.h>
@@ -16,7 +17,9 @@
 #include "httpd_logno.h"
 #include "httpd_request.h"
 
+#include "b64url.h"
 #include "export.h"
+#include "machine_token.h"
 #include "handoff.h"
 #include "jwt.h"
 
@@ -26,6 +29,15 @@ APLOG_USE_MODULE(clerk_auth);
 static const char *claims_header_value(request_rec *r)
 {
     const clerk_req *rq = ap_get_module_config(r->request_config, &clerk_auth_module);
+    if (rq && rq->machine) {
+        if (!rq->machine->claims)
+            return NULL;
+        char *b = clerk_b64url_encode((const unsigned char *)rq->machine->claims,
+                                      strlen(rq->machine->claims));
+        const char *v = b ? apr_pstrdup(r->pool, b) : NULL;
+        free(b);
+        return v;
+    }
     size_t n;
     const char *seg = rq && rq->st.token ? clerk_jwt_payload_segment(rq->st.token->jwt, &n) : NULL;
     return seg ? apr_pstrmemdup(r->pool, seg, n) : NULL;
@@ -74,6 +86,15 @@ static void export_decision_vars(request_rec *r, const clerk_resolved *rs, clerk
                     env_has_clerk_names(r->subprocess_env) ? apr_table_setn : apr_table_addn};
 
     const int signed_in = rq->st.status == CLERK_SIGNED_IN;
+    if (signed_in && rq->machine) { /* no session variable at all */
+        clerk_export_state_vars(&rq->st, export_var, &x);
+        clerk_machine_export_vars(rq->machine, export_var, &x);
+        if (rs->pass_as & PASS_HEADERS) {
+            apr_table_setn(r->headers_in, "X-Remote-User", rq->user);
+            apr_table_setn(r->headers_in, "X-Auth-Type", CLERK_AUTH_TYPE);
+        }
+        return;
+    }
     if (!signed_in || rq->exports == NULL) {
         const clerk_auth *auth = signed_in && rq->auth_made ? &rq->auth : NULL;
         clerk_export_vars(r->pool, &rq->st, auth, export_var, &x);

@@ -33,6 +33,16 @@ int clerk_jwks_request_keys(request_rec *r, const char *secret_key, const char *
 /* Every remote source of this process: an array of clerk_jwks_stats (jwks_remote.h). */
 apr_array_header_t *clerk_jwks_all_stats(apr_pool_t *p);
 
+struct clerk_jwks_store;
+
+/* The socache store s's key sets use (its ClerkCache, else the default shmcb), for the
+ * module's other shared records (httpd_machine.c): its get/set, whether it stays on this host,
+ * and the key records in it must be MAC'd with (this host's random key for an on-host cache;
+ * ClerkCacheKeyFile for a network one, *mac_key NULL when none is set). 0, or -1 when s has no
+ * initialised store. */
+int clerk_jwks_shared_store(server_rec *s, struct clerk_jwks_store *store, int *on_host,
+                            const unsigned char **mac_key, size_t *mac_key_len);
+
 /* Hooks of httpd_jwks.c (pre_config, post_config, child_init). */
 void clerk_jwks_register_hooks(apr_pool_t *p);
 

@@ -24,6 +24,7 @@
 #include "httpd_handshake.h"
 #include "httpd_jwks.h"
 #include "httpd_logno.h"
+#include "httpd_machine.h"
 #include "httpd_preflight.h"
 #include "httpd_redirects.h"
 #include "httpd_request.h"
@@ -159,6 +160,8 @@ static void log_decision(request_rec *r, const clerk_resolved *rs, const clerk_r
 {
     const clerk_state *st = &rq->st;
 
+    if (st->status == CLERK_SIGNED_IN && rq->machine)
+        return; /* logged by httpd_machine.c (CLERK2008) */
     if (st->status == CLERK_SIGNED_IN) {
         const char *sid = st->token->claims.sid;
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
@@ -243,6 +246,16 @@ clerk_req *clerk_decide(request_rec *r, const clerk_resolved *rs)
         if (clerk_jwks_request_keys(r, rs->secret_key, rs->jwks_url, &kc->remote) == 0)
             cc.keys = clerk_key_chain_source(kc);
     }
+    /* ClerkAcceptsToken: a machine token is decided by httpd_machine.c, the rest here. */
+    cc.verify.now_ms = rq->facts.now_ms;
+    if (clerk_machine_decide(r, rs->machine, rs->secret_key, rq->facts.authorization, &cc.verify,
+                             &cc.keys, &rq->st, &rq->machine)) {
+        if (rq->st.status == CLERK_SIGNED_IN)
+            rq->user = rq->machine->subject;
+        else
+            rq->machine = NULL;
+        goto decided;
+    }
     clerk_request_state(r->pool, &rq->facts, &cc, &rq->st);
 
     if (rq->st.status == CLERK_SIGNED_IN) {
@@ -265,6 +278,7 @@ clerk_req *clerk_decide(request_rec *r, const clerk_resolved *rs)
             clerk_request_state_claims_unreadable(r->pool, &rq->facts, &rq->st);
         }
     }
+decided:
     log_decision(r, rs, rq);
     clerk_status_count_decision(0, rq->st.status, rq->st.reason);
 
@@ -433,6 +447,8 @@ int clerk_request_identity(request_rec *r, clerk_identity *id)
         return CLERK_IDENTITY_PREFLIGHT;
     if (rq->st.status != CLERK_SIGNED_IN)
         return CLERK_IDENTITY_NONE;
+    if (rq->machine)
+        return CLERK_IDENTITY_MACHINE;
     /* Made only when a Require line asks: Require valid-user never pays for it. The decision
      * already checked that it can be made (clerk_token_exports.ok). */
     if (!rq->auth_made) {
@@ -447,6 +463,13 @@ int clerk_request_identity(request_rec *r, clerk_identity *id)
 }
 
 /* mod_authz_core asks for our challenge when it denies with 401. */
+const clerk_machine *clerk_request_machine(request_rec *r)
+{
+    const clerk_req *rq = ap_get_module_config(r->request_config, &clerk_auth_module);
+    return rq && rq->decided && !rq->preflight && rq->st.status == CLERK_SIGNED_IN ? rq->machine
+                                                                                   : NULL;
+}
+
 int clerk_note_auth_failure(request_rec *r, const char *auth_type)
 {
     if (strcasecmp(auth_type, CLERK_AUTH_TYPE) != 0)

@@ -28,11 +28,18 @@ typedef struct clerk_identity {
 enum {
     CLERK_IDENTITY_NONE = 0,      /* not signed in through AuthType Clerk */
     CLERK_IDENTITY_SIGNED_IN = 1, /* *id filled */
-    CLERK_IDENTITY_PREFLIGHT = 2  /* a CORS preflight let through without credentials */
+    CLERK_IDENTITY_PREFLIGHT = 2, /* a CORS preflight let through without credentials */
+    CLERK_IDENTITY_MACHINE = 3    /* signed in with a machine token (clerk_request_machine) */
 };
 
-/* Which of the CLERK_IDENTITY_* r is; fills id when signed in. */
+/* Which of the CLERK_IDENTITY_* r is; fills id when signed in with a session token. A request
+ * signed in with a machine token is CLERK_IDENTITY_MACHINE (no session claims: the session
+ * providers deny it, as the SDK's machine has() answers false). */
 int clerk_request_identity(request_rec *r, clerk_identity *id);
+
+struct clerk_machine;
+/* The machine token r is signed in with, or NULL. */
+const struct clerk_machine *clerk_request_machine(request_rec *r);
 
 /* The request header that signed r in ("Authorization" or "Cookie"), or NULL when r is not
  * signed in through AuthType Clerk. */
@@ -55,9 +62,10 @@ typedef struct clerk_req {
     clerk_state st;
     clerk_auth auth; /* signed in: made on first use by clerk_request_identity */
     int auth_made;
-    const clerk_token_exports *exports; /* signed in: the token's variables */
-    const char *user;                   /* signed in: REMOTE_USER */
-    const void *conf;                   /* the per_dir_config it was made under */
+    const clerk_token_exports *exports;  /* signed in: the token's variables */
+    const char *user;                    /* signed in: REMOTE_USER */
+    const void *conf;                    /* the per_dir_config it was made under */
+    const struct clerk_machine *machine; /* signed in with a machine token (httpd_machine.c) */
 } clerk_req;
 
 /* 1 when r's AuthType is Clerk. */

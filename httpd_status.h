@@ -18,6 +18,12 @@ void clerk_status_count_authz(int result);
 /* Counts one verified-token cache look-up (clerk_token_cache_set_counter), as above. */
 void clerk_status_count_cache(int hit);
 
+/* Counts one machine-token decision (type: a CLERK_TT_* machine bit, 0 when none was verified),
+ * one Backend API verification call, and one shared-cache look-up, as above. */
+void clerk_status_count_machine(unsigned type, int signed_in);
+void clerk_status_count_machine_call(int ok);
+void clerk_status_count_machine_cache(int hit);
+
 /* Where a remote key set is fetched from: Clerk's Backend API with the secret key, or a
  * ClerkJWKSURL. */
 enum { CLERK_KEY_FETCH_BACKEND_API = 0, CLERK_KEY_FETCH_JWKS_URL = 1 };

@@ -29,6 +29,7 @@
 #include "httpd_directives.h"
 #include "httpd_fapi_proxy.h"
 #include "httpd_jwks.h"
+#include "httpd_machine.h"
 #include "httpd_preflight.h"
 #include "httpd_private.h"
 #include "httpd_redirects.h"
@@ -55,6 +56,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_fixups(clerk_fixups_switched, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(clerk_fixups_switched, NULL, NULL, APR_HOOK_REALLY_LAST);
     clerk_register_authz_providers(p);
+    clerk_machine_register_hooks(p);
     clerk_jwks_register_hooks(p);
     clerk_status_register_hooks(p);
     clerk_preflight_register_hooks(p);

@@ -258,7 +258,26 @@ static int fail(clerk_error *err, const char *const *headers, const char *fmt, .
     return -1;
 }
 
+static int perform(const clerk_http_request *req, int post, clerk_http_response *resp,
+                   clerk_error *err);
+
 int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, clerk_error *err)
+{
+    return perform(req, 0, resp, err);
+}
+
+int clerk_http_post(const clerk_http_request *req, clerk_http_response *resp, clerk_error *err)
+{
+    if (req != NULL && req->post_body == NULL) {
+        if (resp != NULL)
+            memset(resp, 0, sizeof *resp);
+        return fail(err, NULL, "no body to post");
+    }
+    return perform(req, 1, resp, err);
+}
+
+static int perform(const clerk_http_request *req, int post, clerk_http_response *resp,
+                   clerk_error *err)
 {
     if (err != NULL)
         clerk_error_set(err, CLERK_R_NONE, "%s", "");
@@ -313,6 +332,10 @@ int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, cle
     SETOPT(CURLOPT_ERRORBUFFER, cerr);
     if (slot != NULL)
         SETOPT(CURLOPT_SHARE, slot->sh);
+    if (post) {
+        SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->post_len);
+        SETOPT(CURLOPT_POSTFIELDS, req->post_body);
+    }
     if (strncasecmp(req->url, "http://", 7) == 0) {
         /* Cleartext is allowed to loopback only (the startup rule), and loopback never leaves
          * the host: no proxy, ours or the environment's, may see the request, which would carry
@@ -345,6 +368,9 @@ int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, cle
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     resp->status = status;
+    const char *ct = NULL;
+    if (curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct != NULL)
+        snprintf(resp->content_type, sizeof resp->content_type, "%s", ct);
 
     if (b.too_big || pc == CURLE_FILESIZE_EXCEEDED) {
         fail(err, NULL, "response body larger than %zu bytes", b.max);

@@ -52,6 +52,7 @@ int main(void)
     srunner_add_suite(sr, fapi_proxy_suite());
     srunner_add_suite(sr, key_chain_suite());
     srunner_add_suite(sr, multidomain_suite());
+    srunner_add_suite(sr, machine_token_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

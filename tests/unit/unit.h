@@ -31,6 +31,7 @@ Suite *handoff_suite(void);
 Suite *fapi_proxy_suite(void);
 Suite *key_chain_suite(void);
 Suite *multidomain_suite(void);
+Suite *machine_token_suite(void);
 
 /* Adds k's public JWK (kid, optional alg) to ks, failing the test if the set refuses it. */
 void unit_add_jwk(clerk_keyset *ks, EVP_PKEY *k, const char *kid, const char *alg);
