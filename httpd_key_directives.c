@@ -133,8 +133,8 @@ const char *clerk_set_secret_key(cmd_parms *cmd, void *cfg, const char *arg)
 }
 
 /* A key file as operators write it (echo, an editor's final newline): its text less the white
- * space around it, so both key files accept the same files. */
-static const char *read_key_file(cmd_parms *cmd, const char *path, char **out, apr_size_t *outlen)
+ * space around it, so every key file accepts the same files. */
+const char *clerk_read_key_file(cmd_parms *cmd, const char *path, char **out, apr_size_t *outlen)
 {
     char *buf;
     apr_size_t n;
@@ -157,7 +157,7 @@ const char *clerk_set_secret_key_file(cmd_parms *cmd, void *cfg, const char *arg
 {
     char *buf;
     apr_size_t n;
-    const char *e = read_key_file(cmd, arg, &buf, &n);
+    const char *e = clerk_read_key_file(cmd, arg, &buf, &n);
 
     return e ? e : check_secret_key(cmd, cfg, buf);
 }
@@ -167,7 +167,7 @@ const char *clerk_set_handoff_key_file(cmd_parms *cmd, void *cfg, const char *ar
 {
     char *buf;
     apr_size_t n;
-    const char *e = read_key_file(cmd, arg, &buf, &n);
+    const char *e = clerk_read_key_file(cmd, arg, &buf, &n);
     if (e)
         return e;
     if (strlen(buf) != n)

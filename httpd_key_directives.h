@@ -16,6 +16,10 @@ const char *clerk_set_jwt_key(cmd_parms *cmd, void *cfg, const char *args);
 const char *clerk_set_jwks_file(cmd_parms *cmd, void *cfg, const char *arg);
 const char *clerk_set_handoff_key_file(cmd_parms *cmd, void *cfg, const char *arg);
 
+/* Reads the key file at path (under ServerRoot when relative; at most 4 KiB) into *out, less the
+ * white space around it; returns the directive's error otherwise. */
+const char *clerk_read_key_file(cmd_parms *cmd, const char *path, char **out, apr_size_t *outlen);
+
 /* Remembers where d's key source starts (its first key directive) and the server it is in. */
 void clerk_note_key_source(cmd_parms *cmd, clerk_dir_conf *d);
 

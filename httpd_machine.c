@@ -21,6 +21,7 @@
 #include "authorization.h"
 #include "http_fetch.h"
 #include "httpd_jwks.h"
+#include "httpd_key_directives.h"
 #include "httpd_logno.h"
 #include "httpd_request.h"
 #include "httpd_status.h"
@@ -98,6 +99,22 @@ const char *clerk_machine_set_secret_key(cmd_parms *cmd, void *cfg, const char *
     if (!*arg || strpbrk(arg, " \t\r\n"))
         return cmd_err(cmd, "needs a machine secret key without spaces");
     dir_of(cmd, cfg)->machine_secret_key = arg;
+    return NULL;
+}
+
+const char *clerk_machine_set_secret_key_file(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    char *buf;
+    apr_size_t n;
+    const char *e = clerk_read_key_file(cmd, arg, &buf, &n);
+    if (e)
+        return e;
+    if (!n || strlen(buf) != n || strpbrk(buf, " \t\r\n"))
+        return cmd_err(cmd, apr_psprintf(cmd->pool,
+                                         "'%s' does not hold one machine secret key (empty, or "
+                                         "spaces, lines or NUL bytes inside)",
+                                         arg));
+    dir_of(cmd, cfg)->machine_secret_key = buf;
     return NULL;
 }
 

@@ -9,13 +9,14 @@
 #include "machine_token.h"
 #include "request_state.h"
 
-/* ClerkAcceptsToken, ClerkMachineSecretKey, ClerkMachineTokenCacheTTL and
+/* ClerkAcceptsToken, ClerkMachineSecretKey[File], ClerkMachineTokenCacheTTL and
  * ClerkMachineTokenNegativeCacheTTL of one section; NULL in a record that sets none. */
 typedef struct clerk_machine_dir clerk_machine_dir;
 
 /* Directive handlers: cmd->info is the offset of the record's clerk_machine_dir pointer. */
 const char *clerk_machine_set_accepts(cmd_parms *cmd, void *cfg, const char *args);
 const char *clerk_machine_set_secret_key(cmd_parms *cmd, void *cfg, const char *arg);
+const char *clerk_machine_set_secret_key_file(cmd_parms *cmd, void *cfg, const char *arg);
 const char *clerk_machine_set_ttl(cmd_parms *cmd, void *cfg, const char *arg);
 const char *clerk_machine_set_negative_ttl(cmd_parms *cmd, void *cfg, const char *arg);
 
@@ -48,6 +49,9 @@ void clerk_machine_register_authz_providers(apr_pool_t *p);
                      "oauth_token, or any"),                                                       \
         AP_INIT_TAKE1("ClerkMachineSecretKey", clerk_machine_set_secret_key, DIR_SLOT(machine),    \
                       CLERK_SCOPE, "machine secret key M2M tokens are verified with"),             \
+        AP_INIT_TAKE1("ClerkMachineSecretKeyFile", clerk_machine_set_secret_key_file,              \
+                      DIR_SLOT(machine), CLERK_SCOPE,                                              \
+                      "file holding the machine secret key M2M tokens are verified with"),         \
         AP_INIT_TAKE1("ClerkMachineTokenCacheTTL", clerk_machine_set_ttl, DIR_SLOT(machine),       \
                       CLERK_SCOPE, "seconds a verified machine token is trusted (default 60)"),    \
         AP_INIT_TAKE1("ClerkMachineTokenNegativeCacheTTL", clerk_machine_set_negative_ttl,         \

@@ -72,7 +72,7 @@ def fake(minter):
 @pytest.fixture(scope="module")
 def server(work, fake, minter):
     h = ModuleHttpd(os.path.join(work, "machine-tokens"))
-    names = list(LOCATIONS) + list(REQUIRES)
+    names = list(LOCATIONS) + list(REQUIRES) + ["m2mfile"]
     for n in names:
         d = os.path.join(h.work, "htdocs", n)
         os.makedirs(d, exist_ok=True)
@@ -83,6 +83,12 @@ def server(work, fake, minter):
                        jwt_key=minter.pub_pem if n == "jwt" else None)
               for n, e in LOCATIONS.items()]
     blocks += [location(n, e, r) for n, (e, r) in REQUIRES.items()]
+    # The machine secret key from a file, written as an editor leaves it (final newline).
+    msk_file = os.path.join(h.work, "machine-secret-key")
+    with open(msk_file, "w") as f:
+        f.write(MSK + "\n")
+    blocks.append(location("m2mfile", "ClerkAcceptsToken m2m_token\n    "
+                           'ClerkMachineSecretKeyFile "%s"' % msk_file, secret=False))
     h.configure("""ClerkAPIURL {api}
 ClerkFetchTimeout 1 2
 LimitRequestFieldSize 16384
@@ -189,6 +195,15 @@ def test_opaque_oauth_audience(server, fake):
 def test_machine_secret_key_verifies_m2m(server, fake):
     m = fake.issue_m2m("mch_43")
     assert env_of(call(server, "/m2mmsk/env.cgi", m))["REMOTE_USER"] == "mch_43"
+    calls = [c for c in fake.requests if c[0] == "/m2m_tokens/verify"]
+    assert calls[-1][2]["authorization"] == "Bearer " + MSK
+
+
+def test_machine_secret_key_file_verifies_m2m(server, fake):
+    """ClerkMachineSecretKeyFile: the key read from the file at startup (trimmed) is the one the
+    Backend API sees, with no ClerkSecretKey in the section."""
+    m = fake.issue_m2m("mch_44")
+    assert env_of(call(server, "/m2mfile/env.cgi", m))["REMOTE_USER"] == "mch_44"
     calls = [c for c in fake.requests if c[0] == "/m2m_tokens/verify"]
     assert calls[-1][2]["authorization"] == "Bearer " + MSK
 
@@ -377,10 +392,18 @@ def test_status_page_counts(server, fake):
 def test_bad_directives_stop_configtest(work, server):
     """A typo in ClerkAcceptsToken or the TTLs fails `apache2 -t` naming the directive and line."""
     from conftest import APACHE, run
+    empty, two, big = (os.path.join(server.work, n) for n in ("msk-empty", "msk-two", "msk-big"))
+    for path, text in ((empty, "\n"), (two, MSK + "\n" + MSK + "\n"), (big, "ak_" + "x" * 5000)):
+        with open(path, "w") as f:
+            f.write(text)
     for line, needle in (("ClerkAcceptsToken api_keys", "'api_keys' is not a token type"),
                          ("ClerkAcceptsToken any api_key", "'any' stands alone"),
                          ("ClerkMachineTokenCacheTTL 1h", "not a number of seconds"),
-                         ("ClerkMachineTokenNegativeCacheTTL -1", "not a number of seconds")):
+                         ("ClerkMachineTokenNegativeCacheTTL -1", "not a number of seconds"),
+                         ("ClerkMachineSecretKeyFile /nonexistent/msk", "cannot open"),
+                         ('ClerkMachineSecretKeyFile "%s"' % empty, "does not hold one machine"),
+                         ('ClerkMachineSecretKeyFile "%s"' % two, "does not hold one machine"),
+                         ('ClerkMachineSecretKeyFile "%s"' % big, "larger than 4096 bytes")):
         conf = os.path.join(server.work, "bad.conf")
         with open(server.conf) as f:
             text = f.read()
