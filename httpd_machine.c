@@ -5,12 +5,14 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <apr_atomic.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include "httpd.h"
 #include "http_config.h"
@@ -184,6 +186,14 @@ static apr_hash_t *flights; /* cache key -> inflight * */
 /* Per process: records handed to waiters when no store key exists. */
 static unsigned char process_key[32];
 
+/* The instance keys (with their API URL) whose refusal (HTTP 401) this process has reported:
+ * each is reported once, as anyone can send tokens that make it happen again (the status page
+ * keeps counting). Guarded by refusal_mu; at most REFUSALS_MAX, then nothing more is reported. */
+#define REFUSALS_MAX 64
+static apr_thread_mutex_t *refusal_mu;
+static apr_hash_t *refusals;      /* SHA-256(api_url LF key) -> "" */
+static apr_uint32_t refusal_once; /* when refusal_mu could not be made */
+
 static void flight_free(inflight *f)
 {
     free(f->rec);
@@ -201,6 +211,9 @@ static void machine_child_init(apr_pool_t *pchild, server_rec *s)
         flight_cv = NULL;
     }
     flights = apr_hash_make(pchild);
+    if (apr_thread_mutex_create(&refusal_mu, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS)
+        refusal_mu = NULL;
+    refusals = apr_hash_make(pchild);
     if (RAND_bytes(process_key, sizeof process_key) != 1)
         flight_mu = NULL; /* no key to hand records over with: no single flight */
 }
@@ -212,6 +225,26 @@ static int is_json_type(const char *ct)
     static const char want[] = "application/json";
     size_t n = sizeof want - 1;
     return strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static int first_refusal(request_rec *r, const char *api_url, const char *auth_key)
+{
+    if (!refusal_mu || !refusals)
+        return apr_atomic_cas32(&refusal_once, 1, 0) == 0;
+    unsigned char id[SHA256_DIGEST_LENGTH];
+    char *both = apr_pstrcat(r->pool, api_url, "\n", auth_key, NULL);
+    SHA256((const unsigned char *)both, strlen(both), id);
+    OPENSSL_cleanse(both, strlen(both));
+    int first = 0;
+    if (apr_thread_mutex_lock(refusal_mu) != APR_SUCCESS)
+        return 0;
+    if (!apr_hash_get(refusals, id, sizeof id) && apr_hash_count(refusals) < REFUSALS_MAX) {
+        void *k = apr_pmemdup(apr_hash_pool_get(refusals), id, sizeof id);
+        apr_hash_set(refusals, k, sizeof id, "");
+        first = 1;
+    }
+    apr_thread_mutex_unlock(refusal_mu);
+    return first;
 }
 
 /* POSTs the token to the configured Backend API. Returns 0 with *resource (pool copy of the
@@ -264,7 +297,7 @@ static int call_backend_api(request_rec *r, unsigned type, const char *tok, cons
     }
     if (resp.status < 200 || resp.status > 299) {
         clerk_machine_status_error(type, resp.status, err);
-        if (resp.status == 401)
+        if (resp.status == 401 && first_refusal(r, fs.api_url, auth_key))
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           CLERK_LOGNO(2002) "the Backend API at %s refused this location's secret "
                                             "key (HTTP 401): every %s is signed out "

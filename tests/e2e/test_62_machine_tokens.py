@@ -339,6 +339,25 @@ def test_wrong_secret_key_is_secret_key_invalid(server, fake):
     assert server.wait_log("CLERK2002")
 
 
+def test_refused_secret_key_is_logged_once_per_process(server, fake):
+    """Any client can make the Backend API refuse the key again (a random ak_ token is enough),
+    so the error is logged once per process and key, not once per request; every request still
+    answers secret-key-invalid."""
+    import re
+    keys = fake.secret_keys
+    fake.secret_keys = ["sk_test_other"]
+    try:
+        for i in range(12):
+            r = call(server, ("/ak/env.cgi", "/list/env.cgi")[i % 2], fake.issue_api_key("user_1"))
+            assert r.status == 401 and reason(r) == "secret-key-invalid"
+    finally:
+        fake.secret_keys = keys
+    assert server.wait_log("CLERK2002")
+    lines = [ln for ln in server.log_text().splitlines() if "CLERK2002" in ln]
+    pids = [re.search(r"\[pid (\d+)", ln).group(1) for ln in lines]
+    assert len(pids) == len(set(pids)), lines
+
+
 def test_bad_tokens_are_refused_unsent(server, fake):
     before = len(fake.machine_calls())
     big = "ak_" + "a" * 10240
