@@ -236,17 +236,20 @@ static void collect_sources(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     }
 }
 
-/* Whether any directive in the tree names a remote source (then the cache is made, even when
- * only an .htaccess-reachable section would use it). */
-static int tree_names_remote(const ap_directive_t *d)
+/* Whether any directive in the tree names a remote source, or machine tokens, whose Backend API
+ * answers are shared through the same store (httpd_machine.c) even when the section's keys are
+ * local: then the cache is made, even when only an .htaccess-reachable section would use it. */
+static int tree_needs_cache(const ap_directive_t *d)
 {
+    static const char *const names[] = {"ClerkSecretKey",        "ClerkSecretKeyFile",
+                                        "ClerkJWKSURL",          "ClerkAcceptsToken",
+                                        "ClerkMachineSecretKey", "ClerkMachineSecretKeyFile"};
     for (; d; d = d->next) {
-        if (d->first_child && tree_names_remote(d->first_child))
+        if (d->first_child && tree_needs_cache(d->first_child))
             return 1;
-        if (strcasecmp(d->directive, "ClerkSecretKey") == 0 ||
-            strcasecmp(d->directive, "ClerkSecretKeyFile") == 0 ||
-            strcasecmp(d->directive, "ClerkJWKSURL") == 0)
-            return 1;
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (strcasecmp(d->directive, names[i]) == 0)
+                return 1;
     }
     return 0;
 }
@@ -271,7 +274,7 @@ static int jwks_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
         return 500;
     }
     apr_pool_cleanup_register(pconf, NULL, curl_cleanup, apr_pool_cleanup_null);
-    if (!tree_names_remote(ap_conftree))
+    if (!tree_needs_cache(ap_conftree))
         return OK;
     if ((g->host = clerk_jwks_host_state(s)) == NULL)
         return 500;

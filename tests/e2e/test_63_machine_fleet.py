@@ -178,3 +178,43 @@ def test_no_token_text_in_the_cache(fleet, fake):
     # The socache providers write keys hex-encoded.
     assert b"clerk-mt:".hex().encode() in data, data[:400]
     assert tok.encode() not in data and tok.encode().hex().encode() not in data
+
+
+MSK = "ak_fleetmachinekey" + "5" * 22
+remember_secret(MSK)
+
+
+@pytest.fixture(scope="module")
+def m2m_only(work, fake, minter):
+    """A server whose sections name no remote key source: local PEM keys for sessions, only
+    ClerkMachineSecretKey for opaque M2M tokens, and no ClerkCache line (the default shmcb)."""
+    fake.machine_secret_keys.append(MSK)
+    h = ModuleHttpd(os.path.join(work, "machine-fleet-m2m-only"))
+    os.makedirs(os.path.join(h.work, "htdocs", "m"), exist_ok=True)
+    with open(os.path.join(h.work, "htdocs", "m", "hello.txt"), "w") as f:
+        f.write("hello\n")
+    h.configure("""ClerkAPIURL {api}
+<Location /m/>
+    AuthType Clerk
+    AuthName clerk-e2e
+    ClerkPublishableKey {pk}
+    ClerkJWTKey "file:{pem}"
+    ClerkMachineSecretKey {msk}
+    ClerkAcceptsToken m2m_token
+    Require valid-user
+</Location>
+""".format(api=fake.base, pk=PK, pem=minter.pub_pem, msk=MSK), mpm_conf=MPM)
+    h.start()
+    yield h
+    h.stop()
+
+
+def test_machine_secret_key_alone_still_shares_one_verification(m2m_only, fake):
+    """With no ClerkSecretKey/ClerkJWKSURL anywhere the shared cache is still made for machine
+    tokens: N requests over both processes of the server, one Backend API call."""
+    tok = fake.issue_m2m("mch_fleet")
+    for i in range(N):
+        r = ask(m2m_only, tok)
+        assert r.status == 200, (i, r, m2m_only.tail())
+    assert len(pids_of(m2m_only)) == 2, pids_of(m2m_only)
+    assert fake.verify_calls(tok) == 1, fake.verify_calls(tok)
