@@ -29,6 +29,7 @@
 #include "httpd_status.h"
 #include "httpd_machine.h"
 #include "jwks_remote.h"
+#include "machine_guard.h"
 #include "machine_jwt.h"
 #include "machine_token.h"
 #include "request_state.h"
@@ -376,6 +377,8 @@ static int read_store(request_rec *r, const store_view *v, const char *ck, unsig
                                        m, err);
 }
 
+static apr_uint32_t guard_min; /* the minute (of the request clock) CLERK2010 was last logged */
+
 /* Verifies tok (of type) for r: the shared cache, else one Backend API call per process at a
  * time for this token. Returns 0 signed in (*m), -1 refused (err). */
 static int verify_opaque(request_rec *r, const clerk_machine_dir *md, unsigned type,
@@ -440,8 +443,27 @@ static int verify_opaque(request_rec *r, const clerk_machine_dir *md, unsigned t
     }
 
     const char *resource = NULL;
-    int rc = call_backend_api(r, type, tok, auth_key, now_ms, &resource, m, err);
-    *how = apr_pstrcat(r->pool, *how, " (Backend API)", NULL);
+    int rc;
+    clerk_machine_verdict gv = clerk_machine_guard_begin(now_ms);
+    if (gv == CLERK_MACHINE_GO) {
+        rc = call_backend_api(r, type, tok, auth_key, now_ms, &resource, m, err);
+        clerk_machine_guard_end();
+        *how = apr_pstrcat(r->pool, *how, " (Backend API)", NULL);
+    } else {
+        /* Any client can send fresh tokens: one line a minute per process says it happens. */
+        apr_uint32_t minute = (apr_uint32_t)(now_ms / 60000), last = apr_atomic_read32(&guard_min);
+        if (last != minute && apr_atomic_cas32(&guard_min, minute, last) == last)
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          CLERK_LOGNO(2010) "%s not verified: this process already runs %d "
+                                            "Backend API verifications or started %d this second "
+                                            "(%s; signed out: unexpected-error; logged once a "
+                                            "minute)",
+                          clerk_token_type_name(type), CLERK_MACHINE_MAX_IN_FLIGHT,
+                          CLERK_MACHINE_MAX_PER_SECOND, clerk_machine_verdict_str(gv));
+        rc = clerk_error_set(err, CLERK_R_UNEXPECTED_ERROR,
+                             "Unexpected error: too many Backend API verifications at once.");
+        *how = apr_pstrcat(r->pool, *how, " (refused: ", clerk_machine_verdict_str(gv), ")", NULL);
+    }
 
     /* Shared: a verified token until min(its expiry, the TTL); a token Clerk does not know, or
      * refuses, for the short negative TTL. Outages and key failures are never cached. */

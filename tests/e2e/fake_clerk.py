@@ -89,6 +89,9 @@ class FakeClerk:
         self.machine_log = []  # (path, token or None) of every verify call
         self.machine_mode = None
         self.machine_hold = None
+        # Verify calls waiting on machine_hold now, and the most that ever waited at once.
+        self.machine_held = 0
+        self.machine_max_held = 0
         self.machine_release = threading.Event()
         self.srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.srv.daemon_threads = True
@@ -276,7 +279,12 @@ class FakeClerk:
         if member is None:
             return self._send(h, 404, {"errors": [{"code": "resource_not_found"}]})
         if hold is not None:
+            with self.lock:
+                self.machine_held += 1
+                self.machine_max_held = max(self.machine_max_held, self.machine_held)
             hold.wait(30)
+            with self.lock:
+                self.machine_held -= 1
         keys = self.secret_keys + (self.machine_secret_keys if member == "token" else [])
         if h.headers.get("Authorization") not in ["Bearer " + k for k in keys]:
             return self._send(h, 401, {"errors": [{"message": "Invalid secret key",

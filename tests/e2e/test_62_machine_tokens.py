@@ -310,6 +310,45 @@ def test_single_flight_in_one_process(server, fake):
     assert 1 <= fake.verify_calls(tok) <= 2, fake.verify_calls(tok)
 
 
+def test_backend_api_calls_are_bounded_per_process(server, fake):
+    """A flood of fresh tokens (each in no cache) cannot open unbounded outbound calls: at most 8
+    verifications run at once per process (this server has at most two); the others are signed
+    out with unexpected-error without a call, and CLERK2010 says so. The fake holds every call,
+    so they are all in flight together; counted by the fake, never timed."""
+    from collections import Counter
+    per_process, processes, k = 8, 2, 40
+    toks = [fake.issue_api_key("user_flood") for _ in range(k)]
+    for t in toks:
+        remember(t)
+    before = len(fake.machine_calls())
+    fake.machine_max_held = 0
+    fake.machine_hold = threading.Event()
+    results = []
+    try:
+        threads = [threading.Thread(target=lambda t=t: results.append(
+            call(server, "/ak/env.cgi", t))) for t in toks]
+        for t in threads:
+            t.start()
+        # Bounded: until every request is either answered or waiting at the fake.
+        for _ in range(200):
+            if len(results) + len(fake.machine_calls()) - before >= k:
+                break
+            threading.Event().wait(0.05)
+        held = fake.machine_max_held
+        fake.machine_hold.set()
+        for t in threads:
+            t.join(20)
+    finally:
+        fake.machine_hold.set()
+        fake.machine_hold = None
+    assert len(results) == k
+    assert 1 <= held <= per_process * processes, held
+    outcomes = Counter((r.status, reason(r)) for r in results)
+    refused = outcomes[(401, "unexpected-error")]
+    assert refused >= 1 and refused + outcomes[(200, None)] == k, outcomes
+    assert server.wait_log("CLERK2010")
+
+
 @pytest.mark.parametrize("mode", ["500", "garbage", "huge", "wrong-type", "slow"])
 def test_backend_api_failures_fail_closed(server, fake, mode):
     tok = fake.issue_api_key("user_1")

@@ -7,6 +7,7 @@
 #include <apr_pools.h>
 #include <apr_strings.h>
 #include "b64url.h"
+#include "machine_guard.h"
 #include "machine_jwt.h"
 #include "machine_token.h"
 #include "mint.h"
@@ -536,6 +537,33 @@ START_TEST(oauth_jwt_verifies_locally)
 }
 END_TEST
 
+/* The per-process bound on Backend API verifications: in flight, then per second of the request
+ * clock (a second from just before does not reset the count). */
+START_TEST(guard_bounds_calls_in_flight_and_per_second)
+{
+    int64_t t = INT64_C(1900000000000);
+    for (int i = 0; i < CLERK_MACHINE_MAX_IN_FLIGHT; i++)
+        ck_assert_int_eq(clerk_machine_guard_begin(t), CLERK_MACHINE_GO);
+    ck_assert_int_eq(clerk_machine_guard_begin(t), CLERK_MACHINE_TOO_MANY_NOW);
+    clerk_machine_guard_end();
+    ck_assert_int_eq(clerk_machine_guard_begin(t), CLERK_MACHINE_GO);
+    for (int i = 0; i < CLERK_MACHINE_MAX_IN_FLIGHT; i++)
+        clerk_machine_guard_end();
+    int started = CLERK_MACHINE_MAX_IN_FLIGHT + 1;
+    for (; started < CLERK_MACHINE_MAX_PER_SECOND; started++) {
+        ck_assert_int_eq(clerk_machine_guard_begin(t + 999), CLERK_MACHINE_GO);
+        clerk_machine_guard_end();
+    }
+    ck_assert_int_eq(clerk_machine_guard_begin(t + 999), CLERK_MACHINE_TOO_MANY_SECOND);
+    ck_assert_int_eq(clerk_machine_guard_begin(t - 1), CLERK_MACHINE_TOO_MANY_SECOND);
+    ck_assert_str_eq(clerk_machine_verdict_str(CLERK_MACHINE_TOO_MANY_SECOND),
+                     "too-many-per-second");
+    /* The next second starts afresh. */
+    ck_assert_int_eq(clerk_machine_guard_begin(t + 1000), CLERK_MACHINE_GO);
+    clerk_machine_guard_end();
+}
+END_TEST
+
 Suite *machine_token_suite(void)
 {
     Suite *s = suite_create("machine_token");
@@ -552,6 +580,7 @@ Suite *machine_token_suite(void)
     tcase_add_test(tc, statuses_map);
     tcase_add_test(tc, cache_keys_hide_the_token);
     tcase_add_test(tc, records_round_trip_and_refuse_forgery);
+    tcase_add_test(tc, guard_bounds_calls_in_flight_and_per_second);
     suite_add_tcase(s, tc);
     TCase *jt = tcase_create("jwt");
     tcase_add_checked_fixture(jt, jwt_setup, jwt_teardown);
