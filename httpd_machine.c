@@ -187,9 +187,10 @@ static apr_hash_t *flights; /* cache key -> inflight * */
 /* Per process: records handed to waiters when no store key exists. */
 static unsigned char process_key[32];
 
-/* The instance keys (with their API URL) whose refusal (HTTP 401) this process has reported:
- * each is reported once, as anyone can send tokens that make it happen again (the status page
- * keeps counting). Guarded by refusal_mu; at most REFUSALS_MAX, then nothing more is reported. */
+/* The configuration errors this process has reported (an instance key with its API URL the
+ * Backend API refused with HTTP 401; a section with no key to verify with): each is reported once,
+ * as anyone can send tokens that make it happen again (the status page keeps counting). Guarded
+ * by refusal_mu; at most REFUSALS_MAX, then nothing more is reported. */
 #define REFUSALS_MAX 64
 static apr_thread_mutex_t *refusal_mu;
 static apr_hash_t *refusals;      /* SHA-256(api_url LF key) -> "" */
@@ -228,12 +229,13 @@ static int is_json_type(const char *ct)
     return strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
-static int first_refusal(request_rec *r, const char *api_url, const char *auth_key)
+/* 1 the first time this process reports the condition (what, about) */
+static int first_report(request_rec *r, const char *what, const char *about)
 {
     if (!refusal_mu || !refusals)
         return apr_atomic_cas32(&refusal_once, 1, 0) == 0;
     unsigned char id[SHA256_DIGEST_LENGTH];
-    char *both = apr_pstrcat(r->pool, api_url, "\n", auth_key, NULL);
+    char *both = apr_pstrcat(r->pool, what, "\n", about, NULL);
     SHA256((const unsigned char *)both, strlen(both), id);
     OPENSSL_cleanse(both, strlen(both));
     int first = 0;
@@ -298,7 +300,7 @@ static int call_backend_api(request_rec *r, unsigned type, const char *tok, cons
     }
     if (resp.status < 200 || resp.status > 299) {
         clerk_machine_status_error(type, resp.status, err);
-        if (resp.status == 401 && first_refusal(r, fs.api_url, auth_key))
+        if (resp.status == 401 && first_report(r, fs.api_url, auth_key))
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           CLERK_LOGNO(2002) "the Backend API at %s refused this location's secret "
                                             "key (HTTP 401): every %s is signed out "
@@ -547,11 +549,13 @@ int clerk_machine_decide(request_rec *r, const clerk_machine_dir *md, const char
         rc = clerk_machine_jwt_verify(r->pool, tok, strlen(tok), verify, keys, m, &type, &err);
         how = "local JWT";
     } else if (!auth_key) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      CLERK_LOGNO(2007) "ClerkAcceptsToken accepts %s at %s but no ClerkSecretKey "
-                                        "(or ClerkMachineSecretKey for m2m_token) is set there: "
-                                        "every such token is signed out",
-                      clerk_token_type_name(type), r->uri);
+        if (first_report(r, "no key for the section", apr_psprintf(r->pool, "%pp", (void *)md)))
+            ap_log_rerror(
+                APLOG_MARK, APLOG_ERR, 0, r,
+                CLERK_LOGNO(2007) "ClerkAcceptsToken accepts %s at %s but no ClerkSecretKey "
+                                  "(or ClerkMachineSecretKey for m2m_token) is set there: "
+                                  "every such token is signed out",
+                clerk_token_type_name(type), r->uri);
         rc = clerk_error_set(&err, CLERK_R_UNEXPECTED_ERROR,
                              "Machine token authentication requires either a Machine secret key "
                              "or a Clerk secret key.");

@@ -416,6 +416,13 @@ def test_no_secret_key_fails_closed_with_a_reason(server, fake):
     assert r.status == 401 and reason(r) == "unexpected-error"
     assert server.wait_log("CLERK2007")
     assert fake.verify_calls(tok) == 0
+    # Any client can repeat it: the error is logged once per process, not once per request.
+    import re
+    for _ in range(10):
+        assert call(server, "/nokey/env.cgi", tok).status == 401
+    lines = [ln for ln in server.log_text().splitlines() if "CLERK2007" in ln]
+    pids = [re.search(r"\[pid (\d+)", ln).group(1) for ln in lines]
+    assert len(pids) == len(set(pids)), lines
 
 
 def test_status_page_counts(server, fake):
