@@ -446,8 +446,8 @@ static int verify_opaque(request_rec *r, const clerk_machine_dir *md, unsigned t
 
     const char *resource = NULL;
     int rc;
-    clerk_machine_verdict gv = clerk_machine_guard_begin(now_ms);
-    if (gv == CLERK_MACHINE_GO) {
+    clerk_bound_verdict gv = clerk_machine_guard_begin(now_ms);
+    if (gv == CLERK_BOUND_GO) {
         rc = call_backend_api(r, type, tok, auth_key, now_ms, &resource, m, err);
         clerk_machine_guard_end();
         *how = apr_pstrcat(r->pool, *how, " (Backend API)", NULL);
@@ -461,10 +461,10 @@ static int verify_opaque(request_rec *r, const clerk_machine_dir *md, unsigned t
                                             "(%s; signed out: unexpected-error; logged once a "
                                             "minute)",
                           clerk_token_type_name(type), CLERK_MACHINE_MAX_IN_FLIGHT,
-                          CLERK_MACHINE_MAX_PER_SECOND, clerk_machine_verdict_str(gv));
+                          CLERK_MACHINE_MAX_PER_SECOND, clerk_bound_verdict_str(gv));
         rc = clerk_error_set(err, CLERK_R_UNEXPECTED_ERROR,
                              "Unexpected error: too many Backend API verifications at once.");
-        *how = apr_pstrcat(r->pool, *how, " (refused: ", clerk_machine_verdict_str(gv), ")", NULL);
+        *how = apr_pstrcat(r->pool, *how, " (refused: ", clerk_bound_verdict_str(gv), ")", NULL);
     }
 
     /* Shared: a verified token until min(its expiry, the TTL); a token Clerk does not know, or

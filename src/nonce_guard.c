@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <openssl/evp.h>
+#include "call_bound.h"
 #include "nonce_guard.h"
 
 #define WAYS 4 /* entries per set: a new failure evicts the one expiring first */
@@ -12,11 +13,10 @@ typedef struct failed_entry {
     int64_t until_ms; /* 0: free */
 } failed_entry;
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* guards failed */
 static failed_entry failed[SETS][WAYS];
-static int in_flight;
-static int64_t second; /* the second (now_ms / 1000) counted below */
-static int started_in_second;
+static clerk_call_bound bound =
+    CLERK_CALL_BOUND_INIT(CLERK_NONCE_MAX_IN_FLIGHT, CLERK_NONCE_MAX_PER_SECOND);
 
 int clerk_nonce_shape_ok(const char *nonce)
 {
@@ -62,39 +62,28 @@ clerk_nonce_verdict clerk_nonce_guard_begin(const char *nonce, int64_t now_ms)
         return CLERK_NONCE_MALFORMED;
     unsigned char d[32];
     int have_digest = digest_of(nonce, d);
-    clerk_nonce_verdict v = CLERK_NONCE_GO;
     pthread_mutex_lock(&lock);
-    if (have_digest && remembered(d, now_ms)) {
-        v = CLERK_NONCE_FAILED_BEFORE;
-    } else if (in_flight >= CLERK_NONCE_MAX_IN_FLIGHT) {
-        v = CLERK_NONCE_TOO_MANY_NOW;
-    } else {
-        int64_t s = now_ms / 1000;
-        /* Threads finish their requests out of order: one from the second before counts in the
-         * current one instead of resetting it. A larger step back is the clock itself going
-         * back, and starts a new second rather than blocking exchanges until it catches up. */
-        if (s > second || s < second - 1) {
-            second = s;
-            started_in_second = 0;
-        }
-        if (started_in_second >= CLERK_NONCE_MAX_PER_SECOND) {
-            v = CLERK_NONCE_TOO_MANY_SECOND;
-        } else {
-            started_in_second++;
-            in_flight++;
-        }
-    }
+    int failed_before = have_digest && remembered(d, now_ms);
     pthread_mutex_unlock(&lock);
-    return v;
+    if (failed_before)
+        return CLERK_NONCE_FAILED_BEFORE;
+    switch (clerk_call_bound_begin(&bound, now_ms)) {
+    case CLERK_BOUND_GO:
+        return CLERK_NONCE_GO;
+    case CLERK_BOUND_TOO_MANY_NOW:
+        return CLERK_NONCE_TOO_MANY_NOW;
+    case CLERK_BOUND_TOO_MANY_SECOND:
+        break;
+    }
+    return CLERK_NONCE_TOO_MANY_SECOND;
 }
 
 void clerk_nonce_guard_end(const char *nonce, int failed_exchange, int64_t now_ms)
 {
     unsigned char d[32];
     int have_digest = failed_exchange && nonce && digest_of(nonce, d);
+    clerk_call_bound_end(&bound);
     pthread_mutex_lock(&lock);
-    if (in_flight > 0)
-        in_flight--;
     if (have_digest) {
         failed_entry *s = set_of(d);
         int victim = 0;

@@ -7,7 +7,8 @@
  * State is one table per process, behind one mutex (held only for a table look-up, never over
  * the network call): safe from any number of threads of an event/worker MPM child, and each
  * prefork child has its own. Memory is fixed at CLERK_NONCE_FAILED_SLOTS entries of a SHA-256
- * digest and an expiry; the nonce text itself is never kept. */
+ * digest and an expiry; the nonce text itself is never kept. The in-flight and per-second counts
+ * are a clerk_call_bound (call_bound.h). */
 #ifndef CLERK_NONCE_GUARD_H
 #define CLERK_NONCE_GUARD_H
 

@@ -6,6 +6,7 @@ the token or key in a log."""
 
 import json
 import os
+import re
 import secrets
 import threading
 
@@ -122,6 +123,14 @@ def env_of(r):
 
 def reason(r):
     return r.header("x-clerk-auth-reason")
+
+
+def assert_once_per_process(server, logno):
+    """logno was logged, and by no process twice (the error log names each line's pid)."""
+    assert server.wait_log(logno)
+    lines = [ln for ln in server.log_text().splitlines() if logno in ln]
+    pids = [re.search(r"\[pid (\d+)", ln).group(1) for ln in lines]
+    assert len(pids) == len(set(pids)), lines
 
 
 def test_api_key_signs_in_with_the_sdks_machine_auth_object(server, fake):
@@ -283,20 +292,17 @@ def test_cache_verifies_once_per_ttl(server, fake):
     assert fake.verify_calls(tok) == 1
 
 
-def test_single_flight_in_one_process(server, fake):
-    """Concurrent requests for one unseen token wait for one Backend API call. The fake holds
-    every verify call until released, so the requests are all in flight together."""
-    tok = fake.issue_api_key("user_4")
+def while_held(fake, requests, ready):
+    """Runs requests (callables) in threads while the fake holds every verify call; releases it
+    once ready(number answered) holds (polled, bounded) and returns the answers."""
     fake.machine_hold = threading.Event()
     results = []
     try:
-        threads = [threading.Thread(target=lambda: results.append(
-            call(server, "/cached/env.cgi", tok).status)) for _ in range(6)]
+        threads = [threading.Thread(target=lambda q=q: results.append(q())) for q in requests]
         for t in threads:
             t.start()
-        # Bounded wait for the first call to arrive; then let it answer.
-        for _ in range(100):
-            if fake.verify_calls(tok) >= 1:
+        for _ in range(200):
+            if ready(len(results)):
                 break
             threading.Event().wait(0.05)
         fake.machine_hold.set()
@@ -305,7 +311,18 @@ def test_single_flight_in_one_process(server, fake):
     finally:
         fake.machine_hold.set()
         fake.machine_hold = None
-    assert results == [200] * 6
+    return results
+
+
+def test_single_flight_in_one_process(server, fake):
+    """Concurrent requests for one unseen token wait for one Backend API call. The fake holds
+    every verify call until released, so the requests are all in flight together."""
+    tok = fake.issue_api_key("user_4")
+    # Bounded wait for the first call to arrive; then let it answer.
+    statuses = [r.status for r in while_held(
+        fake, [lambda: call(server, "/cached/env.cgi", tok)] * 6,
+        lambda done: fake.verify_calls(tok) >= 1)]
+    assert statuses == [200] * 6
     # One per httpd process at most (this server runs one or two children).
     assert 1 <= fake.verify_calls(tok) <= 2, fake.verify_calls(tok)
 
@@ -322,25 +339,10 @@ def test_backend_api_calls_are_bounded_per_process(server, fake):
         remember(t)
     before = len(fake.machine_calls())
     fake.machine_max_held = 0
-    fake.machine_hold = threading.Event()
-    results = []
-    try:
-        threads = [threading.Thread(target=lambda t=t: results.append(
-            call(server, "/ak/env.cgi", t))) for t in toks]
-        for t in threads:
-            t.start()
-        # Bounded: until every request is either answered or waiting at the fake.
-        for _ in range(200):
-            if len(results) + len(fake.machine_calls()) - before >= k:
-                break
-            threading.Event().wait(0.05)
-        held = fake.machine_max_held
-        fake.machine_hold.set()
-        for t in threads:
-            t.join(20)
-    finally:
-        fake.machine_hold.set()
-        fake.machine_hold = None
+    # Until every request is either answered or waiting at the fake.
+    results = while_held(fake, [lambda t=t: call(server, "/ak/env.cgi", t) for t in toks],
+                         lambda done: done + len(fake.machine_calls()) - before >= k)
+    held = fake.machine_max_held
     assert len(results) == k
     assert 1 <= held <= per_process * processes, held
     outcomes = Counter((r.status, reason(r)) for r in results)
@@ -382,7 +384,6 @@ def test_refused_secret_key_is_logged_once_per_process(server, fake):
     """Any client can make the Backend API refuse the key again (a random ak_ token is enough),
     so the error is logged once per process and key, not once per request; every request still
     answers secret-key-invalid."""
-    import re
     keys = fake.secret_keys
     fake.secret_keys = ["sk_test_other"]
     try:
@@ -391,10 +392,7 @@ def test_refused_secret_key_is_logged_once_per_process(server, fake):
             assert r.status == 401 and reason(r) == "secret-key-invalid"
     finally:
         fake.secret_keys = keys
-    assert server.wait_log("CLERK2002")
-    lines = [ln for ln in server.log_text().splitlines() if "CLERK2002" in ln]
-    pids = [re.search(r"\[pid (\d+)", ln).group(1) for ln in lines]
-    assert len(pids) == len(set(pids)), lines
+    assert_once_per_process(server, "CLERK2002")
 
 
 def test_bad_tokens_are_refused_unsent(server, fake):
@@ -417,12 +415,9 @@ def test_no_secret_key_fails_closed_with_a_reason(server, fake):
     assert server.wait_log("CLERK2007")
     assert fake.verify_calls(tok) == 0
     # Any client can repeat it: the error is logged once per process, not once per request.
-    import re
     for _ in range(10):
         assert call(server, "/nokey/env.cgi", tok).status == 401
-    lines = [ln for ln in server.log_text().splitlines() if "CLERK2007" in ln]
-    pids = [re.search(r"\[pid (\d+)", ln).group(1) for ln in lines]
-    assert len(pids) == len(set(pids)), lines
+    assert_once_per_process(server, "CLERK2007")
 
 
 def test_status_page_counts(server, fake):

@@ -543,23 +543,22 @@ START_TEST(guard_bounds_calls_in_flight_and_per_second)
 {
     int64_t t = INT64_C(1900000000000);
     for (int i = 0; i < CLERK_MACHINE_MAX_IN_FLIGHT; i++)
-        ck_assert_int_eq(clerk_machine_guard_begin(t), CLERK_MACHINE_GO);
-    ck_assert_int_eq(clerk_machine_guard_begin(t), CLERK_MACHINE_TOO_MANY_NOW);
+        ck_assert_int_eq(clerk_machine_guard_begin(t), CLERK_BOUND_GO);
+    ck_assert_int_eq(clerk_machine_guard_begin(t), CLERK_BOUND_TOO_MANY_NOW);
     clerk_machine_guard_end();
-    ck_assert_int_eq(clerk_machine_guard_begin(t), CLERK_MACHINE_GO);
+    ck_assert_int_eq(clerk_machine_guard_begin(t), CLERK_BOUND_GO);
     for (int i = 0; i < CLERK_MACHINE_MAX_IN_FLIGHT; i++)
         clerk_machine_guard_end();
     int started = CLERK_MACHINE_MAX_IN_FLIGHT + 1;
     for (; started < CLERK_MACHINE_MAX_PER_SECOND; started++) {
-        ck_assert_int_eq(clerk_machine_guard_begin(t + 999), CLERK_MACHINE_GO);
+        ck_assert_int_eq(clerk_machine_guard_begin(t + 999), CLERK_BOUND_GO);
         clerk_machine_guard_end();
     }
-    ck_assert_int_eq(clerk_machine_guard_begin(t + 999), CLERK_MACHINE_TOO_MANY_SECOND);
-    ck_assert_int_eq(clerk_machine_guard_begin(t - 1), CLERK_MACHINE_TOO_MANY_SECOND);
-    ck_assert_str_eq(clerk_machine_verdict_str(CLERK_MACHINE_TOO_MANY_SECOND),
-                     "too-many-per-second");
+    ck_assert_int_eq(clerk_machine_guard_begin(t + 999), CLERK_BOUND_TOO_MANY_SECOND);
+    ck_assert_int_eq(clerk_machine_guard_begin(t - 1), CLERK_BOUND_TOO_MANY_SECOND);
+    ck_assert_str_eq(clerk_bound_verdict_str(CLERK_BOUND_TOO_MANY_SECOND), "too-many-per-second");
     /* The next second starts afresh. */
-    ck_assert_int_eq(clerk_machine_guard_begin(t + 1000), CLERK_MACHINE_GO);
+    ck_assert_int_eq(clerk_machine_guard_begin(t + 1000), CLERK_BOUND_GO);
     clerk_machine_guard_end();
 }
 END_TEST
