@@ -23,6 +23,7 @@
 #include "httpd_jwks.h"
 #include "httpd_jwks_impl.h"
 #include "httpd_logno.h"
+#include "httpd_startup.h"
 #include "httpd_status.h"
 
 #include "http_fetch.h"
@@ -238,17 +239,12 @@ static void collect_sources(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 
 /* Whether any directive in the tree names a remote source (then the cache is made, even when
  * only an .htaccess-reachable section would use it). */
-static int tree_names_remote(const ap_directive_t *d)
+static void find_remote(void *ctx, const ap_directive_t *d, const ap_directive_t *vhost)
 {
-    for (; d; d = d->next) {
-        if (d->first_child && tree_names_remote(d->first_child))
-            return 1;
-        if (strcasecmp(d->directive, "ClerkSecretKey") == 0 ||
-            strcasecmp(d->directive, "ClerkSecretKeyFile") == 0 ||
-            strcasecmp(d->directive, "ClerkJWKSURL") == 0)
-            return 1;
-    }
-    return 0;
+    if (strcasecmp(d->directive, "ClerkSecretKey") == 0 ||
+        strcasecmp(d->directive, "ClerkSecretKeyFile") == 0 ||
+        strcasecmp(d->directive, "ClerkJWKSURL") == 0)
+        *(int *)ctx = 1;
 }
 
 static int jwks_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
@@ -271,7 +267,9 @@ static int jwks_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
         return 500;
     }
     apr_pool_cleanup_register(pconf, NULL, curl_cleanup, apr_pool_cleanup_null);
-    if (!tree_names_remote(ap_conftree))
+    int names_remote = 0;
+    clerk_config_walk(find_remote, &names_remote);
+    if (!names_remote)
         return OK;
     if ((g->host = clerk_jwks_host_state(s)) == NULL)
         return 500;
@@ -349,28 +347,30 @@ static void jwks_child_init(apr_pool_t *pchild, server_rec *s)
 
 /* check_config runs under `apache2 -t` too, after the virtual hosts are merged. */
 /* The first ClerkAllowRSAExponent line inside a section other than <VirtualHost> (the <If...>
- * conditionals on modules and defines leave no section), with that section in *in; or NULL.
+ * conditionals on modules and defines leave no section), with that section.
  * The exponent rule is process-wide: in a <Location> it would loosen every key of the server. */
-static const ap_directive_t *rsa_in_dir_section(const ap_directive_t *d, const ap_directive_t **in)
+typedef struct rsa_scope {
+    const ap_directive_t *rsa, *section;
+} rsa_scope;
+
+static void find_rsa_in_dir_section(void *ctx, const ap_directive_t *d, const ap_directive_t *vhost)
 {
-    for (; d; d = d->next) {
-        if (strcasecmp(d->directive, "ClerkAllowRSAExponent") == 0)
-            for (const ap_directive_t *p = d->parent; p; p = p->parent)
-                if (strcasecmp(p->directive, "<VirtualHost") != 0) {
-                    *in = p;
-                    return d;
-                }
-        const ap_directive_t *found = rsa_in_dir_section(d->first_child, in);
-        if (found)
-            return found;
-    }
-    return NULL;
+    rsa_scope *f = ctx;
+    if (f->rsa || strcasecmp(d->directive, "ClerkAllowRSAExponent") != 0)
+        return;
+    for (const ap_directive_t *p = d->parent; p; p = p->parent)
+        if (strcasecmp(p->directive, "<VirtualHost") != 0) {
+            f->rsa = d;
+            f->section = p;
+            return;
+        }
 }
 
 static int jwks_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
-    const ap_directive_t *section = NULL;
-    const ap_directive_t *rsa = rsa_in_dir_section(ap_conftree, &section);
+    rsa_scope found = {NULL, NULL};
+    clerk_config_walk(find_rsa_in_dir_section, &found);
+    const ap_directive_t *rsa = found.rsa, *section = found.section;
     if (rsa) {
         ap_log_perror(APLOG_MARK, APLOG_CRIT, 0, plog,
                       CLERK_LOGNO(1900) "ClerkAllowRSAExponent at %s:%d: not allowed in %s: it "
