@@ -96,7 +96,7 @@ const char *clerk_authz_forbid_on_failure(cmd_parms *cmd)
     return err ? apr_psprintf(cmd->pool, "cannot apply AuthzSendForbiddenOnFailure On: %s", err)
                : NULL;
 }
-typedef const char *(*arg_check_fn)(apr_pool_t *p, const char *arg);
+typedef int (*arg_check_fn)(const char *arg, clerk_error *err);
 
 /* The require line's words (Require lines are read once, at configuration time). */
 static apr_array_header_t *require_words(apr_pool_t *p, const char *line)
@@ -115,9 +115,9 @@ static const char *parse_list(cmd_parms *cmd, const char *line, const void **par
     if (words->nelts == 0)
         return apr_psprintf(cmd->pool, "Require %s needs at least one argument", name);
     for (int i = 0; i < words->nelts; i++) {
-        const char *e = check(cmd->pool, APR_ARRAY_IDX(words, i, const char *));
-        if (e)
-            return apr_psprintf(cmd->pool, "Require %s: %s", name, e);
+        clerk_error err;
+        if (check(APR_ARRAY_IDX(words, i, const char *), &err) != 0)
+            return apr_psprintf(cmd->pool, "Require %s: %s", name, err.message);
     }
     *parsed = words;
     return clerk_authz_forbid_on_failure(cmd);
