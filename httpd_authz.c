@@ -22,6 +22,7 @@
 #include "httpd_authz.h"
 #include "httpd_logno.h"
 #include "httpd_request.h"
+#include "httpd_startup.h"
 #include "httpd_status.h"
 
 APLOG_USE_MODULE(clerk_auth);
@@ -50,16 +51,24 @@ static int is_transparent_container(const ap_directive_t *d)
     return 0;
 }
 
+static int enter_transparent(void *ctx, const ap_directive_t *section)
+{
+    return is_transparent_container(section);
+}
+
+static void find_forbidden_on_failure(void *ctx, const ap_directive_t *d,
+                                      const ap_directive_t *vhost)
+{
+    if (strcasecmp(d->directive, "AuthzSendForbiddenOnFailure") == 0)
+        *(int *)ctx = 1;
+}
+
+/* Whether d or a directive after it (inside the transparent containers) sets it. */
 static int sets_forbidden_on_failure(const ap_directive_t *d)
 {
-    for (; d; d = d->next) {
-        if (strcasecmp(d->directive, "AuthzSendForbiddenOnFailure") == 0)
-            return 1;
-        if (d->first_child && is_transparent_container(d) &&
-            sets_forbidden_on_failure(d->first_child))
-            return 1;
-    }
-    return 0;
+    int found = 0;
+    clerk_config_walk_from(d, enter_transparent, find_forbidden_on_failure, &found);
+    return found;
 }
 
 const char *clerk_authz_forbid_on_failure(cmd_parms *cmd)
@@ -87,7 +96,7 @@ const char *clerk_authz_forbid_on_failure(cmd_parms *cmd)
     return err ? apr_psprintf(cmd->pool, "cannot apply AuthzSendForbiddenOnFailure On: %s", err)
                : NULL;
 }
-typedef const char *(*arg_check_fn)(apr_pool_t *p, const char *arg);
+typedef int (*arg_check_fn)(const char *arg, clerk_error *err);
 
 /* The require line's words (Require lines are read once, at configuration time). */
 static apr_array_header_t *require_words(apr_pool_t *p, const char *line)
@@ -106,9 +115,9 @@ static const char *parse_list(cmd_parms *cmd, const char *line, const void **par
     if (words->nelts == 0)
         return apr_psprintf(cmd->pool, "Require %s needs at least one argument", name);
     for (int i = 0; i < words->nelts; i++) {
-        const char *e = check(cmd->pool, APR_ARRAY_IDX(words, i, const char *));
-        if (e)
-            return apr_psprintf(cmd->pool, "Require %s: %s", name, e);
+        clerk_error err;
+        if (check(APR_ARRAY_IDX(words, i, const char *), &err) != 0)
+            return apr_psprintf(cmd->pool, "Require %s: %s", name, err.message);
     }
     *parsed = words;
     return clerk_authz_forbid_on_failure(cmd);

@@ -1,7 +1,6 @@
 /* Every directive of the module: its handler, which checks everything that can be checked while
  * the configuration is read (so `apachectl configtest` names the line of a bad key or setting),
  * and the command table. The key directives' handlers are in httpd_key_directives.c. */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,25 +148,40 @@ static const char *add_algorithm(cmd_parms *cmd, void *cfg, const char *arg)
     return NULL;
 }
 
-/* A decimal integer in [min, max] with nothing after it. */
-static const char *parse_int(cmd_parms *cmd, const char *arg, apr_int64_t min, apr_int64_t max,
-                             apr_int64_t *out)
+int clerk_parse_int(const char *arg, apr_int64_t min, apr_int64_t max, apr_int64_t *out)
 {
     char *end;
-    errno = 0;
     apr_int64_t v = apr_strtoi64(arg, &end, 10);
-    if (end == arg || *end || errno == ERANGE || v < min || v > max)
-        return clerk_cmd_error(
-            cmd, "'%s' is not an integer from %" APR_INT64_T_FMT " to %" APR_INT64_T_FMT, arg, min,
-            max);
+    if (end == arg || *end || v < min || v > max)
+        return 0;
     *out = v;
-    return NULL;
+    return 1;
+}
+
+const char *clerk_cmd_int(cmd_parms *cmd, const char *arg, apr_int64_t min, apr_int64_t max,
+                          apr_int64_t *out)
+{
+    if (clerk_parse_int(arg, min, max, out))
+        return NULL;
+    return clerk_cmd_error(cmd,
+                           "'%s' is not an integer from %" APR_INT64_T_FMT " to %" APR_INT64_T_FMT,
+                           arg, min, max);
+}
+
+const char *clerk_cmd_seconds(cmd_parms *cmd, const char *arg, apr_int64_t min, apr_int64_t max,
+                              apr_int64_t *out)
+{
+    if (clerk_parse_int(arg, min, max, out))
+        return NULL;
+    return clerk_cmd_error(
+        cmd, "'%s' is not a number of seconds from %" APR_INT64_T_FMT " to %" APR_INT64_T_FMT, arg,
+        min, max);
 }
 
 static const char *set_clock_skew(cmd_parms *cmd, void *cfg, const char *arg)
 {
-    apr_int64_t v;
-    const char *e = parse_int(cmd, arg, 0, MAX_CLOCK_SKEW_S, &v);
+    apr_int64_t v = 0;
+    const char *e = clerk_cmd_int(cmd, arg, 0, MAX_CLOCK_SKEW_S, &v);
     if (!e)
         ((clerk_dir_conf *)cfg)->clock_skew_s = (int)v;
     return e;
@@ -175,8 +189,8 @@ static const char *set_clock_skew(cmd_parms *cmd, void *cfg, const char *arg)
 
 static const char *set_max_token_size(cmd_parms *cmd, void *cfg, const char *arg)
 {
-    apr_int64_t v;
-    const char *e = parse_int(cmd, arg, MIN_TOKEN_SIZE, MAX_TOKEN_SIZE, &v);
+    apr_int64_t v = 0;
+    const char *e = clerk_cmd_int(cmd, arg, MIN_TOKEN_SIZE, MAX_TOKEN_SIZE, &v);
     if (!e)
         ((clerk_dir_conf *)cfg)->max_token_size = (apr_size_t)v;
     return e;

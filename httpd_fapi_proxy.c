@@ -58,11 +58,11 @@ const char *clerk_fapi_proxy_set(cmd_parms *cmd, void *cfg, const char *path, co
     clerk_fapi_proxy_conf *c = apr_pcalloc(cmd->pool, sizeof(*c));
     c->prefix = clerk_fapi_proxy_path(cmd->pool, path, &err);
     if (!c->prefix)
-        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err.message, NULL);
+        return clerk_cmd_error(cmd, "%s", err.message);
     if (url) {
         c->target = clerk_fapi_proxy_target(cmd->pool, url, &err);
         if (!c->target)
-            return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err.message, NULL);
+            return clerk_cmd_error(cmd, "%s", err.message);
         const char *e = clerk_cleartext_refusal(cmd, c->target, "the secret key");
         if (e)
             return e;

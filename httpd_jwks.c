@@ -23,6 +23,7 @@
 #include "httpd_jwks.h"
 #include "httpd_jwks_impl.h"
 #include "httpd_logno.h"
+#include "httpd_startup.h"
 #include "httpd_status.h"
 
 #include "http_fetch.h"
@@ -239,19 +240,14 @@ static void collect_sources(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 /* Whether any directive in the tree names a remote source, or machine tokens, whose Backend API
  * answers are shared through the same store (httpd_machine.c) even when the section's keys are
  * local: then the cache is made, even when only an .htaccess-reachable section would use it. */
-static int tree_needs_cache(const ap_directive_t *d)
+static void find_cache_user(void *ctx, const ap_directive_t *d, const ap_directive_t *vhost)
 {
     static const char *const names[] = {"ClerkSecretKey",        "ClerkSecretKeyFile",
                                         "ClerkJWKSURL",          "ClerkAcceptsToken",
                                         "ClerkMachineSecretKey", "ClerkMachineSecretKeyFile"};
-    for (; d; d = d->next) {
-        if (d->first_child && tree_needs_cache(d->first_child))
-            return 1;
-        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-            if (strcasecmp(d->directive, names[i]) == 0)
-                return 1;
-    }
-    return 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcasecmp(d->directive, names[i]) == 0)
+            *(int *)ctx = 1;
 }
 
 static int jwks_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
@@ -274,7 +270,9 @@ static int jwks_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
         return 500;
     }
     apr_pool_cleanup_register(pconf, NULL, curl_cleanup, apr_pool_cleanup_null);
-    if (!tree_needs_cache(ap_conftree))
+    int needs_cache = 0;
+    clerk_config_walk(find_cache_user, &needs_cache);
+    if (!needs_cache)
         return OK;
     if ((g->host = clerk_jwks_host_state(s)) == NULL)
         return 500;
@@ -352,28 +350,30 @@ static void jwks_child_init(apr_pool_t *pchild, server_rec *s)
 
 /* check_config runs under `apache2 -t` too, after the virtual hosts are merged. */
 /* The first ClerkAllowRSAExponent line inside a section other than <VirtualHost> (the <If...>
- * conditionals on modules and defines leave no section), with that section in *in; or NULL.
+ * conditionals on modules and defines leave no section), with that section.
  * The exponent rule is process-wide: in a <Location> it would loosen every key of the server. */
-static const ap_directive_t *rsa_in_dir_section(const ap_directive_t *d, const ap_directive_t **in)
+typedef struct rsa_scope {
+    const ap_directive_t *rsa, *section;
+} rsa_scope;
+
+static void find_rsa_in_dir_section(void *ctx, const ap_directive_t *d, const ap_directive_t *vhost)
 {
-    for (; d; d = d->next) {
-        if (strcasecmp(d->directive, "ClerkAllowRSAExponent") == 0)
-            for (const ap_directive_t *p = d->parent; p; p = p->parent)
-                if (strcasecmp(p->directive, "<VirtualHost") != 0) {
-                    *in = p;
-                    return d;
-                }
-        const ap_directive_t *found = rsa_in_dir_section(d->first_child, in);
-        if (found)
-            return found;
-    }
-    return NULL;
+    rsa_scope *f = ctx;
+    if (f->rsa || strcasecmp(d->directive, "ClerkAllowRSAExponent") != 0)
+        return;
+    for (const ap_directive_t *p = d->parent; p; p = p->parent)
+        if (strcasecmp(p->directive, "<VirtualHost") != 0) {
+            f->rsa = d;
+            f->section = p;
+            return;
+        }
 }
 
 static int jwks_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
-    const ap_directive_t *section = NULL;
-    const ap_directive_t *rsa = rsa_in_dir_section(ap_conftree, &section);
+    rsa_scope found = {NULL, NULL};
+    clerk_config_walk(find_rsa_in_dir_section, &found);
+    const ap_directive_t *rsa = found.rsa, *section = found.section;
     if (rsa) {
         ap_log_perror(APLOG_MARK, APLOG_CRIT, 0, plog,
                       CLERK_LOGNO(1900) "ClerkAllowRSAExponent at %s:%d: not allowed in %s: it "

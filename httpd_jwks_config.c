@@ -13,6 +13,7 @@
 #include "httpd.h"
 #include "http_config.h"
 
+#include "httpd_directives.h"
 #include "httpd_jwks.h"
 #include "httpd_jwks_impl.h"
 
@@ -89,17 +90,6 @@ void clerk_server_fetch_settings(server_rec *s, clerk_fetch_settings *out)
 
 /* ---- directives ------------------------------------------------------------------------ */
 
-static const char *dir_error(cmd_parms *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static const char *dir_error(cmd_parms *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    const char *msg = apr_pvsprintf(cmd->pool, fmt, ap);
-    va_end(ap);
-    return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", msg, NULL);
-}
-
 /* Server-wide only: the main server or a <VirtualHost>, never a directory section. */
 static const char *server_only(cmd_parms *cmd)
 {
@@ -115,9 +105,9 @@ const char *clerk_jwks_set_api_url(cmd_parms *cmd, void *cfg, const char *arg)
         return e;
     if (apr_uri_parse(cmd->temp_pool, arg, &u) != APR_SUCCESS || !u.scheme || !u.hostname ||
         !*u.hostname || (strcasecmp(u.scheme, "https") != 0 && strcasecmp(u.scheme, "http") != 0))
-        return dir_error(cmd, "'%s' is not an absolute http(s) URL", arg);
+        return clerk_cmd_error(cmd, "'%s' is not an absolute http(s) URL", arg);
     if (u.query || u.fragment)
-        return dir_error(cmd, "'%s' must not have a query or fragment", arg);
+        return clerk_cmd_error(cmd, "'%s' must not have a query or fragment", arg);
     clerk_jwks_srv_conf(cmd->server)->api_url = arg;
     return NULL;
 }
@@ -130,9 +120,9 @@ const char *clerk_jwks_set_ca_bundle(cmd_parms *cmd, void *cfg, const char *arg)
         return e;
     const char *path = ap_server_root_relative(cmd->pool, arg);
     if (!path)
-        return dir_error(cmd, "invalid file path '%s'", arg);
+        return clerk_cmd_error(cmd, "invalid file path '%s'", arg);
     if (clerk_http_ca_file_check(path, &err) != 0)
-        return dir_error(cmd, "%.255s", err.message);
+        return clerk_cmd_error(cmd, "%.255s", err.message);
     clerk_jwks_srv_conf(cmd->server)->ca_file = path;
     return NULL;
 }
@@ -145,7 +135,7 @@ const char *clerk_jwks_set_outgoing_proxy(cmd_parms *cmd, void *cfg, const char 
     if (e)
         return e;
     if (clerk_proxy_url_parse(arg, url, sizeof url, &err) != 0)
-        return dir_error(cmd, "the value %s", err.message);
+        return clerk_cmd_error(cmd, "the value %s", err.message);
     clerk_jwks_srv_conf(cmd->server)->proxy = apr_pstrdup(cmd->pool, url);
     return NULL;
 }
@@ -164,20 +154,20 @@ const char *clerk_jwks_set_outgoing_proxy_auth(cmd_parms *cmd, void *cfg, const 
         return e;
     const char *path = ap_server_root_relative(cmd->pool, arg);
     if (!path)
-        return dir_error(cmd, "invalid file path '%s'", arg);
+        return clerk_cmd_error(cmd, "invalid file path '%s'", arg);
     if ((rv = apr_file_open(&f, path, APR_FOPEN_READ, APR_OS_DEFAULT, cmd->temp_pool)) !=
         APR_SUCCESS)
-        return dir_error(cmd, "cannot open '%s': %pm", path, &rv);
+        return clerk_cmd_error(cmd, "cannot open '%s': %pm", path, &rv);
     rv = apr_file_read_full(f, buf, sizeof buf, &n);
     apr_file_close(f);
     if (rv != APR_SUCCESS && !APR_STATUS_IS_EOF(rv))
-        return dir_error(cmd, "cannot read '%s': %pm", path, &rv);
+        return clerk_cmd_error(cmd, "cannot read '%s': %pm", path, &rv);
     char *user = apr_palloc(cmd->pool, CLERK_PROXY_CREDS_MAX + 1);
     char *password = apr_palloc(cmd->pool, CLERK_PROXY_CREDS_MAX + 1);
     int bad = clerk_proxy_credentials_parse(buf, n, user, password, &err);
     memset(buf, 0, sizeof buf);
     if (bad)
-        return dir_error(cmd, "'%s' %s", path, err.message);
+        return clerk_cmd_error(cmd, "'%s' %s", path, err.message);
     jwks_srv *c = clerk_jwks_srv_conf(cmd->server);
     c->proxy_user = user;
     c->proxy_password = password;
@@ -193,21 +183,8 @@ const char *clerk_jwks_set_cache(cmd_parms *cmd, void *cfg, const char *arg)
     if (e)
         return e;
     if ((e = clerk_jwks_cache_make(cmd, cmd->pool, arg, &c)) != NULL)
-        return dir_error(cmd, "%s", e);
+        return clerk_cmd_error(cmd, "%s", e);
     clerk_jwks_srv_conf(cmd->server)->cache = c;
-    return NULL;
-}
-
-static const char *parse_seconds(cmd_parms *cmd, const char *arg, apr_int64_t min, apr_int64_t max,
-                                 apr_int64_t *out)
-{
-    char *end;
-    apr_int64_t v = apr_strtoi64(arg, &end, 10);
-    if (end == arg || *end || v < min || v > max)
-        return dir_error(
-            cmd, "'%s' is not a number of seconds from %" APR_INT64_T_FMT " to %" APR_INT64_T_FMT,
-            arg, min, max);
-    *out = v;
     return NULL;
 }
 
@@ -218,7 +195,7 @@ const char *clerk_jwks_set_interval(cmd_parms *cmd, void *cfg, const char *arg)
     apr_int64_t v;
     if (e)
         return e;
-    if ((e = parse_seconds(cmd, arg, 1, MAX_INTERVAL_S, &v)) != NULL)
+    if ((e = clerk_cmd_seconds(cmd, arg, 1, MAX_INTERVAL_S, &v)) != NULL)
         return e;
     jwks_srv *c = clerk_jwks_srv_conf(cmd->server);
     switch ((intptr_t)cmd->info) {
@@ -243,13 +220,14 @@ const char *clerk_jwks_set_timeout(cmd_parms *cmd, void *cfg, const char *a1, co
     jwks_srv *c = clerk_jwks_srv_conf(cmd->server);
     if (e)
         return e;
-    if ((e = parse_seconds(cmd, a2 ? a2 : a1, 1, MAX_TIMEOUT_S, &total)) != NULL)
+    if ((e = clerk_cmd_seconds(cmd, a2 ? a2 : a1, 1, MAX_TIMEOUT_S, &total)) != NULL)
         return e;
     if (a2) {
-        if ((e = parse_seconds(cmd, a1, 1, MAX_TIMEOUT_S, &connect)) != NULL)
+        if ((e = clerk_cmd_seconds(cmd, a1, 1, MAX_TIMEOUT_S, &connect)) != NULL)
             return e;
         if (connect > total)
-            return dir_error(cmd, "the connect timeout (%s) is longer than the total (%s)", a1, a2);
+            return clerk_cmd_error(cmd, "the connect timeout (%s) is longer than the total (%s)",
+                                   a1, a2);
     } else {
         connect = total < DEFAULT_CONNECT_S ? total : DEFAULT_CONNECT_S;
     }
@@ -272,19 +250,19 @@ const char *clerk_jwks_set_cache_key_file(cmd_parms *cmd, void *cfg, const char 
     char buf[CACHE_KEY_FILE_MAX + 1];
     apr_size_t n = sizeof(buf);
     if (!path || apr_file_open(&f, path, APR_FOPEN_READ, 0, cmd->temp_pool) != APR_SUCCESS)
-        return dir_error(cmd, "cannot read '%s'", arg);
+        return clerk_cmd_error(cmd, "cannot read '%s'", arg);
     apr_status_t rv = apr_file_read_full(f, buf, sizeof(buf), &n);
     apr_file_close(f);
     if (rv != APR_SUCCESS && !APR_STATUS_IS_EOF(rv))
-        return dir_error(cmd, "cannot read '%s'", arg);
+        return clerk_cmd_error(cmd, "cannot read '%s'", arg);
     if (n > CACHE_KEY_FILE_MAX)
-        return dir_error(cmd, "'%s' is larger than %d bytes", arg, CACHE_KEY_FILE_MAX);
+        return clerk_cmd_error(cmd, "'%s' is larger than %d bytes", arg, CACHE_KEY_FILE_MAX);
     while (n > 0 && apr_isspace(buf[n - 1]))
         n--;
     if (n < CLERK_JWKS_MAC_KEY_MIN)
-        return dir_error(cmd,
-                         "'%s' holds %lu bytes; at least %d are needed (e.g. openssl rand -hex 32)",
-                         arg, (unsigned long)n, CLERK_JWKS_MAC_KEY_MIN);
+        return clerk_cmd_error(
+            cmd, "'%s' holds %lu bytes; at least %d are needed (e.g. openssl rand -hex 32)", arg,
+            (unsigned long)n, CLERK_JWKS_MAC_KEY_MIN);
     jwks_srv *c = clerk_jwks_srv_conf(cmd->server);
     c->cache_key = apr_pmemdup(cmd->pool, buf, n);
     c->cache_key_len = n;
@@ -325,12 +303,11 @@ const char *clerk_jwks_set_rsa_exponent(cmd_parms *cmd, void *cfg, const char *a
     if (strcasecmp(arg, "any") == 0) {
         rsa_any = 1;
     } else {
-        char *end;
-        apr_int64_t v = apr_strtoi64(arg, &end, 10);
-        if (end == arg || *end || v < 3 || (v & 1) == 0)
-            return dir_error(cmd, "'%s' is not 'any' or an odd integer of at least 3", arg);
+        apr_int64_t v;
+        if (!clerk_parse_int(arg, 3, APR_INT64_MAX, &v) || (v & 1) == 0)
+            return clerk_cmd_error(cmd, "'%s' is not 'any' or an odd integer of at least 3", arg);
         if (rsa_n >= CLERK_RSA_EXTRA_E_MAX)
-            return dir_error(cmd, "at most %d exponents", CLERK_RSA_EXTRA_E_MAX);
+            return clerk_cmd_error(cmd, "at most %d exponents", CLERK_RSA_EXTRA_E_MAX);
         rsa_extra[rsa_n++] = (uint64_t)v;
     }
     clerk_jwk_set_rsa_exponents(rsa_extra, rsa_n, rsa_any);

@@ -22,6 +22,7 @@
 
 #include "authorization.h"
 #include "http_fetch.h"
+#include "httpd_directives.h"
 #include "httpd_jwks.h"
 #include "httpd_key_directives.h"
 #include "httpd_logno.h"
@@ -66,11 +67,6 @@ static clerk_machine_dir *dir_of(cmd_parms *cmd, void *cfg)
     return *slot;
 }
 
-static const char *cmd_err(cmd_parms *cmd, const char *msg)
-{
-    return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, msg);
-}
-
 const char *clerk_machine_set_accepts(cmd_parms *cmd, void *cfg, const char *args)
 {
     unsigned types = 0;
@@ -79,17 +75,17 @@ const char *clerk_machine_set_accepts(cmd_parms *cmd, void *cfg, const char *arg
     while (*(w = ap_getword_conf(cmd->temp_pool, &args)) != '\0') {
         unsigned t = clerk_token_type_parse(w);
         if (!t)
-            return cmd_err(cmd, apr_psprintf(cmd->pool,
-                                             "'%s' is not a token type (session_token, api_key, "
-                                             "m2m_token, oauth_token or any)",
-                                             w));
+            return clerk_cmd_error(cmd,
+                                   "'%s' is not a token type (session_token, api_key, "
+                                   "m2m_token, oauth_token or any)",
+                                   w);
         if (t == CLERK_TT_ALL && words + (*args != '\0') > 0)
-            return cmd_err(cmd, "'any' stands alone");
+            return clerk_cmd_error(cmd, "'any' stands alone");
         types |= t;
         words++;
     }
     if (!words)
-        return cmd_err(cmd, "needs at least one token type");
+        return clerk_cmd_error(cmd, "needs at least one token type");
     clerk_machine_dir *d = dir_of(cmd, cfg);
     d->accepts = types;
     /* The SDK's acceptsToken: one type is a string, more (or any) a list. */
@@ -100,7 +96,7 @@ const char *clerk_machine_set_accepts(cmd_parms *cmd, void *cfg, const char *arg
 const char *clerk_machine_set_secret_key(cmd_parms *cmd, void *cfg, const char *arg)
 {
     if (!*arg || strpbrk(arg, " \t\r\n"))
-        return cmd_err(cmd, "needs a machine secret key without spaces");
+        return clerk_cmd_error(cmd, "needs a machine secret key without spaces");
     dir_of(cmd, cfg)->machine_secret_key = arg;
     return NULL;
 }
@@ -113,10 +109,10 @@ const char *clerk_machine_set_secret_key_file(cmd_parms *cmd, void *cfg, const c
     if (e)
         return e;
     if (!n || strlen(buf) != n || strpbrk(buf, " \t\r\n"))
-        return cmd_err(cmd, apr_psprintf(cmd->pool,
-                                         "'%s' does not hold one machine secret key (empty, or "
-                                         "spaces, lines or NUL bytes inside)",
-                                         arg));
+        return clerk_cmd_error(cmd,
+                               "'%s' does not hold one machine secret key (empty, or spaces, "
+                               "lines or NUL bytes inside)",
+                               arg);
     dir_of(cmd, cfg)->machine_secret_key = buf;
     return NULL;
 }
@@ -124,11 +120,9 @@ const char *clerk_machine_set_secret_key_file(cmd_parms *cmd, void *cfg, const c
 /* cmd->info's low bit picks the negative TTL; the rest is the slot's offset (even). */
 static const char *set_ttl(cmd_parms *cmd, void *cfg, const char *arg, int negative)
 {
-    char *end;
-    apr_int64_t v = apr_strtoi64(arg, &end, 10);
-    if (*arg == '\0' || *end != '\0' || v < 0 || v > MAX_TTL_S)
-        return cmd_err(cmd, apr_psprintf(cmd->pool, "'%s' is not a number of seconds in [0, %d]",
-                                         arg, MAX_TTL_S));
+    apr_int64_t v;
+    if (!clerk_parse_int(arg, 0, MAX_TTL_S, &v))
+        return clerk_cmd_error(cmd, "'%s' is not a number of seconds in [0, %d]", arg, MAX_TTL_S);
     clerk_machine_dir *d = dir_of(cmd, cfg);
     if (negative)
         d->neg_ttl_s = v;

@@ -42,10 +42,10 @@
  * configuration is the very one of the request it came from, and copies that request's user:
  * such a request adopts its origin's record in post_perdir_config (inherited_record), and after
  * a redirect, which renames the variables to REDIRECT_*, exports them again in fixups. Every
- * sub-request's own record is also kept on its main request's pool (clerk_keep_for_main), because
+ * sub-request's own record is also kept on its main request's pool (httpd_record.c), because
  * ap_internal_fast_redirect hands the sub-request's configuration and environment to the main
  * request but not its record, user or scrubbed headers: clerk_fixups_switched adopts it there
- * (fast_redirected_record), or decides the main request afresh when none is at hand. */
+ * (clerk_fast_redirected_record), or decides the main request afresh when none is at hand. */
 #include <string.h>
 
 #include <apr_pools.h>
@@ -63,52 +63,6 @@
 #include "httpd_request.h"
 
 APLOG_USE_MODULE(clerk_auth);
-
-/* A sub-request's record, kept on its main request's pool for ap_internal_fast_redirect, which
- * hands the sub-request's configuration to the main request but not its record, user or
- * scrubbed headers. A sub-request that is destroyed takes its record out again. */
-#define SUBREQ_RECORD_KEY "clerk_auth_subreq_record"
-
-typedef struct subreq_slot {
-    clerk_req *rq;
-} subreq_slot;
-
-typedef struct subreq_keep {
-    subreq_slot *slot;
-    clerk_req *rq;
-} subreq_keep;
-
-static apr_status_t forget_subreq_record(void *data)
-{
-    subreq_keep *k = data;
-    if (k->slot->rq == k->rq)
-        k->slot->rq = NULL;
-    return APR_SUCCESS;
-}
-
-void clerk_keep_for_main(request_rec *r, clerk_req *rq)
-{
-    apr_pool_t *mp = r->main->pool;
-    subreq_slot *slot = NULL;
-    apr_pool_userdata_get((void **)&slot, SUBREQ_RECORD_KEY, mp);
-    if (!slot) {
-        slot = apr_pcalloc(mp, sizeof(*slot));
-        apr_pool_userdata_setn(slot, SUBREQ_RECORD_KEY, NULL, mp);
-    }
-    slot->rq = rq;
-    subreq_keep *k = apr_palloc(r->pool, sizeof(*k));
-    k->slot = slot;
-    k->rq = rq;
-    apr_pool_cleanup_register(r->pool, k, forget_subreq_record, apr_pool_cleanup_null);
-}
-
-/* The record of the sub-request whose configuration r was handed (fast redirect), or NULL. */
-static clerk_req *fast_redirected_record(const request_rec *r)
-{
-    subreq_slot *slot = NULL;
-    apr_pool_userdata_get((void **)&slot, SUBREQ_RECORD_KEY, r->pool);
-    return slot && slot->rq && slot->rq->conf == r->per_dir_config ? slot->rq : NULL;
-}
 
 /* The record of the request httpd takes this one's authentication from (the request it was
  * redirected from, else the one it is a sub-request of, with the very same configuration:
@@ -203,7 +157,7 @@ int clerk_fixups_switched(request_rec *r)
         clerk_decide(r, rs);
         return OK;
     }
-    if ((rq = fast_redirected_record(r)) != NULL) {
+    if ((rq = clerk_fast_redirected_record(r)) != NULL) {
         /* The sub-request's decision, made under this very configuration: adopted, not made
          * again (a handshake nonce is exchanged once). Its exports went into its own copy of
          * the headers, so they are made again into the main request's, scrubbed first. */

@@ -6,10 +6,6 @@
 
 #include "httpd_request.h"
 
-/* Keeps sub-request r's record rq on its main request's pool, for a fast redirect to adopt; it
- * is taken out again when r is destroyed. */
-void clerk_keep_for_main(request_rec *r, clerk_req *rq);
-
 /* post_perdir_config: adopts the record of the request httpd takes r's user from, else makes
  * r's own (scrubbing its headers). */
 int clerk_post_perdir_config(request_rec *r);

@@ -26,7 +26,6 @@
 #include "httpd_logno.h"
 #include "httpd_machine.h"
 #include "httpd_preflight.h"
-#include "httpd_redirects.h"
 #include "httpd_request.h"
 #include "httpd_startup.h"
 #include "httpd_status.h"
@@ -81,28 +80,6 @@ int clerk_is_auth_type(request_rec *r)
     const char *type = ap_auth_type(r);
     /* The Frontend API proxy's path is never behind AuthType Clerk (httpd_fapi_proxy.c). */
     return type && strcasecmp(type, CLERK_AUTH_TYPE) == 0 && !clerk_fapi_proxy_request(r);
-}
-
-/* docs/design.md#header-scrubbing: nothing the client sends may look like what we export
- * (REMOTE_USER, AUTH_TYPE, CLERK_*, with or without X-, '-' and '_' alike). */
-void clerk_scrub_reserved_headers(request_rec *r)
-{
-    const apr_array_header_t *h = apr_table_elts(r->headers_in);
-    const apr_table_entry_t *e = (const apr_table_entry_t *)h->elts;
-    apr_array_header_t *drop = NULL;
-
-    for (int i = 0; i < h->nelts; i++)
-        if (e[i].key && clerk_export_is_reserved_header(e[i].key)) {
-            if (!drop)
-                drop = apr_array_make(r->pool, 2, sizeof(const char *));
-            APR_ARRAY_PUSH(drop, const char *) = e[i].key;
-        }
-    for (int i = 0; drop && i < drop->nelts; i++) {
-        const char *name = APR_ARRAY_IDX(drop, i, const char *);
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      CLERK_LOGNO(0002) "removed client-sent header %.64s", name);
-        apr_table_unset(r->headers_in, name);
-    }
 }
 
 /* Browsers send no credentials on a CORS preflight, so challenging it breaks the real request. */
@@ -198,22 +175,6 @@ static void log_decision(request_rec *r, const clerk_resolved *rs, const clerk_r
                                             "process.",
                           r->uri);
     }
-}
-
-/* The request's record, created on first use; the client's headers are scrubbed then, before
- * anything reads them. */
-clerk_req *clerk_request_record(request_rec *r)
-{
-    clerk_req *rq = ap_get_module_config(r->request_config, &clerk_auth_module);
-    if (!rq) {
-        rq = apr_pcalloc(r->pool, sizeof(*rq));
-        rq->conf = r->per_dir_config;
-        ap_set_module_config(r->request_config, &clerk_auth_module, rq);
-        clerk_scrub_reserved_headers(r);
-        if (r->main)
-            clerk_keep_for_main(r, rq);
-    }
-    return rq;
 }
 
 /* The request's decision, made at most once per request_rec. */

@@ -15,6 +15,7 @@
 #include "request_state.h"
 
 #include "httpd_config.h"
+#include "httpd_record.h"
 
 /* ---- what other glue reads of a request's decision ------------------------------------------ */
 
@@ -54,34 +55,12 @@ int clerk_preflight_decide(request_rec *r);
 
 /* ---- the decision record, for the hooks and the redirect adoption --------------------------- */
 
-/* The decision for one request_rec, so check_access and check_authn verify only once. */
-typedef struct clerk_req {
-    int decided;
-    int preflight;
-    clerk_request facts;
-    clerk_state st;
-    clerk_auth auth; /* signed in: made on first use by clerk_request_identity */
-    int auth_made;
-    const clerk_token_exports *exports;  /* signed in: the token's variables */
-    const char *user;                    /* signed in: REMOTE_USER */
-    const void *conf;                    /* the per_dir_config it was made under */
-    const struct clerk_machine *machine; /* signed in with a machine token (httpd_machine.c) */
-} clerk_req;
-
 /* 1 when r's AuthType is Clerk. */
 int clerk_is_auth_type(request_rec *r);
-
-/* r's record, created on first use; the client's headers are scrubbed then, before anything
- * reads them. */
-clerk_req *clerk_request_record(request_rec *r);
 
 /* r's decision under rs, made at most once per request_rec: r->user, the x-clerk-auth-*
  * headers and the exports are set as it says. */
 clerk_req *clerk_decide(request_rec *r, const clerk_resolved *rs);
-
-/* Removes the client's look-alikes of our exports from r->headers_in
- * (docs/design.md#header-scrubbing). */
-void clerk_scrub_reserved_headers(request_rec *r);
 
 /* ---- hooks (registered by mod_clerk_auth.c) ------------------------------------------------- */
 

@@ -37,23 +37,36 @@ static int is_key_source_directive(const char *name)
     return 0;
 }
 
-/* The one walk over the configuration tree that the startup checks share (the AuthType Clerk
- * check here, mod_cache's quick handler in httpd_private.c, the status page's key files). */
-static void walk(const ap_directive_t *d, const ap_directive_t *vhost, clerk_directive_fn *visit,
-                 void *ctx)
+/* The one walk over the configuration tree that every check shares (the AuthType Clerk check
+ * here, mod_cache's quick handler in httpd_private.c, the status page's key files, the remote
+ * sources and ClerkAllowRSAExponent's scope in httpd_jwks.c, AuthzSendForbiddenOnFailure in
+ * httpd_authz.c). */
+static void walk(const ap_directive_t *d, const ap_directive_t *vhost, clerk_section_fn *enter,
+                 clerk_directive_fn *visit, void *ctx)
 {
     for (; d; d = d->next) {
-        if (d->first_child)
-            walk(d->first_child, strcasecmp(d->directive, "<VirtualHost") == 0 ? d : vhost, visit,
-                 ctx);
-        else
+        if (d->first_child) {
+            if (!enter || enter(ctx, d))
+                walk(d->first_child, strcasecmp(d->directive, "<VirtualHost") == 0 ? d : vhost,
+                     enter, visit, ctx);
+        } else {
             visit(ctx, d, vhost);
+        }
     }
 }
 
 void clerk_config_walk(clerk_directive_fn *visit, void *ctx)
 {
-    walk(ap_conftree, NULL, visit, ctx);
+    walk(ap_conftree, NULL, NULL, visit, ctx);
+}
+
+void clerk_config_walk_from(const ap_directive_t *first, clerk_section_fn *enter,
+                            clerk_directive_fn *visit, void *ctx)
+{
+    const ap_directive_t *vhost = first ? first->parent : NULL;
+    while (vhost && strcasecmp(vhost->directive, "<VirtualHost") != 0)
+        vhost = vhost->parent;
+    walk(first, vhost, enter, visit, ctx);
 }
 
 typedef struct tree_scan {

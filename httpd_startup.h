@@ -24,11 +24,20 @@ clerk_token_cache *clerk_token_cache_current(void);
  * <VirtualHost> it is in (NULL: the main server). */
 typedef void clerk_directive_fn(void *ctx, const ap_directive_t *d, const ap_directive_t *vhost);
 
+/* Whether a walk goes into section (a directive with children). */
+typedef int clerk_section_fn(void *ctx, const ap_directive_t *section);
+
 /* Calls visit for each such directive of the configuration tree, in file order: the one walk
  * every startup check shares. Conditional sections (<IfModule>, <IfDefine>, <IfFile>...) need
  * no rule of ours: httpd evaluates them while it reads the configuration (they run on read),
  * putting an active one's directives in its place in the tree and dropping an inactive one, so
  * every directive visited applies. */
 void clerk_config_walk(clerk_directive_fn *visit, void *ctx);
+
+/* The same walk over first and the directives after it (a section's children, or what follows
+ * a directive being read), going into the sections enter accepts (every one when enter is
+ * NULL): for the checks made while a directive is read, which look at its section only. */
+void clerk_config_walk_from(const ap_directive_t *first, clerk_section_fn *enter,
+                            clerk_directive_fn *visit, void *ctx);
 
 #endif

@@ -1,17 +1,8 @@
 /* `SetHandler clerk-status` (docs/design.md#operations): a JSON page with the numbers an operator
  * needs to see the module is healthy: verifications by outcome and reason and authorization results
- * (shared by every process, since the parent started), the verified-token cache of the answering
- * process, and every key source with its age.
- *
- * The shared counters live in one anonymous shared-memory segment the parent creates once (kept
- * in the process pool, so graceful restarts keep counting) and every child inherits by fork.
- * The request path only does relaxed atomic adds on it: no lock, no system call. The counters
- * are striped by CPU and the page sums the stripes, so requests on different cores do not all
- * write one cache line. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* sched_getcpu */
-#endif
-#include <sched.h>
+ * (shared by every process, since the parent started: httpd_status_counters.c), the verified-token
+ * cache of the answering process, and every key source with its age; and the same counters in
+ * Prometheus' text format (`SetHandler clerk-metrics`). */
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,7 +17,6 @@ static const char module_version[] = PACKAGE_VERSION;
 #undef PACKAGE_URL
 #undef PACKAGE_VERSION
 
-#include <apr_shm.h>
 #include <apr_strings.h>
 #include <jansson.h>
 
@@ -44,6 +34,7 @@ static const char module_version[] = PACKAGE_VERSION;
 #include "httpd_logno.h"
 #include "httpd_startup.h"
 #include "httpd_status.h"
+#include "httpd_status_counters.h"
 #include "jwks_remote.h"
 #include "reason.h"
 #include "request_state.h"
@@ -56,44 +47,7 @@ APLOG_USE_MODULE(clerk_auth);
 /* The name the specification gives the handler; both serve the same page. httpd lower-cases
  * SetHandler arguments, hence the case-blind comparison. */
 #define STATUS_HANDLER_ALIAS "ClerkStatus"
-/* The layout version is in the name too: a graceful restart into a newer module gets a segment
- * of its own layout instead of reading the old one. */
-#define SHM_USERDATA "clerk_auth_status_shm4"
-#define SHM_MAGIC    0x636c65726b737434ULL /* "clerkst4": layout version */
-#define STRIPES      16
-
-/* One stripe of the counters. Only ever added to; readers may see a sum mid-update, never a
- * torn word (64-bit atomics). */
-typedef struct counters {
-    uint64_t outcome[3]; /* by clerk_status: signed-in, signed-out, handshake */
-    uint64_t preflight;
-    uint64_t reason[CLERK_R__COUNT];
-    uint64_t authz[3];        /* by clerk_status_authz_result */
-    uint64_t cache[2];        /* verified-token cache look-ups: miss, hit */
-    uint64_t key_fetch[2][2]; /* by CLERK_KEY_FETCH_* source, then failed/ok */
-    /* Machine tokens (httpd_machine.c): decisions by type (0: none verified, then api_key,
-     * m2m_token, oauth_token) and refused/signed-in; Backend API calls failed/ok; shared-cache
-     * look-ups miss/hit. */
-    uint64_t machine[4][2];
-    uint64_t machine_call[2];
-    uint64_t machine_cache[2];
-} counters;
-
-/* Padded to whole lines so two stripes never share one. */
-typedef union padded_counters {
-    counters c;
-    char pad[(sizeof(counters) + 63) / 64 * 64];
-} padded_counters;
-
-typedef struct status_shared {
-    uint64_t magic;
-    int64_t started_at_s; /* when the parent created the segment */
-    char pad[48];         /* stripes start on a line of their own */
-    padded_counters stripe[STRIPES];
-} status_shared;
-
-static status_shared *shared;       /* NULL when the segment could not be made: counting is off */
-static int64_t generation_loaded_s; /* when this configuration was loaded */
+static int64_t generation_loaded_s;       /* when this configuration was loaded */
 static apr_array_header_t *local_sources; /* struct local_source: ClerkJWTKey / ClerkJWKSFile */
 
 typedef struct local_source {
@@ -102,127 +56,7 @@ typedef struct local_source {
     const char *where; /* "<config file>:<line>" */
 } local_source;
 
-static void add(uint64_t *counter)
-{
-    __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
-}
-
-/* The stripe of the CPU the thread runs on (glibc reads it from rseq: no system call), so
- * requests on different cores add to different lines; a thread moved between the read and the
- * add only shares a line for that one add. */
-static counters *mine(void)
-{
-    int cpu = sched_getcpu();
-    return &shared->stripe[cpu >= 0 ? cpu % STRIPES : 0].c;
-}
-
-/* A counter summed over the stripes; offset of the counter within struct counters. */
-static json_int_t load(size_t offset)
-{
-    uint64_t sum = 0;
-    for (int i = 0; i < STRIPES; i++)
-        sum += __atomic_load_n((const uint64_t *)((const char *)&shared->stripe[i].c + offset),
-                               __ATOMIC_RELAXED);
-    return (json_int_t)sum;
-}
-
-#define SUM(field) load(offsetof(counters, field))
-
-void clerk_status_count_decision(int preflight, int status, int reason)
-{
-    if (!shared)
-        return;
-    counters *c = mine();
-    if (preflight) {
-        add(&c->preflight);
-        return;
-    }
-    if (status >= 0 && status < 3)
-        add(&c->outcome[status]);
-    if (status != CLERK_SIGNED_IN && reason > CLERK_R_NONE && reason < CLERK_R__COUNT)
-        add(&c->reason[reason]);
-}
-
-static int machine_index(unsigned type)
-{
-    return type == CLERK_TT_API_KEY ? 1 : type == CLERK_TT_M2M ? 2 : type == CLERK_TT_OAUTH ? 3 : 0;
-}
-
-void clerk_status_count_machine(unsigned type, int signed_in)
-{
-    if (shared)
-        add(&mine()->machine[machine_index(type)][signed_in ? 1 : 0]);
-}
-
-void clerk_status_count_machine_call(int ok)
-{
-    if (shared)
-        add(&mine()->machine_call[ok ? 1 : 0]);
-}
-
-void clerk_status_count_machine_cache(int hit)
-{
-    if (shared)
-        add(&mine()->machine_cache[hit ? 1 : 0]);
-}
-
-static json_t *machine_json(void)
-{
-    static const char *const names[4] = {"not-verified", "api_key", "m2m_token", "oauth_token"};
-    json_t *by_type = json_object();
-    for (int i = 0; i < 4; i++)
-        json_object_set_new(by_type, names[i],
-                            json_pack("{s:I,s:I}", "signed-in", SUM(machine[i][1]), "signed-out",
-                                      SUM(machine[i][0])));
-    return json_pack("{s:o,s:{s:I,s:I},s:{s:I,s:I}}", "by_type", by_type, "backend_api_calls", "ok",
-                     SUM(machine_call[1]), "failed", SUM(machine_call[0]), "shared_cache", "hits",
-                     SUM(machine_cache[1]), "misses", SUM(machine_cache[0]));
-}
-
-void clerk_status_count_authz(int result)
-{
-    if (shared && result >= 0 && result < 3)
-        add(&mine()->authz[result]);
-}
-
-void clerk_status_count_cache(int hit)
-{
-    if (shared)
-        add(&mine()->cache[hit ? 1 : 0]);
-}
-
-void clerk_status_count_key_fetch(void *ctx, int ok)
-{
-    intptr_t source = (intptr_t)ctx;
-    if (shared && source >= 0 && source < 2)
-        add(&mine()->key_fetch[source][ok ? 1 : 0]);
-}
-
 /* ---- startup ------------------------------------------------------------------------------- */
-
-/* The segment outlives configuration generations: it belongs to the process pool. */
-static status_shared *shared_segment(server_rec *s)
-{
-    apr_pool_t *pp = s->process->pool;
-    apr_shm_t *shm = NULL;
-    apr_pool_userdata_get((void **)&shm, SHM_USERDATA, pp);
-    if (!shm) {
-        apr_status_t rv = apr_shm_create(&shm, sizeof(status_shared), NULL, pp);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                         CLERK_LOGNO(0701) "cannot create the shared memory for the status "
-                                           "page counters; ClerkStatus shows no counters");
-            return NULL;
-        }
-        status_shared *st = apr_shm_baseaddr_get(shm);
-        memset(st, 0, sizeof(*st));
-        st->magic = SHM_MAGIC;
-        st->started_at_s = (int64_t)apr_time_sec(apr_time_now());
-        apr_pool_userdata_set(shm, SHM_USERDATA, apr_pool_cleanup_null, pp);
-    }
-    status_shared *st = apr_shm_baseaddr_get(shm);
-    return st->magic == SHM_MAGIC ? st : NULL;
-}
 
 /* The local key sources as configured. */
 static void collect_local_source(void *ctx, const ap_directive_t *d, const ap_directive_t *vhost)
@@ -241,7 +75,7 @@ static void collect_local_source(void *ctx, const ap_directive_t *d, const ap_di
 
 static int status_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
-    shared = shared_segment(s);
+    clerk_status_counters_attach(s);
     generation_loaded_s = (int64_t)apr_time_sec(apr_time_now());
     local_sources = apr_array_make(pconf, 4, sizeof(local_source));
     clerk_config_walk(collect_local_source, pconf);
@@ -273,6 +107,19 @@ static json_t *authz_json(void)
 {
     return json_pack("{s:I,s:I,s:I}", "granted", SUM(authz[CLERK_AUTHZ_GRANTED]), "denied",
                      SUM(authz[CLERK_AUTHZ_DENIED]), "error", SUM(authz[CLERK_AUTHZ_ERROR]));
+}
+
+static json_t *machine_json(void)
+{
+    static const char *const names[4] = {"not-verified", "api_key", "m2m_token", "oauth_token"};
+    json_t *by_type = json_object();
+    for (int i = 0; i < 4; i++)
+        json_object_set_new(by_type, names[i],
+                            json_pack("{s:I,s:I}", "signed-in", SUM(machine[i][1]), "signed-out",
+                                      SUM(machine[i][0])));
+    return json_pack("{s:o,s:{s:I,s:I},s:{s:I,s:I}}", "by_type", by_type, "backend_api_calls", "ok",
+                     SUM(machine_call[1]), "failed", SUM(machine_call[0]), "shared_cache", "hits",
+                     SUM(machine_cache[1]), "misses", SUM(machine_cache[0]));
 }
 
 static json_t *token_cache_json(void)
@@ -482,12 +329,12 @@ static int metrics_page(request_rec *r)
     }
     family(r, "clerk_auth_counters_available", "gauge",
            "1 when the shared counters exist; 0: the clerk_auth_*_total series are absent.");
-    sample(r, "clerk_auth_counters_available", NULL, shared != NULL);
-    if (!shared)
+    sample(r, "clerk_auth_counters_available", NULL, clerk_status_counters_available());
+    if (!clerk_status_counters_available())
         return OK;
     family(r, "clerk_auth_start_time_seconds", "gauge",
            "When httpd started (the counters' origin), Unix time.");
-    sample(r, "clerk_auth_start_time_seconds", NULL, (json_int_t)shared->started_at_s);
+    sample(r, "clerk_auth_start_time_seconds", NULL, (json_int_t)clerk_status_started_at());
     prometheus_counters(r);
     return OK;
 }
@@ -522,9 +369,9 @@ static int status_handler(request_rec *r)
     int gen = 0;
     if (ap_mpm_query(AP_MPMQ_GENERATION, &gen) == APR_SUCCESS)
         json_object_set_new(page, "generation", json_integer(gen));
-    if (shared) {
-        json_object_set_new(page, "started_at", json_integer(shared->started_at_s));
-        json_object_set_new(page, "uptime_s", json_integer(now - shared->started_at_s));
+    if (clerk_status_counters_available()) {
+        json_object_set_new(page, "started_at", json_integer(clerk_status_started_at()));
+        json_object_set_new(page, "uptime_s", json_integer(now - clerk_status_started_at()));
         json_object_set_new(page, "counters_scope",
                             json_string("every process since httpd started (graceful restarts "
                                         "keep counting)"));

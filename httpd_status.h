@@ -1,4 +1,4 @@
-/* The status page and its counters (httpd_status.c). */
+/* The status pages (httpd_status.c) and the counters they show (httpd_status_counters.c). */
 #ifndef HTTPD_STATUS_H
 #define HTTPD_STATUS_H
 

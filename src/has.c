@@ -354,49 +354,50 @@ const char *clerk_reverification_hint_json(apr_pool_t *p, const clerk_reverifica
 
 /* --- configuration-time argument checks ----------------------------------------------------- */
 
-const char *clerk_has_check_org_arg(apr_pool_t *p, const char *id_or_slug)
+int clerk_has_check_org_arg(const char *id_or_slug, clerk_error *err)
 {
     if (id_or_slug == NULL || id_or_slug[0] == '\0')
-        return "empty organization id or slug";
-    return NULL;
+        return clerk_error_set(err, CLERK_R_NONE, "empty organization id or slug");
+    return 0;
 }
 
-const char *clerk_has_check_role_arg(apr_pool_t *p, const char *role)
+int clerk_has_check_role_arg(const char *role, clerk_error *err)
 {
     if (role == NULL || role[0] == '\0')
-        return "empty role";
+        return clerk_error_set(err, CLERK_R_NONE, "empty role");
     if (strip_org_prefixes(role)[0] == '\0')
-        return apr_psprintf(p, "role \"%s\" names no role", role);
-    return NULL;
+        return clerk_error_set(err, CLERK_R_NONE, "role \"%s\" names no role", role);
+    return 0;
 }
 
-const char *clerk_has_check_permission_arg(apr_pool_t *p, const char *permission)
+int clerk_has_check_permission_arg(const char *permission, clerk_error *err)
 {
     if (permission == NULL || permission[0] == '\0')
-        return "empty permission";
+        return clerk_error_set(err, CLERK_R_NONE, "empty permission");
     if (strip_org_prefixes(permission)[0] == '\0')
-        return apr_psprintf(p, "permission \"%s\" names no permission", permission);
-    return NULL;
+        return clerk_error_set(err, CLERK_R_NONE, "permission \"%s\" names no permission",
+                               permission);
+    return 0;
 }
 
-const char *clerk_has_check_billing_arg(apr_pool_t *p, const char *name)
+int clerk_has_check_billing_arg(const char *name, clerk_error *err)
 {
     if (name == NULL || name[0] == '\0')
-        return "empty plan or feature name";
+        return clerk_error_set(err, CLERK_R_NONE, "empty plan or feature name");
     const char *c1 = strchr(name, ':');
     if (c1 == NULL)
-        return NULL;
+        return 0;
     /* The SDK reads only up to a second ':', so "org:a:b" would silently mean "org:a". */
     if (strchr(c1 + 1, ':') != NULL)
-        return apr_psprintf(p, "\"%s\" has more than one ':'", name);
+        return clerk_error_set(err, CLERK_R_NONE, "\"%s\" has more than one ':'", name);
     size_t scope_len = (size_t)(c1 - name);
     if (!is_org_scope(name, scope_len) && !is_user_scope(name, scope_len))
-        return apr_psprintf(p,
-                            "\"%s\" has an unknown scope \"%.*s\" (use org:, o:, organization:, "
-                            "user: or u:)",
-                            name, (int)scope_len, name);
+        return clerk_error_set(err, CLERK_R_NONE,
+                               "\"%s\" has an unknown scope \"%.*s\" (use org:, o:, organization:, "
+                               "user: or u:)",
+                               name, (int)scope_len, name);
     /* The SDK would look for the scope word itself ("org:" asks for a plan named "org"). */
     if (c1[1] == '\0')
-        return apr_psprintf(p, "\"%s\" has no name after its scope", name);
-    return NULL;
+        return clerk_error_set(err, CLERK_R_NONE, "\"%s\" has no name after its scope", name);
+    return 0;
 }

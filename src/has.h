@@ -82,13 +82,13 @@ int clerk_reverification_parse(apr_pool_t *p, int argc, const char *const *argv,
  * "metadata":{"reverification":<preset or {"level":..,"afterMinutes":..}>}}}, pool-allocated. */
 const char *clerk_reverification_hint_json(apr_pool_t *p, const clerk_reverification *r);
 
-/* Configuration-time checks of one require-line argument. Each returns NULL when the argument
- * is usable, else a pool-allocated message saying why it could never be granted. */
-const char *clerk_has_check_org_arg(apr_pool_t *p, const char *id_or_slug);
-const char *clerk_has_check_role_arg(apr_pool_t *p, const char *role);
-const char *clerk_has_check_permission_arg(apr_pool_t *p, const char *permission);
+/* Configuration-time checks of one require-line argument. Each returns 0 when the argument is
+ * usable, else -1 with err saying why it could never be granted. */
+int clerk_has_check_org_arg(const char *id_or_slug, clerk_error *err);
+int clerk_has_check_role_arg(const char *role, clerk_error *err);
+int clerk_has_check_permission_arg(const char *permission, clerk_error *err);
 /* For clerk-plan and clerk-feature: "[<scope>:]<name>" with scope org, o, organization, user or
  * u, one ':' at most, non-empty name. */
-const char *clerk_has_check_billing_arg(apr_pool_t *p, const char *plan_or_feature);
+int clerk_has_check_billing_arg(const char *plan_or_feature, clerk_error *err);
 
 #endif
