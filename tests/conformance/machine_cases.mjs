@@ -233,6 +233,8 @@ export function machineCases(ctx) {
     add('expired api key', profile, () => ({ headers: bearer(issue('api_key', { state: 'expired' })) }));
     add('10 KiB unknown api key', profile, () => ({ headers: bearer('ak_' + 'A'.repeat(10 * 1024)) }));
   }
+  add('10 KiB api key the Backend API knows', 'mt-api', () => ({ headers: bearer(issue('api_key', { text: 'ak_' + rnd(5 * 1024) })) }),
+    { difference: 'machine-token-size-limit' });
   for (const [kind, profile, prefix] of [['m2m_token', 'mt-m2m', 'mt_'], ['oauth_token', 'mt-oauth', 'oat_']]) {
     for (const p of ['mt-any', profile]) {
       add(`garbage after ${prefix}`, p, () => ({ headers: bearer(prefix + '%%%<>!!{}') }));
