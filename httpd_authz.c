@@ -59,7 +59,7 @@ static int sets_forbidden_on_failure(const ap_directive_t *d)
     return 0;
 }
 
-static const char *forbid_on_failure(cmd_parms *cmd)
+const char *clerk_authz_forbid_on_failure(cmd_parms *cmd)
 {
     const ap_directive_t *at = cmd->directive, *section;
     if (!cmd->path || !at || strcasecmp(at->directive, "Require") != 0)
@@ -108,7 +108,7 @@ static const char *parse_list(cmd_parms *cmd, const char *line, const void **par
             return apr_psprintf(cmd->pool, "Require %s: %s", name, e);
     }
     *parsed = words;
-    return forbid_on_failure(cmd);
+    return clerk_authz_forbid_on_failure(cmd);
 }
 
 /* Every result a provider reaches with a user is counted for the status page. */
@@ -188,7 +188,7 @@ static const char *parse_reverified(cmd_parms *cmd, const char *line, const void
                                    &err) != 0)
         return apr_psprintf(cmd->pool, "Require clerk-reverified: %s", err);
     *parsed = rv;
-    return forbid_on_failure(cmd);
+    return clerk_authz_forbid_on_failure(cmd);
 }
 
 static authz_status check_reverified(request_rec *r, const char *line, const void *parsed)
@@ -230,7 +230,7 @@ static const char *parse_claim(cmd_parms *cmd, const char *line, const void **pa
         APR_ARRAY_PUSH(matchers, const clerk_claim_matcher *) = m;
     }
     *parsed = matchers;
-    return forbid_on_failure(cmd);
+    return clerk_authz_forbid_on_failure(cmd);
 }
 
 static authz_status check_claim(request_rec *r, const char *line, const void *parsed)

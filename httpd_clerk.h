@@ -24,10 +24,21 @@ typedef struct clerk_identity {
 enum {
     CLERK_IDENTITY_NONE = 0,      /* not signed in through AuthType Clerk */
     CLERK_IDENTITY_SIGNED_IN = 1, /* *id filled */
-    CLERK_IDENTITY_PREFLIGHT = 2  /* a CORS preflight let through without credentials */
+    CLERK_IDENTITY_PREFLIGHT = 2, /* a CORS preflight let through without credentials */
+    CLERK_IDENTITY_MACHINE = 3    /* signed in with a machine token (clerk_request_machine) */
 };
 
-/* Which of the CLERK_IDENTITY_* r is; fills id when signed in. */
+struct clerk_machine;
+/* The machine token r is signed in with, or NULL (mod_clerk_auth.c). */
+const struct clerk_machine *clerk_request_machine(request_rec *r);
+
+/* AuthzSendForbiddenOnFailure On for the section of a Require clerk-* line being read, unless
+ * it sets it itself (httpd_authz.c); NULL or an error. */
+const char *clerk_authz_forbid_on_failure(cmd_parms *cmd);
+
+/* Which of the CLERK_IDENTITY_* r is; fills id when signed in with a session token. A request
+ * signed in with a machine token is CLERK_IDENTITY_MACHINE (no session claims: the session
+ * providers deny it, as the SDK's machine has() answers false). */
 int clerk_request_identity(request_rec *r, clerk_identity *id);
 
 /* ---- CORS preflight (httpd_preflight.c) --------------------------------------------------- */
@@ -80,6 +91,12 @@ void clerk_status_count_authz(int result);
 /* Counts one verified-token cache look-up (clerk_token_cache_set_counter), as above. */
 void clerk_status_count_cache(int hit);
 
+/* Counts one machine-token decision (type: a CLERK_TT_* machine bit, 0 when none was verified),
+ * one Backend API verification call, and one shared-cache look-up, as above. */
+void clerk_status_count_machine(unsigned type, int signed_in);
+void clerk_status_count_machine_call(int ok);
+void clerk_status_count_machine_cache(int hit);
+
 /* Where a remote key set is fetched from: Clerk's Backend API with the secret key, or a
  * ClerkJWKSURL. */
 enum { CLERK_KEY_FETCH_BACKEND_API = 0, CLERK_KEY_FETCH_JWKS_URL = 1 };
@@ -124,6 +141,16 @@ int clerk_jwks_request_keys(request_rec *r, const char *secret_key, const char *
 
 /* Every remote source of this process: an array of clerk_jwks_stats (jwks_remote.h). */
 apr_array_header_t *clerk_jwks_all_stats(apr_pool_t *p);
+
+struct clerk_jwks_store;
+
+/* The socache store s's key sets use (its ClerkCache, else the default shmcb), for the
+ * module's other shared records (httpd_machine.c): its get/set, whether it stays on this host,
+ * and the key records in it must be MAC'd with (this host's random key for an on-host cache;
+ * ClerkCacheKeyFile for a network one, *mac_key NULL when none is set). 0, or -1 when s has no
+ * initialised store. */
+int clerk_jwks_shared_store(server_rec *s, struct clerk_jwks_store *store, int *on_host,
+                            const unsigned char **mac_key, size_t *mac_key_len);
 
 /* Hooks of httpd_jwks.c (pre_config, post_config, child_init). */
 void clerk_jwks_register_hooks(apr_pool_t *p);

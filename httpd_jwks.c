@@ -1198,3 +1198,26 @@ void clerk_jwks_register_hooks(apr_pool_t *p)
     ap_hook_post_config(jwks_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(jwks_child_init, NULL, NULL, APR_HOOK_MIDDLE);
 }
+
+/* ---- the store for other records (httpd_machine.c) ----------------------------------------- */
+
+int clerk_jwks_shared_store(server_rec *s, clerk_jwks_store *store, int *on_host,
+                            const unsigned char **mac_key, size_t *mac_key_len)
+{
+    const jwks_srv *c = srv_conf(s);
+    const jwks_cache *cache = c->cache ? c->cache : default_cache;
+    if (!cache || !cache->initialised)
+        return -1;
+    *store = cache->store;
+    *on_host = cache->on_host;
+    if (cache->on_host) {
+        if (!host)
+            return -1; /* nothing this host's other writers could not forge */
+        *mac_key = host->mac_key;
+        *mac_key_len = sizeof(host->mac_key);
+    } else {
+        *mac_key = c->cache_key;
+        *mac_key_len = c->cache_key ? c->cache_key_len : 0;
+    }
+    return 0;
+}

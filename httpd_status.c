@@ -44,6 +44,7 @@ static const char module_version[] = PACKAGE_VERSION;
 #include "jwks_remote.h"
 #include "reason.h"
 #include "request_state.h"
+#include "machine_token.h"
 #include "token_cache.h"
 
 APLOG_USE_MODULE(clerk_auth);
@@ -54,8 +55,8 @@ APLOG_USE_MODULE(clerk_auth);
 #define STATUS_HANDLER_ALIAS "ClerkStatus"
 /* The layout version is in the name too: a graceful restart into a newer module gets a segment
  * of its own layout instead of reading the old one. */
-#define SHM_USERDATA "clerk_auth_status_shm3"
-#define SHM_MAGIC    0x636c65726b737433ULL /* "clerkst3": layout version */
+#define SHM_USERDATA "clerk_auth_status_shm4"
+#define SHM_MAGIC    0x636c65726b737434ULL /* "clerkst4": layout version */
 #define STRIPES      16
 
 /* One stripe of the counters. Only ever added to; readers may see a sum mid-update, never a
@@ -67,6 +68,12 @@ typedef struct counters {
     uint64_t authz[3];        /* by clerk_status_authz_result */
     uint64_t cache[2];        /* verified-token cache look-ups: miss, hit */
     uint64_t key_fetch[2][2]; /* by CLERK_KEY_FETCH_* source, then failed/ok */
+    /* Machine tokens (httpd_machine.c): decisions by type (0: none verified, then api_key,
+     * m2m_token, oauth_token) and refused/signed-in; Backend API calls failed/ok; shared-cache
+     * look-ups miss/hit. */
+    uint64_t machine[4][2];
+    uint64_t machine_call[2];
+    uint64_t machine_cache[2];
 } counters;
 
 /* Padded to whole lines so two stripes never share one. */
@@ -131,6 +138,42 @@ void clerk_status_count_decision(int preflight, int status, int reason)
         add(&c->outcome[status]);
     if (status != CLERK_SIGNED_IN && reason > CLERK_R_NONE && reason < CLERK_R__COUNT)
         add(&c->reason[reason]);
+}
+
+static int machine_index(unsigned type)
+{
+    return type == CLERK_TT_API_KEY ? 1 : type == CLERK_TT_M2M ? 2 : type == CLERK_TT_OAUTH ? 3 : 0;
+}
+
+void clerk_status_count_machine(unsigned type, int signed_in)
+{
+    if (shared)
+        add(&mine()->machine[machine_index(type)][signed_in ? 1 : 0]);
+}
+
+void clerk_status_count_machine_call(int ok)
+{
+    if (shared)
+        add(&mine()->machine_call[ok ? 1 : 0]);
+}
+
+void clerk_status_count_machine_cache(int hit)
+{
+    if (shared)
+        add(&mine()->machine_cache[hit ? 1 : 0]);
+}
+
+static json_t *machine_json(void)
+{
+    static const char *const names[4] = {"not-verified", "api_key", "m2m_token", "oauth_token"};
+    json_t *by_type = json_object();
+    for (int i = 0; i < 4; i++)
+        json_object_set_new(by_type, names[i],
+                            json_pack("{s:I,s:I}", "signed-in", SUM(machine[i][1]), "signed-out",
+                                      SUM(machine[i][0])));
+    return json_pack("{s:o,s:{s:I,s:I},s:{s:I,s:I}}", "by_type", by_type, "backend_api_calls", "ok",
+                     SUM(machine_call[1]), "failed", SUM(machine_call[0]), "shared_cache", "hits",
+                     SUM(machine_cache[1]), "misses", SUM(machine_cache[0]));
 }
 
 void clerk_status_count_authz(int result)
@@ -390,6 +433,28 @@ static void prometheus_counters(request_rec *r)
            "Verified-token cache look-ups of every process by outcome.");
     sample(r, "clerk_auth_token_cache_lookups_total", "outcome=\"hit\"", SUM(cache[1]));
     sample(r, "clerk_auth_token_cache_lookups_total", "outcome=\"miss\"", SUM(cache[0]));
+    family(r, "clerk_auth_machine_verifications_total", "counter",
+           "Machine-token decisions by token type and outcome.");
+    {
+        static const char *const names[4] = {"none", "api_key", "m2m_token", "oauth_token"};
+        for (int i = 0; i < 4; i++)
+            for (int ok = 1; ok >= 0; ok--)
+                sample(r, "clerk_auth_machine_verifications_total",
+                       apr_psprintf(r->pool, "type=\"%s\",outcome=\"%s\"", names[i],
+                                    ok ? "signed-in" : "signed-out"),
+                       SUM(machine[i][ok]));
+    }
+    family(r, "clerk_auth_machine_backend_api_calls_total", "counter",
+           "Backend API verifications of opaque machine tokens by outcome.");
+    sample(r, "clerk_auth_machine_backend_api_calls_total", "outcome=\"ok\"", SUM(machine_call[1]));
+    sample(r, "clerk_auth_machine_backend_api_calls_total", "outcome=\"failed\"",
+           SUM(machine_call[0]));
+    family(r, "clerk_auth_machine_shared_cache_lookups_total", "counter",
+           "Shared-cache look-ups of machine-token results by outcome.");
+    sample(r, "clerk_auth_machine_shared_cache_lookups_total", "outcome=\"hit\"",
+           SUM(machine_cache[1]));
+    sample(r, "clerk_auth_machine_shared_cache_lookups_total", "outcome=\"miss\"",
+           SUM(machine_cache[0]));
     family(r, "clerk_auth_key_fetches_total", "counter",
            "Remote JWKS fetch attempts by source and outcome.");
     for (int s = 0; s < 2; s++) {
@@ -470,6 +535,7 @@ static int status_handler(request_rec *r)
                                         "keep counting)"));
         json_object_set_new(page, "verifications", verifications_json());
         json_object_set_new(page, "authorization", authz_json());
+        json_object_set_new(page, "machine_tokens", machine_json());
     } else {
         json_object_set_new(page, "counters_scope", json_string("unavailable"));
     }

@@ -26,12 +26,14 @@
 #include "util_cfgtree.h"
 
 #include "httpd_clerk.h"
+#include "httpd_machine.h"
 
 #if !AP_MODULE_MAGIC_AT_LEAST(20120211, 47)
 #error "mod_clerk_auth needs httpd 2.4.13 or later (ap_some_authn_required)"
 #endif
 
 #include "auth.h"
+#include "b64url.h"
 #include "authorization.h"
 #include "claims.h"
 #include "export.h"
@@ -100,10 +102,11 @@ typedef struct clerk_dir_conf {
     int debug_headers;
     int trust_forwarded;
     apr_size_t max_token_size;
-    const char *frontend_api; /* ClerkFrontendAPI (httpd_handshake.c) */
-    int handshake;            /* ClerkHandshake */
-    int preflight;            /* ClerkCORSPreflight: CLERK_PREFLIGHT_*, 0 unset */
-    int scrub_all;            /* ClerkScrubHeaders (server/vhost scope only), -1 unset */
+    const char *frontend_api;         /* ClerkFrontendAPI (httpd_handshake.c) */
+    int handshake;                    /* ClerkHandshake */
+    int preflight;                    /* ClerkCORSPreflight: CLERK_PREFLIGHT_*, 0 unset */
+    int scrub_all;                    /* ClerkScrubHeaders (server/vhost scope only), -1 unset */
+    const clerk_machine_dir *machine; /* ClerkAcceptsToken & co. (httpd_machine.c), or NULL */
     /* The key source travels as one group with the instance it was set for (see
      * merge_dir_conf): where its first directive is, the server (main or virtual host) whose
      * configuration holds it, and, once merged, the publishable key in force there. A raw
@@ -138,6 +141,7 @@ struct clerk_resolved {
     const char *key_error; /* the key source belongs to another instance: refuse (fail closed) */
     const char *keys_at;
     server_rec *key_server; /* whose ClerkAPIURL the secret key goes to (key_api_error) */
+    const clerk_machine_dir *machine;
 };
 
 /* The decision for one request_rec, so check_access and check_authn verify only once. */
@@ -151,6 +155,7 @@ typedef struct clerk_req {
     const clerk_token_exports *exports; /* signed in: the token's variables */
     const char *user;                   /* signed in: REMOTE_USER */
     const void *conf;                   /* the per_dir_config it was made under */
+    const clerk_machine *machine;       /* signed in with a machine token (httpd_machine.c) */
 } clerk_req;
 
 /* The one symbol httpd looks up: everything else is built hidden (Makefile.am), so the
@@ -320,6 +325,7 @@ static const clerk_resolved *resolve_dir_conf(apr_pool_t *p, const clerk_dir_con
     rs->user_claim = d->user_claim ? d->user_claim : DEFAULT_USER_CLAIM;
     rs->preflight = d->preflight ? d->preflight : CLERK_PREFLIGHT_RESPOND;
     rs->scrub_all = d->scrub_all == 1;
+    rs->machine = d->machine;
     rs->key_error = key_origin_error(p, d);
     rs->keys_at = d->keys_at;
     rs->key_server = d->key_server;
@@ -372,6 +378,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     INHERIT(handshake, -1);
     INHERIT(preflight, 0);
     INHERIT(scrub_all, -1);
+    m->machine = clerk_machine_merge(p, base->machine, add->machine);
     /* httpd merges a matching <Location> into every request: when the outer record adds
      * nothing (the usual case), the section's own record, resolved at startup, is the answer
      * and the request allocates and resolves nothing. Both records are zero-filled before
@@ -944,6 +951,7 @@ static const command_rec clerk_cmds[] = {
                  "of this server, not only AuthType Clerk ones (default Off)"),
     CLERK_JWKS_DIRECTIVES,
     CLERK_HANDSHAKE_DIRECTIVES,
+    CLERK_MACHINE_DIRECTIVES,
     {NULL}};
 
 /* ---- key source ---------------------------------------------------------------------------- */
@@ -1144,6 +1152,15 @@ static const char *user_from_token(request_rec *r, const clerk_token *t, const c
 static const char *claims_header_value(request_rec *r)
 {
     const clerk_req *rq = ap_get_module_config(r->request_config, &clerk_auth_module);
+    if (rq && rq->machine) {
+        if (!rq->machine->claims)
+            return NULL;
+        char *b = clerk_b64url_encode((const unsigned char *)rq->machine->claims,
+                                      strlen(rq->machine->claims));
+        const char *v = b ? apr_pstrdup(r->pool, b) : NULL;
+        free(b);
+        return v;
+    }
     size_t n;
     const char *seg = rq && rq->st.token ? clerk_jwt_payload_segment(rq->st.token->jwt, &n) : NULL;
     return seg ? apr_pstrmemdup(r->pool, seg, n) : NULL;
@@ -1192,6 +1209,15 @@ static void export_decision_vars(request_rec *r, const clerk_resolved *rs, clerk
                     env_has_clerk_names(r->subprocess_env) ? apr_table_setn : apr_table_addn};
 
     const int signed_in = rq->st.status == CLERK_SIGNED_IN;
+    if (signed_in && rq->machine) { /* no session variable at all */
+        clerk_export_state_vars(&rq->st, export_var, &x);
+        clerk_machine_export_vars(rq->machine, export_var, &x);
+        if (rs->pass_as & PASS_HEADERS) {
+            apr_table_setn(r->headers_in, "X-Remote-User", rq->user);
+            apr_table_setn(r->headers_in, "X-Auth-Type", CLERK_AUTH_TYPE);
+        }
+        return;
+    }
     if (!signed_in || rq->exports == NULL) {
         const clerk_auth *auth = signed_in && rq->auth_made ? &rq->auth : NULL;
         clerk_export_vars(r->pool, &rq->st, auth, export_var, &x);
@@ -1261,6 +1287,8 @@ static void log_decision(request_rec *r, const clerk_resolved *rs, const clerk_r
 {
     const clerk_state *st = &rq->st;
 
+    if (st->status == CLERK_SIGNED_IN && rq->machine)
+        return; /* logged by httpd_machine.c (CLERK2008) */
     if (st->status == CLERK_SIGNED_IN) {
         const char *sid = st->token->claims.sid;
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
@@ -1402,6 +1430,15 @@ static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
         return rq;
     }
     fill_request_facts(r, rs, &rq->facts);
+    /* ClerkAcceptsToken: a machine token is decided by httpd_machine.c, the rest here. */
+    if (clerk_machine_decide(r, rs->machine, rs->secret_key, rq->facts.authorization,
+                             rq->facts.now_ms, &rq->st, &rq->machine)) {
+        if (rq->st.status == CLERK_SIGNED_IN)
+            rq->user = rq->machine->subject;
+        else
+            rq->machine = NULL;
+        goto decided;
+    }
     clerk_config cc = rs->core; /* shared settings; only the per-request fields differ */
     cc.cache = token_cache;
     cc.log_ctx = r;
@@ -1447,6 +1484,7 @@ static clerk_req *decide(request_rec *r, const clerk_resolved *rs)
             rq->st.public_url = clerk_public_url(r->pool, &rq->facts.url);
         }
     }
+decided:
     log_decision(r, rs, rq);
     clerk_status_count_decision(0, rq->st.status, rq->st.reason);
 
@@ -1714,6 +1752,8 @@ int clerk_request_identity(request_rec *r, clerk_identity *id)
         return CLERK_IDENTITY_PREFLIGHT;
     if (rq->st.status != CLERK_SIGNED_IN)
         return CLERK_IDENTITY_NONE;
+    if (rq->machine)
+        return CLERK_IDENTITY_MACHINE;
     /* Made only when a Require line asks: Require valid-user never pays for it. The decision
      * already checked that it can be made (clerk_token_exports.ok). */
     if (!rq->auth_made) {
@@ -1725,6 +1765,13 @@ int clerk_request_identity(request_rec *r, clerk_identity *id)
     id->payload = rq->st.token->jwt->payload;
     id->now_ms = rq->facts.now_ms;
     return CLERK_IDENTITY_SIGNED_IN;
+}
+
+const clerk_machine *clerk_request_machine(request_rec *r)
+{
+    const clerk_req *rq = ap_get_module_config(r->request_config, &clerk_auth_module);
+    return rq && rq->decided && !rq->preflight && rq->st.status == CLERK_SIGNED_IN ? rq->machine
+                                                                                   : NULL;
 }
 
 /* mod_authz_core asks for our challenge when it denies with 401. */
@@ -2065,6 +2112,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_fixups(clerk_fixups_switched, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(clerk_fixups_switched, NULL, NULL, APR_HOOK_REALLY_LAST);
     clerk_register_authz_providers(p);
+    clerk_machine_register_hooks(p);
     clerk_jwks_register_hooks(p);
     clerk_status_register_hooks(p);
     clerk_preflight_register_hooks(p);

@@ -263,7 +263,27 @@ static int fail(char *err, size_t errlen, const char *const *headers, const char
     return -1;
 }
 
+static int perform(const clerk_http_request *req, int post, clerk_http_response *resp, char *err,
+                   size_t errlen);
+
 int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, char *err,
+                   size_t errlen)
+{
+    return perform(req, 0, resp, err, errlen);
+}
+
+int clerk_http_post(const clerk_http_request *req, clerk_http_response *resp, char *err,
+                    size_t errlen)
+{
+    if (req != NULL && req->post_body == NULL) {
+        if (resp != NULL)
+            memset(resp, 0, sizeof *resp);
+        return fail(err, errlen, NULL, "no body to post");
+    }
+    return perform(req, 1, resp, err, errlen);
+}
+
+static int perform(const clerk_http_request *req, int post, clerk_http_response *resp, char *err,
                    size_t errlen)
 {
     if (err != NULL && errlen > 0)
@@ -319,6 +339,10 @@ int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, cha
     SETOPT(CURLOPT_ERRORBUFFER, cerr);
     if (slot != NULL)
         SETOPT(CURLOPT_SHARE, slot->sh);
+    if (post) {
+        SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->post_len);
+        SETOPT(CURLOPT_POSTFIELDS, req->post_body);
+    }
     if (strncasecmp(req->url, "http://", 7) == 0) {
         /* Cleartext is allowed to loopback only (the startup rule), and loopback never leaves
          * the host: no proxy, ours or the environment's, may see the request, which would carry
@@ -351,6 +375,9 @@ int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, cha
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     resp->status = status;
+    const char *ct = NULL;
+    if (curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct != NULL)
+        snprintf(resp->content_type, sizeof resp->content_type, "%s", ct);
 
     if (b.too_big || pc == CURLE_FILESIZE_EXCEEDED) {
         fail(err, errlen, NULL, "response body larger than %zu bytes", b.max);

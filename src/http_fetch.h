@@ -37,12 +37,15 @@ typedef struct clerk_http_request {
                                    never takes a proxy, this one or the environment's */
     const char *proxy_user;     /* Basic credentials for proxy, or NULL */
     const char *proxy_password; /* never part of a message */
+    const char *post_body;      /* non-NULL: POST these post_len bytes (clerk_http_post only) */
+    size_t post_len;
 } clerk_http_request;
 
 typedef struct clerk_http_response {
     long status; /* HTTP status; 0 when no response was received */
     char *body;  /* malloc'd, NUL-terminated (NUL not counted in body_len); NULL if none */
     size_t body_len;
+    char content_type[96]; /* the response's Content-Type, truncated; "" when none */
 } clerk_http_response;
 
 /* The User-Agent every request sends: "mod_clerk_auth/<version>". */
@@ -55,6 +58,11 @@ const char *clerk_http_user_agent(void);
  * clerk_http_response_free whatever the result. */
 int clerk_http_get(const clerk_http_request *req, clerk_http_response *resp, char *err,
                    size_t errlen);
+
+/* As clerk_http_get, but POSTs req->post_body (post_len bytes) with the headers given (the
+ * caller names its Content-Type among them). The body is never part of a message. */
+int clerk_http_post(const clerk_http_request *req, clerk_http_response *resp, char *err,
+                    size_t errlen);
 
 /* Frees the body and zeroes resp; NULL is ignored. */
 void clerk_http_response_free(clerk_http_response *resp);

@@ -58,6 +58,7 @@ static const reason_entry reasons[CLERK_R__COUNT] = {
     [CLERK_R_TOKEN_TYPE_MISMATCH] = {"token-type-mismatch", NULL},
     [CLERK_R_UNEXPECTED_ERROR] = {"unexpected-error", NULL},
     [CLERK_R_SESSION_PENDING] = {"session-pending", NULL},
+    [CLERK_R_NO_TOKEN_IN_HEADER] = {"No token in header", NULL},
 };
 
 /* Clerk's decodeJwt raises token-invalid without an action; every decode message starts so. */

@@ -45,6 +45,9 @@ typedef enum clerk_reason {
     CLERK_R_UNEXPECTED_ERROR,
     /* Ours (not Clerk's): a verified token whose session is pending, refused by default. */
     CLERK_R_SESSION_PENDING,
+    /* Clerk's reason, literally, for a single machine acceptsToken and no Authorization token
+     * (tokens/request.ts). */
+    CLERK_R_NO_TOKEN_IN_HEADER,
     CLERK_R__COUNT
 } clerk_reason;
 

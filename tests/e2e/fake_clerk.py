@@ -7,6 +7,25 @@ __clerk_handshake query parameter; production: a __clerk_handshake cookie) or, w
 for format=nonce, as a nonce (__clerk_handshake_nonce cookie, or query parameter) that the Backend
 API's /v1/clients/handshake_payload exchanges for {"directives": [...]}.
 
+Backend API machine-token endpoints (no /v1, as Clerk's SDK calls them), shaped like Clerk's:
+  POST /api_keys/verify {"secret": ...}                       -> APIKey JSON (object "api_key")
+  POST /m2m_tokens/verify {"token": ...}                      -> M2MToken JSON
+       (object "machine_to_machine_token"; a machine secret key from machine_secret_keys or a
+       secret key authorises it)
+  POST /oauth_applications/access_tokens/verify {"access_token": ...}
+                                                              -> IdPOAuthAccessToken JSON
+       (object "clerk_idp_oauth_access_token")
+  Authorization must be "Bearer <one of secret_keys>" else 401 {"errors": [...]}; an unknown,
+  revoked or expired token is 404 {"errors": [{"code": "resource_not_found"}]} unless the token
+  was issued with answer_200=True (then 200 with revoked/expired true, which the module refuses).
+Issue tokens with issue_api_key(subject, scopes=, claims=, name=, expires_in=),
+issue_m2m(subject="mch_..", scopes=), issue_oauth(subject, client_id=, scopes=); revoke(token).
+verify_calls(token) counts the verifications the fake answered for that token (any outcome);
+machine_calls() lists (path, token) of every verify call. Knobs (machine_mode): None (normal),
+"slow" (the answer waits for machine_release or 30 s), "500", "garbage" (200, invalid JSON),
+"huge" (200, a 1 MiB JSON body), "wrong-type" (200, right JSON as text/plain). machine_hold, a
+threading.Event, when set makes every verify call wait for it (bounded, 30 s) before answering.
+
 Every request is recorded, so tests can compare the handshake URL parameter for parameter and
 count hops. The server is a real ThreadingHTTPServer; stop() ends it."""
 
@@ -58,9 +77,18 @@ class FakeClerk:
             def do_GET(self):
                 fake._handle(self)
 
+            def do_POST(self):
+                fake._machine(self)
+
             def log_message(self, *args):
                 pass
 
+        self.machine_secret_keys = []
+        self.machine_tokens = {}  # token text -> (path, resource dict, answer_200)
+        self.machine_log = []  # (path, token or None) of every verify call
+        self.machine_mode = None
+        self.machine_hold = None
+        self.machine_release = threading.Event()
         self.srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.srv.daemon_threads = True
         self.port = self.srv.server_address[1]
@@ -169,6 +197,114 @@ class FakeClerk:
         if directives is None:
             return self._send(h, 404, {"errors": [{"code": "resource_not_found"}]})
         return self._send(h, 200, {"object": "handshake_payload", "directives": directives})
+
+    # ------------------------------------------------------------------ machine tokens
+    MACHINE_PATHS = {"/api_keys/verify": "secret", "/m2m_tokens/verify": "token",
+                     "/oauth_applications/access_tokens/verify": "access_token"}
+
+    def _issue(self, prefix, path, resource, answer_200=False):
+        tok = prefix + secrets.token_urlsafe(24).replace("-", "x").replace("_", "y")
+        now = int(time.time() * 1000)
+        resource.update(created_at=now, updated_at=now, revoked=False, revocation_reason=None,
+                        expired=False)
+        remember_secret(tok)
+        with self.lock:
+            self.machine_tokens[tok] = (path, resource, answer_200)
+        return tok
+
+    @staticmethod
+    def _expiration(expires_in):
+        return None if expires_in is None else int((time.time() + expires_in) * 1000)
+
+    def issue_api_key(self, subject, scopes=(), claims=None, name="e2e key", expires_in=None,
+                      answer_200=False):
+        return self._issue("ak_", "/api_keys/verify", {
+            "object": "api_key", "id": "ak_" + secrets.token_hex(8), "type": "api_key",
+            "name": name, "subject": subject, "description": None, "claims": claims,
+            "scopes": list(scopes), "expiration": self._expiration(expires_in),
+            "created_by": None, "last_used_at": None}, answer_200)
+
+    def issue_m2m(self, subject, scopes=(), claims=None, expires_in=None, answer_200=False):
+        return self._issue("mt_", "/m2m_tokens/verify", {
+            "object": "machine_to_machine_token", "id": "mt_" + secrets.token_hex(8),
+            "subject": subject, "scopes": list(scopes), "claims": claims,
+            "expiration": self._expiration(expires_in)}, answer_200)
+
+    def issue_oauth(self, subject, client_id="client_e2e", scopes=(), expires_in=None,
+                    answer_200=False):
+        return self._issue("oat_", "/oauth_applications/access_tokens/verify", {
+            "object": "clerk_idp_oauth_access_token", "id": "oat_" + secrets.token_hex(8),
+            "client_id": client_id, "type": "oauth:access_token", "subject": subject,
+            "scopes": list(scopes), "expiration": self._expiration(expires_in)}, answer_200)
+
+    def revoke(self, tok):
+        with self.lock:
+            self.machine_tokens[tok][1].update(revoked=True, revocation_reason="e2e")
+
+    def verify_calls(self, tok):
+        with self.lock:
+            return sum(1 for _, t in self.machine_log if t == tok)
+
+    def machine_calls(self):
+        with self.lock:
+            return list(self.machine_log)
+
+    def _machine(self, h):
+        u = urllib.parse.urlsplit(h.path)
+        n = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(min(n, 1 << 20))
+        member = self.MACHINE_PATHS.get(u.path)
+        try:
+            body = json.loads(raw)
+            tok = body.get(member) if member and isinstance(body, dict) else None
+        except ValueError:
+            tok = None
+        with self.lock:
+            self.requests.append((u.path, [], {k.lower(): v for k, v in h.headers.items()}))
+            self.machine_log.append((u.path, tok))
+            hold, mode = self.machine_hold, self.machine_mode
+        if member is None:
+            return self._send(h, 404, {"errors": [{"code": "resource_not_found"}]})
+        if hold is not None:
+            hold.wait(30)
+        keys = self.secret_keys + (self.machine_secret_keys if member == "token" else [])
+        if h.headers.get("Authorization") not in ["Bearer " + k for k in keys]:
+            return self._send(h, 401, {"errors": [{"message": "Invalid secret key",
+                                                   "code": "authentication_invalid"}]})
+        if mode == "slow":
+            self.machine_release.wait(30)
+        if mode == "500":
+            return self._send(h, 500, {"errors": [{"code": "internal_error"}]})
+        if mode == "garbage":
+            return self._raw(h, 200, b'{"id": "ak_1", "subject": ', "application/json")
+        if mode == "huge":
+            return self._raw(h, 200, b'{"pad": "' + b"x" * (1 << 20) + b'"}', "application/json")
+        with self.lock:
+            entry = self.machine_tokens.get(tok) if isinstance(tok, str) else None
+        if entry is None or entry[0] != u.path:
+            return self._send(h, 404, {"errors": [{"message": "not found",
+                                                   "code": "resource_not_found"}]})
+        _, res, answer_200 = entry
+        res = dict(res)
+        if res["expiration"] is not None and res["expiration"] <= time.time() * 1000:
+            res["expired"] = True
+        if (res["revoked"] or res["expired"]) and not answer_200:
+            return self._send(h, 404, {"errors": [{"message": "not found",
+                                                   "code": "resource_not_found"}]})
+        if mode == "wrong-type":
+            return self._raw(h, 200, json.dumps(res).encode(), "text/plain")
+        return self._send(h, 200, res)
+
+    @staticmethod
+    def _raw(h, status, body, ctype):
+        h.send_response(status)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        try:
+            h.wfile.write(body)
+        except OSError:  # the module gave up on a huge body
+            pass
 
     @staticmethod
     def _send(h, status, obj):

@@ -41,6 +41,7 @@ int main(void)
     srunner_add_suite(sr, http_pool_suite());
     srunner_add_suite(sr, nested_claims_suite());
     srunner_add_suite(sr, handoff_suite());
+    srunner_add_suite(sr, machine_token_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

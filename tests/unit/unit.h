@@ -27,6 +27,7 @@ Suite *outgoing_proxy_suite(void);
 Suite *http_pool_suite(void);
 Suite *nested_claims_suite(void);
 Suite *handoff_suite(void);
+Suite *machine_token_suite(void);
 
 /* Adds k's public JWK (kid, optional alg) to ks, failing the test if the set refuses it. */
 void unit_add_jwk(clerk_keyset *ks, EVP_PKEY *k, const char *kid, const char *alg);

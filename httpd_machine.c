@@ -1,0 +1,606 @@
+/* Machine tokens in httpd (docs/design.md#machine-tokens): ClerkAcceptsToken and its siblings,
+ * the Backend API verification of opaque tokens, its one-per-fleet cache on the socache store
+ * the key sets use, single-flight per process, and `Require clerk-token-type|clerk-scope`.
+ * Every rule of Clerk's lives in src/machine_token.c; this file moves bytes. */
+#include <stdint.h>
+#include <string.h>
+
+#include <apr_hash.h>
+#include <apr_strings.h>
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_request.h"
+#include "ap_provider.h"
+#include "mod_auth.h"
+
+#include "authorization.h"
+#include "http_fetch.h"
+#include "httpd_clerk.h"
+#include "httpd_machine.h"
+#include "jwks_remote.h"
+#include "machine_token.h"
+#include "request_state.h"
+
+APLOG_USE_MODULE(clerk_auth);
+
+#define DEFAULT_TTL_S     60
+#define DEFAULT_NEG_TTL_S 10
+#define MAX_TTL_S         3600
+#define MAX_ANSWER_BYTES  ((size_t)64 * 1024)
+#define INFLIGHT_MAX      1024
+#define WAIT_EXTRA_MS     1000
+/* A record handed to this process's waiters only: no lifetime of its own (2^52: still exact
+ * in JSON). */
+#define FLIGHT_UNTIL_MS ((int64_t)1 << 52)
+
+struct clerk_machine_dir {
+    unsigned accepts; /* CLERK_TT_* bits; 0 unset */
+    int accepts_list;
+    const char *machine_secret_key;
+    apr_int64_t ttl_s, neg_ttl_s; /* -1 unset */
+};
+
+/* ---- configuration ------------------------------------------------------------------------- */
+
+static clerk_machine_dir *dir_of(cmd_parms *cmd, void *cfg)
+{
+    clerk_machine_dir **slot = (clerk_machine_dir **)((char *)cfg + (uintptr_t)cmd->info);
+    if (!*slot) {
+        clerk_machine_dir *d = apr_pcalloc(cmd->pool, sizeof(*d));
+        d->ttl_s = d->neg_ttl_s = -1;
+        *slot = d;
+    }
+    return *slot;
+}
+
+static const char *cmd_err(cmd_parms *cmd, const char *msg)
+{
+    return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, msg);
+}
+
+const char *clerk_machine_set_accepts(cmd_parms *cmd, void *cfg, const char *args)
+{
+    unsigned types = 0;
+    int words = 0;
+    const char *w;
+    while (*(w = ap_getword_conf(cmd->temp_pool, &args)) != '\0') {
+        unsigned t = clerk_token_type_parse(w);
+        if (!t)
+            return cmd_err(cmd, apr_psprintf(cmd->pool,
+                                             "'%s' is not a token type (session_token, api_key, "
+                                             "m2m_token, oauth_token or any)",
+                                             w));
+        if (t == CLERK_TT_ALL && words + (*args != '\0') > 0)
+            return cmd_err(cmd, "'any' stands alone");
+        types |= t;
+        words++;
+    }
+    if (!words)
+        return cmd_err(cmd, "needs at least one token type");
+    clerk_machine_dir *d = dir_of(cmd, cfg);
+    d->accepts = types;
+    /* The SDK's acceptsToken: one type is a string, more (or any) a list. */
+    d->accepts_list = words > 1 || types == CLERK_TT_ALL;
+    return NULL;
+}
+
+const char *clerk_machine_set_secret_key(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    if (!*arg || strpbrk(arg, " \t\r\n"))
+        return cmd_err(cmd, "needs a machine secret key without spaces");
+    dir_of(cmd, cfg)->machine_secret_key = arg;
+    return NULL;
+}
+
+/* cmd->info's low bit picks the negative TTL; the rest is the slot's offset (even). */
+static const char *set_ttl(cmd_parms *cmd, void *cfg, const char *arg, int negative)
+{
+    char *end;
+    apr_int64_t v = apr_strtoi64(arg, &end, 10);
+    if (*arg == '\0' || *end != '\0' || v < 0 || v > MAX_TTL_S)
+        return cmd_err(cmd, apr_psprintf(cmd->pool, "'%s' is not a number of seconds in [0, %d]",
+                                         arg, MAX_TTL_S));
+    clerk_machine_dir *d = dir_of(cmd, cfg);
+    if (negative)
+        d->neg_ttl_s = v;
+    else
+        d->ttl_s = v;
+    return NULL;
+}
+
+const char *clerk_machine_set_ttl(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    return set_ttl(cmd, cfg, arg, 0);
+}
+
+const char *clerk_machine_set_negative_ttl(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    return set_ttl(cmd, cfg, arg, 1);
+}
+
+const clerk_machine_dir *clerk_machine_merge(apr_pool_t *p, const clerk_machine_dir *base,
+                                             const clerk_machine_dir *add)
+{
+    if (!add)
+        return base;
+    if (!base)
+        return add;
+    clerk_machine_dir *m = apr_pmemdup(p, add, sizeof(*m));
+    if (!add->accepts) {
+        m->accepts = base->accepts;
+        m->accepts_list = base->accepts_list;
+    }
+    if (!add->machine_secret_key)
+        m->machine_secret_key = base->machine_secret_key;
+    if (add->ttl_s < 0)
+        m->ttl_s = base->ttl_s;
+    if (add->neg_ttl_s < 0)
+        m->neg_ttl_s = base->neg_ttl_s;
+    return m;
+}
+
+/* ---- single flight ------------------------------------------------------------------------- */
+
+/* One verification in progress in this process: later requests for the same token wait for its
+ * record instead of calling the Backend API again. Guarded by flight_mu; freed by whoever leaves
+ * it last (the verifier or the last waiter). */
+typedef struct inflight {
+    char key[CLERK_MACHINE_CACHE_KEY_LEN + 1];
+    int done;
+    unsigned char *rec; /* malloc'd record, NULL when none could be made */
+    size_t len;
+    int waiters;
+} inflight;
+
+static apr_thread_mutex_t *flight_mu;
+static apr_thread_cond_t *flight_cv;
+static apr_hash_t *flights; /* cache key -> inflight * */
+/* Per process: records handed to waiters when no store key exists. */
+static unsigned char process_key[32];
+
+static void flight_free(inflight *f)
+{
+    free(f->rec);
+    free(f);
+}
+
+static void machine_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    if (apr_thread_mutex_create(&flight_mu, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS ||
+        apr_thread_cond_create(&flight_cv, pchild) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     CLERK_LOGNO(2000) "cannot create the machine-token single-flight lock: "
+                                       "each request verifies on its own");
+        flight_mu = NULL;
+        flight_cv = NULL;
+    }
+    flights = apr_hash_make(pchild);
+    if (RAND_bytes(process_key, sizeof process_key) != 1)
+        flight_mu = NULL; /* no key to hand records over with: no single flight */
+}
+
+/* ---- the Backend API ----------------------------------------------------------------------- */
+
+static int is_json_type(const char *ct)
+{
+    static const char want[] = "application/json";
+    size_t n = sizeof want - 1;
+    return strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* POSTs the token to the configured Backend API. Returns 0 with *resource (pool copy of the
+ * answer's JSON) and *m, or -1 with err. Never logs the token or the key. */
+static int call_backend_api(request_rec *r, unsigned type, const char *tok, const char *auth_key,
+                            int64_t now_ms, const char **resource, clerk_machine *m,
+                            clerk_error *err)
+{
+    clerk_fetch_settings fs;
+    clerk_server_fetch_settings(r->server, &fs);
+    size_t ul = strlen(fs.api_url);
+    const char *base =
+        ul && fs.api_url[ul - 1] == '/' ? apr_pstrndup(r->pool, fs.api_url, ul - 1) : fs.api_url;
+    const char *url = apr_pstrcat(r->pool, base, clerk_machine_verify_path(type), NULL);
+    char *body = clerk_machine_verify_body(type, tok, strlen(tok));
+    if (!body)
+        return clerk_error_set(err, CLERK_R_UNEXPECTED_ERROR, "Unexpected error: out of memory.");
+    const char *headers[] = {apr_pstrcat(r->pool, "Authorization: Bearer ", auth_key, NULL),
+                             "Content-Type: application/json", "Accept: application/json",
+                             "Clerk-API-Version: 2026-05-12", NULL};
+    clerk_http_request req = {
+        .url = url,
+        .headers = headers,
+        .ca_file = fs.ca_file,
+        .connect_timeout_ms = fs.connect_timeout_ms,
+        .timeout_ms = fs.timeout_ms,
+        .max_body = MAX_ANSWER_BYTES,
+        .reuse_connections = 1,
+        .proxy = fs.proxy,
+        .proxy_user = fs.proxy_user,
+        .proxy_password = fs.proxy_password,
+        .post_body = body,
+        .post_len = strlen(body),
+    };
+    clerk_http_response resp;
+    char why[256];
+    int rc = clerk_http_post(&req, &resp, why, sizeof why);
+    OPENSSL_cleanse(body, strlen(body));
+    free(body);
+    clerk_status_count_machine_call(rc == 0 && resp.status >= 200 && resp.status < 300);
+    const char *shown = clerk_url_redact(r->pool, url);
+    if (rc != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      CLERK_LOGNO(2001) "%s verification at %s failed: %s (signed out: "
+                                        "unexpected-error)",
+                      clerk_token_type_name(type), shown, why);
+        clerk_http_response_free(&resp);
+        return clerk_error_set(err, CLERK_R_UNEXPECTED_ERROR,
+                               "Unexpected error: the Backend API could not be reached.");
+    }
+    if (resp.status < 200 || resp.status > 299) {
+        clerk_machine_status_error(type, resp.status, err);
+        if (resp.status == 401)
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          CLERK_LOGNO(2002) "the Backend API at %s refused this location's secret "
+                                            "key (HTTP 401): every %s is signed out "
+                                            "(secret-key-invalid); check ClerkSecretKey%s",
+                          shown, clerk_token_type_name(type),
+                          type == CLERK_TT_M2M ? " / ClerkMachineSecretKey" : "");
+        else if (resp.status != 404)
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          CLERK_LOGNO(2003) "%s verification at %s answered HTTP %ld (signed "
+                                            "out: unexpected-error)",
+                          clerk_token_type_name(type), shown, resp.status);
+        clerk_http_response_free(&resp);
+        return -1;
+    }
+    if (!is_json_type(resp.content_type)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      CLERK_LOGNO(2004) "%s verification at %s answered with Content-Type "
+                                        "'%.64s', not JSON (signed out: unexpected-error)",
+                      clerk_token_type_name(type), shown, resp.content_type);
+        clerk_http_response_free(&resp);
+        return clerk_error_set(err, CLERK_R_UNEXPECTED_ERROR,
+                               "Unexpected error: the Backend API's answer is not JSON.");
+    }
+    rc = clerk_machine_from_json(r->pool, type, resp.body, resp.body_len, now_ms, m, err);
+    if (rc == 0)
+        *resource = apr_pstrmemdup(r->pool, resp.body, resp.body_len);
+    else if (err->reason == CLERK_R_UNEXPECTED_ERROR)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      CLERK_LOGNO(2005) "%s verification at %s: %s", clerk_token_type_name(type),
+                      shown, err->message);
+    clerk_http_response_free(&resp);
+    return rc;
+}
+
+/* ---- verification with the fleet cache ----------------------------------------------------- */
+
+typedef struct store_view {
+    clerk_jwks_store store;
+    int usable;
+    unsigned char key[32]; /* the instance key (clerk_machine_instance_key) */
+} store_view;
+
+/* The store and the key this request's records use; usable 0 when results stay in-process. */
+static void store_view_of(request_rec *r, const char *auth_key, store_view *v)
+{
+    int on_host = 0;
+    const unsigned char *mk = NULL;
+    size_t mkl = 0;
+    clerk_fetch_settings fs;
+    clerk_server_fetch_settings(r->server, &fs);
+    v->usable = 0;
+    if (clerk_jwks_shared_store(r->server, &v->store, &on_host, &mk, &mkl) == 0) {
+        /* Across hosts every server must hold the MAC key: ClerkCacheKeyFile, else the secret
+         * key itself (as the key-set records). */
+        if (!mk) {
+            mk = (const unsigned char *)auth_key;
+            mkl = strlen(auth_key);
+        }
+        v->usable = clerk_machine_instance_key(mk, mkl, fs.api_url, auth_key, v->key) == 0;
+    }
+    if (!v->usable &&
+        clerk_machine_instance_key(process_key, sizeof process_key, fs.api_url, auth_key, v->key))
+        memset(v->key, 0, sizeof v->key);
+}
+
+static int read_store(request_rec *r, const store_view *v, const char *ck, unsigned type,
+                      int64_t now_ms, clerk_machine *m, clerk_error *err)
+{
+    if (!v->usable)
+        return -1;
+    size_t cap = 64 * 1024, len = 0;
+    unsigned char *buf = apr_palloc(r->pool, cap);
+    if (v->store.get(v->store.ctx, ck, buf, cap, &len) != 0)
+        return -1;
+    return clerk_machine_record_decode(r->pool, v->key, sizeof v->key, ck, type, buf, len, now_ms,
+                                       m, err);
+}
+
+/* Verifies tok (of type) for r: the shared cache, else one Backend API call per process at a
+ * time for this token. Returns 0 signed in (*m), -1 refused (err). */
+static int verify_opaque(request_rec *r, const clerk_machine_dir *md, unsigned type,
+                         const char *tok, const char *auth_key, int64_t now_ms, clerk_machine *m,
+                         clerk_error *err, const char **how)
+{
+    store_view v;
+    store_view_of(r, auth_key, &v);
+    char ck[CLERK_MACHINE_CACHE_KEY_LEN + 1];
+    if (clerk_machine_cache_key(v.key, sizeof v.key, type, tok, strlen(tok), ck) != 0)
+        return clerk_error_set(err, CLERK_R_UNEXPECTED_ERROR, "Unexpected error: no cache key.");
+    *how = apr_pstrndup(r->pool, ck + 9, 12);
+
+    int got = read_store(r, &v, ck, type, now_ms, m, err);
+    if (got >= 0) {
+        clerk_status_count_machine_cache(1);
+        *how = apr_pstrcat(r->pool, *how, " (shared cache)", NULL);
+        return got == 1 ? 0 : -1;
+    }
+    clerk_status_count_machine_cache(0);
+
+    /* Single flight: wait for a verification of the same token already under way here. */
+    inflight *f = NULL;
+    if (flight_mu && apr_thread_mutex_lock(flight_mu) == APR_SUCCESS) {
+        f = apr_hash_get(flights, ck, APR_HASH_KEY_STRING);
+        if (f) {
+            f->waiters++;
+            clerk_fetch_settings fs;
+            clerk_server_fetch_settings(r->server, &fs);
+            apr_time_t until = apr_time_now() + apr_time_from_msec(fs.connect_timeout_ms +
+                                                                   fs.timeout_ms + WAIT_EXTRA_MS);
+            while (!f->done && apr_time_now() < until)
+                apr_thread_cond_timedwait(flight_cv, flight_mu, until - apr_time_now());
+            unsigned char *rec = f->done && f->rec ? apr_pmemdup(r->pool, f->rec, f->len) : NULL;
+            size_t len = f->len;
+            int done = f->done;
+            if (--f->waiters == 0 && done)
+                flight_free(f);
+            apr_thread_mutex_unlock(flight_mu);
+            if (!done) {
+                ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                              CLERK_LOGNO(2006) "gave up waiting for another request's %s "
+                                                "verification (key %s)",
+                              clerk_token_type_name(type), *how);
+                return clerk_error_set(err, CLERK_R_UNEXPECTED_ERROR,
+                                       "Unexpected error: the verification did not finish.");
+            }
+            int rc = rec ? clerk_machine_record_decode(r->pool, v.key, sizeof v.key, ck, type, rec,
+                                                       len, now_ms, m, err)
+                         : -1;
+            if (rc < 0)
+                return clerk_error_set(err, CLERK_R_UNEXPECTED_ERROR,
+                                       "Unexpected error: the verification failed.");
+            *how = apr_pstrcat(r->pool, *how, " (single flight)", NULL);
+            return rc == 1 ? 0 : -1;
+        }
+        if (apr_hash_count(flights) < INFLIGHT_MAX && (f = calloc(1, sizeof *f)) != NULL) {
+            memcpy(f->key, ck, sizeof f->key);
+            apr_hash_set(flights, f->key, APR_HASH_KEY_STRING, f);
+        }
+        apr_thread_mutex_unlock(flight_mu);
+    }
+
+    const char *resource = NULL;
+    int rc = call_backend_api(r, type, tok, auth_key, now_ms, &resource, m, err);
+    *how = apr_pstrcat(r->pool, *how, " (Backend API)", NULL);
+
+    /* Shared: a verified token until min(its expiry, the TTL); a token Clerk does not know, or
+     * refuses, for the short negative TTL. Outages and key failures are never cached. */
+    unsigned char *rec = NULL;
+    size_t len = 0;
+    int64_t ttl_s = md->ttl_s >= 0 ? md->ttl_s : DEFAULT_TTL_S;
+    int64_t neg_s = md->neg_ttl_s >= 0 ? md->neg_ttl_s : DEFAULT_NEG_TTL_S;
+    int64_t until_ms = now_ms + (rc == 0 ? ttl_s : neg_s) * 1000;
+    if (rc == 0 && m->expiration_ms >= 0 && m->expiration_ms < until_ms)
+        until_ms = m->expiration_ms;
+    int cacheable = rc == 0 || err->reason == CLERK_R_TOKEN_INVALID;
+    if (cacheable && v.usable && until_ms > now_ms) {
+        rec = clerk_machine_record_encode(v.key, sizeof v.key, ck, type, rc == 0 ? resource : NULL,
+                                          rc == 0 ? NULL : err, until_ms, &len);
+        if (rec)
+            v.store.set(v.store.ctx, ck, rec, len, (until_ms + 999) / 1000);
+        free(rec);
+        rec = NULL;
+    }
+    /* The waiters of this process take this very answer, whatever the TTL (an outage's too:
+     * they asked at the same time). */
+    if (f)
+        rec = clerk_machine_record_encode(v.key, sizeof v.key, ck, type, rc == 0 ? resource : NULL,
+                                          rc == 0 ? NULL : err, FLIGHT_UNTIL_MS, &len);
+
+    if (f) {
+        apr_thread_mutex_lock(flight_mu);
+        apr_hash_set(flights, f->key, APR_HASH_KEY_STRING, NULL);
+        f->done = 1;
+        f->rec = rec;
+        f->len = len;
+        rec = NULL;
+        apr_thread_cond_broadcast(flight_cv);
+        if (f->waiters == 0)
+            flight_free(f);
+        apr_thread_mutex_unlock(flight_mu);
+    }
+    free(rec);
+    return rc;
+}
+
+/* Printable ASCII without spaces: anything else is no token Clerk issues, and is refused
+ * unsent. */
+static int token_chars_ok(const char *tok)
+{
+    for (const unsigned char *c = (const unsigned char *)tok; *c; c++)
+        if (*c <= 0x20 || *c >= 0x7f)
+            return 0;
+    return 1;
+}
+
+int clerk_machine_decide(request_rec *r, const clerk_machine_dir *md, const char *secret_key,
+                         const char *authorization, int64_t now_ms, clerk_state *st,
+                         const clerk_machine **out)
+{
+    if (!md || !md->accepts)
+        return 0;
+    const char *tok = clerk_authorization_token(r->pool, authorization);
+    clerk_accepts a = {md->accepts, md->accepts_list};
+    unsigned type = 0;
+    clerk_reason why = CLERK_R_NONE;
+    clerk_machine_route route =
+        clerk_machine_route_request(&a, tok, tok ? strlen(tok) : 0, &type, &why);
+    if (route == CLERK_ROUTE_SESSION)
+        return 0;
+
+    memset(st, 0, sizeof(*st));
+    st->status = CLERK_SIGNED_OUT;
+    st->message = "";
+    st->source = tok ? CLERK_SRC_HEADER : CLERK_SRC_NONE;
+    if (route == CLERK_ROUTE_SIGNED_OUT) {
+        st->reason = why;
+        clerk_status_count_machine(0, 0);
+        return 1;
+    }
+
+    clerk_error err = {0};
+    clerk_machine *m = apr_pcalloc(r->pool, sizeof(*m));
+    const char *auth_key =
+        type == CLERK_TT_M2M && md->machine_secret_key ? md->machine_secret_key : secret_key;
+    const char *how = "-";
+    int rc;
+    if (strlen(tok) > CLERK_MACHINE_TOKEN_MAX || !token_chars_ok(tok))
+        rc = clerk_error_set(&err, CLERK_R_TOKEN_INVALID,
+                             "The %s is longer than %d bytes or holds characters no Clerk token "
+                             "has.",
+                             clerk_token_type_name(type), CLERK_MACHINE_TOKEN_MAX);
+    else if (clerk_machine_is_jwt_format(tok, strlen(tok)))
+        /* differences.h: machine-jwt-not-verified */
+        rc = clerk_error_set(&err, CLERK_R_TOKEN_VERIFICATION_FAILED,
+                             "JWT-format machine tokens are not verified by this module.");
+    else if (!auth_key) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      CLERK_LOGNO(2007) "ClerkAcceptsToken accepts %s at %s but no ClerkSecretKey "
+                                        "(or ClerkMachineSecretKey for m2m_token) is set there: "
+                                        "every such token is signed out",
+                      clerk_token_type_name(type), r->uri);
+        rc = clerk_error_set(&err, CLERK_R_UNEXPECTED_ERROR,
+                             "Machine token authentication requires either a Machine secret key "
+                             "or a Clerk secret key.");
+    } else
+        rc = verify_opaque(r, md, type, tok, auth_key, now_ms, m, &err, &how);
+
+    clerk_status_count_machine(type, rc == 0);
+    if (rc != 0) {
+        st->reason = err.reason;
+        st->message = apr_pstrdup(r->pool, err.message);
+        return 1;
+    }
+    st->status = CLERK_SIGNED_IN;
+    st->reason = CLERK_R_NONE;
+    *out = m;
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  CLERK_LOGNO(2008) "signed-in: %s subject=%s key=%s", clerk_token_type_name(type),
+                  m->subject, how);
+    return 1;
+}
+
+/* ---- Require clerk-token-type / clerk-scope ------------------------------------------------ */
+
+static const char *parse_words(cmd_parms *cmd, const char *line, const void **parsed, int types)
+{
+    apr_array_header_t *words = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    const char *w;
+    while (*(w = ap_getword_conf(cmd->pool, &line)) != '\0') {
+        if (types && (clerk_token_type_parse(w) == 0 || clerk_token_type_parse(w) == CLERK_TT_ALL))
+            return apr_psprintf(cmd->pool,
+                                "Require clerk-token-type: '%s' is not a token type "
+                                "(session_token, api_key, m2m_token, oauth_token)",
+                                w);
+        APR_ARRAY_PUSH(words, const char *) = w;
+    }
+    if (words->nelts == 0)
+        return types ? "Require clerk-token-type needs at least one token type"
+                     : "Require clerk-scope needs at least one scope";
+    *parsed = words;
+    return clerk_authz_forbid_on_failure(cmd); /* a denied token answers 403, not 401 */
+}
+
+static const char *parse_types(cmd_parms *cmd, const char *line, const void **parsed)
+{
+    return parse_words(cmd, line, parsed, 1);
+}
+
+static const char *parse_scopes(cmd_parms *cmd, const char *line, const void **parsed)
+{
+    return parse_words(cmd, line, parsed, 0);
+}
+
+/* The request's token type name, or NULL when it is not signed in through AuthType Clerk. */
+static const char *request_type(request_rec *r, const clerk_machine **m)
+{
+    clerk_identity id;
+    *m = clerk_request_machine(r);
+    if (*m)
+        return clerk_token_type_name((*m)->type);
+    return clerk_request_identity(r, &id) == CLERK_IDENTITY_SIGNED_IN ? "session_token" : NULL;
+}
+
+static authz_status check_types(request_rec *r, const char *line, const void *parsed)
+{
+    (void)line;
+    const apr_array_header_t *words = parsed;
+    const clerk_machine *m;
+    if (!r->user)
+        return AUTHZ_DENIED_NO_USER;
+    const char *t = request_type(r, &m);
+    for (int i = 0; t && i < words->nelts; i++)
+        if (strcmp(t, APR_ARRAY_IDX(words, i, const char *)) == 0) {
+            clerk_status_count_authz(CLERK_AUTHZ_GRANTED);
+            return AUTHZ_GRANTED;
+        }
+    clerk_status_count_authz(CLERK_AUTHZ_DENIED);
+    return AUTHZ_DENIED;
+}
+
+/* Granted when the machine token holds any of the scopes (a session token holds none). */
+static authz_status check_scopes(request_rec *r, const char *line, const void *parsed)
+{
+    (void)line;
+    const apr_array_header_t *words = parsed;
+    if (!r->user)
+        return AUTHZ_DENIED_NO_USER;
+    const clerk_machine *m = clerk_request_machine(r);
+    if (m && m->scopes) {
+        for (int i = 0; i < words->nelts; i++) {
+            const char *want = APR_ARRAY_IDX(words, i, const char *);
+            size_t n = strlen(want);
+            for (const char *s = m->scopes; *s;) {
+                size_t w = strcspn(s, " ");
+                if (w == n && memcmp(s, want, n) == 0) {
+                    clerk_status_count_authz(CLERK_AUTHZ_GRANTED);
+                    return AUTHZ_GRANTED;
+                }
+                s += w;
+                s += strspn(s, " ");
+            }
+        }
+    }
+    clerk_status_count_authz(CLERK_AUTHZ_DENIED);
+    return AUTHZ_DENIED;
+}
+
+static const authz_provider types_provider = {check_types, parse_types};
+static const authz_provider scopes_provider = {check_scopes, parse_scopes};
+
+void clerk_machine_register_hooks(apr_pool_t *p)
+{
+    ap_hook_child_init(machine_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "clerk-token-type", AUTHZ_PROVIDER_VERSION,
+                              &types_provider, AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "clerk-scope", AUTHZ_PROVIDER_VERSION,
+                              &scopes_provider, AP_AUTH_INTERNAL_PER_CONF);
+}

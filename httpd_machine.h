@@ -1,0 +1,53 @@
+/* Machine tokens in httpd (httpd_machine.c): the per-directory settings, the directives, the
+ * request decision's machine branch. */
+#ifndef HTTPD_MACHINE_H
+#define HTTPD_MACHINE_H
+
+#include <stdint.h>
+#include "httpd.h"
+#include "http_config.h"
+#include "machine_token.h"
+#include "request_state.h"
+
+/* ClerkAcceptsToken, ClerkMachineSecretKey, ClerkMachineTokenCacheTTL and
+ * ClerkMachineTokenNegativeCacheTTL of one section; NULL in a record that sets none. */
+typedef struct clerk_machine_dir clerk_machine_dir;
+
+/* Directive handlers: cmd->info is the offset of the record's clerk_machine_dir pointer. */
+const char *clerk_machine_set_accepts(cmd_parms *cmd, void *cfg, const char *args);
+const char *clerk_machine_set_secret_key(cmd_parms *cmd, void *cfg, const char *arg);
+const char *clerk_machine_set_ttl(cmd_parms *cmd, void *cfg, const char *arg);
+const char *clerk_machine_set_negative_ttl(cmd_parms *cmd, void *cfg, const char *arg);
+
+/* add's settings over base's; either may be NULL; returns one of them when the other is NULL. */
+const clerk_machine_dir *clerk_machine_merge(apr_pool_t *p, const clerk_machine_dir *base,
+                                             const clerk_machine_dir *add);
+
+/* The machine branch of authenticateRequest for r (md: its section's settings, may be NULL;
+ * secret_key: the section's ClerkSecretKey, may be NULL). Returns 0 when the session decision
+ * applies (nothing touched), 1 when *st is the decision: signed in with *out set, or signed out
+ * with Clerk's reason and message. Blocks for at most one Backend API call (or the wait for
+ * another request's call for the same token). */
+int clerk_machine_decide(request_rec *r, const clerk_machine_dir *md, const char *secret_key,
+                         const char *authorization, int64_t now_ms, clerk_state *st,
+                         const clerk_machine **out);
+
+/* child_init (single-flight table) and the Require clerk-token-type / clerk-scope providers. */
+void clerk_machine_register_hooks(apr_pool_t *p);
+
+/* The per-directory directives; the including file defines DIR_SLOT and CLERK_SCOPE and the
+ * record has machine (const clerk_machine_dir *). */
+#define CLERK_MACHINE_DIRECTIVES                                                                   \
+    AP_INIT_RAW_ARGS("ClerkAcceptsToken", clerk_machine_set_accepts, DIR_SLOT(machine),            \
+                     CLERK_SCOPE,                                                                  \
+                     "token types accepted: session_token (default), api_key, m2m_token, "         \
+                     "oauth_token, or any"),                                                       \
+        AP_INIT_TAKE1("ClerkMachineSecretKey", clerk_machine_set_secret_key, DIR_SLOT(machine),    \
+                      CLERK_SCOPE, "machine secret key M2M tokens are verified with"),             \
+        AP_INIT_TAKE1("ClerkMachineTokenCacheTTL", clerk_machine_set_ttl, DIR_SLOT(machine),       \
+                      CLERK_SCOPE, "seconds a verified machine token is trusted (default 60)"),    \
+        AP_INIT_TAKE1("ClerkMachineTokenNegativeCacheTTL", clerk_machine_set_negative_ttl,         \
+                      DIR_SLOT(machine), CLERK_SCOPE,                                              \
+                      "seconds a refused machine token stays refused (default 10)")
+
+#endif

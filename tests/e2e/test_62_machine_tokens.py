@@ -1,0 +1,321 @@
+"""Machine tokens (docs/design.md#machine-tokens, README "Machine tokens"): ClerkAcceptsToken as
+the SDK's acceptsToken, opaque API keys / M2M tokens / OAuth access tokens verified by the fake
+Backend API (fake_clerk.py), what a CGI sees, Require clerk-token-type / clerk-scope and the
+session providers' 403, and every bad input or Backend API failure failing closed with nothing of
+the token or key in a log."""
+
+import json
+import os
+import secrets
+import threading
+
+import pytest
+
+from conftest import ENV_CGI, PK, curl, remember, remember_secret
+from fake_clerk import FakeClerk
+from jwks_server import ModuleHttpd
+
+SK = "sk_test_" + "f6" * 20
+MSK = "ak_machinesecret" + "7" * 24
+remember_secret(SK)
+remember_secret(MSK)
+
+# path -> extra directives of its <Location>
+LOCATIONS = {
+    "s": "",
+    "ak": "ClerkAcceptsToken api_key",
+    "m2m": "ClerkAcceptsToken m2m_token",
+    "m2mmsk": "ClerkAcceptsToken m2m_token\n    ClerkMachineSecretKey " + MSK,
+    "oat": "ClerkAcceptsToken oauth_token",
+    "list": "ClerkAcceptsToken api_key m2m_token",
+    "mix": "ClerkAcceptsToken session_token api_key",
+    "any": "ClerkAcceptsToken any",
+    "cached": "ClerkAcceptsToken api_key\n    ClerkMachineTokenCacheTTL 60",
+    "nokey": "ClerkAcceptsToken api_key",
+}
+REQUIRES = {
+    "scope": ("ClerkAcceptsToken any", "Require clerk-scope write:docs read:docs"),
+    "ttype": ("ClerkAcceptsToken any", "Require clerk-token-type m2m_token oauth_token"),
+    "role": ("ClerkAcceptsToken any", "Require clerk-role admin"),
+    "claim": ("ClerkAcceptsToken any", "Require clerk-claim sub user_1"),
+}
+
+
+def location(name, extra, require="Require valid-user", secret=True):
+    return """<Location /{name}/>
+    AuthType Clerk
+    AuthName clerk-e2e
+    ClerkPublishableKey {pk}
+    {sk}
+    ClerkMachineTokenCacheTTL 0
+    ClerkMachineTokenNegativeCacheTTL 0
+    ClerkPassClaimsAs both
+    {extra}
+    {require}
+</Location>""".format(name=name, pk=PK, sk=("ClerkSecretKey " + SK) if secret else "",
+                      extra=extra, require=require)
+
+
+@pytest.fixture(scope="module")
+def fake(minter):
+    f = FakeClerk(minter, [SK], lambda inst: {})
+    f.machine_secret_keys.append(MSK)
+    yield f
+    f.machine_release.set()
+    f.stop()
+
+
+@pytest.fixture(scope="module")
+def server(work, fake):
+    h = ModuleHttpd(os.path.join(work, "machine-tokens"))
+    names = list(LOCATIONS) + list(REQUIRES)
+    for n in names:
+        d = os.path.join(h.work, "htdocs", n)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "env.cgi"), "w") as f:
+            f.write(ENV_CGI)
+        os.chmod(os.path.join(d, "env.cgi"), 0o755)
+    blocks = [location(n, e, secret=(n != "nokey")) for n, e in LOCATIONS.items()]
+    blocks += [location(n, e, r) for n, (e, r) in REQUIRES.items()]
+    h.configure("""ClerkAPIURL {api}
+ClerkFetchTimeout 1 2
+LimitRequestFieldSize 16384
+LogLevel warn clerk_auth:debug
+<Directory "{w}/htdocs">
+    Options +ExecCGI
+    AddHandler cgi-script .cgi
+</Directory>
+{blocks}
+""".format(api=fake.base, w=h.work, blocks="\n".join(blocks)), extra_modules=("cgid",))
+    h.start()
+    yield h
+    h.stop()
+
+
+def call(server, path, token=None, headers=()):
+    h = list(headers)
+    if token is not None:
+        remember(token)
+        h.append("Authorization: Bearer " + token)
+    return curl(server.url(path), h)
+
+
+def env_of(r):
+    assert r.status == 200, (r.status, r.headers, r.body)
+    return json.loads(r.body)
+
+
+def reason(r):
+    return r.header("x-clerk-auth-reason")
+
+
+def test_api_key_signs_in_with_the_sdks_machine_auth_object(server, fake):
+    tok = fake.issue_api_key("user_1", scopes=["read:docs", "write:docs"], claims={"tier": "gold"},
+                             name="ci key", expires_in=3600)
+    e = env_of(call(server, "/ak/env.cgi", tok))
+    assert e["REMOTE_USER"] == "user_1"
+    assert e["AUTH_TYPE"] == "Clerk"
+    assert e["CLERK_TOKEN_TYPE"] == "api_key"
+    assert e["CLERK_USER_ID"] == "user_1"
+    assert "CLERK_ORG_ID" not in e and "CLERK_MACHINE_ID" not in e
+    assert e["CLERK_SCOPES"] == "read:docs write:docs"
+    assert e["CLERK_API_KEY_NAME"] == "ci key"
+    assert json.loads(e["CLERK_CLAIMS"]) == {"tier": "gold"}
+    assert e["CLERK_AUTH_STATUS"] == "signed-in"
+    # The same variables as headers; no session variable in either form.
+    assert e["HTTP_X_CLERK_TOKEN_TYPE"] == "api_key"
+    assert e["HTTP_X_REMOTE_USER"] == "user_1"
+    for k in ("CLERK_SESSION_ID", "CLERK_ORG_ROLE", "CLERK_ORG_PERMISSIONS", "CLERK_SID"):
+        assert k not in e and "HTTP_X_" + k not in e
+    # The Backend API got the token in the body, the secret key as the bearer, no /v1.
+    calls = [c for c in fake.requests if c[0] == "/api_keys/verify"]
+    assert calls and calls[-1][2]["authorization"] == "Bearer " + SK
+    assert fake.verify_calls(tok) == 1
+
+
+def test_org_subject_api_key(server, fake):
+    tok = fake.issue_api_key("org_9", scopes=[])
+    e = env_of(call(server, "/ak/env.cgi", tok))
+    assert e["REMOTE_USER"] == "org_9"
+    assert e["CLERK_ORG_ID"] == "org_9"
+    assert "CLERK_USER_ID" not in e
+    assert e["CLERK_SCOPES"] == ""
+
+
+def test_m2m_and_oauth(server, fake):
+    m = fake.issue_m2m("mch_42", scopes=["mch_7"])
+    e = env_of(call(server, "/m2m/env.cgi", m))
+    assert (e["REMOTE_USER"], e["CLERK_TOKEN_TYPE"], e["CLERK_MACHINE_ID"]) == (
+        "mch_42", "m2m_token", "mch_42")
+    o = fake.issue_oauth("user_5", client_id="client_77", scopes=["profile", "email"])
+    e = env_of(call(server, "/oat/env.cgi", o))
+    assert (e["REMOTE_USER"], e["CLERK_TOKEN_TYPE"], e["CLERK_CLIENT_ID"], e["CLERK_USER_ID"]) == (
+        "user_5", "oauth_token", "client_77", "user_5")
+    assert "CLERK_CLAIMS" not in e  # the SDK's OAuth auth object has no claims
+
+
+def test_machine_secret_key_verifies_m2m(server, fake):
+    m = fake.issue_m2m("mch_43")
+    assert env_of(call(server, "/m2mmsk/env.cgi", m))["REMOTE_USER"] == "mch_43"
+    calls = [c for c in fake.requests if c[0] == "/m2m_tokens/verify"]
+    assert calls[-1][2]["authorization"] == "Bearer " + MSK
+
+
+def test_accepts_token_matrix(server, fake, minter):
+    ak = fake.issue_api_key("user_1")
+    mt = fake.issue_m2m("mch_1")
+    oat = fake.issue_oauth("user_2")
+    session = minter.sign()
+    cases = [
+        # (location, token, status, reason)
+        ("s", ak, 401, None),  # the default refuses every machine token
+        ("ak", mt, 401, "token-type-mismatch"),
+        ("ak", session, 401, "token-type-mismatch"),
+        ("ak", None, 401, "No token in header"),
+        ("m2m", ak, 401, "token-type-mismatch"),
+        ("oat", oat, 200, None),
+        ("list", ak, 200, None),
+        ("list", mt, 200, None),
+        ("list", oat, 401, "token-type-mismatch"),
+        ("list", session, 401, "token-type-mismatch"),
+        ("list", None, 401, "token-type-mismatch"),
+        ("mix", ak, 200, None),
+        ("mix", mt, 401, "token-type-mismatch"),
+        ("any", ak, 200, None),
+        ("any", mt, 200, None),
+        ("any", oat, 200, None),
+    ]
+    for loc, tok, status, why in cases:
+        r = call(server, "/%s/env.cgi" % loc, tok)
+        assert r.status == status, (loc, tok and tok[:4], r.status, r.headers)
+        if why:
+            assert reason(r) == why, (loc, tok and tok[:4], r.headers)
+    # A machine token in a cookie is not read as one.
+    r = curl(server.url("/ak/env.cgi"), ["Cookie: __session=" + ak])
+    assert r.status == 401 and reason(r) == "No token in header"
+
+
+def test_unknown_revoked_and_expired_are_refused(server, fake):
+    r = call(server, "/ak/env.cgi", "ak_" + secrets.token_hex(16))
+    assert r.status == 401 and reason(r) == "token-invalid"
+    assert 'error_description="token-invalid"' in r.header("www-authenticate")
+    tok = fake.issue_api_key("user_1")
+    assert call(server, "/ak/env.cgi", tok).status == 200
+    fake.revoke(tok)
+    r = call(server, "/ak/env.cgi", tok)  # TTL 0 here: the revocation is seen at once
+    assert r.status == 401 and reason(r) == "token-invalid"
+    # Stricter than the SDK: a 200 that says revoked or expired is refused too.
+    tok = fake.issue_api_key("user_1", answer_200=True)
+    fake.revoke(tok)
+    r = call(server, "/ak/env.cgi", tok)
+    assert r.status == 401 and reason(r) == "token-invalid"
+    tok = fake.issue_api_key("user_1", expires_in=-5, answer_200=True)
+    r = call(server, "/ak/env.cgi", tok)
+    assert r.status == 401 and reason(r) == "token-invalid"
+
+
+def test_require_providers(server, fake, minter):
+    reader = fake.issue_api_key("user_1", scopes=["read:docs"])
+    nobody = fake.issue_api_key("user_1", scopes=["other"])
+    mt = fake.issue_m2m("mch_2")
+    assert call(server, "/scope/env.cgi", reader).status == 200
+    assert call(server, "/scope/env.cgi", nobody).status == 403
+    assert call(server, "/ttype/env.cgi", mt).status == 200
+    assert call(server, "/ttype/env.cgi", reader).status == 403
+    # The session providers deny a machine token (the SDK's machine has() is always false): 403.
+    assert call(server, "/role/env.cgi", reader).status == 403
+    assert call(server, "/claim/env.cgi", reader).status == 403
+    # Without a token the providers ask for one: 401.
+    assert call(server, "/scope/env.cgi").status == 401
+
+
+def test_cache_verifies_once_per_ttl(server, fake):
+    tok = fake.issue_api_key("user_3")
+    for _ in range(5):
+        assert call(server, "/cached/env.cgi", tok).status == 200
+    assert fake.verify_calls(tok) == 1
+
+
+def test_single_flight_in_one_process(server, fake):
+    """Concurrent requests for one unseen token wait for one Backend API call. The fake holds
+    every verify call until released, so the requests are all in flight together."""
+    tok = fake.issue_api_key("user_4")
+    fake.machine_hold = threading.Event()
+    results = []
+    try:
+        threads = [threading.Thread(target=lambda: results.append(
+            call(server, "/cached/env.cgi", tok).status)) for _ in range(6)]
+        for t in threads:
+            t.start()
+        # Bounded wait for the first call to arrive; then let it answer.
+        for _ in range(100):
+            if fake.verify_calls(tok) >= 1:
+                break
+            threading.Event().wait(0.05)
+        fake.machine_hold.set()
+        for t in threads:
+            t.join(20)
+    finally:
+        fake.machine_hold.set()
+        fake.machine_hold = None
+    assert results == [200] * 6
+    # One per httpd process at most (this server runs one or two children).
+    assert 1 <= fake.verify_calls(tok) <= 2, fake.verify_calls(tok)
+
+
+@pytest.mark.parametrize("mode", ["500", "garbage", "huge", "wrong-type", "slow"])
+def test_backend_api_failures_fail_closed(server, fake, mode):
+    tok = fake.issue_api_key("user_1")
+    fake.machine_mode = mode
+    fake.machine_release.clear()
+    try:
+        r = call(server, "/ak/env.cgi", tok)
+    finally:
+        fake.machine_mode = None
+        fake.machine_release.set()
+    assert r.status == 401, (mode, r)
+    assert reason(r) == "unexpected-error", (mode, r.headers)
+    assert "REMOTE_USER" not in r.body
+    # Not cached: the next request, with the Backend API back, signs in.
+    assert call(server, "/ak/env.cgi", tok).status == 200
+
+
+def test_wrong_secret_key_is_secret_key_invalid(server, fake):
+    tok = fake.issue_api_key("user_1")
+    keys = fake.secret_keys
+    fake.secret_keys = ["sk_test_other"]
+    try:
+        r = call(server, "/ak/env.cgi", tok)
+    finally:
+        fake.secret_keys = keys
+    assert r.status == 401 and reason(r) == "secret-key-invalid"
+    assert server.wait_log("CLERK2002")
+
+
+def test_bad_tokens_are_refused_unsent(server, fake):
+    before = len(fake.machine_calls())
+    big = "ak_" + "a" * 10240
+    r = call(server, "/ak/env.cgi", big)
+    assert r.status == 401 and reason(r) == "token-invalid"
+    r = call(server, "/ak/env.cgi", "ak_\x7fgarbage")
+    assert r.status in (400, 401)
+    assert len(fake.machine_calls()) == before
+    # Garbage after the prefix is asked about (it is printable) and refused.
+    r = call(server, "/ak/env.cgi", "ak_" + "~!@#$%^&*()" * 3)
+    assert r.status == 401 and reason(r) == "token-invalid"
+
+
+def test_no_secret_key_fails_closed_with_a_reason(server, fake):
+    tok = fake.issue_api_key("user_1")
+    r = call(server, "/nokey/env.cgi", tok)
+    assert r.status == 401 and reason(r) == "unexpected-error"
+    assert server.wait_log("CLERK2007")
+    assert fake.verify_calls(tok) == 0
+
+
+def test_status_page_counts(server, fake):
+    # The counters are shared by every process: any verification above shows on the page.
+    text = server.log_text()
+    assert "CLERK2008" in text  # signed-in lines at debug
+    for tok in fake.machine_tokens:
+        assert tok not in text

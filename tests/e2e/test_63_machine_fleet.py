@@ -1,0 +1,166 @@
+"""One Backend API verification per machine token per fleet and TTL (docs/design.md#machine-tokens):
+two httpd servers, each with two child processes, share a real memcached and then a real redis
+(ClerkCache) and one ClerkCacheKeyFile. N requests with the same fresh API key spread over both
+servers and their processes make exactly one verification call, counted by the fake Backend
+API; once the TTL has passed, one more. A refused token is remembered for the negative TTL the
+same way, and a record written under another fleet's key is not believed."""
+
+import os
+import secrets
+import socket
+import time
+
+import pytest
+
+from conftest import PK, curl, remember, remember_secret
+from fake_clerk import FakeClerk
+from jwks_server import Daemon, ModuleHttpd
+
+SK = "sk_test_" + "a7" * 20
+remember_secret(SK)
+TTL_S = 2
+N = 24
+
+
+@pytest.fixture(scope="module")
+def fake(minter):
+    f = FakeClerk(minter, [SK], lambda inst: {})
+    yield f
+    f.stop()
+
+
+def fleet_conf(api, kind, port, keyfile):
+    return """ClerkAPIURL {api}
+ClerkCache {kind}:127.0.0.1:{port}
+ClerkCacheKeyFile "{keyfile}"
+<Location /m/>
+    AuthType Clerk
+    AuthName clerk-e2e
+    ClerkPublishableKey {pk}
+    ClerkSecretKey {sk}
+    ClerkAcceptsToken api_key
+    ClerkMachineTokenCacheTTL {ttl}
+    ClerkMachineTokenNegativeCacheTTL {ttl}
+    Require valid-user
+</Location>
+""".format(api=api, kind=kind, port=port, keyfile=keyfile, pk=PK, sk=SK, ttl=TTL_S)
+
+
+# Two processes per server, so the count covers processes as well as hosts.
+MPM = ("StartServers 2\nServerLimit 2\nThreadsPerChild 4\nMaxRequestWorkers 8\n"
+       "MinSpareThreads 8\nMaxSpareThreads 8")
+
+
+@pytest.fixture(scope="module", params=["memcache", "redis"])
+def fleet(request, work, fake):
+    kind = request.param
+    d = os.path.join(work, "machine-fleet-" + kind)
+    os.makedirs(d, exist_ok=True)
+    keyfile = os.path.join(d, "cache.key")
+    with open(keyfile, "w") as f:
+        f.write(secrets.token_hex(32) + "\n")
+    os.chmod(keyfile, 0o644)
+    daemon = Daemon(os.path.join(d, "daemon"), "memcached" if kind == "memcache" else "redis-server")
+    nodes = []
+    try:
+        for i in (1, 2):
+            h = ModuleHttpd(os.path.join(d, "node%d" % i))
+            os.makedirs(os.path.join(h.work, "htdocs", "m"), exist_ok=True)
+            with open(os.path.join(h.work, "htdocs", "m", "hello.txt"), "w") as f:
+                f.write("hello\n")
+            h.configure(fleet_conf(fake.base, kind, daemon.port, keyfile),
+                        extra_modules=("socache_" + kind,), mpm_conf=MPM)
+            h.start()
+            nodes.append(h)
+        yield kind, nodes, daemon
+    finally:
+        for h in nodes:
+            h.stop()
+        daemon.stop()
+
+
+def ask(node, tok):
+    remember(tok)
+    return curl(node.url("/m/hello.txt"), ["Authorization: Bearer " + tok])
+
+
+def pids_of(node):
+    with open(node.access_log) as f:
+        return {line.split("pid=")[1].split()[0] for line in f if "pid=" in line}
+
+
+def test_one_verification_per_fleet_and_ttl(fleet, fake):
+    kind, (one, two), _ = fleet
+    tok = fake.issue_api_key("user_fleet", scopes=["read"])
+    for i in range(N):
+        r = ask((one, two)[i % 2], tok)
+        assert r.status == 200, (kind, i, r, one.tail(), two.tail())
+    assert fake.verify_calls(tok) == 1, (kind, fake.verify_calls(tok))
+    # Both servers answered, and with more than one process between them.
+    assert len(pids_of(one) | pids_of(two)) >= 3, (pids_of(one), pids_of(two))
+
+    # After the TTL the next request verifies again: poll, never time the assertion.
+    for _ in range(100):
+        if ask(one, tok).status != 200:
+            break
+        if fake.verify_calls(tok) >= 2:
+            break
+        time.sleep(0.1)
+    assert fake.verify_calls(tok) == 2, (kind, fake.verify_calls(tok))
+    # And that answer is shared again.
+    for i in range(6):
+        assert ask((one, two)[i % 2], tok).status == 200
+    assert fake.verify_calls(tok) <= 3, (kind, fake.verify_calls(tok))
+
+
+def test_refusals_are_shared_too(fleet, fake):
+    kind, (one, two), _ = fleet
+    tok = "ak_" + secrets.token_hex(20)
+    for i in range(8):
+        r = ask((one, two)[i % 2], tok)
+        assert r.status == 401 and r.header("x-clerk-auth-reason") == "token-invalid", r
+    assert fake.verify_calls(tok) == 1, (kind, fake.verify_calls(tok))
+
+
+def test_backend_api_outage_fails_closed_for_unseen_tokens(fleet, fake):
+    kind, (one, two), _ = fleet
+    seen = fake.issue_api_key("user_seen")
+    assert ask(one, seen).status == 200
+    fake.machine_mode = "500"
+    try:
+        unseen = fake.issue_api_key("user_unseen")
+        r = ask(two, unseen)
+        assert r.status == 401 and r.header("x-clerk-auth-reason") == "unexpected-error"
+        # The token verified before the outage is served from the shared cache meanwhile.
+        assert ask(two, seen).status == 200
+        assert fake.verify_calls(seen) == 1
+    finally:
+        fake.machine_mode = None
+
+
+def test_no_token_text_in_the_cache(fleet, fake):
+    """The store holds keyed hashes of tokens, never their text: ask the daemon itself."""
+    kind, (one, _two), daemon = fleet
+    tok = fake.issue_api_key("user_dump")
+    assert ask(one, tok).status == 200
+    with socket.create_connection(("127.0.0.1", daemon.port), timeout=5) as s:
+        if kind == "memcache":
+            s.sendall(b"lru_crawler metadump all\r\n")
+        else:
+            s.sendall(b"KEYS *\r\n")
+        data = b""
+        s.settimeout(2)
+        try:
+            while b"END\r\n" not in data and len(data) < 1 << 20:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+                if kind == "redis" and data.count(b"\r\n") >= 1 + 2 * int(
+                        data.split(b"\r\n", 1)[0][1:] or 0):
+                    break
+        except socket.timeout:
+            pass
+    # The socache providers write keys hex-encoded.
+    assert b"clerk-mt:".hex().encode() in data, data[:400]
+    assert tok.encode() not in data and tok.encode().hex().encode() not in data

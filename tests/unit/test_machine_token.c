@@ -1,0 +1,395 @@
+/* Machine tokens: classification as @clerk/backend tokens/machine.ts, acceptsToken routing as
+ * tokens/request.ts, Backend API answers as tokens/verify.ts and tokens/authObjects.ts, and the
+ * MAC'd shared records. */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_general.h>
+#include <apr_pools.h>
+#include <apr_strings.h>
+#include "b64url.h"
+#include "machine_token.h"
+#include "unit.h"
+
+static apr_pool_t *pool;
+
+static void pool_setup(void)
+{
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+}
+
+static void pool_teardown(void)
+{
+    apr_pool_destroy(pool);
+    apr_terminate();
+}
+
+/* An unsigned JWT of header and payload JSON (classification never checks signatures). */
+static char *jwt_of(const char *header, const char *payload)
+{
+    char *h = clerk_b64url_encode((const unsigned char *)header, strlen(header));
+    char *p = clerk_b64url_encode((const unsigned char *)payload, strlen(payload));
+    char *t = apr_psprintf(pool, "%s.%s.c2ln", h, p);
+    free(h);
+    free(p);
+    return t;
+}
+
+static unsigned classify(const char *t)
+{
+    return clerk_machine_classify(t, strlen(t));
+}
+
+START_TEST(prefixes_classify)
+{
+    ck_assert_uint_eq(classify("ak_abc"), CLERK_TT_API_KEY);
+    ck_assert_uint_eq(classify("mt_abc"), CLERK_TT_M2M);
+    ck_assert_uint_eq(classify("oat_abc"), CLERK_TT_OAUTH);
+    ck_assert_uint_eq(classify("ak_"), CLERK_TT_API_KEY); /* the prefix alone is enough */
+    ck_assert_uint_eq(classify("AK_abc"), CLERK_TT_SESSION);
+    ck_assert_uint_eq(classify("xak_abc"), CLERK_TT_SESSION);
+    ck_assert_uint_eq(classify(""), CLERK_TT_SESSION);
+    ck_assert_uint_eq(clerk_machine_classify(NULL, 0), CLERK_TT_SESSION);
+    /* Only the first len bytes count. */
+    ck_assert_uint_eq(clerk_machine_classify("ak_abc", 2), CLERK_TT_SESSION);
+}
+END_TEST
+
+START_TEST(jwts_classify)
+{
+    ck_assert_uint_eq(classify(jwt_of("{\"alg\":\"RS256\"}", "{\"sub\":\"mch_1\"}")), CLERK_TT_M2M);
+    ck_assert_uint_eq(classify(jwt_of("{\"typ\":\"at+jwt\"}", "{\"sub\":\"user_1\"}")),
+                      CLERK_TT_OAUTH);
+    ck_assert_uint_eq(classify(jwt_of("{\"typ\":\"application/at+jwt\"}", "{\"sub\":\"user_1\"}")),
+                      CLERK_TT_OAUTH);
+    /* M2M wins over OAuth, as getMachineTokenType checks it first. */
+    ck_assert_uint_eq(classify(jwt_of("{\"typ\":\"at+jwt\"}", "{\"sub\":\"mch_1\"}")),
+                      CLERK_TT_M2M);
+    ck_assert_uint_eq(classify(jwt_of("{\"typ\":\"JWT\"}", "{\"sub\":\"user_1\"}")),
+                      CLERK_TT_SESSION);
+    ck_assert_uint_eq(classify(jwt_of("{\"typ\":\"AT+JWT\"}", "{\"sub\":\"user_1\"}")),
+                      CLERK_TT_SESSION);
+    ck_assert_uint_eq(classify(jwt_of("{}", "{\"sub\":7}")), CLERK_TT_SESSION);
+    /* Not the JWT form: an empty signature, a padding character. */
+    ck_assert_uint_eq(classify("eyJ0eXAiOiJhdCtqd3QifQ.e30."), CLERK_TT_SESSION);
+    ck_assert(!clerk_machine_is_jwt_format("a.b.c=", 6));
+    ck_assert(!clerk_machine_is_jwt_format("a.b", 3));
+    ck_assert(!clerk_machine_is_jwt_format("a.b.c.d", 7));
+    ck_assert(!clerk_machine_is_jwt_format("a..c", 4));
+    ck_assert(clerk_machine_is_jwt_format("a.b.c", 5));
+}
+END_TEST
+
+START_TEST(type_names)
+{
+    ck_assert_uint_eq(clerk_token_type_parse("session_token"), CLERK_TT_SESSION);
+    ck_assert_uint_eq(clerk_token_type_parse("api_key"), CLERK_TT_API_KEY);
+    ck_assert_uint_eq(clerk_token_type_parse("m2m_token"), CLERK_TT_M2M);
+    ck_assert_uint_eq(clerk_token_type_parse("oauth_token"), CLERK_TT_OAUTH);
+    ck_assert_uint_eq(clerk_token_type_parse("any"), CLERK_TT_ALL);
+    ck_assert_uint_eq(clerk_token_type_parse("API_KEY"), 0);
+    ck_assert_uint_eq(clerk_token_type_parse("machine_token"), 0);
+    ck_assert_str_eq(clerk_token_type_name(CLERK_TT_M2M), "m2m_token");
+    ck_assert_str_eq(clerk_token_type_name(CLERK_TT_ALL), "");
+}
+END_TEST
+
+static clerk_machine_route route(unsigned types, int list, const char *tok, unsigned *type,
+                                 clerk_reason *reason)
+{
+    clerk_accepts a = {types, list};
+    return clerk_machine_route_request(&a, tok, tok ? strlen(tok) : 0, type, reason);
+}
+
+START_TEST(routes_as_the_sdk)
+{
+    unsigned type;
+    clerk_reason why;
+    const char *session = jwt_of("{\"typ\":\"JWT\"}", "{\"sub\":\"user_1\"}");
+
+    /* The default: everything goes to the session decision (which refuses machine tokens). */
+    ck_assert_int_eq(route(0, 0, "ak_1", &type, &why), CLERK_ROUTE_SESSION);
+    ck_assert_int_eq(route(CLERK_TT_SESSION, 0, NULL, &type, &why), CLERK_ROUTE_SESSION);
+
+    /* A single machine type. */
+    ck_assert_int_eq(route(CLERK_TT_API_KEY, 0, "ak_1", &type, &why), CLERK_ROUTE_MACHINE);
+    ck_assert_uint_eq(type, CLERK_TT_API_KEY);
+    ck_assert_int_eq(route(CLERK_TT_API_KEY, 0, "mt_1", &type, &why), CLERK_ROUTE_SIGNED_OUT);
+    ck_assert_int_eq(why, CLERK_R_TOKEN_TYPE_MISMATCH);
+    ck_assert_int_eq(route(CLERK_TT_API_KEY, 0, session, &type, &why), CLERK_ROUTE_SIGNED_OUT);
+    ck_assert_int_eq(why, CLERK_R_TOKEN_TYPE_MISMATCH);
+    ck_assert_int_eq(route(CLERK_TT_M2M, 0, NULL, &type, &why), CLERK_ROUTE_SIGNED_OUT);
+    ck_assert_int_eq(why, CLERK_R_NO_TOKEN_IN_HEADER);
+    ck_assert_str_eq(clerk_reason_str(why), "No token in header");
+
+    /* A list: no header token counts as a session token. */
+    ck_assert_int_eq(route(CLERK_TT_API_KEY | CLERK_TT_M2M, 1, NULL, &type, &why),
+                     CLERK_ROUTE_SIGNED_OUT);
+    ck_assert_int_eq(why, CLERK_R_TOKEN_TYPE_MISMATCH);
+    ck_assert_int_eq(route(CLERK_TT_API_KEY | CLERK_TT_SESSION, 1, NULL, &type, &why),
+                     CLERK_ROUTE_SESSION);
+    ck_assert_int_eq(route(CLERK_TT_API_KEY | CLERK_TT_M2M, 1, session, &type, &why),
+                     CLERK_ROUTE_SIGNED_OUT);
+    ck_assert_int_eq(route(CLERK_TT_API_KEY | CLERK_TT_SESSION, 1, session, &type, &why),
+                     CLERK_ROUTE_SESSION);
+    ck_assert_int_eq(route(CLERK_TT_API_KEY | CLERK_TT_M2M, 1, "mt_x", &type, &why),
+                     CLERK_ROUTE_MACHINE);
+    ck_assert_uint_eq(type, CLERK_TT_M2M);
+    ck_assert_int_eq(route(CLERK_TT_API_KEY | CLERK_TT_M2M, 1, "oat_x", &type, &why),
+                     CLERK_ROUTE_SIGNED_OUT);
+
+    /* any */
+    ck_assert_int_eq(route(CLERK_TT_ALL, 1, NULL, &type, &why), CLERK_ROUTE_SESSION);
+    ck_assert_int_eq(route(CLERK_TT_ALL, 1, session, &type, &why), CLERK_ROUTE_SESSION);
+    ck_assert_int_eq(route(CLERK_TT_ALL, 1, "oat_x", &type, &why), CLERK_ROUTE_MACHINE);
+    ck_assert_uint_eq(type, CLERK_TT_OAUTH);
+}
+END_TEST
+
+static int from_json(unsigned type, const char *json, int64_t now, clerk_machine *m,
+                     clerk_error *err)
+{
+    return clerk_machine_from_json(pool, type, json, strlen(json), now, m, err);
+}
+
+START_TEST(api_key_answer_maps)
+{
+    clerk_machine m;
+    clerk_error err = {0};
+    const char *j = "{\"object\":\"api_key\",\"id\":\"ak_1\",\"type\":\"api_key\",\"name\":\"ci\","
+                    "\"subject\":\"user_2\",\"scopes\":[\"read\",\"write:x\"],"
+                    "\"claims\":{\"a\":1},\"revoked\":false,\"revocation_reason\":null,"
+                    "\"expired\":false,\"expiration\":2000,\"created_by\":null,"
+                    "\"description\":null,\"last_used_at\":null,\"created_at\":1,"
+                    "\"updated_at\":1}";
+    ck_assert_int_eq(from_json(CLERK_TT_API_KEY, j, 1000, &m, &err), 0);
+    ck_assert_str_eq(m.id, "ak_1");
+    ck_assert_str_eq(m.subject, "user_2");
+    ck_assert_str_eq(m.user_id, "user_2");
+    ck_assert_ptr_null(m.org_id);
+    ck_assert_str_eq(m.name, "ci");
+    ck_assert_str_eq(m.scopes, "read write:x");
+    ck_assert_str_eq(m.claims, "{\"a\":1}");
+    ck_assert_int_eq(m.expiration_ms, 2000);
+
+    /* Expiration at or before now, expired, revoked: refused, token-invalid. */
+    ck_assert_int_eq(from_json(CLERK_TT_API_KEY, j, 2000, &m, &err), -1);
+    ck_assert_int_eq(err.reason, CLERK_R_TOKEN_INVALID);
+    ck_assert_str_eq(err.message, "The api_key has expired.");
+    ck_assert_int_eq(
+        from_json(CLERK_TT_API_KEY,
+                  "{\"id\":\"ak_1\",\"name\":\"n\",\"subject\":\"org_1\",\"scopes\":[],"
+                  "\"revoked\":true,\"expired\":false,\"expiration\":null}",
+                  0, &m, &err),
+        -1);
+    ck_assert_str_eq(err.message, "The api_key is revoked.");
+    ck_assert_int_eq(
+        from_json(CLERK_TT_API_KEY,
+                  "{\"id\":\"ak_1\",\"name\":\"n\",\"subject\":\"org_1\",\"scopes\":[],"
+                  "\"revoked\":false,\"expired\":false,\"expiration\":null}",
+                  0, &m, &err),
+        0);
+    ck_assert_str_eq(m.org_id, "org_1");
+    ck_assert_ptr_null(m.user_id);
+    ck_assert_str_eq(m.scopes, "");
+    ck_assert_int_eq(m.expiration_ms, -1);
+}
+END_TEST
+
+START_TEST(other_answers_map)
+{
+    clerk_machine m;
+    clerk_error err = {0};
+    ck_assert_int_eq(from_json(CLERK_TT_M2M,
+                               "{\"object\":\"machine_to_machine_token\",\"id\":\"mt_1\","
+                               "\"subject\":\"mch_9\",\"scopes\":[\"mch_2\"],\"claims\":null,"
+                               "\"revoked\":false,\"expired\":false,\"expiration\":null}",
+                               0, &m, &err),
+                     0);
+    ck_assert_str_eq(m.machine_id, "mch_9");
+    ck_assert_ptr_null(m.claims);
+    ck_assert_ptr_null(m.user_id);
+    ck_assert_int_eq(from_json(CLERK_TT_OAUTH,
+                               "{\"object\":\"clerk_idp_oauth_access_token\",\"id\":\"oat_1\","
+                               "\"client_id\":\"client_3\",\"type\":\"oauth:access_token\","
+                               "\"subject\":\"user_4\",\"scopes\":[\"profile\",\"email\"],"
+                               "\"revoked\":false,\"expired\":false,\"expiration\":null}",
+                               0, &m, &err),
+                     0);
+    ck_assert_str_eq(m.client_id, "client_3");
+    ck_assert_str_eq(m.user_id, "user_4");
+    ck_assert_str_eq(m.scopes, "profile email");
+    /* OAuth lacking client_id; API key lacking name. */
+    ck_assert_int_eq(from_json(CLERK_TT_OAUTH, "{\"id\":\"oat_1\",\"subject\":\"u\",\"scopes\":[]}",
+                               0, &m, &err),
+                     -1);
+    ck_assert_int_eq(err.reason, CLERK_R_UNEXPECTED_ERROR);
+    ck_assert_int_eq(from_json(CLERK_TT_API_KEY,
+                               "{\"id\":\"ak_1\",\"subject\":\"u\",\"scopes\":[]}", 0, &m, &err),
+                     -1);
+}
+END_TEST
+
+START_TEST(bad_answers_refused)
+{
+    clerk_machine m;
+    clerk_error err = {0};
+    const char *bad[] = {
+        "",
+        "not json",
+        "[]",
+        "{\"id\":\"ak_1\",\"id\":\"ak_2\",\"name\":\"n\",\"subject\":\"u\",\"scopes\":[]}",
+        "{\"id\":\"ak_1\",\"name\":\"n\",\"subject\":\"\",\"scopes\":[]}",
+        "{\"id\":\"ak_1\",\"name\":\"n\",\"subject\":\"user 1\",\"scopes\":[]}",
+        "{\"id\":\"ak_1\",\"name\":\"n\",\"subject\":\"user\\n1\",\"scopes\":[]}",
+        "{\"id\":\"ak_1\",\"name\":\"n\",\"subject\":\"u\",\"scopes\":\"read\"}",
+        "{\"id\":\"ak_1\",\"name\":\"n\",\"subject\":\"u\",\"scopes\":[\"a b\"]}",
+        "{\"id\":\"ak_1\",\"name\":\"n\",\"subject\":\"u\",\"scopes\":[7]}",
+        "{\"id\":\"ak_1\",\"name\":\"n\",\"subject\":\"u\",\"scopes\":[],\"expiration\":\"1\"}",
+        "{\"id\":7,\"name\":\"n\",\"subject\":\"u\",\"scopes\":[]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ck_assert_msg(from_json(CLERK_TT_API_KEY, bad[i], 0, &m, &err) == -1, "accepted %s",
+                      bad[i]);
+        ck_assert_int_eq(err.reason, CLERK_R_UNEXPECTED_ERROR);
+    }
+    /* A huge answer is refused before parsing. */
+    size_t n = 64 * 1024;
+    char *huge = apr_palloc(pool, n + 1);
+    memset(huge, ' ', n);
+    huge[0] = '{';
+    huge[n - 1] = '}';
+    huge[n] = '\0';
+    ck_assert_int_eq(from_json(CLERK_TT_API_KEY, huge, 0, &m, &err), -1);
+    ck_assert_int_eq(err.reason, CLERK_R_UNEXPECTED_ERROR);
+}
+END_TEST
+
+START_TEST(statuses_map)
+{
+    clerk_error err = {0};
+    clerk_machine_status_error(CLERK_TT_API_KEY, 401, &err);
+    ck_assert_int_eq(err.reason, CLERK_R_SECRET_KEY_INVALID);
+    clerk_machine_status_error(CLERK_TT_API_KEY, 404, &err);
+    ck_assert_int_eq(err.reason, CLERK_R_TOKEN_INVALID);
+    ck_assert_str_eq(err.message, "API key not found");
+    clerk_machine_status_error(CLERK_TT_M2M, 404, &err);
+    ck_assert_str_eq(err.message, "Machine token not found");
+    clerk_machine_status_error(CLERK_TT_OAUTH, 404, &err);
+    ck_assert_str_eq(err.message, "OAuth token not found");
+    clerk_machine_status_error(CLERK_TT_OAUTH, 500, &err);
+    ck_assert_int_eq(err.reason, CLERK_R_UNEXPECTED_ERROR);
+    clerk_machine_status_error(CLERK_TT_OAUTH, 403, &err);
+    ck_assert_int_eq(err.reason, CLERK_R_UNEXPECTED_ERROR);
+
+    ck_assert_str_eq(clerk_machine_verify_path(CLERK_TT_API_KEY), "/api_keys/verify");
+    ck_assert_str_eq(clerk_machine_verify_path(CLERK_TT_M2M), "/m2m_tokens/verify");
+    ck_assert_str_eq(clerk_machine_verify_path(CLERK_TT_OAUTH),
+                     "/oauth_applications/access_tokens/verify");
+    ck_assert_ptr_null(clerk_machine_verify_path(CLERK_TT_SESSION));
+    char *b = clerk_machine_verify_body(CLERK_TT_OAUTH, "oat_\"x", 6);
+    ck_assert_str_eq(b, "{\"access_token\":\"oat_\\\"x\"}");
+    free(b);
+    b = clerk_machine_verify_body(CLERK_TT_API_KEY, "ak_1", 4);
+    ck_assert_str_eq(b, "{\"secret\":\"ak_1\"}");
+    free(b);
+}
+END_TEST
+
+static const unsigned char KEY[] = "0123456789abcdef0123456789abcdef";
+
+START_TEST(cache_keys_hide_the_token)
+{
+    char k1[CLERK_MACHINE_CACHE_KEY_LEN + 1], k2[CLERK_MACHINE_CACHE_KEY_LEN + 1];
+    ck_assert_int_eq(clerk_machine_cache_key(KEY, 32, CLERK_TT_API_KEY, "ak_secret", 9, k1), 0);
+    ck_assert_uint_eq(strlen(k1), CLERK_MACHINE_CACHE_KEY_LEN);
+    ck_assert(strncmp(k1, "clerk-mt:", 9) == 0);
+    ck_assert_ptr_null(strstr(k1, "secret"));
+    ck_assert_int_eq(clerk_machine_cache_key(KEY, 32, CLERK_TT_API_KEY, "ak_secret", 9, k2), 0);
+    ck_assert_str_eq(k1, k2);
+    ck_assert_int_eq(clerk_machine_cache_key(KEY, 31, CLERK_TT_API_KEY, "ak_secret", 9, k2), 0);
+    ck_assert_str_ne(k1, k2);
+    ck_assert_int_eq(clerk_machine_cache_key(KEY, 32, CLERK_TT_M2M, "ak_secret", 9, k2), 0);
+    ck_assert_str_ne(k1, k2);
+    ck_assert_int_eq(clerk_machine_cache_key(KEY, 32, CLERK_TT_API_KEY, "ak_secreT", 9, k2), 0);
+    ck_assert_str_ne(k1, k2);
+}
+END_TEST
+
+START_TEST(records_round_trip_and_refuse_forgery)
+{
+    const char *res = "{\"id\":\"ak_1\",\"name\":\"n\",\"subject\":\"user_1\",\"scopes\":[\"r\"],"
+                      "\"revoked\":false,\"expired\":false,\"expiration\":5000}";
+    size_t len;
+    unsigned char *rec = clerk_machine_record_encode(KEY, 32, "clerk-mt:aa", CLERK_TT_API_KEY, res,
+                                                     NULL, 9000, &len);
+    ck_assert_ptr_nonnull(rec);
+    clerk_machine m;
+    clerk_error err = {0};
+    ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:aa", CLERK_TT_API_KEY,
+                                                 rec, len, 1000, &m, &err),
+                     1);
+    ck_assert_str_eq(m.subject, "user_1");
+    ck_assert_str_eq(m.scopes, "r");
+    /* The token expired since it was stored: refused from the record. */
+    ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:aa", CLERK_TT_API_KEY,
+                                                 rec, len, 5000, &m, &err),
+                     0);
+    ck_assert_int_eq(err.reason, CLERK_R_TOKEN_INVALID);
+    /* Another key, another cache key, another type, one flipped byte: not a record. */
+    ck_assert_int_eq(clerk_machine_record_decode(pool, KEY + 1, 31, "clerk-mt:aa", CLERK_TT_API_KEY,
+                                                 rec, len, 1000, &m, &err),
+                     -1);
+    ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:ab", CLERK_TT_API_KEY,
+                                                 rec, len, 1000, &m, &err),
+                     -1);
+    ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:aa", CLERK_TT_M2M, rec,
+                                                 len, 1000, &m, &err),
+                     -1);
+    rec[len - 3] ^= 1;
+    ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:aa", CLERK_TT_API_KEY,
+                                                 rec, len, 1000, &m, &err),
+                     -1);
+    ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:aa", CLERK_TT_API_KEY,
+                                                 rec, 10, 1000, &m, &err),
+                     -1);
+    free(rec);
+
+    /* A refusal travels with its reason and message. */
+    clerk_error refusal;
+    clerk_error_set(&refusal, CLERK_R_TOKEN_INVALID, "API key not found");
+    rec = clerk_machine_record_encode(KEY, 32, "clerk-mt:bb", CLERK_TT_API_KEY, NULL, &refusal,
+                                      2000, &len);
+    ck_assert_ptr_nonnull(rec);
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:bb", CLERK_TT_API_KEY,
+                                                 rec, len, 1000, &m, &err),
+                     0);
+    ck_assert_int_eq(err.reason, CLERK_R_TOKEN_INVALID);
+    ck_assert_str_eq(err.message, "API key not found");
+    /* Its lifetime ends inside the record, whatever the store does with its expiry. */
+    ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:bb", CLERK_TT_API_KEY,
+                                                 rec, len, 2000, &m, &err),
+                     -1);
+    free(rec);
+}
+END_TEST
+
+Suite *machine_token_suite(void)
+{
+    Suite *s = suite_create("machine_token");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, pool_setup, pool_teardown);
+    tcase_add_test(tc, prefixes_classify);
+    tcase_add_test(tc, jwts_classify);
+    tcase_add_test(tc, type_names);
+    tcase_add_test(tc, routes_as_the_sdk);
+    tcase_add_test(tc, api_key_answer_maps);
+    tcase_add_test(tc, other_answers_map);
+    tcase_add_test(tc, bad_answers_refused);
+    tcase_add_test(tc, statuses_map);
+    tcase_add_test(tc, cache_keys_hide_the_token);
+    tcase_add_test(tc, records_round_trip_and_refuse_forgery);
+    suite_add_tcase(s, tc);
+    return s;
+}
