@@ -29,8 +29,8 @@
 # Other knobs: BENCH_CONNS ("16 64"), BENCH_THREADS (wrk threads, 2), BENCH_FRESH_TOKENS
 # (distinct tokens cycled for "fresh token every request", 40000), BENCH_WORK (bench/work),
 # BENCH_MICRO=0 (skip the micro-benchmark), BENCH_ROWS (space-separated row ids to run),
-# BENCH_MACHINE_TTL (60: the module's ClerkMachineTokenCacheTTL, the window the API-key row's
-# "Backend API calls per key per TTL" is counted in).
+# BENCH_MACHINE_TTL (60, the module's default: the API-key row's ClerkMachineTokenCacheTTL, the
+# window its "Backend API calls per key per TTL" is counted in).
 #
 # The API-key row ("apikey") sends 1,000 distinct ak_ keys that a loopback Backend API
 # (bench/fake_bapi.py) verifies and counts; after the run one line says how many verifications
@@ -299,6 +299,7 @@ ClerkAPIURL http://127.0.0.1:$PORT_BAPI
     ClerkJWTKey "file:$K/pub.pem"
     ClerkSecretKey $SK_BENCH
     ClerkAcceptsToken api_key
+    ClerkMachineTokenCacheTTL $MACHINE_TTL
     Require valid-user
 </Location>
 <Location /anon/>

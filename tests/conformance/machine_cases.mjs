@@ -153,6 +153,10 @@ export function machineProfiles({ PK_LIVE, SK, SK_BAD, SK_DOWN, AZP }) {
   mk('mt-aud', ['any'], { audience: AUD });
   mk('mt-bad-sk', ['any'], { secretKey: SK_BAD });
   mk('mt-down', ['any'], { secretKey: SK_DOWN });
+  // A machine secret key (ClerkMachineSecretKey / machineSecretKey) verifies M2M tokens; with a
+  // refused instance secret key beside it, only a verification with the machine key can pass.
+  mk('mt-m2m-msk', ['m2m_token'], { secretKey: SK_BAD, machineSecretKey: MSK });
+  mk('mt-any-msk', ['any'], { machineSecretKey: MSK });
   // The SDK's machine has() is always false: clerk-role answers 403 to a signed-in machine.
   mk('mt-role', ['any'], { require: 'clerk-role admin', has: { role: 'admin' } });
   return P;
@@ -292,6 +296,12 @@ export function machineCases(ctx) {
     }
   }
   add('m2m JWT with the Backend API refusing the secret key (local keys decide)', 'mt-bad-sk', () => ({ headers: bearer(m2mJwt()) }));
+  for (const profile of ['mt-m2m-msk', 'mt-any-msk']) {
+    add('m2m opaque, machine secret key', profile, () => ({ headers: bearer(issue('m2m_token')) }));
+    add('revoked m2m opaque, machine secret key', profile, () => ({ headers: bearer(issue('m2m_token', { state: 'revoked' })) }));
+    add('api key, machine secret key set', profile, () => ({ headers: bearer(issue('api_key')) }));
+    add('m2m JWT, machine secret key set', profile, () => ({ headers: bearer(m2mJwt()) }));
+  }
   // The SDK takes any 200 answer as the token's record; the module also checks what it says.
   const DIFF = 'machine-verify-answer-checked';
   add('api key, 200 answer says revoked', 'mt-any', () => ({ headers: bearer(issue('api_key', { state: 'revoked', behaviour: 'answer-200' })) }), { difference: DIFF });
