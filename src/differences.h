@@ -49,11 +49,6 @@
  *       primary-responds-to-syncing (the SDK follows any URL with the dev-browser token)
  *   dev-skew-retry  (request_state.c): the development 24-hour clock-skew retry of a handshake
  *       session token only names the clock problem; it never signs in
- *   machine-verify-answer-checked  (machine_token.c): an opaque machine token signs in only
- *       on a Backend API answer that is a JSON object with a string subject, not revoked and not
- *       expired (the SDK takes any 2xx answer as the token's record)
- *   machine-token-size-limit  (machine_token.c): an opaque machine token longer than
- *       CLERK_MACHINE_TOKEN_MAX is signed out without a Backend API call (the SDK sends any length)
  *   rsa-exponent-other-than-65537  (jwk.c): RSA keys with a public exponent other than 65537
  *       are not loaded unless ClerkAllowRSAExponent lists it (Clerk issues 65537 only; small
  *       exponents have a history of forgery bugs)

@@ -238,7 +238,7 @@ export function machineCases(ctx) {
     add('10 KiB unknown api key', profile, () => ({ headers: bearer('ak_' + 'A'.repeat(10 * 1024)) }));
   }
   add('10 KiB api key the Backend API knows', 'mt-api', () => ({ headers: bearer(issue('api_key', { text: 'ak_' + rnd(5 * 1024) })) }),
-    { difference: 'machine-token-size-limit' });
+    { difference: 'machine-token-refused-unsent' });
   for (const [kind, profile, prefix] of [['m2m_token', 'mt-m2m', 'mt_'], ['oauth_token', 'mt-oauth', 'oat_']]) {
     for (const p of ['mt-any', profile]) {
       add(`garbage after ${prefix}`, p, () => ({ headers: bearer(prefix + '%%%<>!!{}') }));
@@ -302,14 +302,16 @@ export function machineCases(ctx) {
     add('api key, machine secret key set', profile, () => ({ headers: bearer(issue('api_key')) }));
     add('m2m JWT, machine secret key set', profile, () => ({ headers: bearer(m2mJwt()) }));
   }
-  // The SDK takes any 200 answer as the token's record; the module also checks what it says.
-  const DIFF = 'machine-verify-answer-checked';
+  // The SDK takes any 200 answer as the token's record; the module also checks what it says
+  // (differences.json: machine-revoked-expired-refused, machine-answer-checked).
+  const DIFF = 'machine-revoked-expired-refused';
+  const DIFF_ANSWER = 'machine-answer-checked';
   add('api key, 200 answer says revoked', 'mt-any', () => ({ headers: bearer(issue('api_key', { state: 'revoked', behaviour: 'answer-200' })) }), { difference: DIFF });
   add('api key, 200 answer says expired', 'mt-any', () => ({ headers: bearer(issue('api_key', { state: 'expired', behaviour: 'answer-200' })) }), { difference: DIFF });
   add('m2m token, 200 answer says revoked', 'mt-any', () => ({ headers: bearer(issue('m2m_token', { state: 'revoked', behaviour: 'answer-200' })) }), { difference: DIFF });
   add('oauth token, 200 answer says expired', 'mt-any', () => ({ headers: bearer(issue('oauth_token', { state: 'expired', behaviour: 'answer-200' })) }), { difference: DIFF });
-  add('api key, 200 answer with a text/plain body', 'mt-any', () => ({ headers: bearer(issue('api_key', { behaviour: 'text-plain' })) }), { difference: DIFF });
-  add('api key, 200 answer without a subject', 'mt-any', () => ({ headers: bearer(issue('api_key', { over: { subject: undefined }, behaviour: 'answer-200' })) }), { difference: DIFF });
+  add('api key, 200 answer with a text/plain body', 'mt-any', () => ({ headers: bearer(issue('api_key', { behaviour: 'text-plain' })) }), { difference: DIFF_ANSWER });
+  add('api key, 200 answer without a subject', 'mt-any', () => ({ headers: bearer(issue('api_key', { over: { subject: undefined }, behaviour: 'answer-200' })) }), { difference: DIFF_ANSWER });
 
   // ---- Require clerk-role: a signed-in machine is denied (has() is always false), 403 not 401
   add('api key under Require clerk-role', 'mt-role', () => ({ headers: bearer(issue('api_key')) }));
