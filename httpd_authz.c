@@ -19,7 +19,10 @@
 
 #include "claim_match.h"
 #include "has.h"
-#include "httpd_clerk.h"
+#include "httpd_authz.h"
+#include "httpd_logno.h"
+#include "httpd_request.h"
+#include "httpd_status.h"
 
 APLOG_USE_MODULE(clerk_auth);
 

@@ -13,7 +13,10 @@
 #include "http_log.h"
 #include "http_protocol.h"
 
-#include "httpd_clerk.h"
+#include "httpd_directives.h"
+#include "httpd_handshake.h"
+#include "httpd_jwks.h"
+#include "httpd_logno.h"
 
 #include "handshake.h"
 #include "http_fetch.h"

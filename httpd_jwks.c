@@ -26,7 +26,10 @@
 #include "ap_socache.h"
 #include "util_mutex.h"
 
-#include "httpd_clerk.h"
+#include "httpd_config.h"
+#include "httpd_jwks.h"
+#include "httpd_logno.h"
+#include "httpd_status.h"
 
 #include "http_fetch.h"
 #include "jwk.h"

@@ -22,9 +22,14 @@
 
 #include "authorization.h"
 #include "http_fetch.h"
-#include "httpd_clerk.h"
+#include "httpd_authz.h"
+#include "httpd_jwks.h"
+#include "httpd_logno.h"
+#include "httpd_request.h"
+#include "httpd_status.h"
 #include "httpd_machine.h"
 #include "jwks_remote.h"
+#include "machine_jwt.h"
 #include "machine_token.h"
 #include "request_state.h"
 
@@ -260,7 +265,7 @@ static int call_backend_api(request_rec *r, unsigned type, const char *tok, cons
         clerk_http_response_free(&resp);
         return -1;
     }
-    if (!is_json_type(resp.content_type)) {
+    if (!is_json_type(resp.content_type)) { /* differences.h: machine-answer-checked */
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       CLERK_LOGNO(2004) "%s verification at %s answered with Content-Type "
                                         "'%.64s', not JSON (signed out: unexpected-error)",
@@ -431,19 +436,9 @@ static int verify_opaque(request_rec *r, const clerk_machine_dir *md, unsigned t
     return rc;
 }
 
-/* Printable ASCII without spaces: anything else is no token Clerk issues, and is refused
- * unsent. */
-static int token_chars_ok(const char *tok)
-{
-    for (const unsigned char *c = (const unsigned char *)tok; *c; c++)
-        if (*c <= 0x20 || *c >= 0x7f)
-            return 0;
-    return 1;
-}
-
 int clerk_machine_decide(request_rec *r, const clerk_machine_dir *md, const char *secret_key,
-                         const char *authorization, int64_t now_ms, clerk_state *st,
-                         const clerk_machine **out)
+                         const char *authorization, const clerk_verify_opts *verify,
+                         const clerk_key_source *keys, clerk_state *st, const clerk_machine **out)
 {
     if (!md || !md->accepts)
         return 0;
@@ -467,21 +462,22 @@ int clerk_machine_decide(request_rec *r, const clerk_machine_dir *md, const char
     }
 
     clerk_error err = {0};
+    const int64_t now_ms = verify->now_ms;
     clerk_machine *m = apr_pcalloc(r->pool, sizeof(*m));
     const char *auth_key =
         type == CLERK_TT_M2M && md->machine_secret_key ? md->machine_secret_key : secret_key;
     const char *how = "-";
     int rc;
-    if (strlen(tok) > CLERK_MACHINE_TOKEN_MAX || !token_chars_ok(tok))
+    if (!clerk_machine_token_sendable(tok, strlen(tok)))
         rc = clerk_error_set(&err, CLERK_R_TOKEN_INVALID,
                              "The %s is longer than %d bytes or holds characters no Clerk token "
                              "has.",
                              clerk_token_type_name(type), CLERK_MACHINE_TOKEN_MAX);
-    else if (clerk_machine_is_jwt_format(tok, strlen(tok)))
-        /* differences.h: machine-jwt-not-verified */
-        rc = clerk_error_set(&err, CLERK_R_TOKEN_VERIFICATION_FAILED,
-                             "JWT-format machine tokens are not verified by this module.");
-    else if (!auth_key) {
+    else if (clerk_machine_is_jwt_format(tok, strlen(tok))) {
+        /* Verified here with the instance's keys, no Backend API call. */
+        rc = clerk_machine_jwt_verify(r->pool, tok, strlen(tok), verify, keys, m, &type, &err);
+        how = "local JWT";
+    } else if (!auth_key) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       CLERK_LOGNO(2007) "ClerkAcceptsToken accepts %s at %s but no ClerkSecretKey "
                                         "(or ClerkMachineSecretKey for m2m_token) is set there: "

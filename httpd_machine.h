@@ -24,13 +24,14 @@ const clerk_machine_dir *clerk_machine_merge(apr_pool_t *p, const clerk_machine_
                                              const clerk_machine_dir *add);
 
 /* The machine branch of authenticateRequest for r (md: its section's settings, may be NULL;
- * secret_key: the section's ClerkSecretKey, may be NULL). Returns 0 when the session decision
- * applies (nothing touched), 1 when *st is the decision: signed in with *out set, or signed out
- * with Clerk's reason and message. Blocks for at most one Backend API call (or the wait for
- * another request's call for the same token). */
+ * secret_key: the section's ClerkSecretKey, may be NULL; verify and keys: what the section's
+ * session tokens are verified with, now_ms set, for JWT-format machine tokens). Returns 0 when the
+ * session decision applies (nothing touched), 1 when *st is the decision: signed in with *out set,
+ * or signed out with Clerk's reason and message. Blocks for at most one Backend API call (or the
+ * wait for another request's call for the same token). */
 int clerk_machine_decide(request_rec *r, const clerk_machine_dir *md, const char *secret_key,
-                         const char *authorization, int64_t now_ms, clerk_state *st,
-                         const clerk_machine **out);
+                         const char *authorization, const clerk_verify_opts *verify,
+                         const clerk_key_source *keys, clerk_state *st, const clerk_machine **out);
 
 /* child_init (single-flight table) and the Require clerk-token-type / clerk-scope providers. */
 void clerk_machine_register_hooks(apr_pool_t *p);

@@ -9,7 +9,9 @@
 #include "http_protocol.h"
 #include "http_request.h"
 
-#include "httpd_clerk.h"
+#include "httpd_logno.h"
+#include "httpd_preflight.h"
+#include "httpd_request.h"
 
 APLOG_USE_MODULE(clerk_auth);
 

@@ -16,7 +16,10 @@
 #include "http_request.h"
 #include "util_filter.h"
 
-#include "httpd_clerk.h"
+#include "httpd_logno.h"
+#include "httpd_private.h"
+#include "httpd_request.h"
+#include "httpd_startup.h"
 
 APLOG_USE_MODULE(clerk_auth);
 

@@ -40,7 +40,10 @@ static const char module_version[] = PACKAGE_VERSION;
 #include "http_request.h"
 #include "util_cfgtree.h"
 
-#include "httpd_clerk.h"
+#include "httpd_jwks.h"
+#include "httpd_logno.h"
+#include "httpd_startup.h"
+#include "httpd_status.h"
 #include "jwks_remote.h"
 #include "reason.h"
 #include "request_state.h"

@@ -52,6 +52,13 @@
  *   rsa-exponent-other-than-65537  (jwk.c): RSA keys with a public exponent other than 65537
  *       are not loaded unless ClerkAllowRSAExponent lists it (Clerk issues 65537 only; small
  *       exponents have a history of forgery bugs)
+ *   machine-revoked-expired-refused  (machine_token.c): a Backend API answer saying revoked or
+ *       expired, or with an expiration at or before now, is token-invalid
+ *   machine-answer-checked  (machine_token.c, httpd_machine.c): a verify answer that is not
+ *       application/json, not one strict bounded object, or lacks well-formed id, subject,
+ *       scopes (name, client_id) is unexpected-error
+ *   machine-token-refused-unsent  (machine_token.c): a machine token over 4096 bytes or with
+ *       anything but printable ASCII without spaces is token-invalid, never sent
  *
  * Not differences but choices where the SDK has no equivalent (documented in the README):
  * ClerkIssuer, pending sessions refused by default (reason session-pending), forwarded headers

@@ -31,6 +31,17 @@ static int has_prefix(const char *s, size_t len, const char *prefix)
     return len >= n && memcmp(s, prefix, n) == 0;
 }
 
+/* differences.h: machine-token-refused-unsent */
+int clerk_machine_token_sendable(const char *tok, size_t len)
+{
+    if (tok == NULL || len == 0 || len > CLERK_MACHINE_TOKEN_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)tok[i] <= 0x20 || (unsigned char)tok[i] >= 0x7f)
+            return 0;
+    return 1;
+}
+
 const char *clerk_token_type_name(unsigned type)
 {
     switch (type) {
@@ -213,6 +224,7 @@ int clerk_machine_from_json(apr_pool_t *p, unsigned type, const char *body, size
         return clerk_error_set(err, CLERK_R_UNEXPECTED_ERROR,
                                "Unexpected error: the Backend API's answer is over %d bytes.",
                                RESOURCE_MAX);
+    /* differences.h: machine-answer-checked */
     json_t *o = clerk_json_parse_object(body, len, CLERK_JSON_MAX_DEPTH, perr, sizeof perr);
     if (o == NULL)
         return clerk_error_set(err, CLERK_R_UNEXPECTED_ERROR,
@@ -230,7 +242,8 @@ int clerk_machine_from_json(apr_pool_t *p, unsigned type, const char *body, size
         goto out;
     }
     /* Stricter than the SDK, which maps whatever the answer says: a revoked or expired token is
-     * never signed in (differences.h: machine-revoked-expired-refused). */
+     * never signed in.
+     * differences.h: machine-revoked-expired-refused */
     if (json_is_true(json_object_get(o, "revoked"))) {
         clerk_error_set(err, CLERK_R_TOKEN_INVALID, "The %s is revoked.",
                         clerk_token_type_name(type));
@@ -354,14 +367,10 @@ char *clerk_machine_verify_body(unsigned type, const char *tok, size_t len)
 
 /* ---- shared records ------------------------------------------------------------------------ */
 
-static void hex(const unsigned char *in, size_t n, char *out)
+/* Upper-case hex of in[0..n) into out (2n + 1 bytes); 0, or -1 on failure. */
+static int hex(const unsigned char *in, size_t n, char *out)
 {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
+    return OPENSSL_buf2hexstr_ex(out, 2 * n + 1, NULL, in, n, '\0') == 1 ? 0 : -1;
 }
 
 int clerk_machine_instance_key(const unsigned char *mac_key, size_t mac_key_len,
@@ -418,8 +427,7 @@ int clerk_machine_cache_key(const unsigned char *key, size_t keylen, unsigned ty
     if (!ok)
         return -1;
     memcpy(out, "clerk-mt:", 9);
-    hex(md, sizeof md, out + 9);
-    return 0;
+    return hex(md, sizeof md, out + 9);
 }
 
 /* HMAC-SHA256 under key over cache_key, NUL, content; hex into out (65 bytes). */
@@ -438,8 +446,7 @@ static int record_mac(const unsigned char *key, size_t keylen, const char *cache
     free(in);
     if (!ok)
         return -1;
-    hex(md, 32, out);
-    return 0;
+    return hex(md, 32, out);
 }
 
 unsigned char *clerk_machine_record_encode(const unsigned char *key, size_t keylen,

@@ -22,6 +22,11 @@ enum {
 /* Longest machine token sent to the Backend API; longer ones are refused unsent. */
 #define CLERK_MACHINE_TOKEN_MAX 4096
 
+/* 1 when tok[0..len) may be sent to the Backend API: at most CLERK_MACHINE_TOKEN_MAX bytes of
+ * printable ASCII without spaces (what Clerk issues); else 0, and the token is token-invalid
+ * unsent. */
+int clerk_machine_token_sendable(const char *tok, size_t len);
+
 /* Clerk's name of one CLERK_TT_* bit ("api_key", ...); "" for anything else, never NULL. */
 const char *clerk_token_type_name(unsigned type);
 

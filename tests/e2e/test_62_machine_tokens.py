@@ -32,6 +32,7 @@ LOCATIONS = {
     "any": "ClerkAcceptsToken any",
     "cached": "ClerkAcceptsToken api_key\n    ClerkMachineTokenCacheTTL 60",
     "nokey": "ClerkAcceptsToken api_key",
+    "jwt": "ClerkAcceptsToken m2m_token oauth_token",
 }
 REQUIRES = {
     "scope": ("ClerkAcceptsToken any", "Require clerk-scope write:docs read:docs"),
@@ -41,18 +42,20 @@ REQUIRES = {
 }
 
 
-def location(name, extra, require="Require valid-user", secret=True):
+def location(name, extra, require="Require valid-user", secret=True, jwt_key=None):
     return """<Location /{name}/>
     AuthType Clerk
     AuthName clerk-e2e
     ClerkPublishableKey {pk}
     {sk}
+    {jwt}
     ClerkMachineTokenCacheTTL 0
     ClerkMachineTokenNegativeCacheTTL 0
     ClerkPassClaimsAs both
     {extra}
     {require}
 </Location>""".format(name=name, pk=PK, sk=("ClerkSecretKey " + SK) if secret else "",
+                      jwt=('ClerkJWTKey "file:%s"' % jwt_key) if jwt_key else "",
                       extra=extra, require=require)
 
 
@@ -66,7 +69,7 @@ def fake(minter):
 
 
 @pytest.fixture(scope="module")
-def server(work, fake):
+def server(work, fake, minter):
     h = ModuleHttpd(os.path.join(work, "machine-tokens"))
     names = list(LOCATIONS) + list(REQUIRES)
     for n in names:
@@ -75,12 +78,17 @@ def server(work, fake):
         with open(os.path.join(d, "env.cgi"), "w") as f:
             f.write(ENV_CGI)
         os.chmod(os.path.join(d, "env.cgi"), 0o755)
-    blocks = [location(n, e, secret=(n != "nokey")) for n, e in LOCATIONS.items()]
+    blocks = [location(n, e, secret=(n not in ("nokey", "jwt")),
+                       jwt_key=minter.pub_pem if n == "jwt" else None)
+              for n, e in LOCATIONS.items()]
     blocks += [location(n, e, r) for n, (e, r) in REQUIRES.items()]
     h.configure("""ClerkAPIURL {api}
 ClerkFetchTimeout 1 2
 LimitRequestFieldSize 16384
 LogLevel warn clerk_auth:debug
+<Location /clerk-status>
+    SetHandler clerk-status
+</Location>
 <Directory "{w}/htdocs">
     Options +ExecCGI
     AddHandler cgi-script .cgi
@@ -314,8 +322,77 @@ def test_no_secret_key_fails_closed_with_a_reason(server, fake):
 
 
 def test_status_page_counts(server, fake):
-    # The counters are shared by every process: any verification above shows on the page.
+    """Machine decisions by type and outcome, Backend API calls and shared-cache hits, counted
+    by every process: each request below moves its counter by exactly one."""
+    def page():
+        return json.loads(curl(server.url("/clerk-status")).body)["machine_tokens"]
+
+    before = page()
+    ok = fake.issue_api_key("user_status")
+    assert call(server, "/cached/env.cgi", ok).status == 200  # a call, a miss
+    assert call(server, "/cached/env.cgi", ok).status == 200  # a hit
+    assert call(server, "/ak/env.cgi", "ak_" + secrets.token_hex(8)).status == 401
+    assert call(server, "/ak/env.cgi").status == 401  # routed, nothing verified
+    after = page()
+    d = lambda *path: (after[path[0]][path[1]] - before[path[0]][path[1]]) if len(path) == 2 \
+        else after[path[0]][path[1]][path[2]] - before[path[0]][path[1]][path[2]]
+    assert d("by_type", "api_key", "signed-in") == 2
+    assert d("by_type", "api_key", "signed-out") == 1
+    assert d("by_type", "not-verified", "signed-out") == 1
+    assert d("backend_api_calls", "ok") == 1
+    assert d("backend_api_calls", "failed") == 1  # the 404
+    assert d("shared_cache", "hits") == 1
+    prom = curl(server.url("/clerk-status?format=prometheus")).body
+    assert 'clerk_auth_machine_verifications_total{type="api_key",outcome="signed-in"}' in prom
+    assert "clerk_auth_machine_backend_api_calls_total" in prom
     text = server.log_text()
-    assert "CLERK2008" in text  # signed-in lines at debug
     for tok in fake.machine_tokens:
         assert tok not in text
+
+
+def test_bad_directives_stop_configtest(work, server):
+    """A typo in ClerkAcceptsToken or the TTLs fails `apache2 -t` naming the directive and line."""
+    from conftest import APACHE, run
+    for line, needle in (("ClerkAcceptsToken api_keys", "'api_keys' is not a token type"),
+                         ("ClerkAcceptsToken any api_key", "'any' stands alone"),
+                         ("ClerkMachineTokenCacheTTL 1h", "not a number of seconds"),
+                         ("ClerkMachineTokenNegativeCacheTTL -1", "not a number of seconds")):
+        conf = os.path.join(server.work, "bad.conf")
+        with open(server.conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace("ClerkAcceptsToken oauth_token", line, 1))
+        r = run([APACHE, "-t", "-f", conf])
+        assert r.returncode != 0, line
+        out = r.stdout + r.stderr
+        assert needle in out and "bad.conf" in out and line.split()[0] in out, out
+
+
+def test_jwt_format_machine_tokens_verify_locally(server, fake, minter):
+    """M2M JWTs (sub mch_) and OAuth JWTs (typ at+jwt) are verified with the instance's keys,
+    with no Backend API call."""
+    import time
+    now = int(time.time())
+    before = len(fake.machine_calls())
+    m2m = minter.sign({"sub": "mch_jwt", "iat": now, "exp": now + 60, "jti": "mt_jwt1",
+                       "scopes": "mch_a mch_b"}, header={"cat": "cl_B7d4PD333AAA"})
+    e = env_of(call(server, "/jwt/env.cgi", m2m))
+    assert (e["REMOTE_USER"], e["CLERK_TOKEN_TYPE"], e["CLERK_SCOPES"], e["CLERK_TOKEN_ID"]) == (
+        "mch_jwt", "m2m_token", "mch_a mch_b", "mt_jwt1")
+    oat = minter.sign({"sub": "user_jwt", "iat": now, "exp": now + 60, "client_id": "client_j",
+                       "scope": "profile"}, header={"typ": "at+jwt"})
+    e = env_of(call(server, "/jwt/env.cgi", oat))
+    assert (e["REMOTE_USER"], e["CLERK_TOKEN_TYPE"], e["CLERK_CLIENT_ID"]) == (
+        "user_jwt", "oauth_token", "client_j")
+    # Forged, expired, or of a session's category: refused.
+    forged = minter.sign({"sub": "mch_jwt", "iat": now, "exp": now + 60}, key="other")
+    r = call(server, "/jwt/env.cgi", forged)
+    assert r.status == 401 and reason(r) == "token-verification-failed"
+    old = minter.sign({"sub": "mch_jwt", "iat": now - 600, "exp": now - 300})
+    assert reason(call(server, "/jwt/env.cgi", old)) == "token-verification-failed"
+    cat = minter.sign({"sub": "mch_jwt", "iat": now, "exp": now + 60},
+                      header={"cat": "cl_B7d4PD111AAA"})
+    assert reason(call(server, "/jwt/env.cgi", cat)) == "token-invalid"
+    # A session token there is a type mismatch; an M2M JWT at a session location too.
+    assert reason(call(server, "/jwt/env.cgi", minter.sign())) == "token-type-mismatch"
+    assert len(fake.machine_calls()) == before

@@ -7,7 +7,9 @@
 #include <apr_pools.h>
 #include <apr_strings.h>
 #include "b64url.h"
+#include "machine_jwt.h"
 #include "machine_token.h"
+#include "mint.h"
 #include "unit.h"
 
 static apr_pool_t *pool;
@@ -77,6 +79,20 @@ START_TEST(jwts_classify)
     ck_assert(!clerk_machine_is_jwt_format("a.b.c.d", 7));
     ck_assert(!clerk_machine_is_jwt_format("a..c", 4));
     ck_assert(clerk_machine_is_jwt_format("a.b.c", 5));
+}
+END_TEST
+
+START_TEST(sendable_tokens)
+{
+    ck_assert(clerk_machine_token_sendable("ak_abc", 6));
+    ck_assert(!clerk_machine_token_sendable("ak_a c", 5));
+    ck_assert(!clerk_machine_token_sendable("ak_a\x7f", 5));
+    ck_assert(!clerk_machine_token_sendable("ak_\xc3\xa9", 5));
+    ck_assert(!clerk_machine_token_sendable("", 0));
+    char big[CLERK_MACHINE_TOKEN_MAX + 2];
+    memset(big, 'a', sizeof big);
+    ck_assert(clerk_machine_token_sendable(big, CLERK_MACHINE_TOKEN_MAX));
+    ck_assert(!clerk_machine_token_sendable(big, CLERK_MACHINE_TOKEN_MAX + 1));
 }
 END_TEST
 
@@ -375,6 +391,135 @@ START_TEST(records_round_trip_and_refuse_forgery)
 }
 END_TEST
 
+/* --- JWT-format machine tokens ------------------------------------------------------------ */
+
+#define NOW_S 1700000000
+static EVP_PKEY *rsa_key;
+static clerk_keyset *keys;
+
+static void jwt_setup(void)
+{
+    pool_setup();
+    rsa_key = mint_keygen("rsa2048");
+    char *pem = mint_public_pem(rsa_key), err[256];
+    keys = clerk_keyset_new();
+    ck_assert_int_eq(clerk_keyset_add_pem(keys, pem, strlen(pem), err, sizeof err), 0);
+    free(pem);
+}
+
+static void jwt_teardown(void)
+{
+    clerk_keyset_unref(keys);
+    EVP_PKEY_free(rsa_key);
+    pool_teardown();
+}
+
+static const clerk_key *any_key(void *ctx, const char *kid, clerk_error *err)
+{
+    (void)err;
+    return clerk_keyset_find(ctx, kid);
+}
+
+static int verify_jwt(const char *hdr, const char *payload, const char *aud, clerk_machine *m,
+                      unsigned *type, clerk_error *err)
+{
+    char *tok = mint_sign(rsa_key, "RS256", hdr, payload);
+    clerk_verify_opts o = {0};
+    o.now_ms = (int64_t)NOW_S * 1000;
+    o.skew_ms = 5000;
+    const char *auds[] = {aud};
+    if (aud) {
+        o.aud = auds;
+        o.n_aud = 1;
+    }
+    clerk_key_source ks = {any_key, keys};
+    int rc = clerk_machine_jwt_verify(pool, tok, strlen(tok), &o, &ks, m, type, err);
+    free(tok);
+    return rc;
+}
+
+#define CLAIMS(extra)                                                                              \
+    "{\"sub\":\"mch_1\",\"iat\":1699999990,\"exp\":1700000600,\"jti\":\"mt_j1\"" extra "}"
+
+START_TEST(m2m_jwt_verifies_locally)
+{
+    clerk_machine m;
+    clerk_error err = {0};
+    unsigned type = 0;
+    ck_assert_int_eq(verify_jwt("{\"alg\":\"RS256\",\"typ\":\"JWT\",\"cat\":\"cl_B7d4PD333AAA\"}",
+                                CLAIMS(",\"scopes\":\"mch_2 mch_3\",\"team\":\"a\""), NULL, &m,
+                                &type, &err),
+                     0);
+    ck_assert_uint_eq(type, CLERK_TT_M2M);
+    ck_assert_str_eq(m.id, "mt_j1");
+    ck_assert_str_eq(m.machine_id, "mch_1");
+    ck_assert_str_eq(m.scopes, "mch_2 mch_3");
+    ck_assert_str_eq(m.claims, "{\"scopes\":\"mch_2 mch_3\",\"team\":\"a\"}");
+    ck_assert_int_eq(m.expiration_ms, 1700000600000LL);
+    /* Another category (a session token's) is token-invalid. */
+    ck_assert_int_eq(verify_jwt("{\"alg\":\"RS256\",\"cat\":\"cl_B7d4PD111AAA\"}", CLAIMS(""), NULL,
+                                &m, &type, &err),
+                     -1);
+    ck_assert_int_eq(err.reason, CLERK_R_TOKEN_INVALID);
+    ck_assert_str_eq(err.message, "Invalid M2M JWT category.");
+    /* Expired, wrong typ, wrong audience: token-verification-failed. */
+    ck_assert_int_eq(verify_jwt("{\"alg\":\"RS256\"}",
+                                "{\"sub\":\"mch_1\",\"iat\":1699990000,\"exp\":1699990100}", NULL,
+                                &m, &type, &err),
+                     -1);
+    ck_assert_int_eq(err.reason, CLERK_R_TOKEN_VERIFICATION_FAILED);
+    ck_assert_int_eq(
+        verify_jwt("{\"alg\":\"RS256\",\"typ\":\"at+jwt\"}", CLAIMS(""), NULL, &m, &type, &err),
+        -1);
+    ck_assert_int_eq(err.reason, CLERK_R_TOKEN_VERIFICATION_FAILED);
+    ck_assert_int_eq(
+        verify_jwt("{\"alg\":\"RS256\"}", CLAIMS(",\"aud\":\"x\""), "y", &m, &type, &err), -1);
+    ck_assert_int_eq(err.reason, CLERK_R_TOKEN_VERIFICATION_FAILED);
+}
+END_TEST
+
+START_TEST(oauth_jwt_verifies_locally)
+{
+    clerk_machine m;
+    clerk_error err = {0};
+    unsigned type = 0;
+    const char *p = "{\"sub\":\"user_7\",\"iat\":1699999990,\"exp\":1700000600,"
+                    "\"client_id\":\"client_1\",\"scope\":\"profile email\",\"aud\":\"api\"}";
+    ck_assert_int_eq(
+        verify_jwt("{\"alg\":\"RS256\",\"typ\":\"at+jwt\"}", p, "api", &m, &type, &err), 0);
+    ck_assert_uint_eq(type, CLERK_TT_OAUTH);
+    ck_assert_str_eq(m.user_id, "user_7");
+    ck_assert_str_eq(m.client_id, "client_1");
+    ck_assert_str_eq(m.scopes, "profile email");
+    ck_assert_ptr_null(m.claims);
+    ck_assert_int_eq(
+        verify_jwt("{\"alg\":\"RS256\",\"typ\":\"application/at+jwt\"}", p, "web", &m, &type, &err),
+        -1);
+    ck_assert_str_eq(err.message, "OAuth audience mismatch.");
+    /* Neither M2M nor OAuth: the SDK's "Invalid JWT type" answer, typed oauth_token. */
+    ck_assert_int_eq(verify_jwt("{\"alg\":\"RS256\",\"typ\":\"JWT\"}", p, NULL, &m, &type, &err),
+                     -1);
+    ck_assert_uint_eq(type, CLERK_TT_OAUTH);
+    ck_assert_int_eq(err.reason, CLERK_R_TOKEN_VERIFICATION_FAILED);
+    /* Signed with another key: refused. */
+    EVP_PKEY *other = mint_keygen("rsa2048");
+    char *tok = mint_sign(other, "RS256", "{\"alg\":\"RS256\",\"typ\":\"at+jwt\"}", p);
+    clerk_verify_opts o = {0};
+    o.now_ms = (int64_t)NOW_S * 1000;
+    clerk_key_source ks = {any_key, keys};
+    ck_assert_int_eq(clerk_machine_jwt_verify(pool, tok, strlen(tok), &o, &ks, &m, &type, &err),
+                     -1);
+    ck_assert_int_eq(err.reason, CLERK_R_TOKEN_VERIFICATION_FAILED);
+    free(tok);
+    EVP_PKEY_free(other);
+    /* Garbage in JWT form: token-invalid, typed m2m_token as the SDK's decode failure. */
+    ck_assert_int_eq(clerk_machine_jwt_verify(pool, "abc.def.ghi", 11, &o, &ks, &m, &type, &err),
+                     -1);
+    ck_assert_int_eq(err.reason, CLERK_R_TOKEN_INVALID);
+    ck_assert_uint_eq(type, CLERK_TT_M2M);
+}
+END_TEST
+
 Suite *machine_token_suite(void)
 {
     Suite *s = suite_create("machine_token");
@@ -383,6 +528,7 @@ Suite *machine_token_suite(void)
     tcase_add_test(tc, prefixes_classify);
     tcase_add_test(tc, jwts_classify);
     tcase_add_test(tc, type_names);
+    tcase_add_test(tc, sendable_tokens);
     tcase_add_test(tc, routes_as_the_sdk);
     tcase_add_test(tc, api_key_answer_maps);
     tcase_add_test(tc, other_answers_map);
@@ -391,5 +537,10 @@ Suite *machine_token_suite(void)
     tcase_add_test(tc, cache_keys_hide_the_token);
     tcase_add_test(tc, records_round_trip_and_refuse_forgery);
     suite_add_tcase(s, tc);
+    TCase *jt = tcase_create("jwt");
+    tcase_add_checked_fixture(jt, jwt_setup, jwt_teardown);
+    tcase_add_test(jt, m2m_jwt_verifies_locally);
+    tcase_add_test(jt, oauth_jwt_verifies_locally);
+    suite_add_tcase(s, jt);
     return s;
 }
