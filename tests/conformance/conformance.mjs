@@ -924,6 +924,8 @@ try {
   for (const b of mc.bad) console.log('MACHINE DISAGREEMENT: ' + b);
   for (const [id, cs] of Object.entries(mc.known)) console.log(`machine difference ${id}: ${cs.length} cases (${cs.join('; ')})`);
   console.log(`Backend API machine verifications: ${Object.entries(machineCalls).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  for (const d of mc.messages.differ) console.log('machine message differs: ' + d.slice(0, 300));
+  console.log(`machine messages: ${mc.messages.same}/${mc.messages.total} signed-out machine cases with the SDK's message text (informational)`);
   console.log(`machine agreement by SDK token type (agreeing/cases): ${Object.entries(mc.tally).map(([k, [a, n]]) => `${k} ${a}/${n}`).join(', ')}`);
   console.log(`agreement ${agree}/${list.length} (${explained} deliberate differences, ${bad.length} unexplained)`);
   console.log(`authorization agreement ${azAgree}/${az.length} (${azExplained} deliberate differences, ${azBad.length} unexplained; seed ${AUTHZ_SEED})`);

@@ -337,6 +337,9 @@ export async function runMachineCases({ ctx, send, sdk, expected, agrees, authzA
   let agree = 0, explained = 0;
   const bad = [], known = {};
   const tally = {};
+  // x-clerk-auth-message against the SDK's message, for signed-out verdicts both agree on:
+  // reported, not counted as disagreements (the verdict is what the comparison pins).
+  const messages = { same: 0, total: 0, differ: [] };
   for (const c0 of list) {
     const c = { now: ctx.NOW(), ...c0, ...c0.build() };
     c.nowMs = c.now * 1000 + 500;
@@ -368,6 +371,11 @@ export async function runMachineCases({ ctx, send, sdk, expected, agrees, authzA
         why = `CLERK_TOKEN_TYPE ${JSON.stringify(m.tokenType)} for a session token`;
       }
     }
+    if (same && !c.difference && s.status === 'signed-out' && s.message) {
+      messages.total++;
+      if (m.message === s.message) messages.same++;
+      else messages.differ.push(`${c.name} [${c.profile}]: SDK ${JSON.stringify(s.message)}; module ${JSON.stringify(m.message)}`);
+    }
     const kind = s.machine ? s.machine.tokenType : s.tokenType || '-';
     tally[kind] ??= [0, 0];
     tally[kind][1]++;
@@ -389,5 +397,5 @@ export async function runMachineCases({ ctx, send, sdk, expected, agrees, authzA
       tally[kind][0]++;
     } else bad.push(text);
   }
-  return { agree, explained, bad, total: list.length, known, tally };
+  return { agree, explained, bad, total: list.length, known, tally, messages };
 }
