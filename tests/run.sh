@@ -135,7 +135,7 @@ echo "== conformance"
 # deliberate difference; each unexplained disagreement fails once.
 tests/conformance/run.sh . >tests/conformance.log 2>&1
 conf_rc=$?
-grep -E '^(agreement|authorization|machine|side by side|messages|message difference|MESSAGE DIFFERS|DISAGREEMENT|AUTHZ DISAGREEMENT|MACHINE DISAGREEMENT)' tests/conformance.log | cut -c1-400
+grep -E '^(agreement|authorization|machine (agreement|difference|messages)|side by side|messages|message difference|MESSAGE DIFFERS|DISAGREEMENT|AUTHZ DISAGREEMENT|MACHINE DISAGREEMENT)' tests/conformance.log | cut -c1-400
 conf_seen=0
 for kind in "" "authorization " "machine "; do
     if line=$(grep -E "^${kind}agreement [0-9]+/[0-9]+ \([0-9]+ deliberate differences, [0-9]+ unexplained" \
