@@ -906,7 +906,7 @@ try {
   }
 
   // Machine tokens (machine_cases.mjs).
-  const mc = await runMachineCases({ ctx: { jwt, claims, otherKey: other.privateKey, NOW, AZP, LIVE_HOST }, send, sdk, expected,
+  const mc = await runMachineCases({ ctx: { jwt, claims, otherKey: other.privateKey, NOW, LIVE_HOST }, send, sdk, expected,
     agrees, authzAgrees, line, differences, PROFILES, verbose });
 
   console.log(`SDK @clerk/backend ${JSON.parse(fs.readFileSync(path.join(HERE, 'node_modules/@clerk/backend/package.json'))).version}; ` +

@@ -163,9 +163,9 @@ export function machineProfiles({ PK_LIVE, SK, SK_BAD, SK_DOWN, AZP }) {
 }
 
 // ------------------------------------------------------------------------------------- cases
-// ctx: { jwt, claims, otherKey, NOW, AZP, LIVE_HOST } from conformance.mjs.
+// ctx: { jwt, claims, otherKey, NOW, LIVE_HOST } from conformance.mjs.
 export function machineCases(ctx) {
-  const { jwt, claims, otherKey, NOW, AZP } = ctx;
+  const { jwt, claims, otherKey, NOW } = ctx;
   const L = [];
   const bearer = (t) => ({ Authorization: 'Bearer ' + t });
   const add = (name, profile, build, extra = {}) => L.push({ name: 'machine ' + name, profile, build, ...extra });
@@ -317,7 +317,6 @@ export function machineCases(ctx) {
   add('api key under Require clerk-role', 'mt-role', () => ({ headers: bearer(issue('api_key')) }));
   add('m2m JWT under Require clerk-role', 'mt-role', () => ({ headers: bearer(m2mJwt()) }));
   add('oauth opaque under Require clerk-role', 'mt-role', () => ({ headers: bearer(issue('oauth_token')) }));
-  void AZP;
   return L;
 }
 
