@@ -375,7 +375,7 @@ export async function runMachineCases({ ctx, send, sdk, expected, agrees, authzA
       if (m.message === s.message) messages.same++;
       else messages.differ.push(`${c.name} [${c.profile}]: SDK ${JSON.stringify(s.message)}; module ${JSON.stringify(m.message)}`);
     }
-    const kind = s.machine ? s.machine.tokenType : s.tokenType || '-';
+    const kind = s.machine ? s.machine.tokenType : s.tokenType || 'null (list mismatch)';
     tally[kind] ??= [0, 0];
     tally[kind][1]++;
     const text = line(c, s, m) + ` (SDK tokenType ${s.tokenType ?? 'null'}; module type ${m.tokenType || '-'})` + (why ? `\n    ${why}` : '');
