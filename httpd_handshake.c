@@ -45,10 +45,10 @@ static int frontend_api_ok(apr_pool_t *p, const char *v)
 const char *clerk_handshake_set_frontend_api(cmd_parms *cmd, void *cfg, const char *arg)
 {
     if (!frontend_api_ok(cmd->temp_pool, arg))
-        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": '", clerk_url_redact(cmd->temp_pool, arg),
-                           "' is neither a host[:port] nor an absolute http(s) URL without "
-                           "query",
-                           NULL);
+        return clerk_cmd_error(cmd,
+                               "'%s' is neither a host[:port] nor an absolute http(s) URL "
+                               "without query",
+                               clerk_url_redact(cmd->temp_pool, arg));
     const char *e = clerk_cleartext_refusal(cmd, arg, "the session");
     if (e)
         return e;

@@ -36,6 +36,9 @@ int clerk_machine_decide(request_rec *r, const clerk_machine_dir *md, const char
 /* child_init (single-flight table) and the Require clerk-token-type / clerk-scope providers. */
 void clerk_machine_register_hooks(apr_pool_t *p);
 
+/* Registers `Require clerk-token-type` and `Require clerk-scope` (httpd_machine_authz.c). */
+void clerk_machine_register_authz_providers(apr_pool_t *p);
+
 /* The per-directory directives; the including file defines DIR_SLOT and CLERK_SCOPE and the
  * record has machine (const clerk_machine_dir *). */
 #define CLERK_MACHINE_DIRECTIVES                                                                   \

@@ -72,31 +72,42 @@ typedef struct cache_server {
     apr_array_header_t *clerk;   /* const ap_directive_t *: AuthType Clerk lines */
 } cache_server;
 
-static void scan(apr_pool_t *p, const ap_directive_t *d, cache_server *sv,
-                 apr_array_header_t *vhosts)
+typedef struct cache_scan {
+    apr_pool_t *p;
+    cache_server *main_sv;
+    apr_array_header_t *vhosts; /* cache_server, in file order */
+} cache_scan;
+
+/* The record of the server a directive is in: a <VirtualHost>'s directives come one after
+ * another, so its record is the last one made, or a new one. A virtual host with none of the
+ * directives below gets no record: it would only repeat the main server's. */
+static cache_server *server_of(cache_scan *cs, const ap_directive_t *vhost)
 {
-    for (; d; d = d->next) {
-        if (d->first_child) {
-            if (strcasecmp(d->directive, "<VirtualHost") == 0) {
-                cache_server *v = apr_array_push(vhosts);
-                v->vhost = d;
-                v->cache_enabled = 0;
-                v->quick = -1;
-                v->clerk = apr_array_make(p, 2, sizeof(const ap_directive_t *));
-                scan(p, d->first_child, v, vhosts);
-            } else if (clerk_config_section_active(p, d))
-                scan(p, d->first_child, sv, vhosts);
-            continue;
-        }
-        const char *args = d->args;
-        if (strcasecmp(d->directive, "CacheEnable") == 0)
-            sv->cache_enabled = 1;
-        else if (strcasecmp(d->directive, "CacheQuickHandler") == 0)
-            sv->quick = strcasecmp(ap_getword_conf(p, &args), "off") != 0;
-        else if (strcasecmp(d->directive, "AuthType") == 0 &&
-                 strcasecmp(ap_getword_conf(p, &args), "Clerk") == 0)
-            APR_ARRAY_PUSH(sv->clerk, const ap_directive_t *) = d;
-    }
+    if (!vhost)
+        return cs->main_sv;
+    cache_server *v =
+        cs->vhosts->nelts ? &APR_ARRAY_IDX(cs->vhosts, cs->vhosts->nelts - 1, cache_server) : NULL;
+    if (v && v->vhost == vhost)
+        return v;
+    v = apr_array_push(cs->vhosts);
+    v->vhost = vhost;
+    v->cache_enabled = 0;
+    v->quick = -1;
+    v->clerk = apr_array_make(cs->p, 2, sizeof(const ap_directive_t *));
+    return v;
+}
+
+static void scan(void *ctx, const ap_directive_t *d, const ap_directive_t *vhost)
+{
+    cache_scan *cs = ctx;
+    const char *args = d->args;
+    if (strcasecmp(d->directive, "CacheEnable") == 0)
+        server_of(cs, vhost)->cache_enabled = 1;
+    else if (strcasecmp(d->directive, "CacheQuickHandler") == 0)
+        server_of(cs, vhost)->quick = strcasecmp(ap_getword_conf(cs->p, &args), "off") != 0;
+    else if (strcasecmp(d->directive, "AuthType") == 0 &&
+             strcasecmp(ap_getword_conf(cs->p, &args), "Clerk") == 0)
+        APR_ARRAY_PUSH(server_of(cs, vhost)->clerk, const ap_directive_t *) = d;
 }
 
 /* Whether a server with these settings (and the main server's, which it inherits) serves
@@ -113,7 +124,8 @@ static void warn_quick_handler(apr_pool_t *ptemp, server_rec *s)
         return;
     cache_server main_sv = {NULL, 0, -1, apr_array_make(ptemp, 2, sizeof(const ap_directive_t *))};
     apr_array_header_t *vhosts = apr_array_make(ptemp, 2, sizeof(cache_server));
-    scan(ptemp, ap_conftree, &main_sv, vhosts);
+    cache_scan cs = {ptemp, &main_sv, vhosts};
+    clerk_config_walk(scan, &cs);
 
     /* The main server's sections apply in every virtual host too. */
     int main_served = quick_serves(&main_sv, &main_sv);

@@ -376,14 +376,23 @@ static int respond_signed_out(request_rec *r, const clerk_resolved *rs, const cl
 
 /* ---- hooks --------------------------------------------------------------------------------- */
 
-/* A key source that belongs to another instance, found only when a request merged the records
- * (an .htaccess, or sections the startup check does not pair): the request fails with 500,
- * never signed in, and says why. */
-static int refuse_key_error(request_rec *r, const char *why)
+/* r's resolved record when r is an AuthType Clerk request that may be decided, else NULL with
+ * *rc: DECLINED for any other AuthType, 500 for a key source that belongs to another instance,
+ * found only when a request merged the records (an .htaccess, or sections the startup check does
+ * not pair): such a request is never signed in, and the log says why. */
+static const clerk_resolved *decidable_conf(request_rec *r, int *rc)
 {
+    *rc = DECLINED;
+    if (!clerk_is_auth_type(r))
+        return NULL;
+    const clerk_resolved *rs = clerk_request_conf(r);
+    const char *why = clerk_key_refusal(r, rs);
+    if (!why)
+        return rs;
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, CLERK_LOGNO(1101) "refusing the request (500): %s",
                   why);
-    return HTTP_INTERNAL_SERVER_ERROR;
+    *rc = HTTP_INTERNAL_SERVER_ERROR;
+    return NULL;
 }
 
 /* Runs first among access checkers, before mod_authz_core decides whether authentication is
@@ -391,15 +400,13 @@ static int refuse_key_error(request_rec *r, const char *why)
  * location decides here, because with `Require all granted` check_authn never runs. */
 int clerk_check_access(request_rec *r)
 {
-    if (!clerk_is_auth_type(r))
-        return DECLINED;
-    const clerk_resolved *rs = clerk_request_conf(r);
-    const char *why = clerk_key_refusal(r, rs);
-    if (why)
-        return refuse_key_error(r, why);
+    int rc;
+    const clerk_resolved *rs = decidable_conf(r, &rc);
+    if (!rs)
+        return rc;
     if (rs->action == ACTION_PASS) {
         /* A handshake (or a development handshake's clean-up) redirects pass pages too. */
-        int rc = clerk_handshake_response(r, &clerk_decide(r, rs)->st);
+        rc = clerk_handshake_response(r, &clerk_decide(r, rs)->st);
         if (rc != DECLINED)
             return rc;
     } else
@@ -425,12 +432,10 @@ int clerk_post_read_request(request_rec *r)
  * one, DECLINED for any AuthType but Clerk. */
 int clerk_check_authn(request_rec *r)
 {
-    if (!clerk_is_auth_type(r))
-        return DECLINED;
-    const clerk_resolved *rs = clerk_request_conf(r);
-    const char *why = clerk_key_refusal(r, rs);
-    if (why)
-        return refuse_key_error(r, why);
+    int rc;
+    const clerk_resolved *rs = decidable_conf(r, &rc);
+    if (!rs)
+        return rc;
     const clerk_req *rq = clerk_decide(r, rs);
 
     /* A preflight never needs a user: clerk_preflight_access let it through unless a rule that

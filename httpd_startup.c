@@ -37,43 +37,23 @@ static int is_key_source_directive(const char *name)
     return 0;
 }
 
-/* A module named as in <IfModule>: "mod_x.c" or "x_module". */
-static int module_is_loaded(const char *name)
+/* The one walk over the configuration tree that the startup checks share (the AuthType Clerk
+ * check here, mod_cache's quick handler in httpd_private.c, the status page's key files). */
+static void walk(const ap_directive_t *d, const ap_directive_t *vhost, clerk_directive_fn *visit,
+                 void *ctx)
 {
-    size_t n = strlen(name);
-    if (n > 2 && strcmp(name + n - 2, ".c") == 0)
-        return ap_find_linked_module(name) != NULL;
-    for (module *m = ap_top_module; m; m = m->next) {
-        const char *shortname = ap_find_module_short_name(m->module_index);
-        size_t sn = shortname ? strlen(shortname) : 0;
-        if (shortname && n == sn + 7 && strncmp(name, shortname, sn) == 0 &&
-            strcmp(name + sn, "_module") == 0)
-            return 1;
+    for (; d; d = d->next) {
+        if (d->first_child)
+            walk(d->first_child, strcasecmp(d->directive, "<VirtualHost") == 0 ? d : vhost, visit,
+                 ctx);
+        else
+            visit(ctx, d, vhost);
     }
-    return 0;
 }
 
-/* Whether a section's children take effect: <IfDefine> and <IfModule> are evaluated as httpd
- * did; every other section (including <If>, decided per request) counts as active. */
-static int section_is_active(apr_pool_t *p, const ap_directive_t *d)
+void clerk_config_walk(clerk_directive_fn *visit, void *ctx)
 {
-    int define = strcasecmp(d->directive, "<IfDefine") == 0;
-    if (!define && strcasecmp(d->directive, "<IfModule") != 0)
-        return 1;
-    const char *args = d->args;
-    char *word = ap_getword_conf(p, &args);
-    size_t n = strlen(word);
-    if (n && word[n - 1] == '>')
-        word[--n] = '\0';
-    int negate = word[0] == '!';
-    const char *name = word + negate;
-    int present = define ? ap_exists_config_define(name) : module_is_loaded(name);
-    return negate ? !present : present;
-}
-
-int clerk_config_section_active(apr_pool_t *p, const ap_directive_t *d)
-{
-    return section_is_active(p, d);
+    walk(ap_conftree, NULL, visit, ctx);
 }
 
 typedef struct tree_scan {
@@ -89,31 +69,23 @@ typedef struct clerk_use {
     const ap_directive_t *vhost; /* NULL: main server */
 } clerk_use;
 
-static void scan_tree(tree_scan *s, const ap_directive_t *d, const ap_directive_t *vhost)
+static void scan_directive(void *ctx, const ap_directive_t *d, const ap_directive_t *vhost)
 {
-    for (; d; d = d->next) {
-        if (d->first_child) {
-            if (strcasecmp(d->directive, "<VirtualHost") == 0)
-                scan_tree(s, d->first_child, d);
-            else if (section_is_active(s->p, d))
-                scan_tree(s, d->first_child, vhost);
-            continue;
-        }
-        if (is_key_source_directive(d->directive)) {
-            s->any_keys = 1;
-            if (vhost)
-                /* apr_hash keeps the key pointer: give it a copy that outlives this frame. */
-                apr_hash_set(s->vhost_keys, apr_pmemdup(s->p, &vhost, sizeof(vhost)), sizeof(vhost),
-                             "");
-            else
-                s->main_keys = 1;
-        } else if (strcasecmp(d->directive, "AuthType") == 0) {
-            const char *args = d->args;
-            if (strcasecmp(ap_getword_conf(s->p, &args), CLERK_AUTH_TYPE) == 0) {
-                clerk_use *u = apr_array_push(s->uses);
-                u->authtype = d;
-                u->vhost = vhost;
-            }
+    tree_scan *s = ctx;
+    if (is_key_source_directive(d->directive)) {
+        s->any_keys = 1;
+        if (vhost)
+            /* apr_hash keeps the key pointer: give it a copy that outlives this frame. */
+            apr_hash_set(s->vhost_keys, apr_pmemdup(s->p, &vhost, sizeof(vhost)), sizeof(vhost),
+                         "");
+        else
+            s->main_keys = 1;
+    } else if (strcasecmp(d->directive, "AuthType") == 0) {
+        const char *args = d->args;
+        if (strcasecmp(ap_getword_conf(s->p, &args), CLERK_AUTH_TYPE) == 0) {
+            clerk_use *u = apr_array_push(s->uses);
+            u->authtype = d;
+            u->vhost = vhost;
         }
     }
 }
@@ -254,7 +226,7 @@ int clerk_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
                       apr_array_make(ptemp, 4, sizeof(clerk_use))};
     int bad = 0;
 
-    scan_tree(&scan, ap_conftree, NULL);
+    clerk_config_walk(scan_directive, &scan);
     for (int i = 0; i < scan.uses->nelts; i++) {
         const clerk_use *u = &APR_ARRAY_IDX(scan.uses, i, clerk_use);
         int ok = u->vhost ? scan.main_keys ||

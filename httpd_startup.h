@@ -20,8 +20,15 @@ void clerk_child_init(apr_pool_t *pchild, server_rec *s);
 /* This process's verified-token cache (NULL before child_init or when it could not be made). */
 clerk_token_cache *clerk_token_cache_current(void);
 
-/* Whether a configuration section's children take effect (<IfModule>, <IfDefine> evaluated as
- * httpd did; any other section counts as active). */
-int clerk_config_section_active(apr_pool_t *p, const ap_directive_t *d);
+/* Called with each directive of the configuration that is not a section, and the
+ * <VirtualHost> it is in (NULL: the main server). */
+typedef void clerk_directive_fn(void *ctx, const ap_directive_t *d, const ap_directive_t *vhost);
+
+/* Calls visit for each such directive of the configuration tree, in file order: the one walk
+ * every startup check shares. Conditional sections (<IfModule>, <IfDefine>, <IfFile>...) need
+ * no rule of ours: httpd evaluates them while it reads the configuration (they run on read),
+ * putting an active one's directives in its place in the tree and dropping an inactive one, so
+ * every directive visited applies. */
+void clerk_config_walk(clerk_directive_fn *visit, void *ctx);
 
 #endif

@@ -224,25 +224,19 @@ static status_shared *shared_segment(server_rec *s)
     return st->magic == SHM_MAGIC ? st : NULL;
 }
 
-/* The local key sources as configured (active <IfModule>/<IfDefine> not evaluated: a listing,
- * not a decision). */
-static void collect_local_sources(apr_pool_t *p, const ap_directive_t *d)
+/* The local key sources as configured. */
+static void collect_local_source(void *ctx, const ap_directive_t *d, const ap_directive_t *vhost)
 {
-    for (; d; d = d->next) {
-        if (d->first_child) {
-            collect_local_sources(p, d->first_child);
-            continue;
-        }
-        int pem = strcasecmp(d->directive, "ClerkJWTKey") == 0;
-        if (!pem && strcasecmp(d->directive, "ClerkJWKSFile") != 0)
-            continue;
-        local_source *ls = apr_array_push(local_sources);
-        const char *args = d->args;
-        const char *first = ap_getword_conf(p, &args);
-        ls->kind = pem ? "pem" : "jwks-file";
-        ls->file = !pem ? first : strncmp(first, "file:", 5) == 0 ? first + 5 : NULL;
-        ls->where = apr_psprintf(p, "%s:%d", d->filename, d->line_num);
-    }
+    apr_pool_t *p = ctx;
+    int pem = strcasecmp(d->directive, "ClerkJWTKey") == 0;
+    if (!pem && strcasecmp(d->directive, "ClerkJWKSFile") != 0)
+        return;
+    local_source *ls = apr_array_push(local_sources);
+    const char *args = d->args;
+    const char *first = ap_getword_conf(p, &args);
+    ls->kind = pem ? "pem" : "jwks-file";
+    ls->file = !pem ? first : strncmp(first, "file:", 5) == 0 ? first + 5 : NULL;
+    ls->where = apr_psprintf(p, "%s:%d", d->filename, d->line_num);
 }
 
 static int status_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
@@ -252,7 +246,7 @@ static int status_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     shared = shared_segment(s);
     generation_loaded_s = (int64_t)apr_time_sec(apr_time_now());
     local_sources = apr_array_make(pconf, 4, sizeof(local_source));
-    collect_local_sources(pconf, ap_conftree);
+    clerk_config_walk(collect_local_source, pconf);
     return OK;
 }
 

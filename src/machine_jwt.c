@@ -91,9 +91,10 @@ static char *resource_of(unsigned type, const json_t *payload)
 }
 
 /* assertOAuthAudienceClaim. */
-static int oauth_audience_ok(const json_t *aud, const clerk_verify_opts *o, clerk_error *err)
+static int oauth_audience_ok(const json_t *aud, const char *const *want, size_t n_want,
+                             clerk_error *err)
 {
-    if (o->n_aud == 0)
+    if (n_want == 0)
         return 0;
     json_t *list = json_is_string(aud) ? json_pack("[O]", aud) : json_incref((json_t *)aud);
     int ok = json_is_array(list) && json_array_size(list) > 0, hit = 0;
@@ -103,8 +104,8 @@ static int oauth_audience_ok(const json_t *aud, const clerk_verify_opts *o, cler
             ok = 0;
             break;
         }
-        for (size_t j = 0; j < o->n_aud; j++)
-            hit |= strcmp(a, o->aud[j]) == 0;
+        for (size_t j = 0; j < n_want; j++)
+            hit |= strcmp(a, want[j]) == 0;
     }
     json_decref(list);
     if (!ok)
@@ -197,7 +198,7 @@ int clerk_machine_jwt_verify(apr_pool_t *p, const char *tok, size_t len, const c
         failed(err);
         goto out;
     }
-    if (*type == CLERK_TT_OAUTH && oauth_audience_ok(t->claims.aud, o, err) != 0)
+    if (*type == CLERK_TT_OAUTH && oauth_audience_ok(t->claims.aud, o->aud, o->n_aud, err) != 0)
         goto out;
     char *res = resource_of(*type, jwt->payload);
     if (res == NULL) {
@@ -211,5 +212,16 @@ int clerk_machine_jwt_verify(apr_pool_t *p, const char *tok, size_t len, const c
         failed(err);
 out:
     clerk_token_release(t);
+    return rc;
+}
+
+int clerk_machine_oauth_audience(const clerk_machine *m, const char *const *aud, size_t n_aud,
+                                 clerk_error *err)
+{
+    if (n_aud == 0)
+        return 0;
+    json_t *have = m->aud != NULL ? json_loads(m->aud, JSON_DECODE_ANY, NULL) : NULL;
+    int rc = oauth_audience_ok(have, aud, n_aud, err);
+    json_decref(have);
     return rc;
 }

@@ -21,4 +21,11 @@ int clerk_machine_jwt_verify(apr_pool_t *p, const char *tok, size_t len, const c
                              const clerk_key_source *keys, clerk_machine *m, unsigned *type,
                              clerk_error *err);
 
+/* assertOAuthAudienceClaim for an opaque OAuth token's answer (IdPOAuthAccessTokenApi.verify):
+ * with no audiences configured (n_aud 0) it passes; else m->aud must be a non-empty string or
+ * array of non-empty strings sharing one with aud. Returns 0, or -1 with
+ * token-verification-failed. */
+int clerk_machine_oauth_audience(const clerk_machine *m, const char *const *aud, size_t n_aud,
+                                 clerk_error *err);
+
 #endif

@@ -314,6 +314,12 @@ int clerk_machine_from_json(apr_pool_t *p, unsigned type, const char *body, size
         }
         m->client_id = apr_pstrdup(p, client);
         m->user_id = m->subject;
+        const json_t *aud = json_object_get(o, "aud");
+        char *a = aud != NULL && !json_is_null(aud)
+                      ? json_dumps(aud, JSON_COMPACT | JSON_ENCODE_ANY)
+                      : NULL;
+        m->aud = a != NULL ? apr_pstrdup(p, a) : NULL;
+        free(a);
     }
     const json_t *claims = json_object_get(o, "claims");
     if (type != CLERK_TT_OAUTH && json_is_object(claims)) {

@@ -79,6 +79,7 @@ typedef struct clerk_machine {
     const char *scopes;     /* scopes joined with single spaces; "" when none */
     const char *claims;     /* compact JSON of claims (API key, M2M) when an object, else NULL */
     int64_t expiration_ms;  /* -1 when it never expires */
+    const char *aud;        /* OAuth: the answer's aud as compact JSON, or NULL when absent */
 } clerk_machine;
 
 /* Maps a 2xx Backend API answer (the resource JSON of api_keys/verify, m2m_tokens/verify or

@@ -19,7 +19,8 @@ Backend API machine-token endpoints (no /v1, as Clerk's SDK calls them), shaped 
   revoked or expired token is 404 {"errors": [{"code": "resource_not_found"}]} unless the token
   was issued with answer_200=True (then 200 with revoked/expired true, which the module refuses).
 Issue tokens with issue_api_key(subject, scopes=, claims=, name=, expires_in=),
-issue_m2m(subject="mch_..", scopes=), issue_oauth(subject, client_id=, scopes=); revoke(token).
+issue_m2m(subject="mch_..", scopes=), issue_oauth(subject, client_id=, scopes=, aud=);
+revoke(token).
 verify_calls(token) counts the verifications the fake answered for that token (any outcome);
 machine_calls() lists (path, token) of every verify call. Knobs (machine_mode): None (normal),
 "slow" (the answer waits for machine_release or 30 s), "500", "garbage" (200, invalid JSON),
@@ -231,11 +232,13 @@ class FakeClerk:
             "expiration": self._expiration(expires_in)}, answer_200)
 
     def issue_oauth(self, subject, client_id="client_e2e", scopes=(), expires_in=None,
-                    answer_200=False):
-        return self._issue("oat_", "/oauth_applications/access_tokens/verify", {
-            "object": "clerk_idp_oauth_access_token", "id": "oat_" + secrets.token_hex(8),
-            "client_id": client_id, "type": "oauth:access_token", "subject": subject,
-            "scopes": list(scopes), "expiration": self._expiration(expires_in)}, answer_200)
+                    answer_200=False, aud=None):
+        res = {"object": "clerk_idp_oauth_access_token", "id": "oat_" + secrets.token_hex(8),
+               "client_id": client_id, "type": "oauth:access_token", "subject": subject,
+               "scopes": list(scopes), "expiration": self._expiration(expires_in)}
+        if aud is not None:
+            res["aud"] = list(aud)
+        return self._issue("oat_", "/oauth_applications/access_tokens/verify", res, answer_200)
 
     def revoke(self, tok):
         with self.lock:

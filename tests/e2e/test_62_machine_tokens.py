@@ -33,6 +33,7 @@ LOCATIONS = {
     "cached": "ClerkAcceptsToken api_key\n    ClerkMachineTokenCacheTTL 60",
     "nokey": "ClerkAcceptsToken api_key",
     "jwt": "ClerkAcceptsToken m2m_token oauth_token",
+    "oataud": "ClerkAcceptsToken oauth_token\n    ClerkAudience api.example",
 }
 REQUIRES = {
     "scope": ("ClerkAcceptsToken any", "Require clerk-scope write:docs read:docs"),
@@ -120,7 +121,12 @@ def reason(r):
 def test_api_key_signs_in_with_the_sdks_machine_auth_object(server, fake):
     tok = fake.issue_api_key("user_1", scopes=["read:docs", "write:docs"], claims={"tier": "gold"},
                              name="ci key", expires_in=3600)
-    e = env_of(call(server, "/ak/env.cgi", tok))
+    # Look-alikes of the exports sent by the client are scrubbed, as for sessions.
+    e = env_of(call(server, "/ak/env.cgi", tok, ["X-Clerk-Scopes: admin:all",
+                                                 "X-Clerk-Machine-Id: mch_evil",
+                                                 "X-Remote-User: someone"]))
+    assert e["HTTP_X_CLERK_SCOPES"] == "read:docs write:docs"
+    assert "HTTP_X_CLERK_MACHINE_ID" not in e
     assert e["REMOTE_USER"] == "user_1"
     assert e["AUTH_TYPE"] == "Clerk"
     assert e["CLERK_TOKEN_TYPE"] == "api_key"
@@ -139,6 +145,11 @@ def test_api_key_signs_in_with_the_sdks_machine_auth_object(server, fake):
     calls = [c for c in fake.requests if c[0] == "/api_keys/verify"]
     assert calls and calls[-1][2]["authorization"] == "Bearer " + SK
     assert fake.verify_calls(tok) == 1
+
+
+def test_client_look_alikes_never_reach_a_signed_out_request(server, fake):
+    r = call(server, "/ak/env.cgi", "ak_" + secrets.token_hex(8), ["X-Clerk-Token-Type: api_key"])
+    assert r.status == 401 and "api_key" not in r.body
 
 
 def test_org_subject_api_key(server, fake):
@@ -160,6 +171,19 @@ def test_m2m_and_oauth(server, fake):
     assert (e["REMOTE_USER"], e["CLERK_TOKEN_TYPE"], e["CLERK_CLIENT_ID"], e["CLERK_USER_ID"]) == (
         "user_5", "oauth_token", "client_77", "user_5")
     assert "CLERK_CLAIMS" not in e  # the SDK's OAuth auth object has no claims
+
+
+def test_opaque_oauth_audience(server, fake):
+    """ClerkAudience applies to an opaque OAuth token's answer, as IdPOAuthAccessTokenApi.verify
+    asserts it (checked per section, after the shared cache)."""
+    good = fake.issue_oauth("user_5", aud=["api.example", "other"])
+    assert call(server, "/oataud/env.cgi", good).status == 200
+    for aud in (["web.example"], None):
+        tok = fake.issue_oauth("user_5", aud=aud)
+        r = call(server, "/oataud/env.cgi", tok)
+        assert r.status == 401 and reason(r) == "token-verification-failed", (aud, r.headers)
+    # Where no audience is configured, any answer passes.
+    assert call(server, "/oat/env.cgi", fake.issue_oauth("user_5", aud=["web.example"])).status == 200
 
 
 def test_machine_secret_key_verifies_m2m(server, fake):

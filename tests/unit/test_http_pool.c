@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -168,6 +169,85 @@ START_TEST(calls_without_reuse_connect_afresh)
 }
 END_TEST
 
+/* Answers requests on one kept-alive connection: the method, and for a POST its body, echoed
+ * back as JSON with the given Content-Type. */
+static void serve_echo(int ls)
+{
+    int c = accept(ls, NULL, NULL);
+    if (c < 0)
+        _exit(1);
+    for (;;) {
+        char req[8192];
+        size_t n = unit_read_request_head(c, req, sizeof req);
+        char *end = strstr(req, "\r\n\r\n");
+        if (n == 0 || end == NULL)
+            _exit(0);
+        const char *cl = strcasestr(req, "\r\ncontent-length:");
+        size_t want = cl ? (size_t)strtoul(cl + 17, NULL, 10) : 0;
+        size_t have = n - (size_t)(end + 4 - req);
+        char body[1024] = "";
+        if (want >= sizeof body)
+            _exit(1);
+        memcpy(body, end + 4, have);
+        while (have < want) {
+            ssize_t k = read(c, body + have, want - have);
+            if (k <= 0)
+                _exit(1);
+            have += (size_t)k;
+        }
+        body[want] = '\0';
+        char out[2048], resp[2300];
+        int m = snprintf(out, sizeof out, "{\"method\":\"%.8s\",\"body\":%s}",
+                         strncmp(req, "POST", 4) == 0 ? "POST" : "GET", want ? body : "null");
+        int r = snprintf(resp, sizeof resp,
+                         "HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\n"
+                         "Content-Length: %d\r\n\r\n%s",
+                         m, out);
+        if (write(c, resp, (size_t)r) != r)
+            _exit(1);
+    }
+}
+
+/* clerk_http_post sends its body and reports the answer's Content-Type; the pooled handle it
+ * used goes back reset, so the next call on the same kept connection is a plain GET again. */
+START_TEST(post_sends_its_body_and_the_handle_goes_back_clean)
+{
+    int port;
+    int ls = unit_listen_loopback(4, &port);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        serve_echo(ls);
+    close(ls);
+    char url[64], err[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/api_keys/verify", port);
+    static const char body[] = "{\"secret\":\"ak_1\"}";
+    const char *headers[] = {"Content-Type: application/json", NULL};
+    clerk_http_request rq = {.url = url,
+                             .headers = headers,
+                             .reuse_connections = 1,
+                             .timeout_ms = 30000,
+                             .post_body = body,
+                             .post_len = sizeof body - 1};
+    clerk_http_response rs;
+    ck_assert_msg(clerk_http_post(&rq, &rs, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(rs.status, 200);
+    ck_assert_str_eq(rs.body, "{\"method\":\"POST\",\"body\":{\"secret\":\"ak_1\"}}");
+    ck_assert_str_eq(rs.content_type, "application/json; charset=utf-8");
+    clerk_http_response_free(&rs);
+    clerk_http_request get = {.url = url, .reuse_connections = 1, .timeout_ms = 30000};
+    ck_assert_msg(clerk_http_get(&get, &rs, err, sizeof err) == 0, "%s", err);
+    ck_assert_str_eq(rs.body, "{\"method\":\"GET\",\"body\":null}");
+    clerk_http_response_free(&rs);
+    /* A POST without a body is refused before any network. */
+    rq.post_body = NULL;
+    ck_assert_int_eq(clerk_http_post(&rq, &rs, err, sizeof err), -1);
+    ck_assert_ptr_null(rs.body);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+END_TEST
+
 Suite *http_pool_suite(void)
 {
     Suite *s = suite_create("http_pool");
@@ -175,6 +255,7 @@ Suite *http_pool_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, concurrent_exchanges_all_succeed_on_kept_connections);
     tcase_add_test(tc, calls_without_reuse_connect_afresh);
+    tcase_add_test(tc, post_sends_its_body_and_the_handle_goes_back_clean);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -235,6 +235,21 @@ START_TEST(other_answers_map)
     ck_assert_str_eq(m.client_id, "client_3");
     ck_assert_str_eq(m.user_id, "user_4");
     ck_assert_str_eq(m.scopes, "profile email");
+    ck_assert_ptr_null(m.aud);
+    const char *want[] = {"api"};
+    ck_assert_int_eq(clerk_machine_oauth_audience(&m, want, 0, &err), 0);
+    ck_assert_int_eq(clerk_machine_oauth_audience(&m, want, 1, &err), -1);
+    ck_assert_int_eq(err.reason, CLERK_R_TOKEN_VERIFICATION_FAILED);
+    ck_assert_int_eq(from_json(CLERK_TT_OAUTH,
+                               "{\"id\":\"oat_1\",\"client_id\":\"c\",\"subject\":\"user_4\","
+                               "\"scopes\":[],\"aud\":[\"web\",\"api\"]}",
+                               0, &m, &err),
+                     0);
+    ck_assert_str_eq(m.aud, "[\"web\",\"api\"]");
+    ck_assert_int_eq(clerk_machine_oauth_audience(&m, want, 1, &err), 0);
+    const char *other[] = {"mobile"};
+    ck_assert_int_eq(clerk_machine_oauth_audience(&m, other, 1, &err), -1);
+    ck_assert_str_eq(err.message, "OAuth audience mismatch.");
     /* OAuth lacking client_id; API key lacking name. */
     ck_assert_int_eq(from_json(CLERK_TT_OAUTH, "{\"id\":\"oat_1\",\"subject\":\"u\",\"scopes\":[]}",
                                0, &m, &err),
