@@ -28,7 +28,13 @@
 #
 # Other knobs: BENCH_CONNS ("16 64"), BENCH_THREADS (wrk threads, 2), BENCH_FRESH_TOKENS
 # (distinct tokens cycled for "fresh token every request", 40000), BENCH_WORK (bench/work),
-# BENCH_MICRO=0 (skip the micro-benchmark), BENCH_ROWS (space-separated row ids to run).
+# BENCH_MICRO=0 (skip the micro-benchmark), BENCH_ROWS (space-separated row ids to run),
+# BENCH_MACHINE_TTL (60, the module's default: the API-key row's ClerkMachineTokenCacheTTL, the
+# window its "Backend API calls per key per TTL" is counted in).
+#
+# The API-key row ("apikey") sends 1,000 distinct ak_ keys that a loopback Backend API
+# (bench/fake_bapi.py) verifies and counts; after the run one line says how many verifications
+# each key cost per TTL (1 when the cache shared by the instance's processes works).
 #
 # Every row is checked with curl before it is measured (good token 200, tampered token 401, no
 # token 401), and a run with any non-2xx answer or socket error is flagged in the table, so a
@@ -131,6 +137,12 @@ fi
 if need_tokens "$T/rot.txt" 1000; then
     bench/.build/bulkmint "$K/priv.pem" "$KID" 1000 0 "$IAT" "$EXP" >"$T/rot.txt"
 fi
+# API keys (row apikey): opaque ak_ tokens that only the loopback Backend API (bench/fake_bapi.py)
+# knows; the module verifies each there once and keeps the answer in its cache.
+if need_tokens "$T/apikeys.txt" 1000; then
+    python3 -c 'import secrets
+for _ in range(1000): print("ak_" + secrets.token_hex(20))' >"$T/apikeys.txt"
+fi
 if need_tokens "$T/fresh.txt" "$FRESH_N"; then
     say "minting $FRESH_N distinct tokens (once; kept in $T)"
     half=$((FRESH_N / 2))
@@ -146,7 +158,7 @@ BASIC=$(printf %s "bench:x" | base64) # mod_authn_anon takes any user name
 
 # --- document roots ------------------------------------------------------------------------
 H=$WORK/htdocs
-for d in open anon pem jwks-url oidc; do
+for d in open anon pem jwks-url oidc apikey; do
     mkdir -p "$H/$d"
     head -c 99 /dev/zero | tr '\0' 'x' >"$H/$d/f.txt"
     echo >>"$H/$d/f.txt" # 100 bytes
@@ -244,6 +256,29 @@ PORT_BASE=$(free_port)
 PORT_CLERK=$(free_port)
 PORT_OIDC=$(free_port)
 
+# The Backend API the API-key row verifies its keys at (bench/fake_bapi.py, on loopback): it
+# counts every verification per key, printed after the run as Backend API calls per key per TTL
+# (one per key per ClerkMachineTokenCacheTTL is the goal: the shared cache answers the rest).
+SK_BENCH=sk_live_benchbenchbenchbenchbenchbenchbenchbench
+MACHINE_TTL=${BENCH_MACHINE_TTL:-60}
+rm -f "$WORK/run/bapi.port"
+$PIN_CLIENT python3 bench/fake_bapi.py "$WORK/run/bapi.port" "$T/apikeys.txt" "$K/jwks.json" "$SK_BENCH" \
+    >"$WORK/logs/fake_bapi.log" 2>&1 &
+BAPI_PID=$!
+for _ in $(seq 1 100); do
+    [ -s "$WORK/run/bapi.port" ] && break
+    sleep 0.1
+done
+[ -s "$WORK/run/bapi.port" ] || die "bench/fake_bapi.py did not start: $(tail -5 "$WORK/logs/fake_bapi.log")"
+PORT_BAPI=$(cat "$WORK/run/bapi.port")
+bapi_stats() { # one line: Backend API verifications per key per TTL
+    curl -s "http://127.0.0.1:$PORT_BAPI/stats?ttl=$MACHINE_TTL" | python3 -c 'import json, sys
+s = json.load(sys.stdin)
+print("Backend API (API-key row): %d verifications of %d distinct keys in %.0f s: %.2f calls per key per TTL (%d s), "
+      "at most %d for one key within one TTL; %d calls for keys it does not know (the tampered-key check)"
+      % (s["calls"], s["keys"], s["seconds"], s["per_key_per_ttl"], s["ttl"], s["max_in_one_ttl"], s["unknown_key_calls"]))'
+}
+
 write_confs() {
     conf_head base "$PORT_BASE" >"$WORK/base.conf"
     {
@@ -251,10 +286,20 @@ write_confs() {
         cat <<EOF
 LoadModule clerk_auth_module $MODULE
 LogLevel ${BENCH_LOGLEVEL:-warn}
+ClerkAPIURL http://127.0.0.1:$PORT_BAPI
 <Location /pem/>
     AuthType Clerk
     ClerkPublishableKey $PK
     ClerkJWTKey "file:$K/pub.pem"
+    Require valid-user
+</Location>
+<Location /apikey/>
+    AuthType Clerk
+    ClerkPublishableKey $PK
+    ClerkJWTKey "file:$K/pub.pem"
+    ClerkSecretKey $SK_BENCH
+    ClerkAcceptsToken api_key
+    ClerkMachineTokenCacheTTL $MACHINE_TTL
     Require valid-user
 </Location>
 <Location /anon/>
@@ -308,6 +353,8 @@ start_httpd() { # name
 }
 stop_all() {
     local name pid
+    [ -z "${BAPI_PID:-}" ] || kill "$BAPI_PID" 2>/dev/null || true
+    BAPI_PID=""
     for name in $STARTED; do
         pid=$(cat "$WORK/run/$name.pid" 2>/dev/null || true)
         "$APACHE" -f "$WORK/$name.conf" -k stop 2>/dev/null || true
@@ -350,6 +397,7 @@ open|unprotected, module loaded, same instance|clerk|/open/f.txt|none|rot
 anon|httpd Basic auth, mod_authn_anon (floor)|clerk|/anon/f.txt|basic|rot
 one|ours: PEM key, one token|clerk|/pem/f.txt|bearer|one
 rot|ours: PEM key, 1,000 distinct tokens|clerk|/pem/f.txt|bearer|rot
+apikey|ours: API key, 1,000 distinct keys|clerk|/apikey/f.txt|bearer|apikeys
 fresh|ours: PEM key, fresh token every request|clerk|/pem/f.txt|bearer|fresh
 jwks|ours: JWKS over HTTP, 1,000 tokens|clerk|/jwks-url/f.txt|bearer|rot
 cookie|ours: cookie flow, 1,000 tokens|clerk|/pem/f.txt|cookie|rot
@@ -546,6 +594,7 @@ if [ "$MODE" = pairs ]; then
         measure "$(echo "$ROWS_ALL" | grep "^$id|")" 16 2 >/dev/null
     done
     pairs "$PAIRS" "$PAIR_SECONDS" "$PAIR_ROWS"
+    bapi_stats
     stop_all
     exit 0
 fi
@@ -618,11 +667,15 @@ echo "that row, for rows served by the module's instance (no instance-to-instanc
 echo "mod_authn_anon: httpd's own Basic auth accepting any user, the least an AuthType costs."
 echo "fresh token: $(wc -l <"$T/fresh.txt") distinct tokens cycled, far more than the module's"
 echo "per-process cache of 4,096 verified tokens, so every request misses it."
+echo "API key: 1,000 distinct ak_ keys, each verified at a loopback Backend API (bench/fake_bapi.py)"
+echo "and then answered from the module's machine-token cache."
 
 if [ "$MODE" = table ] && [ "$PAIRS" != 0 ] && [ "$SMOKE" != 1 ]; then
     pairs "$PAIRS" "$PAIR_SECONDS" "$PAIR_ROWS"
 fi
 
+echo
+bapi_stats
 stop_all
 
 if [ "${BENCH_MICRO:-1}" = 1 ]; then

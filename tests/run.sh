@@ -131,14 +131,15 @@ else
     tally "load runs (no summary)" 0 1
 fi
 echo "== conformance"
-# Node as chosen above (tests/node/use-node.sh). Two lines: authenticateRequest verdicts, and
-# has() against Require clerk-* ("authorization agreement"); each case counts once, as agreeing
-# or as a listed deliberate difference; each unexplained disagreement fails once.
+# Node as chosen above (tests/node/use-node.sh). Three lines: authenticateRequest verdicts,
+# has() against Require clerk-* ("authorization agreement") and machine tokens under
+# ClerkAcceptsToken ("machine agreement"); each case counts once, as agreeing or as a listed
+# deliberate difference; each unexplained disagreement fails once.
 tests/conformance/run.sh . >tests/conformance.log 2>&1
 conf_rc=$?
-grep -E '^(agreement|authorization|side by side|messages|message difference|MESSAGE DIFFERS|DISAGREEMENT|AUTHZ DISAGREEMENT)' tests/conformance.log | cut -c1-400
+grep -E '^(agreement|authorization|machine (agreement|difference|messages)|side by side|messages|message difference|MESSAGE DIFFERS|DISAGREEMENT|AUTHZ DISAGREEMENT|MACHINE DISAGREEMENT)' tests/conformance.log | cut -c1-400
 conf_seen=0
-for kind in "" "authorization "; do
+for kind in "" "authorization " "machine "; do
     if line=$(grep -E "^${kind}agreement [0-9]+/[0-9]+ \([0-9]+ deliberate differences, [0-9]+ unexplained" \
         tests/conformance.log | tail -n 1); then
         conf_seen=$((conf_seen + 1))
@@ -149,7 +150,7 @@ for kind in "" "authorization "; do
         tally "${kind}conformance deliberate differences (listed)" "$d" 0
     fi
 done
-if [ "$conf_seen" -ne 2 ]; then
+if [ "$conf_seen" -ne 3 ]; then
     tail -n 40 tests/conformance.log
     tally "conformance (summary missing)" 0 1
 elif [ "$conf_rc" -ne 0 ] && ! grep -qE 'DISAGREEMENT' tests/conformance.log; then

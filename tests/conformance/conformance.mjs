@@ -11,6 +11,9 @@
 // seed are verified by the SDK, and its toAuth().has({ role | permission | feature | plan |
 // reverification }) (clerk-org: toAuth()'s orgId/orgSlug) must match httpd's 200/403 through the
 // real provider. Reported on its own line: "authorization agreement N/M (...)".
+// Machine tokens (machine_cases.mjs): API keys, M2M and OAuth tokens, opaque and JWT, under each
+// ClerkAcceptsToken setting against the SDK's acceptsToken, the opaque ones verified by both sides
+// through the machine endpoints of the same loopback Backend API. "machine agreement N/M (...)".
 // Every case is minted just before it is sent, so no time-relative case goes stale, and both
 // sides decide it at one pinned "now": the SDK through Date.now, the module through the
 // X-Test-Now-Ms request header, which only a test build honours (configure
@@ -21,7 +24,7 @@
 // machine: keys are made here, the SDK's Backend API (JWKS) is a loopback server.
 //
 //   node conformance.mjs --builddir DIR --module TEST_CLOCK_SO [--verbose]
-// Prints "agreement N/M" and "authorization agreement N/M" (M cases, N same verdict, the rest explained differences) and exits 1
+// Prints "agreement N/M", "authorization agreement N/M" and "machine agreement N/M" (M cases, N same verdict, the rest explained differences) and exits 1
 // on any unexplained disagreement, on a "difference" that is an accept, or on a setup failure.
 import { createClerkClient } from '@clerk/backend';
 import { spawnSync } from 'node:child_process';
@@ -31,6 +34,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { multidomainCases, multidomainProfiles } from './multidomain_cases.mjs';
+import { machineBapi, machineCalls, machineProfiles, machineView, runMachineCases } from './machine_cases.mjs';
 
 process.env.CLERK_TELEMETRY_DISABLED = '1'; // development instances would report to Clerk
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -148,12 +152,15 @@ Object.assign(PROFILES, multidomainProfiles({ PK_LIVE, PK_DEV, AZP }));
 AUTHZ.forEach(([kind, arg, q], i) => {
   PROFILES[`az${i}`] = { pk: PK_LIVE, jwtKey: true, azp: [AZP], skew: null, require: `clerk-${kind} ${arg}`, has: q };
 });
+// Machine tokens (machine_cases.mjs): one profile per ClerkAcceptsToken setting.
+Object.assign(PROFILES, machineProfiles({ PK_LIVE, SK, SK_BAD, SK_DOWN, AZP }));
 
 // ------------------------------------------------------------------- loopback Backend API
 let bapiFetches = 0;
 const NONCES = new Map(); // handshake nonce -> Set-Cookie directives the Backend API returns
 const bapi = http.createServer((req, res) => {
   const auth = req.headers.authorization || '';
+  if (machineBapi(req, res, { SK, SK_DOWN })) return; // counted in machineCalls
   bapiFetches++;
   if (req.url.startsWith('/v1/clients/handshake_payload') && auth === 'Bearer ' + SK) {
     const nonce = new URL(req.url, 'http://x').searchParams.get('nonce');
@@ -198,6 +205,7 @@ function httpdConf() {
     if (p.azp.length) lines.push(`    ClerkAuthorizedParties ${p.azp.join(' ')}`);
     if (p.skew !== null) lines.push(`    ClerkClockSkew ${p.skew}`);
     for (const l of p.httpd ?? []) lines.push('    ' + l);
+    for (const l of p.conf ?? []) lines.push('    ' + l);
     // x-clerk-auth-message on every denial, to compare with the SDK's message text.
     lines.push('    ClerkDebugHeaders On');
     lines.push(`    Require ${p.require ?? 'valid-user'}`, '    Header always set X-User "expr=%{REMOTE_USER}"', '</Location>');
@@ -306,6 +314,11 @@ function send(c) {
         message: res.headers['x-clerk-auth-message'] || '',
         location: res.headers.location || '',
         setCookies: res.headers['set-cookie'] || [],
+        tokenType: res.headers['x-token-type'] || '',
+        clerkUser: res.headers['x-clerk-user'] || '',
+        clerkOrg: res.headers['x-clerk-org'] || '',
+        machineId: res.headers['x-machine-id'] || '',
+        clientId: res.headers['x-client-id'] || '',
       }));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
@@ -326,6 +339,7 @@ async function sdk(c) {
   if (p.azp.length) ro.authorizedParties = p.azp;
   if (p.skew !== null) ro.clockSkewInMs = p.skew * 1000;
   Object.assign(ro, p.sdk ?? {});
+  Object.assign(ro, p.sdkOpts ?? {});
   const saved = [console.log, console.warn, console.error];
   console.log = console.warn = console.error = () => {};
   let st;
@@ -339,10 +353,13 @@ async function sdk(c) {
     Date.now = realNow;
     [console.log, console.warn, console.error] = saved;
   }
-  let auth = null, granted = null;
+  let auth = null, granted = null, machine = null;
   try {
     auth = st.toAuth();
-    if (p.has && auth?.userId) {
+    // A signed-in machine: REMOTE_USER is its subject (tokens/authObjects.ts).
+    machine = st.status === 'signed-in' ? machineView(st, auth) : null;
+    if (p.has && machine) granted = auth.has(p.has);
+    else if (p.has && auth?.userId) {
       // No has() form: an active organization (orgId set, as has({ role }) requires) whose id
       // or slug is the argument.
       granted = p.has.org !== undefined ? !!auth.orgId && (auth.orgId === p.has.org || auth.orgSlug === p.has.org) : auth.has(p.has);
@@ -354,7 +371,8 @@ async function sdk(c) {
   }
   return {
     granted,
-    status: st.status, reason: st.reason ?? '', message: st.message ?? '', userId: auth?.userId ?? '',
+    status: st.status, reason: st.reason ?? '', message: st.message ?? '', userId: (machine ? machine.subject : auth?.userId) ?? '',
+    tokenType: st.tokenType, machine,
     sessionStatus: auth?.sessionStatus ?? null, location: st.headers?.get('location') ?? '',
     setCookies: st.headers?.getSetCookie?.() ?? [],
   };
@@ -729,7 +747,7 @@ const AUTHZ_DIFFERENCES = {
 
 function authzCases() {
   const rnd = mulberry32(AUTHZ_SEED);
-  const names = Object.keys(PROFILES).filter((n) => PROFILES[n].require);
+  const names = Object.keys(PROFILES).filter((n) => PROFILES[n].require && !PROFILES[n].machine);
   const L = [];
   const mint = (over) => () => ({ headers: bearer(jwt({ payload: claims(over) })) });
   for (let i = 0; i < AUTHZ_SETS; i++) {
@@ -896,6 +914,10 @@ try {
     }
   }
 
+  // Machine tokens (machine_cases.mjs).
+  const mc = await runMachineCases({ ctx: { jwt, claims, otherKey: other.privateKey, NOW, LIVE_HOST }, send, sdk, expected,
+    agrees, authzAgrees, line, differences, PROFILES, verbose });
+
   console.log(`SDK @clerk/backend ${JSON.parse(fs.readFileSync(path.join(HERE, 'node_modules/@clerk/backend/package.json'))).version}; ` +
     `reasons seen: ${[...reasons].sort().join(', ')}`);
   console.log(`Backend API (JWKS) requests: ${bapiFetches}`);
@@ -908,9 +930,17 @@ try {
   for (const b of azBad) console.log('AUTHZ DISAGREEMENT: ' + b);
   console.log(`authorization by provider (agreeing/cases): ${Object.entries(azKinds).map(([k, [a, n]]) => `${k} ${a}/${n}`).join(', ')}`);
   for (const [id, cs] of Object.entries(azKnown)) console.log(`authorization difference ${id}: ${cs.length} cases (${cs.slice(0, 4).join('; ')}${cs.length > 4 ? '; ...' : ''})`);
+  for (const b of mc.bad) console.log('MACHINE DISAGREEMENT: ' + b);
+  for (const [id, cs] of Object.entries(mc.known)) console.log(`machine difference ${id}: ${cs.length} cases (${cs.join('; ')})`);
+  console.log(`Backend API machine verifications: ${Object.entries(machineCalls).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  for (const d of mc.messages.differ) console.log('machine message differs: ' + d.slice(0, 300));
+  console.log(`machine messages: ${mc.messages.same}/${mc.messages.total} signed-out machine cases with the SDK's message text (informational)`);
+  console.log(`machine agreement by SDK token type (agreeing/cases): ${Object.entries(mc.tally).map(([k, [a, n]]) => `${k} ${a}/${n}`).join(', ')}`);
   console.log(`agreement ${agree}/${list.length} (${explained} deliberate differences, ${bad.length} unexplained)`);
   console.log(`authorization agreement ${azAgree}/${az.length} (${azExplained} deliberate differences, ${azBad.length} unexplained; seed ${AUTHZ_SEED})`);
-  failed = bad.length > 0 || agree + explained !== list.length || azBad.length > 0 || azAgree + azExplained !== az.length;
+  console.log(`machine agreement ${mc.agree}/${mc.total} (${mc.explained} deliberate differences, ${mc.bad.length} unexplained)`);
+  failed = bad.length > 0 || agree + explained !== list.length || azBad.length > 0 || azAgree + azExplained !== az.length ||
+    mc.bad.length > 0 || mc.agree + mc.explained !== mc.total;
 } catch (err) {
   console.log('conformance setup failed: ' + (err.stack || err));
   failed = true;

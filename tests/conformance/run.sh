@@ -5,7 +5,8 @@
 #
 #   tests/conformance/run.sh [builddir]     # default: the current directory
 #
-# Prints "agreement N/M"; exits non-zero on any unexplained disagreement.
+# Prints "agreement N/M" (and the authorization and machine-token agreements); exits non-zero on
+# any unexplained disagreement.
 here=$(cd "$(dirname "$0")" && pwd)
 builddir=$(cd "${1:-.}" && pwd)
 command -v node >/dev/null && command -v npm >/dev/null || { echo "conformance: node and npm are needed"; exit 1; }
