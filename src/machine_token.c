@@ -432,8 +432,13 @@ int clerk_machine_cache_key(const unsigned char *key, size_t keylen, unsigned ty
     EVP_MAC_free(mac);
     if (!ok)
         return -1;
-    memcpy(out, "clerk-mt:", 9);
-    return hex(md, sizeof md, out + 9);
+    /* The hash comes first: mod_socache_shmcb picks a record's subcache by the id's first byte,
+     * so a common prefix would crowd every machine token into one subcache and evict them
+     * early (one Backend API call per key per TTL becomes more). */
+    if (hex(md, sizeof md, out) != 0)
+        return -1;
+    memcpy(out + 64, ".clerk-mt", 10);
+    return 0;
 }
 
 /* HMAC-SHA256 under key over cache_key, NUL, content; hex into out (65 bytes). */

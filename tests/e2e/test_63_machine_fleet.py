@@ -176,7 +176,7 @@ def test_no_token_text_in_the_cache(fleet, fake):
         except socket.timeout:
             pass
     # The socache providers write keys hex-encoded.
-    assert b"clerk-mt:".hex().encode() in data, data[:400]
+    assert b".clerk-mt".hex().encode() in data, data[:400]
     assert tok.encode() not in data and tok.encode().hex().encode() not in data
 
 

@@ -335,7 +335,7 @@ START_TEST(cache_keys_hide_the_token)
     char k1[CLERK_MACHINE_CACHE_KEY_LEN + 1], k2[CLERK_MACHINE_CACHE_KEY_LEN + 1];
     ck_assert_int_eq(clerk_machine_cache_key(KEY, 32, CLERK_TT_API_KEY, "ak_secret", 9, k1), 0);
     ck_assert_uint_eq(strlen(k1), CLERK_MACHINE_CACHE_KEY_LEN);
-    ck_assert(strncmp(k1, "clerk-mt:", 9) == 0);
+    ck_assert_str_eq(k1 + 64, ".clerk-mt");
     ck_assert_ptr_null(strstr(k1, "secret"));
     ck_assert_int_eq(clerk_machine_cache_key(KEY, 32, CLERK_TT_API_KEY, "ak_secret", 9, k2), 0);
     ck_assert_str_eq(k1, k2);
@@ -345,6 +345,22 @@ START_TEST(cache_keys_hide_the_token)
     ck_assert_str_ne(k1, k2);
     ck_assert_int_eq(clerk_machine_cache_key(KEY, 32, CLERK_TT_API_KEY, "ak_secreT", 9, k2), 0);
     ck_assert_str_ne(k1, k2);
+}
+END_TEST
+
+/* mod_socache_shmcb files a record under the subcache its id's first byte names: ids of distinct
+ * tokens must not share their first byte, or they all crowd into one subcache. */
+START_TEST(cache_keys_spread_over_shmcb_subcaches)
+{
+    int seen[256] = {0}, distinct = 0;
+    for (int i = 0; i < 64; i++) {
+        char tok[32], k[CLERK_MACHINE_CACHE_KEY_LEN + 1];
+        int n = snprintf(tok, sizeof tok, "ak_key%d", i);
+        ck_assert_int_eq(clerk_machine_cache_key(KEY, 32, CLERK_TT_API_KEY, tok, (size_t)n, k), 0);
+        if (!seen[(unsigned char)k[0]]++)
+            distinct++;
+    }
+    ck_assert_int_ge(distinct, 12); /* 16 hex digits; 64 draws miss at most a few */
 }
 END_TEST
 
@@ -578,6 +594,7 @@ Suite *machine_token_suite(void)
     tcase_add_test(tc, bad_answers_refused);
     tcase_add_test(tc, statuses_map);
     tcase_add_test(tc, cache_keys_hide_the_token);
+    tcase_add_test(tc, cache_keys_spread_over_shmcb_subcaches);
     tcase_add_test(tc, records_round_trip_and_refuse_forgery);
     tcase_add_test(tc, guard_bounds_calls_in_flight_and_per_second);
     suite_add_tcase(s, tc);
