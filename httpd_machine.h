@@ -1,5 +1,5 @@
-/* Machine tokens in httpd (httpd_machine.c): the per-directory settings, the directives, the
- * request decision's machine branch. */
+/* Machine tokens in httpd: the per-directory settings and the directives (httpd_machine_config.c),
+ * the request decision's machine branch (httpd_machine.c). */
 #ifndef HTTPD_MACHINE_H
 #define HTTPD_MACHINE_H
 
