@@ -348,9 +348,32 @@ const command_rec clerk_cmds[] = {
     AP_INIT_TAKE12("ClerkFrontendAPIProxy", clerk_fapi_proxy_set, DIR_SLOT(fapi_proxy), RSRC_CONF,
                    "path under which this server serves the instance's Frontend API, e.g. "
                    "/__clerk [, and the Frontend API URL; default: from the publishable key]"),
-/* Satellites, the proxy URL, organization sync (httpd_multidomain.c). */
-#define MD_SLOT DIR_SLOT(md)
-    CLERK_MULTIDOMAIN_DIRECTIVES,
-    /* Machine tokens (httpd_machine.c). */
-    CLERK_MACHINE_DIRECTIVES,
+    /* Satellites, the proxy URL, organization sync (httpd_multidomain.c). */
+    AP_INIT_FLAG("ClerkIsSatellite", clerk_md_set_satellite, DIR_SLOT(md), CLERK_SCOPE,
+                 "this is a satellite domain that syncs its session from the primary (default "
+                 "Off)"),
+    AP_INIT_TAKE1("ClerkDomain", clerk_md_set_domain, DIR_SLOT(md), CLERK_SCOPE,
+                  "the satellite's domain (host or URL): production handshakes go to "
+                  "clerk.<domain>"),
+    AP_INIT_TAKE1("ClerkProxyURL", clerk_md_set_proxy_url, DIR_SLOT(md), CLERK_SCOPE,
+                  "the Frontend API proxy: absolute http(s) URL or a path on this site"),
+    AP_INIT_FLAG("ClerkSatelliteAutoSync", clerk_md_set_auto_sync, DIR_SLOT(md), CLERK_SCOPE,
+                 "send a satellite's first cookie-less visit to sync (default Off)"),
+    AP_INIT_TAKE_ARGV("ClerkOrganizationPatterns", clerk_md_set_patterns, DIR_SLOT(md), CLERK_SCOPE,
+                      "paths naming the organization to activate (:id, :slug)"),
+    AP_INIT_TAKE_ARGV("ClerkPersonalAccountPatterns", clerk_md_set_patterns, DIR_SLOT(md),
+                      CLERK_SCOPE, "paths that activate the personal account"),
+    /* Machine tokens (httpd_machine_config.c). */
+    AP_INIT_RAW_ARGS("ClerkAcceptsToken", clerk_machine_set_accepts, DIR_SLOT(machine), CLERK_SCOPE,
+                     "token types accepted: session_token (default), api_key, m2m_token, "
+                     "oauth_token, or any"),
+    AP_INIT_TAKE1("ClerkMachineSecretKey", clerk_machine_set_secret_key, DIR_SLOT(machine),
+                  CLERK_SCOPE, "machine secret key M2M tokens are verified with"),
+    AP_INIT_TAKE1("ClerkMachineSecretKeyFile", clerk_machine_set_secret_key_file, DIR_SLOT(machine),
+                  CLERK_SCOPE, "file holding the machine secret key M2M tokens are verified with"),
+    AP_INIT_TAKE1("ClerkMachineTokenCacheTTL", clerk_machine_set_ttl, DIR_SLOT(machine),
+                  CLERK_SCOPE, "seconds a verified machine token is trusted (default 60)"),
+    AP_INIT_TAKE1("ClerkMachineTokenNegativeCacheTTL", clerk_machine_set_negative_ttl,
+                  DIR_SLOT(machine), CLERK_SCOPE,
+                  "seconds a refused machine token stays refused (default 10)"),
     {NULL}};

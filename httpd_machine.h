@@ -1,5 +1,5 @@
-/* Machine tokens in httpd (httpd_machine.c): the per-directory settings, the directives, the
- * request decision's machine branch. */
+/* Machine tokens in httpd: the per-directory settings and the directives (httpd_machine_config.c),
+ * the request decision's machine branch (httpd_machine.c). */
 #ifndef HTTPD_MACHINE_H
 #define HTTPD_MACHINE_H
 
@@ -39,23 +39,5 @@ void clerk_machine_register_hooks(apr_pool_t *p);
 
 /* Registers `Require clerk-token-type` and `Require clerk-scope` (httpd_machine_authz.c). */
 void clerk_machine_register_authz_providers(apr_pool_t *p);
-
-/* The per-directory directives; the including file defines DIR_SLOT and CLERK_SCOPE and the
- * record has machine (const clerk_machine_dir *). */
-#define CLERK_MACHINE_DIRECTIVES                                                                   \
-    AP_INIT_RAW_ARGS("ClerkAcceptsToken", clerk_machine_set_accepts, DIR_SLOT(machine),            \
-                     CLERK_SCOPE,                                                                  \
-                     "token types accepted: session_token (default), api_key, m2m_token, "         \
-                     "oauth_token, or any"),                                                       \
-        AP_INIT_TAKE1("ClerkMachineSecretKey", clerk_machine_set_secret_key, DIR_SLOT(machine),    \
-                      CLERK_SCOPE, "machine secret key M2M tokens are verified with"),             \
-        AP_INIT_TAKE1("ClerkMachineSecretKeyFile", clerk_machine_set_secret_key_file,              \
-                      DIR_SLOT(machine), CLERK_SCOPE,                                              \
-                      "file holding the machine secret key M2M tokens are verified with"),         \
-        AP_INIT_TAKE1("ClerkMachineTokenCacheTTL", clerk_machine_set_ttl, DIR_SLOT(machine),       \
-                      CLERK_SCOPE, "seconds a verified machine token is trusted (default 60)"),    \
-        AP_INIT_TAKE1("ClerkMachineTokenNegativeCacheTTL", clerk_machine_set_negative_ttl,         \
-                      DIR_SLOT(machine), CLERK_SCOPE,                                              \
-                      "seconds a refused machine token stays refused (default 10)")
 
 #endif

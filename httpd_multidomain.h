@@ -45,22 +45,4 @@ const char *clerk_multidomain_error(apr_pool_t *p, const clerk_multidomain *md,
                                     const struct clerk_publishable_key *pk, const char *sign_in_url,
                                     const char *frontend_api);
 
-/* The directives; the including file defines MD_SLOT (the offset of its clerk_multidomain *)
- * and CLERK_SCOPE. */
-#define CLERK_MULTIDOMAIN_DIRECTIVES                                                               \
-    AP_INIT_FLAG("ClerkIsSatellite", clerk_md_set_satellite, MD_SLOT, CLERK_SCOPE,                 \
-                 "this is a satellite domain that syncs its session from the primary (default "    \
-                 "Off)"),                                                                          \
-        AP_INIT_TAKE1("ClerkDomain", clerk_md_set_domain, MD_SLOT, CLERK_SCOPE,                    \
-                      "the satellite's domain (host or URL): production handshakes go to "         \
-                      "clerk.<domain>"),                                                           \
-        AP_INIT_TAKE1("ClerkProxyURL", clerk_md_set_proxy_url, MD_SLOT, CLERK_SCOPE,               \
-                      "the Frontend API proxy: absolute http(s) URL or a path on this site"),      \
-        AP_INIT_FLAG("ClerkSatelliteAutoSync", clerk_md_set_auto_sync, MD_SLOT, CLERK_SCOPE,       \
-                     "send a satellite's first cookie-less visit to sync (default Off)"),          \
-        AP_INIT_TAKE_ARGV("ClerkOrganizationPatterns", clerk_md_set_patterns, MD_SLOT,             \
-                          CLERK_SCOPE, "paths naming the organization to activate (:id, :slug)"),  \
-        AP_INIT_TAKE_ARGV("ClerkPersonalAccountPatterns", clerk_md_set_patterns, MD_SLOT,          \
-                          CLERK_SCOPE, "paths that activate the personal account")
-
 #endif
