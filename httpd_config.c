@@ -14,6 +14,7 @@
 #include "httpd_config.h"
 #include "httpd_jwks.h"
 #include "httpd_logno.h"
+#include "httpd_multidomain.h"
 #include "httpd_preflight.h"
 
 #include "jws.h"
@@ -185,6 +186,11 @@ const clerk_resolved *clerk_resolve_dir_conf(apr_pool_t *p, const clerk_dir_conf
     rs->preflight = d->preflight ? d->preflight : CLERK_PREFLIGHT_RESPOND;
     rs->scrub_all = d->scrub_all == 1;
     rs->key_error = key_origin_error(p, d);
+    /* An inconsistent multi-domain section is refused the same way: reported at startup with
+     * the key-source errors, never served. */
+    clerk_multidomain_apply(d->md, d->sign_in_url, c);
+    if (!rs->key_error)
+        rs->key_error = clerk_multidomain_error(p, d->md, d->pk, d->sign_in_url, d->frontend_api);
     rs->keys_at = d->keys_at;
     rs->key_server = d->key_server;
     return rs;
@@ -233,6 +239,7 @@ void *clerk_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     INHERIT(trust_forwarded, -1);
     INHERIT(max_token_size, (apr_size_t)0);
     INHERIT(frontend_api, NULL);
+    m->md = clerk_multidomain_merge(p, base->md, add->md);
     INHERIT(handshake, -1);
     INHERIT(preflight, 0);
     INHERIT(scrub_all, -1);

@@ -64,7 +64,8 @@ typedef struct clerk_dir_conf {
     server_rec *key_server;
     int origin_known;
     const clerk_publishable_key *origin_pk;
-    const clerk_resolved *res; /* derived once per record by merge / post_config */
+    const clerk_resolved *res;    /* derived once per record by merge / post_config */
+    struct clerk_multidomain *md; /* httpd_multidomain.c; NULL: none set */
 } clerk_dir_conf;
 
 /* What a request reads: the record with every default applied, and the core's clerk_config. */

@@ -17,6 +17,7 @@
 #include "httpd_handshake.h"
 #include "httpd_jwks.h"
 #include "httpd_key_directives.h"
+#include "httpd_multidomain.h"
 #include "httpd_preflight.h"
 
 #include "claims.h"
@@ -321,4 +322,7 @@ const command_rec clerk_cmds[] = {
                   "where handshakes go: host or http(s) URL (default: from the publishable key)"),
     AP_INIT_FLAG("ClerkHandshake", ap_set_flag_slot, DIR_SLOT(handshake), CLERK_SCOPE,
                  "send page requests through Clerk's handshake (default On)"),
+/* Satellites, the proxy URL, organization sync (httpd_multidomain.c). */
+#define MD_SLOT DIR_SLOT(md)
+    CLERK_MULTIDOMAIN_DIRECTIVES,
     {NULL}};

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "auth.h"
+#include "js_number.h"
 
 /* Most comma-separated items read from fea / o.per / o.fpm: bounded work on a hostile token. */
 #define LIST_MAX 256
@@ -192,24 +193,12 @@ static int fva_age(const json_t *v, long *out)
     return 1;
 }
 
-/* JavaScript's truthiness of a JSON value (an empty array or object is truthy). */
-static int js_truthy(const json_t *v)
-{
-    if (v == NULL || json_is_null(v) || json_is_false(v))
-        return 0;
-    if (json_is_string(v))
-        return json_string_length(v) > 0;
-    if (json_is_number(v))
-        return json_number_value(v) != 0.0;
-    return 1;
-}
-
 /* Whether @clerk/shared's splitByScope(fea) throws, as toAuth() calls it for v2 claims with an
  * organization (jwtPayloadParser.ts): a truthy fea that is not a string, or a comma-separated
  * element without ':' (an empty one included). */
 static int fea_throws(const json_t *fea)
 {
-    if (!js_truthy(fea))
+    if (!clerk_js_truthy(fea))
         return 0;
     if (!json_is_string(fea))
         return 1;
@@ -257,7 +246,7 @@ int clerk_auth_from_claims(apr_pool_t *p, const json_t *payload, clerk_auth *a)
     if (json_is_number(v) && json_number_value(v) == 2.0) {
         a->version = 2;
         const json_t *o = json_object_get(payload, "o");
-        if (js_truthy(o) && fea_throws(json_object_get(payload, "fea")))
+        if (clerk_js_truthy(o) && fea_throws(json_object_get(payload, "fea")))
             a->no_sdk_auth = 1;
         if (json_is_object(o)) {
             a->org_id = pstr(p, o, "id");

@@ -176,3 +176,14 @@ void clerk_js_number_text(double d, char *out, size_t outlen)
     }
 #undef PUT
 }
+
+int clerk_js_truthy(const json_t *v)
+{
+    if (!v || json_is_null(v) || json_is_false(v))
+        return 0;
+    if (json_is_string(v))
+        return json_string_length(v) > 0;
+    if (json_is_number(v))
+        return json_number_value(v) != 0;
+    return 1;
+}

@@ -1,8 +1,9 @@
 /* Clerk's authenticateRequest decision tree (@clerk/backend tokens/request.ts authenticateRequest;
- * docs/design.md#decision).
+ * docs/design.md#decision), with satellite domains, proxyUrl and organization sync
+ * (docs/design.md#multi-domain).
  *
- * Not supported (by design, see request_state.h): satellite domains, session refresh through
- * the Backend API, organization sync. Resolving a returning handshake (__clerk_handshake /
+ * Not supported (by design, see request_state.h): session refresh through the Backend API.
+ * Resolving a returning handshake (__clerk_handshake /
  * __clerk_handshake_nonce) is resolve_handshake() over src/handshake.c. */
 #include <limits.h>
 #include <math.h>
@@ -30,6 +31,7 @@ static const char *const clerk_cookie_prefixes[] = {COOKIE_SESSION, COOKIE_CLIEN
 #define QUERY_REDIRECT_URL "__clerk_redirect_url"
 #define QUERY_HANDSHAKE    "__clerk_handshake"
 #define QUERY_HS_NONCE     "__clerk_handshake_nonce"
+#define QUERY_SYNCED       "__clerk_synced"
 
 /* Clerk stops redirecting at this many handshakes in a row; we stop at this or more, and at a
  * count that cannot grow (docs/design.md#deliberate-differences: the SDK stops only at exactly 3,
@@ -123,6 +125,38 @@ static const char *need_public_url(ctx *c)
 /* Clerk's handleMaybeHandshakeStatus (@clerk/backend tokens/request.ts): a handshake only for a GET
  * document request below the loop limit, and (ours) only when an instance is known to send it to.
  * The 307 goes to location when given (Clerk's preset headers), else to the handshake URL. */
+/* The SDK's frontendApi where it is not the publishable key's (authenticateContext.ts
+ * initPublishableKeyValues, @clerk/shared keys.ts parsePublishableKey): proxyUrl (a path is
+ * resolved against the request's public origin), else "clerk.<domain>" for a production
+ * satellite. NULL: the publishable key's host. */
+static const char *sdk_frontend_api(ctx *c)
+{
+    const clerk_config *cfg = c->cfg;
+    if (cfg->proxy_url && *cfg->proxy_url) {
+        if (cfg->proxy_url[0] != '/')
+            return cfg->proxy_url;
+        const char *origin = clerk_public_origin(c->p, &c->req->url);
+        return origin ? apr_pstrcat(c->p, origin, cfg->proxy_url, NULL) : NULL;
+    }
+    if (cfg->pk && cfg->pk->production && cfg->is_satellite && cfg->domain && *cfg->domain)
+        return apr_pstrcat(c->p, "clerk.", cfg->domain, NULL);
+    return NULL;
+}
+
+/* Where the handshake goes: the SDK's frontendApi, else ClerkFrontendAPI, else the
+ * publishable key's host. */
+static const char *handshake_target(ctx *c)
+{
+    const char *sdk = sdk_frontend_api(c);
+    return sdk ? sdk : c->cfg->frontend_api ? c->cfg->frontend_api : c->cfg->pk->fapi_host;
+}
+
+/* The organization the request's path names (tokens/handshake.ts getOrganizationSyncTarget). */
+static clerk_org_target org_target(ctx *c)
+{
+    return clerk_org_sync_target(c->p, c->cfg->org_sync, c->req->url.path);
+}
+
 static void maybe_handshake_to(ctx *c, clerk_reason reason, const char *message,
                                const char *location)
 {
@@ -134,9 +168,15 @@ static void maybe_handshake_to(ctx *c, clerk_reason reason, const char *message,
     double count = c->out->redirect_count;
     if (count >= REDIRECT_LOOP_LIMIT || count + 1 == count) {
         logmsg(c, CLERK_LOG_WARN,
-               "Clerk: Refreshing the session token resulted in an infinite redirect loop. This "
-               "usually means that your Clerk instance keys do not match - make sure to copy the "
-               "correct publishable and secret keys from the Clerk dashboard.");
+               reason == CLERK_R_SATELLITE_NEEDS_SYNCING
+                   ? "Clerk: Satellite-domain authentication resulted in an infinite redirect "
+                     "loop. Check that this request is using a configured primary or satellite "
+                     "domain for the production instance. For preview deployments, use a "
+                     "development/staging Clerk instance or a supported configured preview-domain "
+                     "setup."
+                   : "Clerk: Refreshing the session token resulted in an infinite redirect loop. "
+                     "This usually means that your Clerk instance keys do not match - make sure "
+                     "to copy the correct publishable and secret keys from the Clerk dashboard.");
         signed_out(c, reason, message);
         return;
     }
@@ -149,12 +189,19 @@ static void maybe_handshake_to(ctx *c, clerk_reason reason, const char *message,
     const clerk_config *cfg = c->cfg;
     clerk_state *o = c->out;
     need_public_url(c);
-    o->location = location
-                      ? location
-                      : clerk_handshake_url(
-                            c->p, cfg->frontend_api ? cfg->frontend_api : cfg->pk->fapi_host,
-                            o->public_url, o->suffixed_cookies, clerk_reason_str(reason),
-                            wants_nonce(cfg), o->session_token, c->dev ? o->dev_browser : NULL);
+    o->location = location ? location
+                           : clerk_handshake_url(c->p, handshake_target(c), o->public_url,
+                                                 o->suffixed_cookies, clerk_reason_str(reason),
+                                                 wants_nonce(cfg), o->session_token,
+                                                 c->dev ? o->dev_browser : NULL);
+    if (!location && cfg->org_sync) {
+        /* buildRedirectToHandshake: the organization the URL names goes last. */
+        clerk_org_target t = org_target(c);
+        const char *org = clerk_org_sync_param(&t);
+        if (org)
+            o->location = apr_pstrcat(c->p, o->location,
+                                      "&organization_id=", clerk_form_encode(c->p, org), NULL);
+    }
     add_set_cookie(c, clerk_handshake_counter_cookie(c->p, o->redirect_count));
 }
 
@@ -328,18 +375,6 @@ static void peek_token(ctx *c, const char *tok, peek *pk)
     }
 }
 
-/* JavaScript truthiness of a JSON value (absent is falsy). */
-static int js_truthy(const json_t *v)
-{
-    if (!v || json_is_null(v) || json_is_false(v))
-        return 0;
-    if (json_is_string(v))
-        return json_string_length(v) > 0;
-    if (json_is_number(v))
-        return json_number_value(v) != 0;
-    return 1;
-}
-
 /* iss with every http:// and https:// (any case) removed equals the Frontend API host. */
 static int iss_is_instance(apr_pool_t *p, const json_t *iss, const char *fapi)
 {
@@ -394,11 +429,16 @@ static int uses_suffixed_cookies(ctx *c)
 
     peek_token(c, s, &ps);
     memset(&pss, 0, sizeof(pss));
-    if (s && !(ps.decoded && js_truthy(ps.iss))) { /* 1 */
+    if (s && !(ps.decoded && clerk_js_truthy(ps.iss))) { /* 1 */
         result = 0;
         goto done;
     }
-    if (s && !iss_is_instance(c->p, ps.iss, pk->fapi_host)) { /* 2 */
+    /* The SDK's originalFrontendApi: clerk.<domain> on a production satellite (its tokens are
+     * issued there), never the proxy. */
+    const char *instance = pk->production && c->cfg->is_satellite && c->cfg->domain
+                               ? apr_pstrcat(c->p, "clerk.", c->cfg->domain, NULL)
+                               : pk->fapi_host;
+    if (s && !iss_is_instance(c->p, ps.iss, instance)) { /* 2 */
         result = 1;
         goto done;
     }
@@ -502,11 +542,25 @@ static const char *accounts_origin(apr_pool_t *p, const char *fapi)
 static int is_known_clerk_referrer(ctx *c, const char *ref_origin, const char *hostname)
 {
     const clerk_publishable_key *pk = c->cfg->pk;
-    if (strcasecmp(hostname, pk->fapi_host) == 0)
+    const char *fapi = sdk_frontend_api(c);
+    const char *fapi_host = fapi ? fapi : pk->fapi_host;
+    if (fapi && strncmp(fapi, "http", 4) == 0) {
+        /* A proxy URL: its hostname. */
+        const char *origin = clerk_url_origin(c->p, fapi);
+        const char *h = origin ? strstr(origin, "://") + 3 : "";
+        const char *colon = strrchr(h, ':'), *bracket = strrchr(h, ']');
+        fapi_host = colon && (!bracket || colon > bracket)
+                        ? apr_pstrmemdup(c->p, h, (size_t)(colon - h))
+                        : h;
+    }
+    if (*fapi_host && strcasecmp(hostname, fapi_host) == 0)
         return 1;
     if (!pk->production && is_dev_account_portal(c->p, hostname))
         return 1;
-    const char *acc = accounts_origin(c->p, pk->fapi_host);
+    /* buildAccountsBaseUrl of a URL ("https://https://...") names no origin a referrer has. */
+    if (fapi && strncmp(fapi, "http", 4) == 0)
+        return 0;
+    const char *acc = accounts_origin(c->p, fapi_host);
     return acc && strcmp(acc, ref_origin) == 0;
 }
 
@@ -515,7 +569,7 @@ static int is_known_clerk_referrer(ctx *c, const char *ref_origin, const char *h
 static int needs_cross_origin_sync(ctx *c)
 {
     const clerk_request *r = c->req;
-    if (!c->cfg->pk || !c->is_get || !r->sec_fetch_dest ||
+    if (!c->cfg->pk || c->cfg->is_satellite || !c->is_get || !r->sec_fetch_dest ||
         strcmp(r->sec_fetch_dest, "document") != 0 || c->out->redirect_count != 0)
         return 0;
     const char *ref = clerk_url_origin(c->p, r->referer);
@@ -742,6 +796,87 @@ static int redirect_allowed(ctx *c, const char *back)
     return 0;
 }
 
+/* The development satellite's sync redirect: the primary's sign-in URL with the page to come
+ * back to appended as URLSearchParams appends it (the query re-serialized, before a
+ * fragment). */
+static const char *satellite_sign_in_url(ctx *c, const char *back)
+{
+    static const char *const none[] = {NULL};
+    const char *u = clerk_url_strip_params(c->p, c->cfg->sign_in_url, none);
+    const char *hash = strchr(u, '#');
+    const char *base = hash ? apr_pstrmemdup(c->p, u, (apr_size_t)(hash - u)) : u;
+    return apr_pstrcat(c->p, base, strchr(base, '?') ? "&" : "?",
+                       "__clerk_redirect_url=", clerk_form_encode(c->p, back), hash ? hash : "",
+                       NULL);
+}
+
+/* tokens/request.ts authenticateRequestWithTokenInCookie, the satellite's multi-domain sync: a
+ * GET navigation (Sec-Fetch-Dest document only) on a satellite whose __clerk_synced is not
+ * "true". Without cookies it is signed out unless ClerkSatelliteAutoSync is on or
+ * __clerk_synced=false asks for the sync; with cookies only __clerk_synced=false syncs. The sync
+ * is a handshake (production) or the primary's sign-in URL (development). 1 when it decided. */
+static int satellite_sync(ctx *c)
+{
+    const clerk_config *cfg = c->cfg;
+    const clerk_request *r = c->req;
+    if (!cfg->is_satellite || !cfg->pk || !c->is_get || !r->sec_fetch_dest ||
+        strcmp(r->sec_fetch_dest, "document") != 0)
+        return 0;
+    const char *synced = clerk_query_get(c->p, r->url.query, QUERY_SYNCED);
+    if (synced && strcmp(synced, "true") == 0)
+        return 0;
+    int needs_sync = synced && strcmp(synced, "false") == 0;
+    int has_cookies = c->session_cookie != NULL || c->client_uat != 0;
+    if (!cfg->satellite_auto_sync && !has_cookies && !needs_sync) {
+        signed_out(c, CLERK_R_SESSION_TOKEN_AND_UAT_MISSING, "");
+        return 1;
+    }
+    if (has_cookies && !needs_sync)
+        return 0;
+    if (!c->dev) {
+        maybe_handshake(c, CLERK_R_SATELLITE_NEEDS_SYNCING, "");
+        return 1;
+    }
+    const char *back = need_public_url(c);
+    if (!back || !cfg->sign_in_url) {
+        logmsg(c, CLERK_LOG_INFO,
+               back ? "Clerk: a satellite needs ClerkSignInURL to sync" : CLERK_URL_TOO_LONG_MSG);
+        signed_out(c, CLERK_R_SATELLITE_NEEDS_SYNCING, "");
+        return 1;
+    }
+    maybe_handshake_to(c, CLERK_R_SATELLITE_NEEDS_SYNCING, "", satellite_sign_in_url(c, back));
+    return 1;
+}
+
+/* tokens/request.ts handleMaybeOrganizationSyncHandshake: a signed-in GET navigation whose path
+ * names another organization (or the personal account) than the session's active one goes
+ * through a handshake that activates it. Never after 3 handshakes in a row, and never where no
+ * handshake can be sent: then the request stays signed in (the SDK's null). 1 when it
+ * redirected. */
+static int org_sync_handshake(ctx *c, const clerk_token *t)
+{
+    const clerk_config *cfg = c->cfg;
+    if (!cfg->org_sync || !t->claims.sub || !*t->claims.sub)
+        return 0;
+    if (t->claims.sts && strcmp(t->claims.sts, "pending") == 0)
+        return 0; /* toAuth() of a pending session has no userId */
+    clerk_org_target target = org_target(c);
+    if (!clerk_org_sync_must_activate(&target, t->claims.payload))
+        return 0;
+    double count = c->out->redirect_count;
+    if (count >= REDIRECT_LOOP_LIMIT) {
+        logmsg(c, CLERK_LOG_WARN,
+               "Clerk: Organization activation handshake loop detected. This is likely due to an "
+               "invalid organization ID or slug. Skipping organization activation.");
+        return 0;
+    }
+    if (!c->out->eligible_for_handshake || !cfg->pk || cfg->handshake_off || count + 1 == count ||
+        !need_public_url(c))
+        return 0;
+    maybe_handshake(c, CLERK_R_ACTIVE_ORGANIZATION_MISMATCH, "");
+    return c->out->status == CLERK_HANDSHAKE;
+}
+
 static void cookie_path(ctx *c)
 {
     const char *query = c->req->url.query;
@@ -760,9 +895,10 @@ static void cookie_path(ctx *c)
     if ((hs || nonce) && resolve_handshake(c, hs, nonce)) /* 1 */
         return;
 
-    /* 2-4: satellite domains are not supported. */
+    if (satellite_sync(c)) /* 2-3 */
+        return;
 
-    if (c->dev) { /* 5 */
+    if (c->dev && !c->cfg->is_satellite) { /* 4 */
         const char *back = nonempty(clerk_query_get(c->p, query, QUERY_REDIRECT_URL));
         /* Clerk throws on a URL it cannot parse; we just skip the rule. */
         if (back && clerk_url_origin(c->p, back)) {
@@ -827,6 +963,8 @@ static void cookie_path(ctx *c)
         maybe_handshake(c, CLERK_R_PRIMARY_DOMAIN_CROSS_ORIGIN_SYNC, MSG_CROSS_ORIGIN);
         return;
     }
+    if (org_sync_handshake(c, t))
+        return;
     signed_in(c, t);
 }
 

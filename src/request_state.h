@@ -1,7 +1,8 @@
 /* Clerk's authenticateRequest: a request's facts in, signed-in / signed-out / handshake out
- * (@clerk/backend tokens/request.ts; docs/design.md#decision). Satellite domains and session
- * refresh are not supported: expired tokens report the "non-eligible" refresh reasons, as Clerk's
- * SDK does without a refresh cookie. */
+ * (@clerk/backend tokens/request.ts; docs/design.md#decision), satellite domains, proxyUrl and
+ * organization sync included (docs/design.md#multi-domain). Session refresh is not supported:
+ * expired tokens report the "non-eligible" refresh reasons, as Clerk's SDK does without a
+ * refresh cookie. */
 #ifndef CLERK_REQUEST_STATE_H
 #define CLERK_REQUEST_STATE_H
 
@@ -9,6 +10,7 @@
 #include <apr_pools.h>
 #include "claims.h"
 #include "handshake.h"
+#include "org_sync.h"
 #include "publishable_key.h"
 #include "reason.h"
 #include "token.h"
@@ -45,6 +47,15 @@ typedef struct clerk_config {
     const char *api_url;      /* Backend API base; NULL: CLERK_HANDSHAKE_DEFAULT_API_URL */
     clerk_handshake_get_fn handshake_get; /* nonce exchange transport; NULL: no exchange */
     void *handshake_get_ctx;
+    /* Multi-domain (docs/design.md#multi-domain; the SDK's isSatellite, domain, proxyUrl,
+     * signInUrl, satelliteAutoSync, organizationSyncOptions); all zero: a primary domain. */
+    int is_satellite;
+    const char *domain;      /* satellite's host[:port]: production handshakes go to clerk.<it> */
+    const char *proxy_url;   /* http(s) URL, or a path resolved against the public origin;
+                                replaces the Frontend API wherever the SDK uses proxyUrl */
+    const char *sign_in_url; /* satellite: the primary's absolute sign-in URL */
+    int satellite_auto_sync; /* 1: a cookie-less satellite visit is sent to sync */
+    const clerk_org_sync *org_sync; /* NULL: no organization sync */
 } clerk_config;
 
 /* The facts of one request the decision reads. Header values are NULL when absent. */

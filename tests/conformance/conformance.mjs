@@ -30,6 +30,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { multidomainCases, multidomainProfiles } from './multidomain_cases.mjs';
 
 process.env.CLERK_TELEMETRY_DISABLED = '1'; // development instances would report to Clerk
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -143,6 +144,7 @@ const AUTHZ = [
   ['reverified', '10', { reverification: lvl('second_factor', 10) }],
   ['org', 'org_1', { org: 'org_1' }], ['org', 'acme', { org: 'acme' }],
 ];
+Object.assign(PROFILES, multidomainProfiles({ PK_LIVE, PK_DEV, AZP }));
 AUTHZ.forEach(([kind, arg, q], i) => {
   PROFILES[`az${i}`] = { pk: PK_LIVE, jwtKey: true, azp: [AZP], skew: null, require: `clerk-${kind} ${arg}`, has: q };
 });
@@ -186,7 +188,7 @@ const PORT = await freePort();
 const ORIGIN = 'http://127.0.0.1:' + PORT;
 
 function httpdConf() {
-  const mods = ['mpm_event', 'authn_core', 'authz_core', 'authz_user', 'mime', 'headers', 'socache_shmcb'];
+  const mods = ['mpm_event', 'authn_core', 'authz_core', 'authz_user', 'mime', 'headers', 'socache_shmcb', 'dir'];
   const locs = Object.entries(PROFILES).map(([name, p]) => {
     const lines = [`<Location /${name}/>`, '    AuthType Clerk', '    AuthName conformance',
       `    ClerkPublishableKey ${p.pk}`];
@@ -195,6 +197,7 @@ function httpdConf() {
     lines.push(`    ClerkSecretKey ${p.secretKey ?? SK}`);
     if (p.azp.length) lines.push(`    ClerkAuthorizedParties ${p.azp.join(' ')}`);
     if (p.skew !== null) lines.push(`    ClerkClockSkew ${p.skew}`);
+    for (const l of p.httpd ?? []) lines.push('    ' + l);
     // x-clerk-auth-message on every denial, to compare with the SDK's message text.
     lines.push('    ClerkDebugHeaders On');
     lines.push(`    Require ${p.require ?? 'valid-user'}`, '    Header always set X-User "expr=%{REMOTE_USER}"', '</Location>');
@@ -259,6 +262,10 @@ async function startHttpd() {
   for (const name of Object.keys(PROFILES)) {
     fs.mkdirSync(path.join(WORK, 'htdocs', name), { recursive: true });
     fs.writeFileSync(path.join(WORK, 'htdocs', name, 't.txt'), 'ok\n');
+    for (const f of PROFILES[name].files ?? []) {
+      fs.mkdirSync(path.dirname(path.join(WORK, 'htdocs', name, f)), { recursive: true });
+      fs.writeFileSync(path.join(WORK, 'htdocs', name, f), 'ok\n');
+    }
   }
   fs.writeFileSync(path.join(WORK, 'pub.pem'), PUB_PEM);
   fs.writeFileSync(path.join(WORK, 'httpd.conf'), httpdConf());
@@ -279,7 +286,7 @@ async function startHttpd() {
 }
 
 // --------------------------------------------------------------------------- the two sides
-const urlOf = (c) => `${ORIGIN}/${c.profile}/t.txt${c.query ?? ''}`;
+const urlOf = (c) => `${ORIGIN}/${c.profile}/${c.path ?? 't.txt'}${c.query ?? ''}`;
 const headersOf = (c) => ({ Host: `127.0.0.1:${PORT}`, Accept: 'application/json', ...c.headers });
 
 // Raw node:http so no header is added or normalised on the way to httpd.
@@ -318,6 +325,7 @@ async function sdk(c) {
   const ro = { ...opts };
   if (p.azp.length) ro.authorizedParties = p.azp;
   if (p.skew !== null) ro.clockSkewInMs = p.skew * 1000;
+  Object.assign(ro, p.sdk ?? {});
   const saved = [console.log, console.warn, console.error];
   console.log = console.warn = console.error = () => {};
   let st;
@@ -645,6 +653,7 @@ function cases() {
   jw('jwks invalid secret key', 'jwks-bad-sk', jwt());
   jw('jwks Backend API down', 'jwks-down', jwt());
   add('jwks cookie valid', { profile: 'jwks', headers: pair(jwt(), now - 10) });
+  multidomainCases({ add, jwt, claims, DOC, pair, cookie, bearer, now, LIVE_HOST, DEV_HOST, ORIGIN });
   return L;
 }
 

@@ -89,7 +89,7 @@ class FakeClerk:
         return [r for r in self.requests if r[0] == "/v1/clients/handshake_payload"]
 
     # --------------------------------------------------------------------------- answers
-    def directives(self, inst):
+    def directives(self, inst, org=None):
         now = int(time.time())
         clear = ["__clerk_handshake=; Path=/; Max-Age=0",
                  "__clerk_handshake_nonce=; Path=/; Max-Age=0"]
@@ -99,6 +99,13 @@ class FakeClerk:
             return ["__session=; Path=/; Max-Age=0; SameSite=Lax",
                     "__client_uat=0; Path=/; Max-Age=31536000; SameSite=Lax"] + clear
         c = self.claims_for(inst)
+        # Organization sync (test_64_multidomain.py): the organization_id the module's handshake
+        # names becomes the session's active organization ("" is the personal account), as
+        # Clerk's Frontend API activates it.
+        if org is not None:
+            c.pop("o", None)
+            if org:
+                c.update(v=2, o={"id": "org_" + org, "slg": org, "rol": "admin"})
         if inst.mode == "stale":  # Clerk hands back a token that is already expired
             c.update(iat=now - 120, nbf=now - 130, exp=now - 60)
         tok = self.minter.sign(c)
@@ -124,7 +131,7 @@ class FakeClerk:
 
     def _handshake(self, h, inst, q):
         back = q.get("redirect_url", "")
-        directives = self.directives(inst)
+        directives = self.directives(inst, q.get("organization_id"))
         headers = []
         params = []
         if q.get("format") == "nonce":

@@ -17,6 +17,14 @@ void unit_add_jwk(clerk_keyset *ks, EVP_PKEY *k, const char *kid, const char *al
     ck_assert_msg(rc == 0, "%s", err);
 }
 
+const clerk_key *unit_keyset_lookup(void *ctx, const char *kid, clerk_error *err)
+{
+    const clerk_key *k = clerk_keyset_find(ctx, kid);
+    if (!k)
+        clerk_error_set(err, CLERK_R_JWK_KID_MISMATCH, "no key for kid");
+    return k;
+}
+
 int main(void)
 {
     apr_initialize();
@@ -41,6 +49,7 @@ int main(void)
     srunner_add_suite(sr, http_pool_suite());
     srunner_add_suite(sr, nested_claims_suite());
     srunner_add_suite(sr, handoff_suite());
+    srunner_add_suite(sr, multidomain_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

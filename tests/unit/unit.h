@@ -5,6 +5,7 @@
 #include <check.h>
 #include <openssl/evp.h>
 #include "jwk.h"
+#include "reason.h"
 
 Suite *b64url_suite(void);
 Suite *jwt_suite(void);
@@ -27,9 +28,14 @@ Suite *outgoing_proxy_suite(void);
 Suite *http_pool_suite(void);
 Suite *nested_claims_suite(void);
 Suite *handoff_suite(void);
+Suite *multidomain_suite(void);
 
 /* Adds k's public JWK (kid, optional alg) to ks, failing the test if the set refuses it. */
 void unit_add_jwk(clerk_keyset *ks, EVP_PKEY *k, const char *kid, const char *alg);
+
+/* A clerk_key_source lookup over the clerk_keyset in ctx: the key of kid, or NULL with
+ * jwk-kid-mismatch. */
+const clerk_key *unit_keyset_lookup(void *ctx, const char *kid, clerk_error *err);
 
 /* Listens on a fresh 127.0.0.1 port (stored in *port) with the given backlog; fails the test
  * if it cannot. */
