@@ -127,6 +127,13 @@ static int fapi_translate(request_rec *r)
     const char *sub = clerk_fapi_proxy_subpath(c->prefix, r->uri);
     if (!sub)
         return DECLINED;
+    /* TRACE (and TRACK) echo the request's headers back, and mod_proxy answers a TRACE with
+     * Max-Forwards: 0 itself, after fixups set the secret key: never proxied. Clerk's SDK
+     * cannot send them either (fetch refuses the methods). */
+    if (r->method_number == M_TRACE || strcasecmp(r->method, "TRACK") == 0) {
+        apr_table_setn(r->err_headers_out, "Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
     const char *target = proxy_target(c, &inst);
     /* As ProxyPass and mod_rewrite's [P] do: mod_proxy_http re-encodes the path and appends
      * the query as the client sent it (proxy.ts keeps both). An empty query is none. */

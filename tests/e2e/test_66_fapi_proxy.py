@@ -187,6 +187,18 @@ def test_secret_echoed_upstream_never_reaches_the_client(px, fake):
         assert "CLERK2302" in f.read()
 
 
+def test_trace_never_echoes_the_secret(px, fake):
+    # mod_proxy answers TRACE with Max-Forwards: 0 itself, echoing the request headers the
+    # proxy set (the secret key among them) when TraceEnable is On (httpd's default).
+    n = fake.count()
+    for extra in (["Max-Forwards: 0"], []):
+        for method in ("TRACE", "TRACK"):
+            r = curl(url(px.port, "/__clerk/v1/echo"), extra, method=method)
+            assert r.status == 405, r
+            no_secret(r)
+    assert fake.count() == n
+
+
 @pytest.mark.parametrize("path,upstream", [
     ("/__clerk", "/"), ("/__clerk/", "/"), ("/__clerk?q=1", "/?q=1"),
     ("/__clerk//v1//x", "/v1/x"), ("/__clerk/v1/../v1/echo?", "/v1/echo"),
