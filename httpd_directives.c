@@ -376,4 +376,7 @@ const command_rec clerk_cmds[] = {
     AP_INIT_TAKE1("ClerkMachineTokenNegativeCacheTTL", clerk_machine_set_negative_ttl,
                   DIR_SLOT(machine), CLERK_SCOPE,
                   "seconds a refused machine token stays refused (default 10)"),
+    AP_INIT_TAKE2("ClerkMachineTokenVerifyLimit", clerk_machine_set_verify_limit, NULL, RSRC_CONF,
+                  "Backend API verifications per process: in flight, started per second "
+                  "(default 8 100)"),
     {NULL}};

@@ -324,7 +324,11 @@ static int verify_opaque(request_rec *r, const clerk_machine_dir *md, unsigned t
 
     const char *resource = NULL;
     int rc;
-    clerk_bound_verdict gv = clerk_machine_guard_begin(now_ms);
+    /* A burst of new tokens waits for a slot as long as the call itself may take. */
+    clerk_fetch_settings gfs;
+    clerk_server_fetch_settings(r->server, &gfs);
+    clerk_bound_verdict gv =
+        clerk_machine_guard_begin(now_ms, gfs.connect_timeout_ms + gfs.timeout_ms);
     if (gv == CLERK_BOUND_GO) {
         rc = call_backend_api(r, type, tok, auth_key, now_ms, &resource, m, err);
         clerk_machine_guard_end();
@@ -332,14 +336,16 @@ static int verify_opaque(request_rec *r, const clerk_machine_dir *md, unsigned t
     } else {
         /* Any client can send fresh tokens: one line a minute per process says it happens. */
         apr_uint32_t minute = (apr_uint32_t)(now_ms / 60000), last = apr_atomic_read32(&guard_min);
+        int max_in_flight, max_per_second;
+        clerk_machine_guard_limits(&max_in_flight, &max_per_second);
         if (last != minute && apr_atomic_cas32(&guard_min, minute, last) == last)
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                           CLERK_LOGNO(2010) "%s not verified: this process already runs %d "
                                             "Backend API verifications or started %d this second "
                                             "(%s; signed out: unexpected-error; logged once a "
                                             "minute)",
-                          clerk_token_type_name(type), CLERK_MACHINE_MAX_IN_FLIGHT,
-                          CLERK_MACHINE_MAX_PER_SECOND, clerk_bound_verdict_str(gv));
+                          clerk_token_type_name(type), max_in_flight, max_per_second,
+                          clerk_bound_verdict_str(gv));
         rc = clerk_error_set(err, CLERK_R_UNEXPECTED_ERROR,
                              "Unexpected error: too many Backend API verifications at once.");
         *how = apr_pstrcat(r->pool, *how, " (refused: ", clerk_bound_verdict_str(gv), ")", NULL);

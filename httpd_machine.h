@@ -19,6 +19,10 @@ const char *clerk_machine_set_secret_key(cmd_parms *cmd, void *cfg, const char *
 const char *clerk_machine_set_secret_key_file(cmd_parms *cmd, void *cfg, const char *arg);
 const char *clerk_machine_set_ttl(cmd_parms *cmd, void *cfg, const char *arg);
 const char *clerk_machine_set_negative_ttl(cmd_parms *cmd, void *cfg, const char *arg);
+/* ClerkMachineTokenVerifyLimit <in-flight> <per-second>: main server only (the bound is per
+ * process); sets the process bound of machine_guard.h. */
+const char *clerk_machine_set_verify_limit(cmd_parms *cmd, void *cfg, const char *in_flight,
+                                           const char *per_second);
 
 /* add's settings over base's; either may be NULL; returns one of them when the other is NULL. */
 const clerk_machine_dir *clerk_machine_merge(apr_pool_t *p, const clerk_machine_dir *base,

@@ -1,7 +1,7 @@
 /* Machine-token configuration (docs/design.md#machine-tokens): ClerkAcceptsToken,
- * ClerkMachineSecretKey[File], ClerkMachineTokenCacheTTL and ClerkMachineTokenNegativeCacheTTL,
- * checked while the configuration is read, and their merge across sections. The request
- * decision that uses them is in httpd_machine.c. */
+ * ClerkMachineSecretKey[File], ClerkMachineTokenCacheTTL, ClerkMachineTokenNegativeCacheTTL and
+ * ClerkMachineTokenVerifyLimit, checked while the configuration is read, and their merge across
+ * sections. The request decision that uses them is in httpd_machine.c. */
 #include <stdint.h>
 #include <string.h>
 
@@ -14,9 +14,12 @@
 #include "httpd_key_directives.h"
 #include "httpd_machine.h"
 #include "httpd_machine_impl.h"
+#include "machine_guard.h"
 #include "machine_token.h"
 
-#define MAX_TTL_S 3600
+#define MAX_TTL_S             3600
+#define MAX_VERIFY_IN_FLIGHT  1024
+#define MAX_VERIFY_PER_SECOND 100000
 
 static clerk_machine_dir *dir_of(cmd_parms *cmd, void *cfg)
 {
@@ -122,4 +125,33 @@ const clerk_machine_dir *clerk_machine_merge(apr_pool_t *p, const clerk_machine_
     if (add->neg_ttl_s < 0)
         m->neg_ttl_s = base->neg_ttl_s;
     return m;
+}
+
+/* The bound is per process, so one value for the whole server: set while the configuration is
+ * read (before any child exists, so every child inherits it), back to the defaults when that
+ * configuration's pool goes (a restart that drops the directive). */
+static apr_status_t verify_limit_reset(void *unused)
+{
+    (void)unused;
+    clerk_machine_guard_set(CLERK_MACHINE_MAX_IN_FLIGHT, CLERK_MACHINE_MAX_PER_SECOND);
+    return APR_SUCCESS;
+}
+
+const char *clerk_machine_set_verify_limit(cmd_parms *cmd, void *cfg, const char *in_flight,
+                                           const char *per_second)
+{
+    (void)cfg;
+    const char *where = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (where)
+        return where;
+    apr_int64_t n, m;
+    if (!clerk_parse_int(in_flight, 1, MAX_VERIFY_IN_FLIGHT, &n))
+        return clerk_cmd_error(cmd, "'%s' is not a number of verifications in flight in [1, %d]",
+                               in_flight, MAX_VERIFY_IN_FLIGHT);
+    if (!clerk_parse_int(per_second, 1, MAX_VERIFY_PER_SECOND, &m))
+        return clerk_cmd_error(cmd, "'%s' is not a number of verifications per second in [1, %d]",
+                               per_second, MAX_VERIFY_PER_SECOND);
+    clerk_machine_guard_set((int)n, (int)m);
+    apr_pool_cleanup_register(cmd->pool, NULL, verify_limit_reset, apr_pool_cleanup_null);
+    return NULL;
 }

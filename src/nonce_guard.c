@@ -16,7 +16,7 @@ typedef struct failed_entry {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* guards failed */
 static failed_entry failed[SETS][WAYS];
 static clerk_call_bound bound =
-    CLERK_CALL_BOUND_INIT(CLERK_NONCE_MAX_IN_FLIGHT, CLERK_NONCE_MAX_PER_SECOND);
+    CLERK_CALL_BOUND_INIT(CLERK_NONCE_MAX_IN_FLIGHT, CLERK_NONCE_MAX_PER_SECOND, 0);
 
 int clerk_nonce_shape_ok(const char *nonce)
 {

@@ -25,19 +25,32 @@ verify_calls(token) counts the verifications the fake answered for that token (a
 machine_calls() lists (path, token) of every verify call. Knobs (machine_mode): None (normal),
 "slow" (the answer waits for machine_release or 30 s), "500", "garbage" (200, invalid JSON),
 "huge" (200, a 1 MiB JSON body), "wrong-type" (200, right JSON as text/plain). machine_hold, a
-threading.Event, when set makes every verify call wait for it (bounded, 30 s) before answering.
+threading.Event, when set makes every verify call wait for it (bounded, 30 s) before answering;
+a held call whose client hangs up meanwhile gets no answer and stops counting in machine_held.
 
 Every request is recorded, so tests can compare the handshake URL parameter for parameter and
 count hops. The server is a real ThreadingHTTPServer; stop() ends it."""
 
 import json
 import secrets
+import select
+import socket
 import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from conftest import remember_secret
+
+
+def _peer_closed(conn):
+    """True once the client closed its end (readable with nothing left to read)."""
+    try:
+        if not select.select([conn], [], [], 0)[0]:
+            return False
+        return conn.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 class Instance:
@@ -282,9 +295,19 @@ class FakeClerk:
             with self.lock:
                 self.machine_held += 1
                 self.machine_max_held = max(self.machine_max_held, self.machine_held)
-            hold.wait(30)
+            # A held call the server gave up on (its fetch timeout) is no longer in flight: it
+            # stops counting, so machine_max_held is what the server had open at once.
+            gone = False
+            for _ in range(1500):  # 30 s
+                if hold.wait(0.02):
+                    break
+                if _peer_closed(h.connection):
+                    gone = True
+                    break
             with self.lock:
                 self.machine_held -= 1
+            if gone:
+                return None
         keys = self.secret_keys + (self.machine_secret_keys if member == "token" else [])
         if h.headers.get("Authorization") not in ["Bearer " + k for k in keys]:
             return self._send(h, 401, {"errors": [{"message": "Invalid secret key",

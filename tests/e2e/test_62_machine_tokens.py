@@ -92,6 +92,7 @@ def server(work, fake, minter):
                            'ClerkMachineSecretKeyFile "%s"' % msk_file, secret=False))
     h.configure("""ClerkAPIURL {api}
 ClerkFetchTimeout 1 2
+ClerkMachineTokenVerifyLimit 4 100
 LimitRequestFieldSize 16384
 LogLevel warn clerk_auth:debug
 <Location /clerk-status>
@@ -327,13 +328,30 @@ def test_single_flight_in_one_process(server, fake):
     assert 1 <= fake.verify_calls(tok) <= 2, fake.verify_calls(tok)
 
 
+def test_a_burst_of_new_keys_waits_for_a_slot(server, fake):
+    """More new keys at once than a process verifies in flight (ClerkMachineTokenVerifyLimit 4
+    here): the requests beyond the bound wait for a slot instead of being refused. The fake holds
+    every call until 4 are held, or releases at once if an answer came back first (a refusal);
+    then every request signs in."""
+    per_process, k = 4, 12
+    toks = [fake.issue_api_key("user_burst") for _ in range(k)]
+    before = len(fake.machine_calls())
+    fake.machine_max_held = 0
+    results = while_held(fake, [lambda t=t: call(server, "/ak/env.cgi", t) for t in toks],
+                         lambda done: done > 0 or len(fake.machine_calls()) - before >= per_process)
+    assert [(r.status, reason(r)) for r in results] == [(200, None)] * k
+    assert len(fake.machine_calls()) - before == k
+
+
 def test_backend_api_calls_are_bounded_per_process(server, fake):
-    """A flood of fresh tokens (each in no cache) cannot open unbounded outbound calls: at most 8
-    verifications run at once per process (this server has at most two); the others are signed
-    out with unexpected-error without a call, and CLERK2010 says so. The fake holds every call,
-    so they are all in flight together; counted by the fake, never timed."""
+    """A flood of fresh tokens (each in no cache) cannot open unbounded outbound calls: at most
+    ClerkMachineTokenVerifyLimit's 4 verifications run at once per process (this server has at
+    most four: ServerLimit 4); the others wait for a slot at most the fetch timeout (3 s here) and are then signed
+    out with unexpected-error without a call, and CLERK2010 says so. The fake holds every call
+    until every request is answered or held, so the waits end without a slot; counted by the
+    fake, never timed."""
     from collections import Counter
-    per_process, processes, k = 8, 2, 40
+    per_process, processes, k = 4, 4, 40
     toks = [fake.issue_api_key("user_flood") for _ in range(k)]
     for t in toks:
         remember(t)
@@ -473,6 +491,21 @@ def test_bad_directives_stop_configtest(work, server):
         assert r.returncode != 0, line
         out = r.stdout + r.stderr
         assert needle in out and "bad.conf" in out and line.split()[0] in out, out
+    # The per-process bound: server-wide, main server only.
+    for line, needle in (("ClerkMachineTokenVerifyLimit 0 100", "not a number of verifications in flight"),
+                         ("ClerkMachineTokenVerifyLimit 8 lots", "not a number of verifications per second"),
+                         ("ClerkMachineTokenVerifyLimit 8", "takes two arguments"),
+                         ("<VirtualHost 127.0.0.1:1>\nClerkMachineTokenVerifyLimit 8 100\n"
+                          "</VirtualHost>", "cannot occur within")):
+        conf = os.path.join(server.work, "bad.conf")
+        with open(server.conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace("ClerkMachineTokenVerifyLimit 4 100", line, 1))
+        r = run([APACHE, "-t", "-f", conf])
+        assert r.returncode != 0, line
+        out = r.stdout + r.stderr
+        assert needle in out and "bad.conf" in out and "ClerkMachineTokenVerifyLimit" in out, out
 
 
 def test_jwt_format_machine_tokens_verify_locally(server, fake, minter):

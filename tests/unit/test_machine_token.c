@@ -1,8 +1,10 @@
 /* Machine tokens: classification as @clerk/backend tokens/machine.ts, acceptsToken routing as
  * tokens/request.ts, Backend API answers as tokens/verify.ts and tokens/authObjects.ts, and the
  * MAC'd shared records. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <apr_general.h>
 #include <apr_pools.h>
 #include <apr_strings.h>
@@ -559,23 +561,150 @@ START_TEST(guard_bounds_calls_in_flight_and_per_second)
 {
     int64_t t = INT64_C(1900000000000);
     for (int i = 0; i < CLERK_MACHINE_MAX_IN_FLIGHT; i++)
-        ck_assert_int_eq(clerk_machine_guard_begin(t), CLERK_BOUND_GO);
-    ck_assert_int_eq(clerk_machine_guard_begin(t), CLERK_BOUND_TOO_MANY_NOW);
+        ck_assert_int_eq(clerk_machine_guard_begin(t, 0), CLERK_BOUND_GO);
+    ck_assert_int_eq(clerk_machine_guard_begin(t, 0), CLERK_BOUND_TOO_MANY_NOW);
     clerk_machine_guard_end();
-    ck_assert_int_eq(clerk_machine_guard_begin(t), CLERK_BOUND_GO);
+    ck_assert_int_eq(clerk_machine_guard_begin(t, 0), CLERK_BOUND_GO);
     for (int i = 0; i < CLERK_MACHINE_MAX_IN_FLIGHT; i++)
         clerk_machine_guard_end();
     int started = CLERK_MACHINE_MAX_IN_FLIGHT + 1;
     for (; started < CLERK_MACHINE_MAX_PER_SECOND; started++) {
-        ck_assert_int_eq(clerk_machine_guard_begin(t + 999), CLERK_BOUND_GO);
+        ck_assert_int_eq(clerk_machine_guard_begin(t + 999, 0), CLERK_BOUND_GO);
         clerk_machine_guard_end();
     }
-    ck_assert_int_eq(clerk_machine_guard_begin(t + 999), CLERK_BOUND_TOO_MANY_SECOND);
-    ck_assert_int_eq(clerk_machine_guard_begin(t - 1), CLERK_BOUND_TOO_MANY_SECOND);
+    ck_assert_int_eq(clerk_machine_guard_begin(t + 999, 0), CLERK_BOUND_TOO_MANY_SECOND);
+    ck_assert_int_eq(clerk_machine_guard_begin(t - 1, 0), CLERK_BOUND_TOO_MANY_SECOND);
     ck_assert_str_eq(clerk_bound_verdict_str(CLERK_BOUND_TOO_MANY_SECOND), "too-many-per-second");
     /* The next second starts afresh. */
-    ck_assert_int_eq(clerk_machine_guard_begin(t + 1000), CLERK_BOUND_GO);
+    ck_assert_int_eq(clerk_machine_guard_begin(t + 1000, 0), CLERK_BOUND_GO);
     clerk_machine_guard_end();
+}
+END_TEST
+
+/* The configured limits replace the defaults, and the refusal log line reads them back. */
+START_TEST(guard_limits_are_configurable)
+{
+    int64_t t = INT64_C(1900000000000);
+    int n, m;
+    clerk_machine_guard_set(2, 3);
+    clerk_machine_guard_limits(&n, &m);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(m, 3);
+    ck_assert_int_eq(clerk_machine_guard_begin(t, 0), CLERK_BOUND_GO);
+    ck_assert_int_eq(clerk_machine_guard_begin(t, 0), CLERK_BOUND_GO);
+    ck_assert_int_eq(clerk_machine_guard_begin(t, 0), CLERK_BOUND_TOO_MANY_NOW);
+    clerk_machine_guard_end();
+    ck_assert_int_eq(clerk_machine_guard_begin(t, 0), CLERK_BOUND_GO);
+    clerk_machine_guard_end();
+    clerk_machine_guard_end();
+    ck_assert_int_eq(clerk_machine_guard_begin(t, 0), CLERK_BOUND_TOO_MANY_SECOND);
+    clerk_machine_guard_set(CLERK_MACHINE_MAX_IN_FLIGHT, CLERK_MACHINE_MAX_PER_SECOND);
+    clerk_machine_guard_limits(&n, &m);
+    ck_assert_int_eq(n, CLERK_MACHINE_MAX_IN_FLIGHT);
+    ck_assert_int_eq(m, CLERK_MACHINE_MAX_PER_SECOND);
+}
+END_TEST
+
+/* A request that waits on a bound, run in a thread. */
+typedef struct waiter {
+    clerk_call_bound *b;
+    int64_t now_ms, wait_ms;
+    clerk_bound_verdict v;
+    pthread_t th;
+} waiter;
+
+static void *wait_for_slot(void *arg)
+{
+    waiter *w = arg;
+    w->v = clerk_call_bound_begin_wait(w->b, w->now_ms, w->wait_ms);
+    return NULL;
+}
+
+static int waiters_of(clerk_call_bound *b)
+{
+    pthread_mutex_lock(&b->lock);
+    int n = b->waiters;
+    pthread_mutex_unlock(&b->lock);
+    return n;
+}
+
+/* Starts w and returns once the bound counts n waiters (polled, bounded: about 2 s). */
+static void start_waiter(waiter *w, int n)
+{
+    ck_assert_int_eq(pthread_create(&w->th, NULL, wait_for_slot, w), 0);
+    for (int i = 0; i < 2000 && waiters_of(w->b) < n; i++) {
+        struct timespec ms = {0, 1000000L};
+        nanosleep(&ms, NULL);
+    }
+    ck_assert_int_eq(waiters_of(w->b), n);
+}
+
+/* A request finding every slot busy waits, and proceeds when one is freed (its wait is far
+ * longer than the test: only the freed slot can end it). */
+START_TEST(bound_waiter_proceeds_when_a_slot_frees)
+{
+    static clerk_call_bound b = CLERK_CALL_BOUND_INIT(1, 100, 4);
+    int64_t t = INT64_C(1900000000000);
+    ck_assert_int_eq(clerk_call_bound_begin(&b, t), CLERK_BOUND_GO);
+    waiter w = {&b, t, 600000, CLERK_BOUND_TOO_MANY_NOW, 0};
+    start_waiter(&w, 1);
+    clerk_call_bound_end(&b);
+    ck_assert_int_eq(pthread_join(w.th, NULL), 0);
+    ck_assert_int_eq(w.v, CLERK_BOUND_GO);
+    ck_assert_int_eq(waiters_of(&b), 0);
+    ck_assert_int_eq(b.in_flight, 1);
+    clerk_call_bound_end(&b);
+}
+END_TEST
+
+/* Beyond the waiter cap a request is refused at once, as without waiting; the waiter within
+ * the cap still gets the slot. */
+START_TEST(bound_waiter_cap_refuses_at_once)
+{
+    static clerk_call_bound b = CLERK_CALL_BOUND_INIT(1, 100, 1);
+    int64_t t = INT64_C(1900000000000);
+    ck_assert_int_eq(clerk_call_bound_begin(&b, t), CLERK_BOUND_GO);
+    waiter w = {&b, t, 600000, CLERK_BOUND_TOO_MANY_NOW, 0};
+    start_waiter(&w, 1);
+    /* A 600 s wait that returns while the slot is still held: it never waited. */
+    ck_assert_int_eq(clerk_call_bound_begin_wait(&b, t, 600000), CLERK_BOUND_TOO_MANY_NOW);
+    ck_assert_int_eq(waiters_of(&b), 1);
+    clerk_call_bound_end(&b);
+    ck_assert_int_eq(pthread_join(w.th, NULL), 0);
+    ck_assert_int_eq(w.v, CLERK_BOUND_GO);
+    clerk_call_bound_end(&b);
+}
+END_TEST
+
+/* A wait that ends with no slot freed is refused with the bound's reason, and stops counting as
+ * a waiter; with no wait at all the refusal is immediate, as before waiting existed. */
+START_TEST(bound_wait_times_out_and_refuses)
+{
+    static clerk_call_bound b = CLERK_CALL_BOUND_INIT(1, 100, 4);
+    int64_t t = INT64_C(1900000000000);
+    ck_assert_int_eq(clerk_call_bound_begin(&b, t), CLERK_BOUND_GO);
+    ck_assert_int_eq(clerk_call_bound_begin_wait(&b, t, 20), CLERK_BOUND_TOO_MANY_NOW);
+    ck_assert_int_eq(clerk_call_bound_begin_wait(&b, t, 0), CLERK_BOUND_TOO_MANY_NOW);
+    ck_assert_int_eq(waiters_of(&b), 0);
+    ck_assert_int_eq(b.in_flight, 1);
+    clerk_call_bound_end(&b);
+    ck_assert_int_eq(clerk_call_bound_begin(&b, t), CLERK_BOUND_GO);
+    clerk_call_bound_end(&b);
+}
+END_TEST
+
+/* A full second is waited out: the request clock advances with the wait into the next second,
+ * which has room (the request starts in the second's last millisecond). */
+START_TEST(bound_per_second_waits_for_the_next_second)
+{
+    static clerk_call_bound b = CLERK_CALL_BOUND_INIT(4, 1, 4);
+    int64_t t = INT64_C(1900000000999);
+    ck_assert_int_eq(clerk_call_bound_begin(&b, t), CLERK_BOUND_GO);
+    clerk_call_bound_end(&b);
+    ck_assert_int_eq(clerk_call_bound_begin(&b, t), CLERK_BOUND_TOO_MANY_SECOND);
+    ck_assert_int_eq(clerk_call_bound_begin_wait(&b, t, 600000), CLERK_BOUND_GO);
+    ck_assert_int_eq(b.second, t / 1000 + 1);
+    clerk_call_bound_end(&b);
 }
 END_TEST
 
@@ -597,6 +726,11 @@ Suite *machine_token_suite(void)
     tcase_add_test(tc, cache_keys_spread_over_shmcb_subcaches);
     tcase_add_test(tc, records_round_trip_and_refuse_forgery);
     tcase_add_test(tc, guard_bounds_calls_in_flight_and_per_second);
+    tcase_add_test(tc, guard_limits_are_configurable);
+    tcase_add_test(tc, bound_waiter_proceeds_when_a_slot_frees);
+    tcase_add_test(tc, bound_waiter_cap_refuses_at_once);
+    tcase_add_test(tc, bound_wait_times_out_and_refuses);
+    tcase_add_test(tc, bound_per_second_waits_for_the_next_second);
     suite_add_tcase(s, tc);
     TCase *jt = tcase_create("jwt");
     tcase_add_checked_fixture(jt, jwt_setup, jwt_teardown);
