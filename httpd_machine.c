@@ -270,7 +270,7 @@ static int verify_opaque(request_rec *r, const clerk_machine_dir *md, unsigned t
     char ck[CLERK_MACHINE_CACHE_KEY_LEN + 1];
     if (clerk_machine_cache_key(v.key, sizeof v.key, type, tok, strlen(tok), ck) != 0)
         return clerk_error_set(err, CLERK_R_UNEXPECTED_ERROR, "Unexpected error: no cache key.");
-    *how = apr_pstrndup(r->pool, ck + 9, 12);
+    *how = apr_pstrndup(r->pool, ck + 1, 12);
 
     int got = read_store(r, &v, ck, type, now_ms, m, err);
     if (got >= 0) {

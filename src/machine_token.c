@@ -432,12 +432,16 @@ int clerk_machine_cache_key(const unsigned char *key, size_t keylen, unsigned ty
     EVP_MAC_free(mac);
     if (!ok)
         return -1;
-    /* The hash comes first: mod_socache_shmcb picks a record's subcache by the id's first byte,
-     * so a common prefix would crowd every machine token into one subcache and evict them
-     * early (one Backend API call per key per TTL becomes more). */
-    if (hex(md, sizeof md, out) != 0)
+    /* mod_socache_shmcb files a record under the subcache its id's first byte names (masked
+     * to the subcache count, up to 256): a common prefix, or even a hex digit (16 values),
+     * would crowd every machine token into a few subcaches and evict them early, so one
+     * Backend API call per key per TTL would become several. The first byte is the hash's own
+     * (never NUL: the store takes the id as a string); the socache providers that leave the
+     * host (memcache, redis) hex-encode ids. */
+    out[0] = (char)(md[0] ? md[0] : 1);
+    if (hex(md, sizeof md, out + 1) != 0)
         return -1;
-    memcpy(out + 64, ".clerk-mt", 10);
+    memcpy(out + 65, ".clerk-mt", 10);
     return 0;
 }
 

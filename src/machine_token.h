@@ -120,10 +120,10 @@ void clerk_machine_export_vars(const clerk_machine *m,
                                void (*fn)(void *ctx, const char *name, const char *value),
                                void *ctx);
 
-/* Cache key of a token: the hex HMAC-SHA256 of the type name and the token under key, then
- * ".clerk-mt", written to out (CLERK_MACHINE_CACHE_KEY_LEN + 1 bytes). The token text is never
- * part of it. Returns 0, -1 on a crypto failure. */
-#define CLERK_MACHINE_CACHE_KEY_LEN (9 + 64)
+/* Cache key of a token: one byte of the HMAC-SHA256 of the type name and the token under key
+ * (never NUL), the hex of that HMAC, then ".clerk-mt", written to out (CLERK_MACHINE_CACHE_KEY_LEN
+ * + 1 bytes). The token text is never part of it. Returns 0, -1 on a crypto failure. */
+#define CLERK_MACHINE_CACHE_KEY_LEN (1 + 64 + 9)
 int clerk_machine_cache_key(const unsigned char *key, size_t keylen, unsigned type, const char *tok,
                             size_t len, char *out);
 

@@ -337,7 +337,7 @@ START_TEST(cache_keys_hide_the_token)
     char k1[CLERK_MACHINE_CACHE_KEY_LEN + 1], k2[CLERK_MACHINE_CACHE_KEY_LEN + 1];
     ck_assert_int_eq(clerk_machine_cache_key(KEY, 32, CLERK_TT_API_KEY, "ak_secret", 9, k1), 0);
     ck_assert_uint_eq(strlen(k1), CLERK_MACHINE_CACHE_KEY_LEN);
-    ck_assert_str_eq(k1 + 64, ".clerk-mt");
+    ck_assert_str_eq(k1 + 65, ".clerk-mt");
     ck_assert_ptr_null(strstr(k1, "secret"));
     ck_assert_int_eq(clerk_machine_cache_key(KEY, 32, CLERK_TT_API_KEY, "ak_secret", 9, k2), 0);
     ck_assert_str_eq(k1, k2);
@@ -362,7 +362,7 @@ START_TEST(cache_keys_spread_over_shmcb_subcaches)
         if (!seen[(unsigned char)k[0]]++)
             distinct++;
     }
-    ck_assert_int_ge(distinct, 12); /* 16 hex digits; 64 draws miss at most a few */
+    ck_assert_int_ge(distinct, 40); /* 64 draws of a byte: about 57 distinct */
 }
 END_TEST
 
