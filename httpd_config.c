@@ -47,10 +47,13 @@ void *clerk_create_dir_conf(apr_pool_t *p, char *dir)
 
 static void core_log(void *ctx, int level, const char *msg);
 
-/* The key-source group: PEM, JWKS file, JWKS URL, secret key (its file too). */
+/* The key-source group: PEM, JWKS file, JWKS URL, secret key (its file too), machine secret
+ * key (its file too): the machine key is an instance's secret like the others, so it is tied to
+ * the same publishable key and server. */
 int clerk_has_key_source(const clerk_dir_conf *d)
 {
-    return d->pem_keys || d->jwks_keys || d->jwks_url || d->secret_key;
+    return d->pem_keys || d->jwks_keys || d->jwks_url || d->secret_key ||
+           clerk_machine_secret_key(d->machine);
 }
 
 int clerk_same_pk(const clerk_publishable_key *a, const clerk_publishable_key *b)
@@ -243,7 +246,8 @@ void *clerk_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     INHERIT(preflight, 0);
     INHERIT(scrub_all, -1);
     INHERIT(fapi_proxy, NULL);
-    m->machine = clerk_machine_merge(p, base->machine, add->machine);
+    m->machine = clerk_machine_with_key(p, clerk_machine_merge(p, base->machine, add->machine),
+                                        clerk_machine_secret_key(keys->machine));
     /* httpd merges a matching <Location> into every request: when the outer record adds
      * nothing (the usual case), the section's own record, resolved at startup, is the answer
      * and the request allocates and resolves nothing. Both records are zero-filled before

@@ -336,6 +336,16 @@ ClerkJWTKey "file:{apem}" #KEYS
 <Directory "{root}/x/y">
     ClerkPublishableKey {pkb} #BAD
 </Directory>""",
+    # ClerkMachineSecretKey is one of the key source: tied to the publishable key in force.
+    "nested-location-pk-under-machine-key": """<Location /x/>
+    ClerkPublishableKey {pka}
+    ClerkMachineSecretKey ak_{ska} #KEYS
+    ClerkAcceptsToken m2m_token
+    {guard}
+</Location>
+<Location /x/y/>
+    ClerkPublishableKey {pkb} #BAD
+</Location>""",
     "files-pk": """<Directory "{root}/x">
     ClerkPublishableKey {pka}
     ClerkJWKSURL https://keys.a.example.test/jwks.json #KEYS
