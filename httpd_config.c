@@ -118,10 +118,12 @@ static const char *fetch_value(apr_pool_t *p, const clerk_fetch_settings *fs, co
  * server's sections to every virtual host too, and a secret key goes only the way (ClerkAPIURL,
  * ClerkCABundle, ClerkOutgoingProxy and its credentials) of the server whose configuration
  * holds it: a CA bundle or proxy set only for a virtual host must not see the main server's
- * secret key. */
+ * secret key. The machine secret key goes the same way (it is a member of the group, so
+ * key_server is where it was set), also where no ClerkSecretKey is. */
 const char *clerk_key_api_error(apr_pool_t *p, const clerk_resolved *rs, server_rec *s)
 {
-    if (!rs->secret_key || !rs->key_server || rs->key_server == s)
+    if ((!rs->secret_key && !clerk_machine_secret_key(rs->machine)) || !rs->key_server ||
+        rs->key_server == s)
         return NULL;
     clerk_fetch_settings own, here;
     clerk_server_fetch_settings(rs->key_server, &own);

@@ -367,6 +367,17 @@ ClerkJWTKey "file:{apem}" #KEYS
     ClerkPublishableKey {pkb}
     ClerkSecretKey {skb}
 </VirtualHost>""",
+    "main-section-machine-key-under-vhost-api": """ClerkAPIURL https://api.a.example.test
+<Location /s/>
+    ClerkPublishableKey {pka}
+    ClerkMachineSecretKey ak_{ska} #KEYS
+    ClerkJWTKey "file:{apem}"
+    ClerkAcceptsToken m2m_token
+    {guard}
+</Location>
+<VirtualHost 127.0.0.1:{vport}> #BAD
+    ClerkAPIURL https://api.b.example.test
+</VirtualHost>""",
     "vhost-api-url-under-server-secret": """ClerkPublishableKey {pka}
 ClerkSecretKey {ska} #KEYS
 <VirtualHost 127.0.0.1:{vport}> #BAD
