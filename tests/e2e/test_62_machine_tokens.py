@@ -256,6 +256,20 @@ def test_accepts_token_matrix(server, fake, minter):
     assert r.status == 401 and reason(r) == "No token in header"
 
 
+def test_revocation_is_seen_within_the_readers_ttl(server, fake):
+    """/cached/ (TTL 60) and /ak/ (TTL 0, "ask the Backend API every request") share one
+    secret key, so one cache: the record /cached/ wrote must not let /ak/ skip its call."""
+    tok = fake.issue_api_key("user_1")
+    assert call(server, "/cached/env.cgi", tok).status == 200
+    fake.revoke(tok)
+    before = fake.verify_calls(tok)
+    r = call(server, "/ak/env.cgi", tok)
+    assert r.status == 401 and reason(r) == "token-invalid", (r.status, r.headers)
+    assert fake.verify_calls(tok) == before + 1
+    # /cached/ itself keeps its own, longer, revocation window.
+    assert call(server, "/cached/env.cgi", tok).status == 200
+
+
 def test_unknown_revoked_and_expired_are_refused(server, fake):
     r = call(server, "/ak/env.cgi", "ak_" + secrets.token_hex(16))
     assert r.status == 401 and reason(r) == "token-invalid"
