@@ -90,10 +90,15 @@ static void machine_child_init(apr_pool_t *pchild, server_rec *s)
         flight_mu = NULL;
         flight_cv = NULL;
     }
-    flights = apr_hash_make(pchild);
+    /* Each table grows (hash entries, its array, refusal ids) from a pool of its own, used only
+     * under that table's mutex: pchild is shared with other tables and their mutexes. */
+    apr_pool_t *fp = clerk_table_pool(pchild), *rp = clerk_table_pool(pchild);
+    flights = fp ? apr_hash_make(fp) : NULL;
+    if (!flights)
+        flight_mu = NULL;
     if (apr_thread_mutex_create(&refusal_mu, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS)
         refusal_mu = NULL;
-    refusals = apr_hash_make(pchild);
+    refusals = rp ? apr_hash_make(rp) : NULL;
     if (RAND_bytes(process_key, sizeof process_key) != 1)
         flight_mu = NULL; /* no key to hand records over with: no single flight */
 }
