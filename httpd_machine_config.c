@@ -105,27 +105,6 @@ const char *clerk_machine_set_negative_ttl(cmd_parms *cmd, void *cfg, const char
     return set_ttl(cmd, cfg, arg, 1);
 }
 
-const clerk_machine_dir *clerk_machine_merge(apr_pool_t *p, const clerk_machine_dir *base,
-                                             const clerk_machine_dir *add)
-{
-    if (!add)
-        return base;
-    if (!base)
-        return add;
-    clerk_machine_dir *m = apr_pmemdup(p, add, sizeof(*m));
-    if (!add->accepts) {
-        m->accepts = base->accepts;
-        m->accepts_list = base->accepts_list;
-    }
-    /* The machine secret key belongs to the key-source group and is chosen with it
-     * (clerk_merge_dir_conf calls clerk_machine_with_key); add's own, or none, stands here. */
-    if (add->ttl_s < 0)
-        m->ttl_s = base->ttl_s;
-    if (add->neg_ttl_s < 0)
-        m->neg_ttl_s = base->neg_ttl_s;
-    return m;
-}
-
 const char *clerk_machine_secret_key(const clerk_machine_dir *md)
 {
     return md ? md->machine_secret_key : NULL;
@@ -144,5 +123,26 @@ const clerk_machine_dir *clerk_machine_with_key(apr_pool_t *p, const clerk_machi
         m->ttl_s = m->neg_ttl_s = -1;
     }
     m->machine_secret_key = key;
+    return m;
+}
+
+const clerk_machine_dir *clerk_machine_merge(apr_pool_t *p, const clerk_machine_dir *base,
+                                             const clerk_machine_dir *add)
+{
+    if (!add)
+        return base;
+    if (!base)
+        return add;
+    clerk_machine_dir *m = apr_pmemdup(p, add, sizeof(*m));
+    if (!add->accepts) {
+        m->accepts = base->accepts;
+        m->accepts_list = base->accepts_list;
+    }
+    /* The machine secret key belongs to the key-source group and is chosen with it
+     * (clerk_merge_dir_conf calls clerk_machine_with_key); add's own, or none, stands here. */
+    if (add->ttl_s < 0)
+        m->ttl_s = base->ttl_s;
+    if (add->neg_ttl_s < 0)
+        m->neg_ttl_s = base->neg_ttl_s;
     return m;
 }
