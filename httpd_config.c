@@ -47,10 +47,13 @@ void *clerk_create_dir_conf(apr_pool_t *p, char *dir)
 
 static void core_log(void *ctx, int level, const char *msg);
 
-/* The key-source group: PEM, JWKS file, JWKS URL, secret key (its file too). */
+/* The key-source group: PEM, JWKS file, JWKS URL, secret key (its file too), machine secret
+ * key (its file too): the machine key is an instance's secret like the others, so it is tied to
+ * the same publishable key and server. */
 int clerk_has_key_source(const clerk_dir_conf *d)
 {
-    return d->pem_keys || d->jwks_keys || d->jwks_url || d->secret_key;
+    return d->pem_keys || d->jwks_keys || d->jwks_url || d->secret_key ||
+           clerk_machine_secret_key(d->machine);
 }
 
 int clerk_same_pk(const clerk_publishable_key *a, const clerk_publishable_key *b)
@@ -115,10 +118,12 @@ static const char *fetch_value(apr_pool_t *p, const clerk_fetch_settings *fs, co
  * server's sections to every virtual host too, and a secret key goes only the way (ClerkAPIURL,
  * ClerkCABundle, ClerkOutgoingProxy and its credentials) of the server whose configuration
  * holds it: a CA bundle or proxy set only for a virtual host must not see the main server's
- * secret key. */
+ * secret key. The machine secret key goes the same way (it is a member of the group, so
+ * key_server is where it was set), also where no ClerkSecretKey is. */
 const char *clerk_key_api_error(apr_pool_t *p, const clerk_resolved *rs, server_rec *s)
 {
-    if (!rs->secret_key || !rs->key_server || rs->key_server == s)
+    if ((!rs->secret_key && !clerk_machine_secret_key(rs->machine)) || !rs->key_server ||
+        rs->key_server == s)
         return NULL;
     clerk_fetch_settings own, here;
     clerk_server_fetch_settings(rs->key_server, &own);
@@ -243,7 +248,8 @@ void *clerk_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     INHERIT(preflight, 0);
     INHERIT(scrub_all, -1);
     INHERIT(fapi_proxy, NULL);
-    m->machine = clerk_machine_merge(p, base->machine, add->machine);
+    m->machine = clerk_machine_with_key(p, clerk_machine_merge(p, base->machine, add->machine),
+                                        clerk_machine_secret_key(keys->machine));
     /* httpd merges a matching <Location> into every request: when the outer record adds
      * nothing (the usual case), the section's own record, resolved at startup, is the answer
      * and the request allocates and resolves nothing. Both records are zero-filled before

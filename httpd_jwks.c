@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <apr_allocator.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
@@ -312,12 +313,34 @@ static int jwks_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     return OK;
 }
 
+apr_pool_t *clerk_table_pool(apr_pool_t *parent)
+{
+    apr_allocator_t *a = NULL;
+    apr_pool_t *p = NULL;
+    if (apr_allocator_create(&a) != APR_SUCCESS)
+        return NULL;
+    if (apr_pool_create_ex(&p, parent, NULL, a) != APR_SUCCESS) {
+        apr_allocator_destroy(a);
+        return NULL;
+    }
+    apr_allocator_owner_set(a, p);
+    return p;
+}
+
+/* The pool the key-source table allocates from under remotes_mu: its own, not pchild, which
+ * other tables (httpd_machine.c) allocate from under other mutexes. */
+static apr_pool_t *remotes_pool(apr_pool_t *pchild)
+{
+    apr_pool_t *p = clerk_table_pool(pchild);
+    return p ? p : pchild;
+}
+
 static void jwks_child_init(apr_pool_t *pchild, server_rec *s)
 {
     jwks_generation *g = &clerk_jwks_gen;
     if (!g->remotes || apr_hash_count(g->remotes) == 0) {
         if (g->remotes)
-            g->pool = pchild;
+            g->pool = remotes_pool(pchild);
         return;
     }
     if (g->refresh_mutex && apr_global_mutex_child_init(&g->refresh_mutex, g->refresh_mutex_file,
@@ -332,7 +355,7 @@ static void jwks_child_init(apr_pool_t *pchild, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
                      CLERK_LOGNO(0410) "cannot re-attach the JWKS cache mutex");
     }
-    g->pool = pchild;
+    g->pool = remotes_pool(pchild);
 
     /* Keys before the first request when Clerk is reachable; never a reason not to serve. */
     for (apr_hash_index_t *hi = apr_hash_first(pchild, g->remotes); hi; hi = apr_hash_next(hi)) {

@@ -46,6 +46,12 @@ int clerk_jwks_shared_store(server_rec *s, struct clerk_jwks_store *store, int *
 /* Hooks of httpd_jwks.c (pre_config, post_config, child_init). */
 void clerk_jwks_register_hooks(apr_pool_t *p);
 
+/* A pool of its own under parent (made in child_init, while one thread runs), with its own
+ * allocator, for one process-wide table that threads fill under that table's mutex: APR pools
+ * and a shared allocator are not thread-safe, so two tables must never allocate from one pool
+ * (nor from pchild). Destroyed with parent. NULL when it cannot be made. */
+apr_pool_t *clerk_table_pool(apr_pool_t *parent);
+
 /* The server-wide directives' handlers, for the command table (httpd_directives.c). */
 const char *clerk_jwks_set_api_url(cmd_parms *cmd, void *cfg, const char *arg);
 const char *clerk_jwks_set_ca_bundle(cmd_parms *cmd, void *cfg, const char *arg);

@@ -90,10 +90,15 @@ static void machine_child_init(apr_pool_t *pchild, server_rec *s)
         flight_mu = NULL;
         flight_cv = NULL;
     }
-    flights = apr_hash_make(pchild);
+    /* Each table grows (hash entries, its array, refusal ids) from a pool of its own, used only
+     * under that table's mutex: pchild is shared with other tables and their mutexes. */
+    apr_pool_t *fp = clerk_table_pool(pchild), *rp = clerk_table_pool(pchild);
+    flights = fp ? apr_hash_make(fp) : NULL;
+    if (!flights)
+        flight_mu = NULL;
     if (apr_thread_mutex_create(&refusal_mu, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS)
         refusal_mu = NULL;
-    refusals = apr_hash_make(pchild);
+    refusals = rp ? apr_hash_make(rp) : NULL;
     if (RAND_bytes(process_key, sizeof process_key) != 1)
         flight_mu = NULL; /* no key to hand records over with: no single flight */
 }
@@ -244,17 +249,31 @@ static void store_view_of(request_rec *r, const char *auth_key, store_view *v)
         memset(v->key, 0, sizeof v->key);
 }
 
-static int read_store(request_rec *r, const store_view *v, const char *ck, unsigned type,
-                      int64_t now_ms, clerk_machine *m, clerk_error *err)
+/* The section's TTLs in milliseconds: how long it trusts a verified / refused answer. */
+static int64_t ttl_ms(const clerk_machine_dir *md)
 {
-    if (!v->usable)
+    return (md->ttl_s >= 0 ? md->ttl_s : DEFAULT_TTL_S) * 1000;
+}
+
+static int64_t neg_ttl_ms(const clerk_machine_dir *md)
+{
+    return (md->neg_ttl_s >= 0 ? md->neg_ttl_s : DEFAULT_NEG_TTL_S) * 1000;
+}
+
+/* A record another section wrote is trusted for this section's TTLs only (decode compares the
+ * answer's age with them); with both 0 the store is not read at all. */
+static int read_store(request_rec *r, const clerk_machine_dir *md, const store_view *v,
+                      const char *ck, unsigned type, int64_t now_ms, clerk_machine *m,
+                      clerk_error *err)
+{
+    if (!v->usable || (ttl_ms(md) == 0 && neg_ttl_ms(md) == 0))
         return -1;
     size_t cap = 64 * 1024, len = 0;
     unsigned char *buf = apr_palloc(r->pool, cap);
     if (v->store.get(v->store.ctx, ck, buf, cap, &len) != 0)
         return -1;
     return clerk_machine_record_decode(r->pool, v->key, sizeof v->key, ck, type, buf, len, now_ms,
-                                       m, err);
+                                       ttl_ms(md), neg_ttl_ms(md), m, err);
 }
 
 static apr_uint32_t guard_min; /* the minute (of the request clock) CLERK2010 was last logged */
@@ -272,7 +291,7 @@ static int verify_opaque(request_rec *r, const clerk_machine_dir *md, unsigned t
         return clerk_error_set(err, CLERK_R_UNEXPECTED_ERROR, "Unexpected error: no cache key.");
     *how = apr_pstrndup(r->pool, ck + 1, 12);
 
-    int got = read_store(r, &v, ck, type, now_ms, m, err);
+    int got = read_store(r, md, &v, ck, type, now_ms, m, err);
     if (got >= 0) {
         clerk_status_count_machine_cache(1);
         *how = apr_pstrcat(r->pool, *how, " (shared cache)", NULL);
@@ -306,8 +325,9 @@ static int verify_opaque(request_rec *r, const clerk_machine_dir *md, unsigned t
                 return clerk_error_set(err, CLERK_R_UNEXPECTED_ERROR,
                                        "Unexpected error: the verification did not finish.");
             }
+            /* This answer came after this request asked: fresh for any TTL. */
             int rc = rec ? clerk_machine_record_decode(r->pool, v.key, sizeof v.key, ck, type, rec,
-                                                       len, now_ms, m, err)
+                                                       len, now_ms, INT64_MAX, INT64_MAX, m, err)
                          : -1;
             if (rc < 0)
                 return clerk_error_set(err, CLERK_R_UNEXPECTED_ERROR,
@@ -355,15 +375,13 @@ static int verify_opaque(request_rec *r, const clerk_machine_dir *md, unsigned t
      * refuses, for the short negative TTL. Outages and key failures are never cached. */
     unsigned char *rec = NULL;
     size_t len = 0;
-    int64_t ttl_s = md->ttl_s >= 0 ? md->ttl_s : DEFAULT_TTL_S;
-    int64_t neg_s = md->neg_ttl_s >= 0 ? md->neg_ttl_s : DEFAULT_NEG_TTL_S;
-    int64_t until_ms = now_ms + (rc == 0 ? ttl_s : neg_s) * 1000;
+    int64_t until_ms = now_ms + (rc == 0 ? ttl_ms(md) : neg_ttl_ms(md));
     if (rc == 0 && m->expiration_ms >= 0 && m->expiration_ms < until_ms)
         until_ms = m->expiration_ms;
     int cacheable = rc == 0 || err->reason == CLERK_R_TOKEN_INVALID;
     if (cacheable && v.usable && until_ms > now_ms) {
         rec = clerk_machine_record_encode(v.key, sizeof v.key, ck, type, rc == 0 ? resource : NULL,
-                                          rc == 0 ? NULL : err, until_ms, &len);
+                                          rc == 0 ? NULL : err, now_ms, until_ms, &len);
         if (rec)
             v.store.set(v.store.ctx, ck, rec, len, (until_ms + 999) / 1000);
         free(rec);
@@ -373,7 +391,7 @@ static int verify_opaque(request_rec *r, const clerk_machine_dir *md, unsigned t
      * they asked at the same time). */
     if (f)
         rec = clerk_machine_record_encode(v.key, sizeof v.key, ck, type, rc == 0 ? resource : NULL,
-                                          rc == 0 ? NULL : err, FLIGHT_UNTIL_MS, &len);
+                                          rc == 0 ? NULL : err, now_ms, FLIGHT_UNTIL_MS, &len);
 
     if (f) {
         apr_thread_mutex_lock(flight_mu);

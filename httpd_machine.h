@@ -28,6 +28,14 @@ const char *clerk_machine_set_verify_limit(cmd_parms *cmd, void *cfg, const char
 const clerk_machine_dir *clerk_machine_merge(apr_pool_t *p, const clerk_machine_dir *base,
                                              const clerk_machine_dir *add);
 
+/* md's ClerkMachineSecretKey, or NULL (md may be NULL). */
+const char *clerk_machine_secret_key(const clerk_machine_dir *md);
+
+/* md with its machine secret key replaced by key (the key-source group's, httpd_config.c): md
+ * itself when it already has that key; may be NULL only when md is NULL and key is NULL. */
+const clerk_machine_dir *clerk_machine_with_key(apr_pool_t *p, const clerk_machine_dir *md,
+                                                const char *key);
+
 /* The machine branch of authenticateRequest for r (md: its section's settings, may be NULL;
  * secret_key: the section's ClerkSecretKey, may be NULL; verify and keys: what the section's
  * session tokens are verified with, now_ms set, for JWT-format machine tokens). Returns 0 when the

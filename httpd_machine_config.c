@@ -63,6 +63,7 @@ const char *clerk_machine_set_secret_key(cmd_parms *cmd, void *cfg, const char *
     if (!*arg || strpbrk(arg, " \t\r\n"))
         return clerk_cmd_error(cmd, "needs a machine secret key without spaces");
     dir_of(cmd, cfg)->machine_secret_key = arg;
+    clerk_note_key_source(cmd, cfg);
     return NULL;
 }
 
@@ -79,6 +80,7 @@ const char *clerk_machine_set_secret_key_file(cmd_parms *cmd, void *cfg, const c
                                "lines or NUL bytes inside)",
                                arg);
     dir_of(cmd, cfg)->machine_secret_key = buf;
+    clerk_note_key_source(cmd, cfg);
     return NULL;
 }
 
@@ -106,6 +108,27 @@ const char *clerk_machine_set_negative_ttl(cmd_parms *cmd, void *cfg, const char
     return set_ttl(cmd, cfg, arg, 1);
 }
 
+const char *clerk_machine_secret_key(const clerk_machine_dir *md)
+{
+    return md ? md->machine_secret_key : NULL;
+}
+
+const clerk_machine_dir *clerk_machine_with_key(apr_pool_t *p, const clerk_machine_dir *md,
+                                                const char *key)
+{
+    if (clerk_machine_secret_key(md) == key)
+        return md;
+    clerk_machine_dir *m;
+    if (md) {
+        m = apr_pmemdup(p, md, sizeof(*m));
+    } else {
+        m = apr_pcalloc(p, sizeof(*m));
+        m->ttl_s = m->neg_ttl_s = -1;
+    }
+    m->machine_secret_key = key;
+    return m;
+}
+
 const clerk_machine_dir *clerk_machine_merge(apr_pool_t *p, const clerk_machine_dir *base,
                                              const clerk_machine_dir *add)
 {
@@ -118,8 +141,8 @@ const clerk_machine_dir *clerk_machine_merge(apr_pool_t *p, const clerk_machine_
         m->accepts = base->accepts;
         m->accepts_list = base->accepts_list;
     }
-    if (!add->machine_secret_key)
-        m->machine_secret_key = base->machine_secret_key;
+    /* The machine secret key belongs to the key-source group and is chosen with it
+     * (clerk_merge_dir_conf calls clerk_machine_with_key); add's own, or none, stands here. */
     if (add->ttl_s < 0)
         m->ttl_s = base->ttl_s;
     if (add->neg_ttl_s < 0)

@@ -467,11 +467,12 @@ static int record_mac(const unsigned char *key, size_t keylen, const char *cache
 unsigned char *clerk_machine_record_encode(const unsigned char *key, size_t keylen,
                                            const char *cache_key, unsigned type,
                                            const char *resource_json, const clerk_error *refusal,
-                                           int64_t until_ms, size_t *outlen)
+                                           int64_t verified_ms, int64_t until_ms, size_t *outlen)
 {
     json_t *o = json_object();
     json_object_set_new(o, "type", json_string(clerk_token_type_name(type)));
     json_object_set_new(o, "until", json_integer((json_int_t)until_ms));
+    json_object_set_new(o, "verified", json_integer((json_int_t)verified_ms));
     if (resource_json != NULL) {
         json_t *r = json_loads(resource_json, JSON_REJECT_DUPLICATES, NULL);
         if (r == NULL) {
@@ -505,7 +506,8 @@ unsigned char *clerk_machine_record_encode(const unsigned char *key, size_t keyl
 
 int clerk_machine_record_decode(apr_pool_t *p, const unsigned char *key, size_t keylen,
                                 const char *cache_key, unsigned type, const unsigned char *rec,
-                                size_t len, int64_t now_ms, clerk_machine *m, clerk_error *err)
+                                size_t len, int64_t now_ms, int64_t max_age_ms,
+                                int64_t neg_max_age_ms, clerk_machine *m, clerk_error *err)
 {
     const size_t head = sizeof RECORD_MAGIC - 1 + 64 + 1;
     if (rec == NULL || len <= head || len > RECORD_MAX ||
@@ -525,8 +527,14 @@ int clerk_machine_record_decode(apr_pool_t *p, const unsigned char *key, size_t 
     const json_t *res = json_object_get(o, "resource");
     const json_t *reason = json_object_get(o, "reason");
     const json_t *until = json_object_get(o, "until");
+    const json_t *verified = json_object_get(o, "verified");
     if (t == NULL || strcmp(t, clerk_token_type_name(type)) != 0 || !json_is_integer(until) ||
-        json_integer_value(until) <= now_ms)
+        json_integer_value(until) <= now_ms || !json_is_integer(verified))
+        goto out;
+    /* The reader's TTL bounds how old an answer it trusts, whatever the writer's TTL was (a
+     * revocation is seen within the reader's TTL). */
+    int64_t age = now_ms - (int64_t)json_integer_value(verified);
+    if (age >= (json_is_object(res) ? max_age_ms : neg_max_age_ms))
         goto out;
     if (json_is_object(res)) {
         char *s = json_dumps(res, JSON_COMPACT);

@@ -127,23 +127,28 @@ void clerk_machine_export_vars(const clerk_machine *m,
 int clerk_machine_cache_key(const unsigned char *key, size_t keylen, unsigned type, const char *tok,
                             size_t len, char *out);
 
-/* A shared verification result valid until until_ms: the Backend API's resource JSON
- * (positive) or a refusal's reason and message (negative), MAC'd with HMAC-SHA256 under key over
- * cache_key and the content, so a record is valid only under the key it was stored at. The
- * lifetime travels inside the record because some stores (mod_socache_memcache) ignore the
- * expiry they are given. Returns a malloc'd record (caller frees) and its length, or NULL. */
+/* A shared verification result, answered by the Backend API at verified_ms and valid until
+ * until_ms: the Backend API's resource JSON (positive) or a refusal's reason and message
+ * (negative), MAC'd with HMAC-SHA256 under key over cache_key and the content, so a record is
+ * valid only under the key it was stored at. The lifetime and the answer's time travel inside
+ * the record because some stores (mod_socache_memcache) ignore the expiry they are given, and
+ * because a reader with a shorter TTL than the writer's must not trust it longer than its own
+ * TTL. Returns a malloc'd record (caller frees) and its length, or NULL. */
 unsigned char *clerk_machine_record_encode(const unsigned char *key, size_t keylen,
                                            const char *cache_key, unsigned type,
                                            const char *resource_json, const clerk_error *refusal,
-                                           int64_t until_ms, size_t *outlen);
+                                           int64_t verified_ms, int64_t until_ms, size_t *outlen);
 
 /* Reads a record made by clerk_machine_record_encode under the same key and cache_key: returns
  * 1 with *m filled (positive; mapped again with clerk_machine_from_json at now_ms, so a token
  * that expired since is refused), 0 with err filled (negative, or the positive record's token
- * expired: refused), or -1 when the record is not one (wrong MAC, malformed, another type) or
- * its lifetime ended at or before now_ms: the caller verifies again. */
+ * expired: refused), or -1 when the record is not one (wrong MAC, malformed, another type, no
+ * answer time), its lifetime ended at or before now_ms, or its answer is max_age_ms (positive)
+ * or neg_max_age_ms (negative) old or older, the reader's own TTLs (0: never read): the caller
+ * verifies again. */
 int clerk_machine_record_decode(apr_pool_t *p, const unsigned char *key, size_t keylen,
                                 const char *cache_key, unsigned type, const unsigned char *rec,
-                                size_t len, int64_t now_ms, clerk_machine *m, clerk_error *err);
+                                size_t len, int64_t now_ms, int64_t max_age_ms,
+                                int64_t neg_max_age_ms, clerk_machine *m, clerk_error *err);
 
 #endif

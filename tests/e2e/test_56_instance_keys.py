@@ -336,6 +336,16 @@ ClerkJWTKey "file:{apem}" #KEYS
 <Directory "{root}/x/y">
     ClerkPublishableKey {pkb} #BAD
 </Directory>""",
+    # ClerkMachineSecretKey is one of the key source: tied to the publishable key in force.
+    "nested-location-pk-under-machine-key": """<Location /x/>
+    ClerkPublishableKey {pka}
+    ClerkMachineSecretKey ak_{ska} #KEYS
+    ClerkAcceptsToken m2m_token
+    {guard}
+</Location>
+<Location /x/y/>
+    ClerkPublishableKey {pkb} #BAD
+</Location>""",
     "files-pk": """<Directory "{root}/x">
     ClerkPublishableKey {pka}
     ClerkJWKSURL https://keys.a.example.test/jwks.json #KEYS
@@ -356,6 +366,17 @@ ClerkJWTKey "file:{apem}" #KEYS
     ClerkAPIURL https://api.b.example.test
     ClerkPublishableKey {pkb}
     ClerkSecretKey {skb}
+</VirtualHost>""",
+    "main-section-machine-key-under-vhost-api": """ClerkAPIURL https://api.a.example.test
+<Location /s/>
+    ClerkPublishableKey {pka}
+    ClerkMachineSecretKey ak_{ska} #KEYS
+    ClerkJWTKey "file:{apem}"
+    ClerkAcceptsToken m2m_token
+    {guard}
+</Location>
+<VirtualHost 127.0.0.1:{vport}> #BAD
+    ClerkAPIURL https://api.b.example.test
 </VirtualHost>""",
     "vhost-api-url-under-server-secret": """ClerkPublishableKey {pka}
 ClerkSecretKey {ska} #KEYS

@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from conftest import ENV_CGI, PK, curl, remember, remember_secret
+from conftest import ENV_CGI, PK, curl, publishable_key, remember, remember_secret
 from fake_clerk import FakeClerk
 from jwks_server import ModuleHttpd
 
@@ -73,7 +73,7 @@ def fake(minter):
 @pytest.fixture(scope="module")
 def server(work, fake, minter):
     h = ModuleHttpd(os.path.join(work, "machine-tokens"))
-    names = list(LOCATIONS) + list(REQUIRES) + ["m2mfile"]
+    names = list(LOCATIONS) + list(REQUIRES) + ["m2mfile", "m2mmsk/other"]
     for n in names:
         d = os.path.join(h.work, "htdocs", n)
         os.makedirs(d, exist_ok=True)
@@ -90,6 +90,11 @@ def server(work, fake, minter):
         f.write(MSK + "\n")
     blocks.append(location("m2mfile", "ClerkAcceptsToken m2m_token\n    "
                            'ClerkMachineSecretKeyFile "%s"' % msk_file, secret=False))
+    # Another instance's section inside /m2mmsk/: its own (local) key source, no machine key.
+    blocks.append("""<Location /m2mmsk/other/>
+    ClerkPublishableKey {pk}
+    ClerkJWTKey "file:{pem}"
+</Location>""".format(pk=publishable_key("clerk.other.example.test"), pem=minter.pub_pem))
     h.configure("""ClerkAPIURL {api}
 ClerkFetchTimeout 1 2
 ClerkMachineTokenVerifyLimit 4 100
@@ -250,6 +255,20 @@ def test_accepts_token_matrix(server, fake, minter):
     # A machine token in a cookie is not read as one.
     r = curl(server.url("/ak/env.cgi"), ["Cookie: __session=" + ak])
     assert r.status == 401 and reason(r) == "No token in header"
+
+
+def test_revocation_is_seen_within_the_readers_ttl(server, fake):
+    """/cached/ (TTL 60) and /ak/ (TTL 0, "ask the Backend API every request") share one
+    secret key, so one cache: the record /cached/ wrote must not let /ak/ skip its call."""
+    tok = fake.issue_api_key("user_1")
+    assert call(server, "/cached/env.cgi", tok).status == 200
+    fake.revoke(tok)
+    before = fake.verify_calls(tok)
+    r = call(server, "/ak/env.cgi", tok)
+    assert r.status == 401 and reason(r) == "token-invalid", (r.status, r.headers)
+    assert fake.verify_calls(tok) == before + 1
+    # /cached/ itself keeps its own, longer, revocation window.
+    assert call(server, "/cached/env.cgi", tok).status == 200
 
 
 def test_unknown_revoked_and_expired_are_refused(server, fake):
@@ -535,4 +554,17 @@ def test_jwt_format_machine_tokens_verify_locally(server, fake, minter):
     assert reason(call(server, "/jwt/env.cgi", cat)) == "token-invalid"
     # A session token there is a type mismatch; an M2M JWT at a session location too.
     assert reason(call(server, "/jwt/env.cgi", minter.sign())) == "token-type-mismatch"
+    assert len(fake.machine_calls()) == before
+
+
+def test_machine_secret_key_stays_with_its_instance(server, fake):
+    """ClerkMachineSecretKey is part of its section's key source: a nested section of another
+    instance (its own ClerkPublishableKey and key source) does not inherit it: the outer
+    instance's M2M token is refused there, and nothing is sent to the Backend API. (Last in the
+    module: the refusal logs CLERK2007, which the log-once tests above count.)"""
+    m = fake.issue_m2m("mch_outer")
+    assert env_of(call(server, "/m2mmsk/env.cgi", m))["REMOTE_USER"] == "mch_outer"
+    before = len(fake.machine_calls())
+    r = call(server, "/m2mmsk/other/env.cgi", m)
+    assert r.status == 401, (r.status, r.headers)
     assert len(fake.machine_calls()) == before

@@ -366,60 +366,106 @@ START_TEST(cache_keys_spread_over_shmcb_subcaches)
 }
 END_TEST
 
+/* Ages far beyond every record below: only until and the MAC decide. */
+#define AGE INT64_MAX
+
 START_TEST(records_round_trip_and_refuse_forgery)
 {
     const char *res = "{\"id\":\"ak_1\",\"name\":\"n\",\"subject\":\"user_1\",\"scopes\":[\"r\"],"
                       "\"revoked\":false,\"expired\":false,\"expiration\":5000}";
     size_t len;
     unsigned char *rec = clerk_machine_record_encode(KEY, 32, "clerk-mt:aa", CLERK_TT_API_KEY, res,
-                                                     NULL, 9000, &len);
+                                                     NULL, 500, 9000, &len);
     ck_assert_ptr_nonnull(rec);
     clerk_machine m;
     clerk_error err = {0};
     ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:aa", CLERK_TT_API_KEY,
-                                                 rec, len, 1000, &m, &err),
+                                                 rec, len, 1000, AGE, AGE, &m, &err),
                      1);
     ck_assert_str_eq(m.subject, "user_1");
     ck_assert_str_eq(m.scopes, "r");
     /* The token expired since it was stored: refused from the record. */
     ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:aa", CLERK_TT_API_KEY,
-                                                 rec, len, 5000, &m, &err),
+                                                 rec, len, 5000, AGE, AGE, &m, &err),
                      0);
     ck_assert_int_eq(err.reason, CLERK_R_TOKEN_INVALID);
     /* Another key, another cache key, another type, one flipped byte: not a record. */
     ck_assert_int_eq(clerk_machine_record_decode(pool, KEY + 1, 31, "clerk-mt:aa", CLERK_TT_API_KEY,
-                                                 rec, len, 1000, &m, &err),
+                                                 rec, len, 1000, AGE, AGE, &m, &err),
                      -1);
     ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:ab", CLERK_TT_API_KEY,
-                                                 rec, len, 1000, &m, &err),
+                                                 rec, len, 1000, AGE, AGE, &m, &err),
                      -1);
     ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:aa", CLERK_TT_M2M, rec,
-                                                 len, 1000, &m, &err),
+                                                 len, 1000, AGE, AGE, &m, &err),
                      -1);
     rec[len - 3] ^= 1;
     ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:aa", CLERK_TT_API_KEY,
-                                                 rec, len, 1000, &m, &err),
+                                                 rec, len, 1000, AGE, AGE, &m, &err),
                      -1);
     ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:aa", CLERK_TT_API_KEY,
-                                                 rec, 10, 1000, &m, &err),
+                                                 rec, 10, 1000, AGE, AGE, &m, &err),
                      -1);
     free(rec);
 
     /* A refusal travels with its reason and message. */
     clerk_error refusal;
     clerk_error_set(&refusal, CLERK_R_TOKEN_INVALID, "API key not found");
-    rec = clerk_machine_record_encode(KEY, 32, "clerk-mt:bb", CLERK_TT_API_KEY, NULL, &refusal,
+    rec = clerk_machine_record_encode(KEY, 32, "clerk-mt:bb", CLERK_TT_API_KEY, NULL, &refusal, 500,
                                       2000, &len);
     ck_assert_ptr_nonnull(rec);
     memset(&err, 0, sizeof err);
     ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:bb", CLERK_TT_API_KEY,
-                                                 rec, len, 1000, &m, &err),
+                                                 rec, len, 1000, AGE, AGE, &m, &err),
                      0);
     ck_assert_int_eq(err.reason, CLERK_R_TOKEN_INVALID);
     ck_assert_str_eq(err.message, "API key not found");
     /* Its lifetime ends inside the record, whatever the store does with its expiry. */
     ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:bb", CLERK_TT_API_KEY,
-                                                 rec, len, 2000, &m, &err),
+                                                 rec, len, 2000, AGE, AGE, &m, &err),
+                     -1);
+    free(rec);
+}
+END_TEST
+
+START_TEST(records_are_trusted_for_the_readers_ttl_only)
+{
+    /* Verified at 1000 by a section with a 60 s TTL (positive) or 10 s (negative). */
+    const char *res = "{\"id\":\"ak_1\",\"name\":\"n\",\"subject\":\"user_1\",\"scopes\":[],"
+                      "\"revoked\":false,\"expired\":false,\"expiration\":null}";
+    size_t len;
+    unsigned char *rec = clerk_machine_record_encode(KEY, 32, "clerk-mt:cc", CLERK_TT_API_KEY, res,
+                                                     NULL, 1000, 61000, &len);
+    ck_assert_ptr_nonnull(rec);
+    clerk_machine m;
+    clerk_error err = {0};
+    /* A reader with TTL 5 s trusts it until 6000 (exclusive); the writer's 60 s do not count. */
+    ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:cc", CLERK_TT_API_KEY,
+                                                 rec, len, 5999, 5000, 5000, &m, &err),
+                     1);
+    ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:cc", CLERK_TT_API_KEY,
+                                                 rec, len, 6000, 5000, 5000, &m, &err),
+                     -1);
+    /* TTL 0: "ask the Backend API every request", so no record is ever trusted. */
+    ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:cc", CLERK_TT_API_KEY,
+                                                 rec, len, 1000, 0, 10000, &m, &err),
+                     -1);
+    free(rec);
+
+    /* A refusal is bounded by the reader's negative TTL, not the positive one. */
+    clerk_error refusal;
+    clerk_error_set(&refusal, CLERK_R_TOKEN_INVALID, "API key not found");
+    rec = clerk_machine_record_encode(KEY, 32, "clerk-mt:dd", CLERK_TT_API_KEY, NULL, &refusal,
+                                      1000, 11000, &len);
+    ck_assert_ptr_nonnull(rec);
+    ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:dd", CLERK_TT_API_KEY,
+                                                 rec, len, 2000, 60000, 2000, &m, &err),
+                     0);
+    ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:dd", CLERK_TT_API_KEY,
+                                                 rec, len, 3000, 60000, 2000, &m, &err),
+                     -1);
+    ck_assert_int_eq(clerk_machine_record_decode(pool, KEY, 32, "clerk-mt:dd", CLERK_TT_API_KEY,
+                                                 rec, len, 1000, 60000, 0, &m, &err),
                      -1);
     free(rec);
 }
@@ -725,6 +771,7 @@ Suite *machine_token_suite(void)
     tcase_add_test(tc, cache_keys_hide_the_token);
     tcase_add_test(tc, cache_keys_spread_over_shmcb_subcaches);
     tcase_add_test(tc, records_round_trip_and_refuse_forgery);
+    tcase_add_test(tc, records_are_trusted_for_the_readers_ttl_only);
     tcase_add_test(tc, guard_bounds_calls_in_flight_and_per_second);
     tcase_add_test(tc, guard_limits_are_configurable);
     tcase_add_test(tc, bound_waiter_proceeds_when_a_slot_frees);
