@@ -288,6 +288,9 @@ write_confs() {
 LoadModule clerk_auth_module $MODULE
 LogLevel ${BENCH_LOGLEVEL:-warn}
 ClerkAPIURL http://127.0.0.1:$PORT_BAPI
+# The API-key row's 1,000 machine-token records (about 1.5 KB each in shmcb) do not fit the
+# default 512 KB shmcb, which holds about 300: sized as README's Machine tokens section says.
+ClerkCache "shmcb:$WORK/run/clerk-cache(8388608)"
 <Location /pem/>
     AuthType Clerk
     ClerkPublishableKey $PK
