@@ -59,7 +59,6 @@ static const char *request_type(request_rec *r, const clerk_machine **m)
 
 static authz_status check_types(request_rec *r, const char *line, const void *parsed)
 {
-    (void)line;
     const apr_array_header_t *words = parsed;
     const clerk_machine *m;
     if (!r->user)
@@ -77,7 +76,6 @@ static authz_status check_types(request_rec *r, const char *line, const void *pa
 /* Granted when the machine token holds any of the scopes (a session token holds none). */
 static authz_status check_scopes(request_rec *r, const char *line, const void *parsed)
 {
-    (void)line;
     const apr_array_header_t *words = parsed;
     if (!r->user)
         return AUTHZ_DENIED_NO_USER;

@@ -155,7 +155,6 @@ const clerk_machine_dir *clerk_machine_merge(apr_pool_t *p, const clerk_machine_
  * configuration's pool goes (a restart that drops the directive). */
 static apr_status_t verify_limit_reset(void *unused)
 {
-    (void)unused;
     clerk_machine_guard_set(CLERK_MACHINE_MAX_IN_FLIGHT, CLERK_MACHINE_MAX_PER_SECOND);
     return APR_SUCCESS;
 }
@@ -163,7 +162,6 @@ static apr_status_t verify_limit_reset(void *unused)
 const char *clerk_machine_set_verify_limit(cmd_parms *cmd, void *cfg, const char *in_flight,
                                            const char *per_second)
 {
-    (void)cfg;
     const char *where = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     if (where)
         return where;
